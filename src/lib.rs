@@ -1,0 +1,9 @@
+//! OmniFy: turns ad-platform history into decisions — which creatives will fatigue in the next
+//! 7–14 days, and where next week's budget should move.
+//!
+//! Layers, lowest first (dependencies point one way): [`platforms`] (connectors) →
+//! [`warehouse`] (Parquet `ad_daily`) → features → fatigue / budget → registry → jobs →
+//! api / cli / report. Nothing below `api` imports axum; nothing below `cli` imports clap.
+
+pub mod platforms;
+pub mod schema;

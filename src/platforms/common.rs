@@ -1,0 +1,416 @@
+//! Parsing helpers shared by the connectors: numbers that arrive as JSON numbers or strings
+//! (with `"-"`/`"--"` for missing, thousands separators, `%` suffixes), micros, money
+//! validation, dates with or without time and offset, and CSV tables with preambles, footers
+//! and a UTF-8 BOM.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Timelike};
+use serde::de::{self, Deserialize, Deserializer, Visitor};
+
+use super::{Location, ParseError};
+
+/// The first `max` bytes as text (lossy), without a UTF-8 BOM. For content sniffing.
+pub fn text_head(bytes: &[u8], max: usize) -> String {
+    let b = strip_bom(bytes);
+    String::from_utf8_lossy(&b[..b.len().min(max)]).into_owned()
+}
+
+/// Bytes without a leading UTF-8 byte-order mark.
+pub fn strip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
+}
+
+/// Whether a text cell means "no value": empty, `-`, `--`, `null`, `N/A`.
+pub fn is_missing(s: &str) -> bool {
+    matches!(
+        s.trim(),
+        "" | "-" | "--" | "null" | "NULL" | "N/A" | "n/a" | "—"
+    )
+}
+
+/// Parses a decimal number written by a platform or a spreadsheet export: optional quotes
+/// already removed by the CSV reader, thousands separators (`1,234.5`, `1 234,5` when
+/// `decimal_comma`), a trailing `%`, surrounding spaces. Returns `None` for a missing marker.
+pub fn parse_decimal(s: &str, decimal_comma: bool) -> Result<Option<f64>, String> {
+    let t = s.trim();
+    if is_missing(t) {
+        return Ok(None);
+    }
+    let t = t.strip_suffix('%').unwrap_or(t).trim();
+    let cleaned: Cow<'_, str> = if decimal_comma {
+        Cow::Owned(
+            t.chars()
+                .filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}' | '.'))
+                .map(|c| if c == ',' { '.' } else { c })
+                .collect(),
+        )
+    } else if t.contains(',') || t.contains(' ') {
+        Cow::Owned(t.chars().filter(|c| !matches!(c, ',' | ' ')).collect())
+    } else {
+        Cow::Borrowed(t)
+    };
+    match cleaned.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(Some(v)),
+        Ok(_) => Err(format!("not a finite number: {s:?}")),
+        Err(_) => Err(format!("expected a number, got {s:?}")),
+    }
+}
+
+/// A non-negative whole count (impressions, clicks, reach...). Accepts `"1,234"` and `"12.0"`;
+/// rejects fractions and negatives. `None` for a missing marker.
+pub fn parse_count(s: &str, decimal_comma: bool) -> Result<Option<i64>, String> {
+    match parse_decimal(s, decimal_comma)? {
+        None => Ok(None),
+        Some(v) => count_from_f64(v).map(Some),
+    }
+}
+
+pub fn count_from_f64(v: f64) -> Result<i64, String> {
+    if v < 0.0 {
+        Err(format!("count is negative: {v}"))
+    } else if v.fract() != 0.0 {
+        Err(format!("count is not a whole number: {v}"))
+    } else if v > 9.0e15 {
+        Err(format!("count is implausibly large: {v}"))
+    } else {
+        Ok(v as i64)
+    }
+}
+
+/// Money in currency units must be finite and non-negative.
+pub fn check_money(v: f64) -> Result<f64, String> {
+    if !v.is_finite() {
+        Err(format!("amount is not a finite number: {v}"))
+    } else if v < 0.0 {
+        Err(format!("amount is negative: {v}"))
+    } else {
+        Ok(v)
+    }
+}
+
+/// Micros (millionths of a currency unit) to units.
+pub fn micros_to_units(micros: f64) -> f64 {
+    micros / 1_000_000.0
+}
+
+/// Attaches a location and field to a message from the helpers above.
+pub fn at<T>(r: Result<T, String>, loc: impl FnOnce() -> Location, field: &str) -> Result<T, ParseError> {
+    r.map_err(|m| ParseError::new(loc(), Some(field), m))
+}
+
+/// A JSON scalar that platforms send as a number, a string holding a number, `"-"`, or null.
+/// Borrowed from the input where possible so large reports parse without copying.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum JsonNum<'a> {
+    #[default]
+    Null,
+    Int(i64),
+    Float(f64),
+    Str(Cow<'a, str>),
+}
+
+impl<'a> JsonNum<'a> {
+    /// As a float; `None` for null or a missing marker.
+    pub fn to_f64(&self) -> Result<Option<f64>, String> {
+        match self {
+            JsonNum::Null => Ok(None),
+            JsonNum::Int(i) => Ok(Some(*i as f64)),
+            JsonNum::Float(f) if f.is_finite() => Ok(Some(*f)),
+            JsonNum::Float(f) => Err(format!("not a finite number: {f}")),
+            JsonNum::Str(s) => parse_decimal(s, false),
+        }
+    }
+
+    /// As a non-negative whole count; `None` for null or a missing marker.
+    pub fn to_count(&self) -> Result<Option<i64>, String> {
+        match self {
+            JsonNum::Int(i) if *i >= 0 => Ok(Some(*i)),
+            JsonNum::Int(i) => Err(format!("count is negative: {i}")),
+            other => match other.to_f64()? {
+                None => Ok(None),
+                Some(v) => count_from_f64(v).map(Some),
+            },
+        }
+    }
+
+    /// As non-negative money in currency units; `None` for null or a missing marker.
+    pub fn to_money(&self) -> Result<Option<f64>, String> {
+        self.to_f64()?.map(check_money).transpose()
+    }
+
+    /// Micros as non-negative money in currency units.
+    pub fn micros_to_money(&self) -> Result<Option<f64>, String> {
+        self.to_money().map(|o| o.map(micros_to_units))
+    }
+
+    /// As an id string (ids arrive as numbers or strings; never via floats).
+    pub fn to_id(&self) -> Option<String> {
+        match self {
+            JsonNum::Null => None,
+            JsonNum::Int(i) => Some(i.to_string()),
+            JsonNum::Float(f) => Some(format!("{f}")),
+            JsonNum::Str(s) if s.trim().is_empty() => None,
+            JsonNum::Str(s) => Some(s.trim().to_string()),
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for JsonNum<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = JsonNum<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number, a string holding a number, or null")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(JsonNum::Int(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(i64::try_from(v)
+                    .map(JsonNum::Int)
+                    .unwrap_or(JsonNum::Float(v as f64)))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(JsonNum::Float(v))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(JsonNum::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(JsonNum::Str(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(JsonNum::Str(Cow::Owned(v)))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(JsonNum::Null)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(JsonNum::Null)
+            }
+            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+                d.deserialize_any(self)
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// Parses a report day. Accepts `YYYY-MM-DD`, `YYYY/MM/DD`, `MM/DD/YYYY`, `YYYY-MM-DD HH:MM:SS`,
+/// English UI dates (`Sep 1, 2026`, `September 1, 2026`, `Mon, Sep 1, 2026`) and RFC 3339
+/// timestamps with an offset. For a timestamp the day is the **local** day in the offset it is
+/// written in (platforms write day boundaries in the account's time zone); a bucket that starts
+/// late in the evening (local hour ≥ 12, seen when the requested zone differs from the
+/// account's) is taken as the following day, the one it mostly covers.
+pub fn parse_day(s: &str) -> Result<NaiveDate, String> {
+    let t = s.trim();
+    for fmt in ["%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y", "%Y%m%d"] {
+        if let Ok(d) = NaiveDate::parse_from_str(t, fmt) {
+            return Ok(d);
+        }
+    }
+    for fmt in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f"] {
+        if let Ok(dt) = NaiveDateTime::parse_from_str(t, fmt) {
+            return Ok(local_day(dt));
+        }
+    }
+    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+        return Ok(local_day(dt.naive_local()));
+    }
+    if let Ok(dt) = DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f%z") {
+        return Ok(local_day(dt.naive_local()));
+    }
+    let no_weekday = match t.split_once(", ") {
+        Some((w, rest)) if w.len() <= 9 && w.chars().all(|c| c.is_ascii_alphabetic()) => rest,
+        _ => t,
+    };
+    for fmt in ["%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y"] {
+        if let Ok(d) = NaiveDate::parse_from_str(no_weekday, fmt) {
+            return Ok(d);
+        }
+    }
+    Err(format!("not a date: {s:?}"))
+}
+
+fn local_day(dt: NaiveDateTime) -> NaiveDate {
+    if dt.hour() >= 12 {
+        dt.date() + chrono::Duration::days(1)
+    } else {
+        dt.date()
+    }
+}
+
+/// A CSV report: header row located after any preamble, records with their 1-based line
+/// numbers. Handles a UTF-8 BOM and `,`, `;` or tab delimiters (chosen from the header line).
+pub struct CsvTable {
+    pub headers: Vec<String>,
+    /// 1-based line of the header row.
+    pub header_line: u64,
+    pub records: Vec<(u64, csv::StringRecord)>,
+    pub delimiter: u8,
+}
+
+impl CsvTable {
+    /// Reads `bytes` as CSV. The header row is the first line for which `is_header` returns
+    /// true (given the line's cells); lines above it are preamble (title, date range).
+    /// Records for which `is_footer` returns true, and every record after the first such one,
+    /// are dropped (totals, copyright lines). Short rows are an error with their line.
+    pub fn read(
+        bytes: &[u8],
+        is_header: impl Fn(&[String]) -> bool,
+        is_footer: impl Fn(&csv::StringRecord) -> bool,
+    ) -> Result<CsvTable, ParseError> {
+        let bytes = strip_bom(bytes);
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+            ParseError::new(
+                Location::Line { line, column: None },
+                None,
+                "file is not valid UTF-8 text",
+            )
+        })?;
+        // Find the header line among the first 50 lines by trying each delimiter.
+        let mut found: Option<(u64, u8, usize)> = None; // (line, delimiter, byte offset)
+        let mut offset = 0usize;
+        for (i, line) in text.split_inclusive('\n').take(50).enumerate() {
+            for delim in [b',', b';', b'\t'] {
+                let cells = split_line(line, delim);
+                if cells.len() >= 2 && is_header(&cells) {
+                    found = Some((i as u64 + 1, delim, offset));
+                    break;
+                }
+            }
+            if found.is_some() {
+                break;
+            }
+            offset += line.len();
+        }
+        let (header_line, delimiter, start) = found.ok_or_else(|| {
+            ParseError::file("no header row found in the first 50 lines (wrong platform or not a report export?)")
+        })?;
+        let mut rdr = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .flexible(true)
+            .has_headers(true)
+            .from_reader(&text.as_bytes()[start..]);
+        let headers: Vec<String> = rdr
+            .headers()
+            .map_err(|e| ParseError::new(Location::Line { line: header_line, column: None }, None, format!("unreadable header row: {e}")))?
+            .iter()
+            .map(|h| h.trim().to_string())
+            .collect();
+        let mut records = Vec::new();
+        let mut rec = csv::StringRecord::new();
+        loop {
+            let more = rdr.read_record(&mut rec).map_err(|e| {
+                let line = e.position().map(|p| p.line() + header_line - 1).unwrap_or(header_line);
+                ParseError::new(Location::Line { line, column: None }, None, format!("malformed CSV: {e}"))
+            })?;
+            if !more {
+                break;
+            }
+            let line = rec.position().map(|p| p.line() + header_line - 1).unwrap_or(0);
+            if rec.iter().all(|c| c.trim().is_empty()) {
+                continue;
+            }
+            if is_footer(&rec) {
+                break;
+            }
+            if rec.len() < headers.len() {
+                return Err(ParseError::new(
+                    Location::Line { line, column: None },
+                    None,
+                    format!("row has {} cells, the header has {} (truncated file?)", rec.len(), headers.len()),
+                ));
+            }
+            records.push((line, rec.clone()));
+        }
+        Ok(CsvTable { headers, header_line, records, delimiter })
+    }
+
+    /// Index of the first header equal to one of `names` (case-insensitive, trimmed).
+    pub fn col(&self, names: &[&str]) -> Option<usize> {
+        names.iter().find_map(|n| {
+            self.headers
+                .iter()
+                .position(|h| h.eq_ignore_ascii_case(n))
+        })
+    }
+
+    /// Like [`CsvTable::col`] but an error naming the missing column when absent.
+    pub fn require(&self, names: &[&str]) -> Result<usize, ParseError> {
+        self.col(names).ok_or_else(|| {
+            ParseError::new(
+                Location::Line { line: self.header_line, column: None },
+                Some(names[0]),
+                format!("required column missing (have: {})", self.headers.join(", ")),
+            )
+        })
+    }
+}
+
+/// Splits one line into trimmed cells, honouring double quotes (for header sniffing only).
+pub fn split_line(line: &str, delim: u8) -> Vec<String> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delim)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(line.as_bytes());
+    let mut rec = csv::StringRecord::new();
+    match rdr.read_record(&mut rec) {
+        Ok(true) => rec.iter().map(|c| c.trim().to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_with_separators_and_markers() {
+        assert_eq!(parse_decimal("1,020.50", false), Ok(Some(1020.5)));
+        assert_eq!(parse_decimal("1 234,56", true), Ok(Some(1234.56)));
+        assert_eq!(parse_decimal("3.25%", false), Ok(Some(3.25)));
+        assert_eq!(parse_decimal("-", false), Ok(None));
+        assert_eq!(parse_decimal("--", false), Ok(None));
+        assert!(parse_decimal("abc", false).is_err());
+        assert!(parse_decimal("NaN", false).is_err());
+        assert_eq!(parse_count("12", false), Ok(Some(12)));
+        assert!(parse_count("1.5", false).is_err());
+        assert!(parse_count("-3", false).is_err());
+    }
+
+    #[test]
+    fn days_in_every_delivered_shape() {
+        let d = NaiveDate::from_ymd_opt(2026, 9, 1).unwrap();
+        for s in [
+            "2026-09-01",
+            "2026-09-01 00:00:00",
+            "2026-09-01T00:00:00.000-07:00",
+            "2026-08-31T22:00:00.000-09:00",
+            "Sep 1, 2026",
+            "September 1, 2026",
+            "Tue, Sep 1, 2026",
+            "09/01/2026",
+        ] {
+            assert_eq!(parse_day(s), Ok(d), "{s}");
+        }
+        assert!(parse_day("yesterday").is_err());
+    }
+
+    #[test]
+    fn json_numbers_as_strings() {
+        let v: Vec<JsonNum> = serde_json::from_str(r#"[1, "2", 3.5, "-", null, "1,000"]"#).unwrap();
+        assert_eq!(v[0].to_count(), Ok(Some(1)));
+        assert_eq!(v[1].to_count(), Ok(Some(2)));
+        assert_eq!(v[2].to_f64(), Ok(Some(3.5)));
+        assert_eq!(v[3].to_f64(), Ok(None));
+        assert_eq!(v[4].to_f64(), Ok(None));
+        assert_eq!(v[5].to_count(), Ok(Some(1000)));
+        assert!(JsonNum::Str("-5".into()).to_money().is_err());
+    }
+}
