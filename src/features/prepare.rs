@@ -418,6 +418,10 @@ pub(crate) fn labelled_days(lf: LazyFrame, cfg: &LabelConfig) -> PolarsResult<La
             .then(col(METRIC_KIND_FINAL))
             .otherwise(lit(NULL).cast(DataType::String))
             .alias(METRIC_KIND),
+        when(known.clone())
+            .then(col(ROLLING_VALUE))
+            .otherwise(lit(NULL).cast(DataType::Float64))
+            .alias(ROLLING_VALUE),
         when(known)
             .then(col(BASELINE_FINAL))
             .otherwise(lit(NULL).cast(DataType::Float64))

@@ -84,3 +84,41 @@ pub fn big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T
         .join()
         .unwrap_or_else(|e| std::panic::resume_unwind(e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(name: &str, v: Vec<Option<f64>>) -> DataFrame {
+        DataFrame::new(v.len(), vec![Column::new(name.into(), v)]).unwrap()
+    }
+
+    #[test]
+    fn equal_within_tolerance_passes() {
+        let a = one("x", vec![Some(1.0 + 1e-12), None, Some(f64::INFINITY)]);
+        let e = one("x", vec![Some(1.0), None, Some(f64::INFINITY)]);
+        assert_frame_near(&a, &e, &["x"], 1e-9);
+    }
+
+    #[test]
+    #[should_panic(expected = "column x")]
+    fn a_different_value_fails() {
+        assert_frame_near(
+            &one("x", vec![Some(0.76)]),
+            &one("x", vec![Some(0.75)]),
+            &["x"],
+            1e-9,
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "column x")]
+    fn null_versus_value_fails() {
+        assert_frame_near(
+            &one("x", vec![None]),
+            &one("x", vec![Some(0.75)]),
+            &["x"],
+            1e-9,
+        );
+    }
+}
