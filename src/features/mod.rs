@@ -14,6 +14,8 @@ pub mod cols;
 pub mod config;
 pub mod creative;
 #[cfg(test)]
+mod feature_tests;
+#[cfg(test)]
 mod label_tests;
 pub mod labels;
 mod prepare;
