@@ -204,9 +204,10 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("training/fatigue.toml");
         let cfg = FatigueConfig::load(&path).unwrap();
         assert_eq!(cfg.labels, LabelConfig::default());
-        let mut want = FeatureConfig::default();
-        want.labels = LabelConfig::default();
-        assert_eq!(cfg.features, want);
+        assert_eq!(cfg.features, FeatureConfig::default());
+        // A non-default [labels] reaches the feature config too.
+        let cfg = FatigueConfig::from_toml_str("[labels]\nlimited_ratio = 1.5\n").unwrap();
+        assert_eq!(cfg.features.labels.limited_ratio, 1.5);
     }
 
     #[test]

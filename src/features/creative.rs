@@ -136,14 +136,9 @@ fn rates(n: usize) -> [Expr; 4] {
 /// Creative-day features; see the module docs. `cfg.labels` supplies the label ratio used by
 /// `days_since_limited`.
 pub fn features(lf: LazyFrame, cfg: &FeatureConfig) -> PolarsResult<LazyFrame> {
-    let w = cfg.labels.rolling_days;
     let lf = labelled_days(lf, &cfg.labels)?.with_columns([
-        over_cid(col(cum(SPEND_SEEN)))
-            .gt(lit(0i64))
-            .alias(HAS_SPEND),
-        over_cid(col(cum(CONV_SEEN)))
-            .gt(lit(0i64))
-            .alias(HAS_CONVERSIONS),
+        col(cum(SPEND_SEEN)).gt(lit(0i64)).alias(HAS_SPEND),
+        col(cum(CONV_SEEN)).gt(lit(0i64)).alias(HAS_CONVERSIONS),
     ]);
 
     // Windows of 1, 3 and 7 calendar days.
@@ -336,7 +331,6 @@ pub fn features(lf: LazyFrame, cfg: &FeatureConfig) -> PolarsResult<LazyFrame> {
     }
     let mut order: Vec<&str> = CREATIVE_KEY.to_vec();
     order.push(ad::DATE);
-    let _ = w;
     Ok(lf.select(sel).sort(order, SortMultipleOptions::default()))
 }
 
