@@ -164,14 +164,12 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
         let start = range
             .start
             .ok_or_else(|| ParseError::new(loc(), Some("dateRange.start"), "missing"))?;
-        if let Some(end) = range.end {
-            if end != start {
-                return Err(ParseError::new(
-                    loc(),
-                    Some("dateRange"),
-                    "start and end differ: not a DAILY row (request timeGranularity=DAILY)",
-                ));
-            }
+        if range.end.is_some_and(|end| end != start) {
+            return Err(ParseError::new(
+                loc(),
+                Some("dateRange"),
+                "start and end differ: not a DAILY row (request timeGranularity=DAILY)",
+            ));
         }
         let date =
             NaiveDate::from_ymd_opt(start.year, start.month, start.day).ok_or_else(|| {
