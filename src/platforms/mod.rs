@@ -439,7 +439,8 @@ pub fn detect(bytes: &[u8]) -> Result<Platform, ParseError> {
     let head = common::text_head(bytes, 64 * 1024);
     // Order matters only where signatures could overlap; each check looks for keys that
     // only one platform uses.
-    let checks: [(Platform, fn(&str) -> bool); 9] = [
+    type Sniffer = fn(&str) -> bool;
+    let checks: [(Platform, Sniffer); 9] = [
         (Platform::GoogleAds, google_ads::looks_like),
         (Platform::Meta, meta::looks_like),
         (Platform::LinkedIn, linkedin::looks_like),

@@ -193,9 +193,24 @@ impl Warehouse {
             .collect())
     }
 
-    /// A lazy scan of `ad_daily` (all columns, table order), optionally for one tenant.
-    /// An empty warehouse gives an empty frame with the right schema.
-    pub fn scan(&self, tenant: Option<&str>) -> Result<LazyFrame, WarehouseError> {
+    /// Runs `f` on a lazy scan of `ad_daily` (all columns, table order; optionally one tenant)
+    /// while holding the shared reader lock, so no ingest rewrites a file mid-read. `f` must
+    /// collect what it needs before returning.
+    pub fn query<T>(
+        &self,
+        tenant: Option<&str>,
+        f: impl FnOnce(LazyFrame) -> PolarsResult<T>,
+    ) -> Result<T, WarehouseError> {
+        let _lock = self.store.lock_shared().map_err(|e| self.io(e))?;
+        Ok(f(self.scan_unlocked(tenant)?)?)
+    }
+
+    /// All rows (optionally of one tenant) as a frame, read under the shared lock.
+    pub fn load(&self, tenant: Option<&str>) -> Result<DataFrame, WarehouseError> {
+        self.query(tenant, |lf| lf.collect())
+    }
+
+    fn scan_unlocked(&self, tenant: Option<&str>) -> Result<LazyFrame, WarehouseError> {
         let mut frames = Vec::new();
         for key in self.partitions(tenant)? {
             let Some(path) = self.store.local_path(&key) else {
@@ -220,7 +235,8 @@ impl Warehouse {
 
     /// Rows, creatives, dates and spend per tenant and platform.
     pub fn summary(&self, tenant: Option<&str>) -> Result<Summary, WarehouseError> {
-        summary::summarize(self.scan(tenant)?)
+        let _lock = self.store.lock_shared().map_err(|e| self.io(e))?;
+        summary::summarize(self.scan_unlocked(tenant)?)
     }
 
     /// Removes every row of a tenant; returns the partitions removed.

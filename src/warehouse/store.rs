@@ -38,12 +38,15 @@ pub trait PartitionStore: Send + Sync {
     /// Removes every partition of a tenant (tenant erase).
     fn delete_tenant(&self, tenant: &str) -> io::Result<usize>;
     /// Blocks until this process holds the exclusive writer lock; released on drop.
-    fn lock_exclusive(&self) -> io::Result<WriteLock>;
+    fn lock_exclusive(&self) -> io::Result<WarehouseLock>;
+    /// Blocks until this process holds a shared reader lock (no writer is rewriting files while
+    /// it is held); released on drop.
+    fn lock_shared(&self) -> io::Result<WarehouseLock>;
 }
 
-/// An exclusive lock on the warehouse (an OS file lock, so it also excludes other processes).
+/// A lock on the warehouse (an OS file lock, so it also works across processes).
 #[derive(Debug)]
-pub struct WriteLock {
+pub struct WarehouseLock {
     _file: File,
 }
 
@@ -66,6 +69,15 @@ impl LocalStore {
 
     fn table_dir(&self) -> PathBuf {
         self.root.join("ad_daily")
+    }
+
+    fn lock_file(&self) -> io::Result<File> {
+        File::options()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(self.root.join(".lock"))
     }
 }
 
@@ -137,14 +149,16 @@ impl PartitionStore for LocalStore {
         Ok(n)
     }
 
-    fn lock_exclusive(&self) -> io::Result<WriteLock> {
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(self.root.join(".lock"))?;
+    fn lock_exclusive(&self) -> io::Result<WarehouseLock> {
+        let file = self.lock_file()?;
         file.lock()?;
-        Ok(WriteLock { _file: file })
+        Ok(WarehouseLock { _file: file })
+    }
+
+    fn lock_shared(&self) -> io::Result<WarehouseLock> {
+        let file = self.lock_file()?;
+        file.lock_shared()?;
+        Ok(WarehouseLock { _file: file })
     }
 }
 

@@ -35,6 +35,33 @@ pub struct Summary {
 }
 
 pub(crate) fn summarize(lf: LazyFrame) -> Result<Summary, WarehouseError> {
+    // Currencies per tenant × platform, as a separate small query (aggregating a filtered list
+    // inside the main group-by is slower and noisier).
+    let cur = lf
+        .clone()
+        .select([col(cols::TENANT), col(cols::PLATFORM), col(cols::CURRENCY)])
+        .drop_nulls(None)
+        .unique(None, UniqueKeepStrategy::Any)
+        .sort(
+            [cols::TENANT, cols::PLATFORM, cols::CURRENCY],
+            SortMultipleOptions::default(),
+        )
+        .collect()?;
+    let mut currencies: std::collections::BTreeMap<(String, String), Vec<String>> =
+        Default::default();
+    {
+        let t = cur.column(cols::TENANT)?.str()?;
+        let p = cur.column(cols::PLATFORM)?.str()?;
+        let c = cur.column(cols::CURRENCY)?.str()?;
+        for i in 0..cur.height() {
+            if let (Some(t), Some(p), Some(c)) = (t.get(i), p.get(i), c.get(i)) {
+                currencies
+                    .entry((t.to_string(), p.to_string()))
+                    .or_default()
+                    .push(c.to_string());
+            }
+        }
+    }
     let df = lf
         .group_by([col(cols::TENANT), col(cols::PLATFORM)])
         .agg([
@@ -49,12 +76,6 @@ pub(crate) fn summarize(lf: LazyFrame) -> Result<Summary, WarehouseError> {
             col(cols::CLICKS).sum().alias("clicks"),
             col(cols::SPEND).sum().alias("spend"),
             col(cols::CONVERSIONS).sum().alias("conversions"),
-            col(cols::CURRENCY)
-                .drop_nulls()
-                .unique()
-                .sort(SortOptions::default())
-                .implode(false)
-                .alias("currencies"),
         ])
         .sort(
             [cols::TENANT, cols::PLATFORM],
@@ -94,13 +115,14 @@ pub(crate) fn summarize(lf: LazyFrame) -> Result<Summary, WarehouseError> {
                 .get(i)
                 .unwrap_or(0.0))
         };
-        let currencies = match df.column("currencies")?.list()?.get_as_series(i) {
-            Some(s) => s.str()?.iter().flatten().map(str::to_string).collect(),
-            None => Vec::new(),
-        };
+        let (tenant, platform) = (s(cols::TENANT)?, s(cols::PLATFORM)?);
+        let currencies = currencies
+            .get(&(tenant.clone(), platform.clone()))
+            .cloned()
+            .unwrap_or_default();
         rows.push(SummaryRow {
-            tenant: s(cols::TENANT)?,
-            platform: s(cols::PLATFORM)?,
+            tenant,
+            platform,
             rows: u("rows")?,
             creatives: u("creatives")?,
             accounts: u("accounts")?,

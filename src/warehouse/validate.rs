@@ -113,43 +113,46 @@ fn cast_checked(col: Column, dtype: &DataType) -> Result<Column, ValidationError
     } else {
         src
     };
-    let cast = match (src.dtype(), dtype) {
-        (DataType::String, DataType::Date) => src.as_materialized_series().str().and_then(|s| {
-            s.as_date(Some("%Y-%m-%d"), false)
-                .map(|d| d.into_series().into_column())
-        }),
-        _ => src.strict_cast(dtype),
+    let convert = |strict: bool| -> PolarsResult<Column> {
+        match (src.dtype(), dtype) {
+            (DataType::String, DataType::Date) => src
+                .as_materialized_series()
+                .str()
+                .and_then(|s| s.as_date(Some("%Y-%m-%d"), false))
+                .map(|d| d.into_series().into_column()),
+            _ if strict => src.strict_cast(dtype),
+            _ => src.cast(dtype),
+        }
     };
-    match cast {
-        Ok(c) if c.null_count() == src.null_count() => Ok(c),
-        other => {
-            // Locate the first value that did not survive the cast.
-            let after = other.ok();
-            for i in 0..src.len() {
-                let before = src.get(i).map(|v| !v.is_null()).unwrap_or(false);
-                let ok = after
-                    .as_ref()
-                    .and_then(|c| c.get(i).ok())
-                    .map(|v| !v.is_null())
-                    .unwrap_or(false);
-                if before && !ok {
-                    let shown = src
-                        .get(i)
-                        .map(|v| v.to_string())
-                        .unwrap_or_else(|_| "?".into());
-                    return Err(verr(
-                        Some(i),
-                        &name,
-                        format!("cannot read {shown} as {dtype}"),
-                    ));
-                }
-            }
+    if let Ok(c) = convert(true)
+        && c.null_count() == src.null_count()
+    {
+        return Ok(c);
+    }
+    // Locate the first value that does not survive the conversion.
+    let lenient = convert(false).map_err(|e| verr(None, &name, e.to_string()))?;
+    let first_bad = (0..src.len()).find(|&i| {
+        let before = src.get(i).map(|v| !v.is_null()).unwrap_or(false);
+        let after = lenient.get(i).map(|v| !v.is_null()).unwrap_or(false);
+        before && !after
+    });
+    match first_bad {
+        Some(i) => {
+            let shown = src
+                .get(i)
+                .map(|v| v.to_string())
+                .unwrap_or_else(|_| "?".into());
             Err(verr(
-                None,
+                Some(i),
                 &name,
-                format!("cannot convert column to {dtype}"),
+                format!("cannot read {shown} as {dtype}"),
             ))
         }
+        None => Err(verr(
+            None,
+            &name,
+            format!("cannot convert column to {dtype}"),
+        )),
     }
 }
 
