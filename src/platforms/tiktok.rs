@@ -39,6 +39,10 @@ pub fn looks_like(head: &str) -> bool {
             && head.contains("\"request_id\"")
             && head.contains("\"message\"")
             && !head.contains("\"request_status\""))
+        || head.lines().take(20).any(|l| {
+            is_export_header(&common::split_line(l, b','))
+                || is_export_header(&common::split_line(l, b';'))
+        })
 }
 
 #[derive(Deserialize)]
@@ -117,6 +121,12 @@ fn attr_name(v: &Option<Cow<str>>) -> Option<String> {
 /// Parses one TikTok integrated-report page (one file per page).
 pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseError> {
     let bytes = common::strip_bom(bytes);
+    if !matches!(
+        bytes.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'{' | b'[') | None
+    ) {
+        return parse_csv(bytes, opts);
+    }
     let env: Envelope = serde_json::from_slice(bytes).map_err(|e| ParseError::json(&e))?;
     let code = env.code.to_id().ok_or_else(|| {
         ParseError::new(
@@ -192,6 +202,111 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
         row.ad_group_name = attr_name(&m.adgroup_name);
         row.ad_name = attr_name(&m.ad_name);
         row.currency = Some(currency.clone());
+        out.push(NativeRow::from(row));
+    }
+    Ok(out)
+}
+
+/// Whether a header row is an Ads Manager export's: a daily breakdown column or TikTok's
+/// destination-clicks column, next to `Impressions`.
+fn is_export_header(cells: &[String]) -> bool {
+    let has = |n: &str| cells.iter().any(|c| c.eq_ignore_ascii_case(n));
+    has("Impressions") && (has("By Day") || has("Clicks (destination)"))
+}
+
+/// Parses an Ads Manager custom-report export (CSV; §4, one third-party column map, low
+/// confidence). Columns: day `By Day` (or `Date`), `Ad ID` (required: names are not unique),
+/// `Impressions`, clicks `Clicks (destination)` (else `Clicks`), spend `Cost`, `Reach`,
+/// conversions `Conversions` (else `Total purchase (all-channels)`), value
+/// `Total purchase value (all-channels)`, names `Campaign name` / `Ad group name` / `Ad name`
+/// and ids `Campaign ID` / `Ad group ID`. `Total` rows end the data; `-` is missing; a
+/// `;`-delimited file is read with decimal commas. Currency from a `Currency` column, else
+/// from [`ParseOptions`].
+fn parse_csv(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseError> {
+    let table = common::CsvTable::read(bytes, is_export_header, |rec| {
+        rec.get(0)
+            .is_some_and(|c| c.trim().to_ascii_lowercase().starts_with("total"))
+    })?;
+    let account = opts.require_account_id(Platform::TikTok)?;
+    let date_c = table.require(&["By Day", "Date", "Day"])?;
+    let ad_c = table.require(&["Ad ID"])?;
+    let impr_c = table.require(&["Impressions"])?;
+    let clicks_c = table.col(&["Clicks (destination)", "Clicks"]);
+    let spend_c = table.col(&["Cost", "Spend"]);
+    let reach_c = table.col(&["Reach"]);
+    let conv_c = table.col(&["Conversions", "Total purchase (all-channels)"]);
+    let value_c = table.col(&[
+        "Total purchase value (all-channels)",
+        "Total purchase value",
+    ]);
+    let video_c = table.col(&["Video views", "Video plays"]);
+    let currency_c = table.col(&["Currency"]);
+    let names = [
+        table.col(&["Campaign ID"]),
+        table.col(&["Ad group ID"]),
+        table.col(&["Campaign name"]),
+        table.col(&["Ad group name"]),
+        table.col(&["Ad name"]),
+    ];
+    let fallback_currency = match currency_c {
+        Some(_) => None,
+        None => Some(opts.require_currency(Platform::TikTok)?),
+    };
+    let comma = table.delimiter == b';';
+    let header = |c: usize| table.headers.get(c).map(String::as_str).unwrap_or("?");
+    let mut out = Vec::with_capacity(table.records.len());
+    for (line, rec) in &table.records {
+        let loc = || Location::Line {
+            line: *line,
+            column: None,
+        };
+        let cell = |c: usize| rec.get(c).unwrap_or("").trim();
+        let text = |c: Option<usize>| {
+            c.map(cell)
+                .filter(|s| !common::is_missing(s))
+                .map(str::to_string)
+        };
+        let count = |c: Option<usize>| -> Result<Option<i64>, ParseError> {
+            match c {
+                Some(c) => at(common::parse_count(cell(c), comma), loc, header(c)),
+                None => Ok(None),
+            }
+        };
+        let money = |c: Option<usize>| -> Result<Option<f64>, ParseError> {
+            match c {
+                Some(c) => at(
+                    common::parse_decimal(cell(c), comma)
+                        .and_then(|v| v.map(common::check_money).transpose()),
+                    loc,
+                    header(c),
+                ),
+                None => Ok(None),
+            }
+        };
+        let ad_id = text(Some(ad_c))
+            .ok_or_else(|| ParseError::new(loc(), Some(header(ad_c)), "missing"))?;
+        let date = at(common::parse_day(cell(date_c)), loc, header(date_c))?;
+        let mut row = AdDailyRow::new(Platform::TikTok, account.clone(), ad_id, date);
+        row.impressions = count(Some(impr_c))?
+            .ok_or_else(|| ParseError::new(loc(), Some("Impressions"), "missing"))?;
+        row.clicks = count(clicks_c)?.unwrap_or(0);
+        row.spend = money(spend_c)?;
+        row.reach = count(reach_c)?;
+        row.conversions = money(conv_c)?;
+        row.conversion_value = money(value_c)?;
+        row.video_views = count(video_c)?;
+        row.campaign_id = text(names[0]);
+        row.ad_group_id = text(names[1]);
+        row.campaign_name = text(names[2]);
+        row.ad_group_name = text(names[3]);
+        row.ad_name = text(names[4]);
+        row.currency = match &fallback_currency {
+            Some(c) => Some(c.clone()),
+            None => Some(
+                text(currency_c)
+                    .ok_or_else(|| ParseError::new(loc(), Some("Currency"), "missing"))?,
+            ),
+        };
         out.push(NativeRow::from(row));
     }
     Ok(out)
@@ -486,6 +601,42 @@ mod tests {
         assert!(!looks_like("date,ad_id,impressions\n2024-01-01,1,2\n"));
     }
 
+    #[test]
+    fn ads_manager_export_totals() {
+        let bytes = fixture("ads_manager_export.csv");
+        let (p, rows) =
+            crate::platforms::normalize(None, &bytes, &testkit::opts()).expect("parses");
+        assert_eq!(p, Platform::TikTok);
+        // 3 rows; the "Total of 3 results" row is dropped
+        assert_eq!(rows.len(), 3);
+        // Impressions "10,505" + 2000 + 0 = 12505
+        assert_eq!(rows.iter().map(|r| r.impressions).sum::<i64>(), 12505);
+        // Clicks (destination) 120 + 30 + 0 = 150
+        assert_eq!(rows.iter().map(|r| r.clicks).sum::<i64>(), 150);
+        // Cost 76.73 + 20.50 + 0.00 = 97.23
+        let spend: f64 = rows.iter().filter_map(|r| r.spend).sum();
+        assert!((spend - 97.23).abs() < 1e-9, "{spend}");
+        // Conversions 4 + "-" + 0 = 4
+        let conv: f64 = rows.iter().filter_map(|r| r.conversions).sum();
+        assert!((conv - 4.0).abs() < 1e-9);
+        assert_eq!(rows[1].conversions, None);
+        assert_eq!(rows[0].ad_name.as_deref(), Some("UGC hook, v2"));
+        assert_eq!(rows[0].date, NaiveDate::from_ymd_opt(2020, 10, 17).unwrap());
+        assert_eq!(rows[0].currency.as_deref(), Some("USD"));
+    }
+
+    #[test]
+    fn ads_manager_export_errors() {
+        let text = String::from_utf8(fixture("ads_manager_export.csv")).unwrap();
+        let e = err_of(text.replace("Ad ID", "Ad ref").as_bytes());
+        assert_eq!(e.field.as_deref(), Some("Ad ID"));
+        let e = err_of(text.replace("76.73", "-76.73").as_bytes());
+        assert_eq!(e.field.as_deref(), Some("Cost"));
+        assert!(matches!(e.location, Location::Line { line: 2, .. }), "{e}");
+        let e = err_of(text.replace("\"10,505\"", "n/a?").as_bytes());
+        assert_eq!(e.field.as_deref(), Some("Impressions"));
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(48))]
 
@@ -504,6 +655,7 @@ mod tests {
         #[test]
         fn never_panics_on_mutated_fixture(cut in 0usize..3000, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6)) {
             let _ = parse(&testkit::mutate(&fixture("report_p1.json"), cut, &flips), &testkit::opts());
+            let _ = parse(&testkit::mutate(&fixture("ads_manager_export.csv"), cut, &flips), &testkit::opts());
         }
     }
 }
