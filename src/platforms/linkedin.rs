@@ -786,6 +786,41 @@ mod tests {
     }
 
     #[test]
+    fn campaign_manager_csv_with_bom_and_semicolons() {
+        // A European-locale export: BOM, `;` delimiter, decimal commas.
+        let text = std::fs::read_to_string(CSV).expect("fixture");
+        let mut out = String::from("\u{feff}");
+        for line in text.lines() {
+            let cells = common::split_line(line, b',');
+            let cells: Vec<String> = cells
+                .iter()
+                .map(|c| {
+                    if c.contains(',') || c.contains('.') {
+                        // "1,000" → 1000; 107.53 → 107,53; names with commas stay quoted
+                        if c.chars().all(|ch| ch.is_ascii_digit() || ch == ',') {
+                            c.replace(',', "")
+                        } else if c.chars().all(|ch| ch.is_ascii_digit() || ch == '.') {
+                            c.replace('.', ",")
+                        } else {
+                            format!("\"{c}\"")
+                        }
+                    } else {
+                        c.clone()
+                    }
+                })
+                .collect();
+            out.push_str(&cells.join(";"));
+            out.push('\n');
+        }
+        let rows = parse(out.as_bytes(), &testkit::opts()).expect("parses");
+        // the same totals as the comma file: 3000 impressions, 130.02 spent
+        assert_eq!(rows.iter().map(|r| r.row.impressions).sum::<i64>(), 3000);
+        let spend: f64 = rows.iter().filter_map(|r| r.row.spend).sum();
+        assert!((spend - 130.02).abs() < 1e-9, "{spend}");
+        assert_eq!(rows[0].row.ad_name.as_deref(), Some("Whitepaper, v1"));
+    }
+
+    #[test]
     fn campaign_manager_csv_errors() {
         let text = std::fs::read_to_string(CSV).expect("fixture");
         let e = err_of(text.replace("Creative ID", "Creative Ref").as_bytes());

@@ -495,6 +495,14 @@ mod tests {
     }
 
     #[test]
+    fn byte_order_mark_is_ignored() {
+        let mut bytes = b"\xEF\xBB\xBF".to_vec();
+        bytes.extend(fixture("ad_stats_day.json"));
+        // same 3 days as without the BOM
+        assert_eq!(parse(&bytes, &testkit::opts()).expect("parses").len(), 3);
+    }
+
+    #[test]
     fn breakdown_fixture_totals() {
         let rows = parse(&fixture("account_breakdown_ad.json"), &testkit::opts()).expect("parses");
         // two ads × one day each; the account-level total series is ignored

@@ -645,6 +645,10 @@ mod tests {
             Location::Path("data[0].id_data[0].metrics.billed_charge_local_micro[1]".into())
         );
         assert_eq!(e.field.as_deref(), Some("billed_charge_local_micro"));
+        let e =
+            err_of(doc(r#""impressions":[1,2],"billed_charge_local_micro":["NaN",1]"#).as_bytes());
+        assert_eq!(e.field.as_deref(), Some("billed_charge_local_micro"));
+        assert!(e.message.contains("finite"), "{e}");
         assert_eq!(
             err_of(doc(r#""impressions":[1,"x"]"#).as_bytes())
                 .field
