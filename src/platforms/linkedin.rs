@@ -39,6 +39,20 @@ use crate::schema::AdDailyRow;
 
 const CREATIVE_URN: &str = "urn:li:sponsoredCreative:";
 
+/// [`common::parse_day`] for untrusted text, used by the LinkedIn, TikTok, Snapchat, Pinterest
+/// and X connectors. Work-around: `parse_day` moves an evening timestamp to the next day with
+/// an unchecked `+ 1 day`, which panics at chrono's last date (`+262142-12-31 23:00:00`).
+/// Every accepted shape starts with a 4-digit year, a 2-digit month or a month name, so a
+/// signed or longer-than-4-digit leading number is rejected here first.
+pub(super) fn parse_day(s: &str) -> Result<NaiveDate, String> {
+    let t = s.trim_start();
+    let lead = t.bytes().take_while(u8::is_ascii_digit).count();
+    if t.starts_with(['+', '-']) || lead > 4 {
+        return Err(format!("not a date: {s:?}"));
+    }
+    common::parse_day(t)
+}
+
 /// Whether the text looks like a LinkedIn adAnalytics response (or its error body).
 pub fn looks_like(head: &str) -> bool {
     head.contains("\"pivotValues\"")
@@ -297,7 +311,7 @@ fn parse_csv(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
         };
         let ad_id = text(Some(ad_c))
             .ok_or_else(|| ParseError::new(loc(), Some(header(ad_c)), "missing"))?;
-        let date = at(common::parse_day(cell(date_c)), loc, CSV_DATE)?;
+        let date = at(parse_day(cell(date_c)), loc, CSV_DATE)?;
         let mut row = AdDailyRow::new(Platform::LinkedIn, account.clone(), ad_id, date);
         row.impressions = count(Some(impr_c))?
             .ok_or_else(|| ParseError::new(loc(), Some("Impressions"), "missing"))?;
@@ -735,6 +749,20 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.contains("--currency"), "{e}");
+    }
+
+    #[test]
+    fn day_guard_rejects_dates_past_the_calendar() {
+        assert!(parse_day("+262142-12-31 23:00:00").is_err());
+        assert!(parse_day("262142-12-31T23:00:00Z").is_err());
+        assert_eq!(
+            parse_day("2016-08-05T00:00:00.000-07:00"),
+            Ok(NaiveDate::from_ymd_opt(2016, 8, 5).unwrap())
+        );
+        assert_eq!(
+            parse_day("6/1/2024"),
+            Ok(NaiveDate::from_ymd_opt(2024, 6, 1).unwrap())
+        );
     }
 
     #[test]

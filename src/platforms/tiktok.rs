@@ -177,7 +177,11 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
                 "missing (request a daily report)",
             )
         })?;
-        let date = at(common::parse_day(day), loc, "dimensions.stat_time_day")?;
+        let date = at(
+            super::linkedin::parse_day(day),
+            loc,
+            "dimensions.stat_time_day",
+        )?;
         let impressions = at(m.impressions.to_count(), loc, "metrics.impressions")?
             .ok_or_else(|| ParseError::new(loc(), Some("metrics.impressions"), "missing"))?;
         let mut row = AdDailyRow::new(Platform::TikTok, account.clone(), ad_id, date);
@@ -285,7 +289,11 @@ fn parse_csv(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
         };
         let ad_id = text(Some(ad_c))
             .ok_or_else(|| ParseError::new(loc(), Some(header(ad_c)), "missing"))?;
-        let date = at(common::parse_day(cell(date_c)), loc, header(date_c))?;
+        let date = at(
+            super::linkedin::parse_day(cell(date_c)),
+            loc,
+            header(date_c),
+        )?;
         let mut row = AdDailyRow::new(Platform::TikTok, account.clone(), ad_id, date);
         row.impressions = count(Some(impr_c))?
             .ok_or_else(|| ParseError::new(loc(), Some("Impressions"), "missing"))?;

@@ -223,7 +223,7 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
             )
         })?;
     let start = at(
-        common::parse_day(start),
+        super::linkedin::parse_day(start),
         || Location::Path("request.params".into()),
         "start_time",
     )?;
@@ -340,7 +340,16 @@ fn entity_days(
             };
             Ok(Some(at(v, || loc_of(name), name)?.unwrap_or(0.0)))
         };
-        let date = start + Duration::days(j as i64);
+        // Checked: a start_time near the end of the calendar must not overflow.
+        let date = start
+            .checked_add_signed(Duration::days(j as i64))
+            .ok_or_else(|| {
+                ParseError::new(
+                    Location::Path("request.params".into()),
+                    Some("start_time"),
+                    "day index runs past the last representable date",
+                )
+            })?;
         let mut row = AdDailyRow::new(Platform::X, account.to_string(), ad_id.to_string(), date);
         row.impressions = count(&m.impressions, "impressions")?.unwrap_or(0);
         row.clicks = count(clicks, clicks_name)?.unwrap_or(0);
@@ -691,6 +700,14 @@ mod tests {
                 .as_bytes(),
         );
         assert_eq!(e.field.as_deref(), Some("id"));
+    }
+
+    #[test]
+    fn start_at_the_end_of_the_calendar_is_an_error_not_a_panic() {
+        let doc = br#"{"time_series_length":2,"data":[{"id":"a","id_data":[{"metrics":{"impressions":[1,2]}}]}],"request":{"params":{"start_time":"+262142-12-31"}}}"#;
+        // Whether the date parses or not, the answer is an error, never a panic.
+        let e = parse(doc, &testkit::opts()).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("start_time"), "{e}");
     }
 
     #[test]
