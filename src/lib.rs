@@ -7,3 +7,4 @@
 
 pub mod platforms;
 pub mod schema;
+pub mod simulate;
