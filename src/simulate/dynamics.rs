@@ -28,6 +28,40 @@ const CLICK_DISPERSION: f64 = 15.0;
 /// Elasticity of CPM to the campaign's budget relative to its initial budget (auction pressure).
 const AUCTION_PRESSURE: f64 = 0.15;
 
+/// Impressions per person of the audience a creative can buy in a day at full quality.
+const DAILY_FREQUENCY_CAP: f64 = 1.2;
+
+/// Splits `total` over items in proportion to their weights, no item above its cap; what a
+/// capped item cannot take goes to the others (water-filling). Spend nobody can take stays
+/// unspent (the campaign is limited by its audience). Items are (weight, cap).
+pub fn water_fill(total: f64, items: &[(f64, f64)]) -> Vec<f64> {
+    let mut out = vec![0.0; items.len()];
+    // Items that hit their cap first are those with the smallest cap per unit of weight.
+    let mut order: Vec<usize> = (0..items.len()).filter(|&i| items[i].0 > 0.0).collect();
+    order.sort_by(|&a, &b| {
+        (items[a].1 / items[a].0)
+            .total_cmp(&(items[b].1 / items[b].0))
+            .then(a.cmp(&b))
+    });
+    let mut remaining = total.max(0.0);
+    let mut weight_left: f64 = order.iter().map(|&i| items[i].0).sum();
+    for (k, &i) in order.iter().enumerate() {
+        let (w, cap) = items[i];
+        let share = remaining * w / weight_left;
+        if share >= cap {
+            out[i] = cap.max(0.0);
+            remaining -= out[i];
+            weight_left -= w;
+        } else {
+            for &j in &order[k..] {
+                out[j] = remaining * items[j].0 / weight_left;
+            }
+            break;
+        }
+    }
+    out
+}
+
 /// `cos(2π (doy − 340) / 365.25)`: +1 in early December, −1 in early June.
 pub fn yearly_wave(date: chrono::NaiveDate) -> f64 {
     let doy = date.ordinal() as f64;
@@ -154,6 +188,11 @@ pub fn run_account(
             let budget = budgets[c];
             let init_budget = acc.campaigns[c].initial_budget;
             let params = acc.campaigns[c].response;
+            let cpm_nf = acc.cpm_base
+                * drift.exp()
+                * (1.0 + 0.5 * yearly_amplitude * wave)
+                * acc.weekday_cpm[wd]
+                * (budget / init_budget).powf(AUCTION_PRESSURE);
 
             // Per active creative: (slot index, quality parts, delivered?)
             struct Today {
@@ -165,6 +204,8 @@ pub fn run_account(
                 weight: f64,
                 delivered: bool,
                 spend: f64,
+                /// Most it can spend today, currency units.
+                cap: f64,
             }
             let mut today: Vec<Today> = Vec::new();
             for (s, slot) in slots.iter().enumerate() {
@@ -193,26 +234,31 @@ pub fn run_account(
                     weight: p.appeal * q * q,
                     delivered,
                     spend: 0.0,
+                    // A worn-out ad wins fewer auctions, and a platform will not show an ad
+                    // much more than once a day per person of its audience.
+                    cap: DAILY_FREQUENCY_CAP * p.audience_size * q * cpm_nf / 1000.0,
                 });
             }
-            let total_w: f64 = today.iter().filter(|d| d.delivered).map(|d| d.weight).sum();
             let pace = lognormal(&mut rng, 1.0, 0.08).clamp(0.7, 1.25);
-            if total_w > 0.0 {
-                for d in today.iter_mut().filter(|d| d.delivered) {
-                    d.spend = round2(budget * pace * d.weight / total_w);
-                    if d.spend < 0.01 {
-                        d.delivered = false;
-                        d.spend = 0.0;
+            let wanted: Vec<(f64, f64)> = today
+                .iter()
+                .map(|d| {
+                    if d.delivered {
+                        (d.weight, d.cap)
+                    } else {
+                        (0.0, 0.0)
                     }
+                })
+                .collect();
+            for (d, x) in today.iter_mut().zip(water_fill(budget * pace, &wanted)) {
+                d.spend = round2(x);
+                if d.spend < 0.01 {
+                    d.delivered = false;
+                    d.spend = 0.0;
                 }
             }
             let spend: f64 = today.iter().map(|d| d.spend).sum();
             let adstock = adstocks[c].step(spend);
-            let cpm_nf = acc.cpm_base
-                * drift.exp()
-                * (1.0 + 0.5 * yearly_amplitude * wave)
-                * acc.weekday_cpm[wd]
-                * (budget / init_budget).powf(AUCTION_PRESSURE);
             let season = (1.0 + yearly_amplitude * wave) * acc.weekday_response[wd];
             let ctr_season = (1.0 + 0.3 * yearly_amplitude * wave) * acc.weekday_response[wd];
             let quality = if spend > 0.0 {

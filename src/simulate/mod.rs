@@ -6,10 +6,11 @@
 //!
 //! # Structure
 //! Each tenant advertises on 3–6 platforms (platform `p` of `Platform::ALL` is always given to
-//! tenant `p mod tenants`, so 3 tenants cover all nine; random extras follow), one account per
-//! platform with a currency (USD/EUR/GBP), a UTC offset (LinkedIn and Pinterest report UTC
-//! days, so theirs is 0) and a report format (Google, Meta and Microsoft accounts of even
-//! tenants export the UI CSV; everything else the API JSON). An account has 2–4 campaigns of
+//! tenant `p mod tenants`, so 3 tenants cover all nine; every tenant also runs Google and Meta,
+//! Microsoft is mirrored on a second tenant, random extras follow), one account per platform
+//! with a currency (USD/EUR/GBP), a UTC offset (LinkedIn and Pinterest report UTC days, so
+//! theirs is 0) and a report format (Google, Meta and Microsoft alternate UI CSV / API JSON by
+//! occurrence across tenants; every other platform delivers its API JSON). An account has 2–4 campaigns of
 //! 1–3 ad groups; an ad group has 1–2 creative *slots*. Each slot's first creative launches on a
 //! uniform day in `[−warmup_days, 25]`, so many are already running on day 0 (left-truncated
 //! history); the warm-up days are simulated but never reported. A stopped creative is replaced
@@ -217,8 +218,8 @@ pub fn simulate(cfg: &SimConfig) -> Result<World, SimError> {
     cfg.validate()?;
     let platforms = world::choose_platforms(cfg.seed, cfg.tenants);
     let mut tenants = Vec::with_capacity(cfg.tenants);
-    for (t, list) in platforms.iter().enumerate() {
-        let mut tenant = world::build_tenant(cfg, t, list);
+    for t in 0..cfg.tenants {
+        let mut tenant = world::build_tenant(cfg, t, &platforms);
         let slots: Vec<usize> = tenant
             .accounts
             .iter()

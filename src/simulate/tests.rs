@@ -8,7 +8,7 @@ use chrono::Datelike;
 
 use super::output::{preliminary, pull_windows};
 use super::*;
-use crate::platforms::Platform;
+use crate::platforms::{NativeFormat, Platform};
 
 fn sample() -> &'static World {
     static W: OnceLock<World> = OnceLock::new();
@@ -143,6 +143,22 @@ fn three_tenants_cover_all_nine_platforms() {
     }
     for p in Platform::ALL {
         assert!(seen.contains(&p), "{p} missing");
+    }
+    // Google, Meta and Microsoft each deliver both a UI CSV and an API JSON account; the
+    // others only have an API format.
+    let accounts: Vec<&Account> = w.tenants.iter().flat_map(|t| &t.accounts).collect();
+    for p in Platform::ALL {
+        let formats: Vec<NativeFormat> = accounts
+            .iter()
+            .filter(|a| a.platform == p)
+            .map(|a| a.format)
+            .collect();
+        let ui = matches!(
+            p,
+            Platform::GoogleAds | Platform::Meta | Platform::MicrosoftAds
+        );
+        assert_eq!(formats.contains(&NativeFormat::UiCsv), ui, "{p}");
+        assert_eq!(formats.contains(&NativeFormat::ApiJson), true, "{p}");
     }
 }
 
@@ -515,4 +531,15 @@ fn replaying_pulls_in_manifest_order_gives_the_final_rows() {
         assert_eq!(replayed, acc.rows, "{} {}", acc.platform, acc.account_id);
     }
     assert!(restated > 100, "only {restated} restated rows");
+}
+
+#[test]
+fn water_fill_matches_hand_allocation() {
+    // 100 over weights 1, 1, 2 with caps 10, 1000, 1000: item 0 would get 25 > 10, so it is
+    // capped at 10; the other 90 splits 1:2 → 30 and 60.
+    let got = super::dynamics::water_fill(100.0, &[(1.0, 10.0), (1.0, 1000.0), (2.0, 1000.0)]);
+    assert_eq!(got, vec![10.0, 30.0, 60.0]);
+    // Everyone capped: 10 + 20 spent, 70 left unspent; zero weight gets nothing.
+    let got = super::dynamics::water_fill(100.0, &[(1.0, 10.0), (1.0, 20.0), (0.0, 50.0)]);
+    assert_eq!(got, vec![10.0, 20.0, 0.0]);
 }

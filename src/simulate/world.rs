@@ -304,8 +304,10 @@ pub fn tenant_name(i: usize) -> String {
 }
 
 /// Which platforms each tenant advertises on: platform `p` (in `Platform::ALL` order) goes to
-/// tenant `p mod tenants` (so 3+ tenants cover all nine), at most 6 each; tenants then get
-/// random extra platforms up to a random size in 3–6.
+/// tenant `p mod tenants` (so 3+ tenants cover all nine), at most 6 each; then, as most
+/// advertisers do, every tenant also runs Google and Meta, and Microsoft is mirrored on the
+/// tenant after its owner (while a tenant has fewer than 6); finally random extras up to a
+/// random size in 3–6. Sorted by platform name.
 pub fn choose_platforms(seed: u64, tenants: usize) -> Vec<Vec<Platform>> {
     let mut out: Vec<Vec<Platform>> = (0..tenants)
         .map(|t| {
@@ -318,6 +320,21 @@ pub fn choose_platforms(seed: u64, tenants: usize) -> Vec<Vec<Platform>> {
                 .collect()
         })
         .collect();
+    let add = |list: &mut Vec<Platform>, p: Platform| {
+        if list.len() < 6 && !list.contains(&p) {
+            list.push(p);
+        }
+    };
+    for list in out.iter_mut() {
+        add(list, Platform::GoogleAds);
+        add(list, Platform::Meta);
+    }
+    if tenants > 1 {
+        let owner = 4 % tenants; // MicrosoftAds is index 4 of Platform::ALL
+        if let Some(list) = out.get_mut((owner + 1) % tenants) {
+            add(list, Platform::MicrosoftAds);
+        }
+    }
     for (t, list) in out.iter_mut().enumerate() {
         let mut rng = stream(seed, &[1, t as u64]);
         let target = rng.gen_range(3..=6usize).max(list.len());
@@ -330,6 +347,22 @@ pub fn choose_platforms(seed: u64, tenants: usize) -> Vec<Vec<Platform>> {
         list.sort_by_key(|p| p.as_str());
     }
     out
+}
+
+/// The report format of tenant `t`'s account on `p`: platforms with a UI export (Google, Meta,
+/// Microsoft) alternate by occurrence — the first tenant holding the platform exports the UI
+/// CSV, the next uses the API JSON, and so on — so both parsers of each get data.
+pub fn report_format(all: &[Vec<Platform>], t: usize, p: Platform) -> NativeFormat {
+    let has_ui = matches!(
+        p,
+        Platform::GoogleAds | Platform::Meta | Platform::MicrosoftAds
+    );
+    let earlier = all.iter().take(t).filter(|l| l.contains(&p)).count();
+    if has_ui && earlier.is_multiple_of(2) {
+        NativeFormat::UiCsv
+    } else {
+        NativeFormat::ApiJson
+    }
 }
 
 /// Platform medians: (CPM in currency units, fresh CTR).
@@ -353,7 +386,8 @@ pub fn platform_ctr(p: Platform) -> f64 {
 }
 
 /// Builds a tenant's accounts, campaigns and ad groups (no creatives or days yet).
-pub fn build_tenant(cfg: &SimConfig, t: usize, platforms: &[Platform]) -> Tenant {
+pub fn build_tenant(cfg: &SimConfig, t: usize, all: &[Vec<Platform>]) -> Tenant {
+    let platforms: &[Platform] = all.get(t).map(Vec::as_slice).unwrap_or(&[]);
     let mut rng = stream(cfg.seed, &[2, t as u64]);
     let strongly_seasonal = t.is_multiple_of(2);
     let yearly_amplitude = if strongly_seasonal {
@@ -380,15 +414,7 @@ pub fn build_tenant(cfg: &SimConfig, t: usize, platforms: &[Platform]) -> Tenant
             Platform::LinkedIn | Platform::Pinterest => 0,
             _ => offsets[rng.gen_range(0..offsets.len())],
         };
-        let has_ui_csv = matches!(
-            platform,
-            Platform::GoogleAds | Platform::Meta | Platform::MicrosoftAds
-        );
-        let format = if has_ui_csv && t.is_multiple_of(2) {
-            NativeFormat::UiCsv
-        } else {
-            NativeFormat::ApiJson
-        };
+        let format = report_format(all, t, platform);
         let (cpm_med, ctr_med) = platform_norms(platform);
         let cpm_base = lognormal(&mut rng, cpm_med, 0.2);
         // Cheaper weekends (less competition), with an account-specific strength.
