@@ -158,7 +158,7 @@ fn three_tenants_cover_all_nine_platforms() {
             Platform::GoogleAds | Platform::Meta | Platform::MicrosoftAds
         );
         assert_eq!(formats.contains(&NativeFormat::UiCsv), ui, "{p}");
-        assert_eq!(formats.contains(&NativeFormat::ApiJson), true, "{p}");
+        assert!(formats.contains(&NativeFormat::ApiJson), "{p}");
     }
 }
 
