@@ -11,7 +11,9 @@ pub fn looks_like(_head: &str) -> bool {
 
 /// Parses a microsoft_ads report.
 pub fn parse(_bytes: &[u8], _opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseError> {
-    Err(ParseError::file("the microsoft_ads connector is not built yet"))
+    Err(ParseError::file(
+        "the microsoft_ads connector is not built yet",
+    ))
 }
 
 /// Writes rows in microsoft_ads's native format.
