@@ -22,7 +22,10 @@
 //!   step change of ±20–60% about once a month (kept within 0.2–5× its start). Spend is
 //!   `budget × pace`, pace log-normal (σ 0.08, clipped to 0.7–1.25), split over the creatives
 //!   that deliver that day in proportion to `appeal · q²` (platforms shift delivery to what
-//!   currently performs; q below), rounded to cents.
+//!   currently performs; q below), rounded to cents. A creative can buy at most
+//!   `1.2 · audience · q` impressions a day (a worn-out ad wins fewer auctions; a platform
+//!   rarely shows an ad more than about once a day per person): what it cannot take goes to
+//!   the campaign's other creatives (water-filling) or stays unspent (audience-limited).
 //! - **Season**: `wave(t) = cos(2π(doy − 340)/365.25)` peaks in early December (Q4). With the
 //!   tenant's amplitude A (0.15–0.2 for strongly seasonal tenants, 0.03–0.08 otherwise):
 //!   response season `(1 + A·wave)·wd_r`, CTR season `(1 + 0.3A·wave)·wd_r`, CPM season
@@ -60,7 +63,10 @@
 //! - **Advertisers**: `pause_early_share` of creatives get a planned pause at age 5–39 days,
 //!   applied if fatigue has not been seen yet (censored: `paused_early`). The latent onset (see
 //!   `truth.rs`) is seen as it happens; `refresh_share` of advertisers pause the creative 3–8
-//!   days after onset (`refreshed_after_fatigue`), the rest keep running it.
+//!   days after onset (`refreshed_after_fatigue`), the rest keep running it. Most onsets come
+//!   from wear-out; a minority (about one in ten in the sample) come from campaign-level moves —
+//!   a budget step into saturation, a seasonal dip — exactly as the 2× rule would flag them in
+//!   a real account; `creatives.csv` keeps λ so the two can be told apart.
 //! - **Missing days**: an ad-day is skipped with `missing_ad_day_prob` (its share of spend goes
 //!   to the other creatives); a whole account-day with `gap_day_prob`. Days without delivery have
 //!   no report row, as the platforms omit zero rows.

@@ -543,3 +543,84 @@ fn water_fill_matches_hand_allocation() {
     let got = super::dynamics::water_fill(100.0, &[(1.0, 10.0), (1.0, 20.0), (0.0, 50.0)]);
     assert_eq!(got, vec![10.0, 20.0, 0.0]);
 }
+
+#[test]
+fn truth_ad_daily_loads_as_a_valid_unified_table() {
+    // The lead's ingest reads the truth file as a unified CSV and validates every column.
+    let cfg = SimConfig {
+        days: 30,
+        creatives_per_tenant: 10,
+        ..SimConfig::default()
+    };
+    let w = simulate(&cfg).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let s = write_dataset(&w, dir.path()).unwrap();
+    let input = crate::ingest::InputFile {
+        path: dir.path().join("truth/ad_daily.csv"),
+        tenant: "northwind".into(),
+        platform: None,
+        account_id: None,
+        currency: None,
+    };
+    let df = crate::ingest::load_file(&input, &Default::default()).unwrap();
+    assert_eq!(df.height(), s.ad_daily_rows);
+    assert_eq!(df.schema().as_ref(), &crate::schema::ad_daily_schema());
+}
+
+#[test]
+fn written_campaign_truth_is_consistent_with_its_daily_table() {
+    let cfg = SimConfig {
+        days: 50,
+        creatives_per_tenant: 20,
+        ..SimConfig::default()
+    };
+    let w = simulate(&cfg).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let s = write_dataset(&w, dir.path()).unwrap();
+    let read = |name: &str| -> Vec<csv::StringRecord> {
+        let mut r = csv::Reader::from_path(dir.path().join("truth").join(name)).unwrap();
+        r.records().map(|x| x.unwrap()).collect()
+    };
+    let num = |r: &csv::StringRecord, i: usize| -> f64 { r[i].parse().unwrap() };
+    let campaigns = read("campaigns.csv");
+    let daily = read("campaign_daily.csv");
+    assert_eq!(campaigns.len(), s.campaigns);
+    assert_eq!(daily.len(), s.campaigns * cfg.days);
+    // campaigns.csv: 3 campaign_id, 13 baseline, 14 total_spend, 15 true_contribution.
+    // campaign_daily.csv: 3 campaign_id, 6 spend, 8 expected_response.
+    for c in &campaigns {
+        let days: Vec<_> = daily
+            .iter()
+            .filter(|d| d[3] == c[3] && d[2] == c[2])
+            .collect();
+        assert_eq!(days.len(), cfg.days);
+        let spend: f64 = days.iter().map(|d| num(d, 6)).sum();
+        assert!((spend - num(c, 14)).abs() < 0.01 * cfg.days as f64);
+        // Contribution = Σ (response − baseline) over delivering days (spend > 0).
+        let contribution: f64 = days
+            .iter()
+            .filter(|d| num(d, 6) > 0.0)
+            .map(|d| num(d, 8) - num(c, 13))
+            .sum();
+        assert!(
+            (contribution - num(c, 15)).abs() < 1e-3 * (1.0 + contribution.abs()),
+            "{}: {contribution} vs {}",
+            &c[3],
+            &c[15]
+        );
+    }
+    let creatives = read("creatives.csv");
+    assert_eq!(creatives.len(), s.creatives);
+    let visible: usize = w
+        .tenants
+        .iter()
+        .flat_map(|t| &t.accounts)
+        .map(|a| a.creatives.iter().filter(|c| c.stop_day >= 0).count())
+        .sum();
+    assert_eq!(creatives.len(), visible);
+    for c in &creatives {
+        assert!(["paused_early", "refreshed_after_fatigue", "end_of_data"].contains(&&c[8]));
+        assert!(c[6] <= c[7], "launch after stop");
+        assert_eq!(&c[16] == "true", c[6] < *"2026-01-01");
+    }
+}

@@ -157,7 +157,7 @@ pub fn visible(acc: &Account) -> Vec<&Creative> {
     v
 }
 
-pub const CAMPAIGN_HEADER: [&str; 15] = [
+pub const CAMPAIGN_HEADER: [&str; 16] = [
     "tenant",
     "platform",
     "account_id",
@@ -167,6 +167,7 @@ pub const CAMPAIGN_HEADER: [&str; 15] = [
     "adstock_decay",
     "weibull_shape",
     "weibull_scale",
+    "weibull_max_lag",
     "hill_half_saturation",
     "hill_shape",
     "beta",
@@ -184,13 +185,23 @@ pub fn campaign_records(tenant: &str, acc: &Account) -> Vec<Vec<String>> {
         .into_iter()
         .map(|c| {
             let r = &c.response;
-            let (decay, shape, scale) = match r.adstock {
-                Adstock::Geometric { decay } => {
-                    (format!("{decay:.6}"), String::new(), String::new())
-                }
-                Adstock::Weibull { shape, scale, .. } => {
-                    (String::new(), format!("{shape:.6}"), format!("{scale:.6}"))
-                }
+            let (decay, shape, scale, lag) = match r.adstock {
+                Adstock::Geometric { decay } => (
+                    format!("{decay:.6}"),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ),
+                Adstock::Weibull {
+                    shape,
+                    scale,
+                    max_lag,
+                } => (
+                    String::new(),
+                    format!("{shape:.6}"),
+                    format!("{scale:.6}"),
+                    max_lag.to_string(),
+                ),
             };
             let spend: f64 = c.daily.iter().map(|d| d.spend).sum();
             let contribution: f64 = c.daily.iter().map(|d| d.media_contribution).sum();
@@ -204,6 +215,7 @@ pub fn campaign_records(tenant: &str, acc: &Account) -> Vec<Vec<String>> {
                 decay,
                 shape,
                 scale,
+                lag,
                 format!("{:.6}", r.half_saturation),
                 format!("{:.6}", r.shape),
                 format!("{:.6}", r.beta),
