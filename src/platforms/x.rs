@@ -234,6 +234,12 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
     )?;
     let account = opts.require_account_id(Platform::X)?;
     let currency = opts.require_currency(Platform::X)?;
+    let scope = Scope {
+        start,
+        declared,
+        account: &account,
+        currency: &currency,
+    };
     let mut out = Vec::new();
     for (i, ent) in data.iter().enumerate() {
         let ad_id = ent.id.to_id().ok_or_else(|| {
@@ -248,27 +254,37 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
                 continue;
             };
             let segment = segment_key(&d.segment);
-            entity_days(
-                m, &path, &ad_id, segment, start, declared, &account, &currency, &mut out,
-            )?;
+            entity_days(m, &path, &ad_id, segment, &scope, &mut out)?;
         }
     }
     Ok(out)
 }
 
+/// What every entity of one response shares.
+struct Scope<'s> {
+    /// The account-local day of element 0 of every metric array.
+    start: NaiveDate,
+    /// `time_series_length`, when the response states it.
+    declared: Option<i64>,
+    account: &'s str,
+    currency: &'s str,
+}
+
 /// Appends the active days of one entity (one segment) to `out`.
-#[allow(clippy::too_many_arguments)]
 fn entity_days(
     m: &Metrics,
     path: &str,
     ad_id: &str,
     segment: Option<String>,
-    start: NaiveDate,
-    declared: Option<i64>,
-    account: &str,
-    currency: &str,
+    scope: &Scope,
     out: &mut Vec<NativeRow>,
 ) -> Result<(), ParseError> {
+    let Scope {
+        start,
+        declared,
+        account,
+        currency,
+    } = *scope;
     if !m.impressions.present() {
         return Err(ParseError::new(
             Location::Path(format!("{path}.metrics")),
