@@ -31,27 +31,13 @@ use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::common::{self, JsonNum, at};
+use super::common::{self, JsonNum, at, parse_day};
 use super::{
     Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
 };
 use crate::schema::AdDailyRow;
 
 const CREATIVE_URN: &str = "urn:li:sponsoredCreative:";
-
-/// [`common::parse_day`] for untrusted text, used by the LinkedIn, TikTok, Snapchat, Pinterest
-/// and X connectors. Work-around: `parse_day` moves an evening timestamp to the next day with
-/// an unchecked `+ 1 day`, which panics at chrono's last date (`+262142-12-31 23:00:00`).
-/// Every accepted shape starts with a 4-digit year, a 2-digit month or a month name, so a
-/// signed or longer-than-4-digit leading number is rejected here first.
-pub(super) fn parse_day(s: &str) -> Result<NaiveDate, String> {
-    let t = s.trim_start();
-    let lead = t.bytes().take_while(u8::is_ascii_digit).count();
-    if t.starts_with(['+', '-']) || lead > 4 {
-        return Err(format!("not a date: {s:?}"));
-    }
-    common::parse_day(t)
-}
 
 /// Whether the text looks like a LinkedIn adAnalytics response (or its error body).
 pub fn looks_like(head: &str) -> bool {

@@ -154,7 +154,7 @@ fn row(
         .date
         .as_deref()
         .ok_or_else(|| ParseError::new(loc(), Some("DATE"), "missing (request granularity=DAY)"))?;
-    let date = at(super::linkedin::parse_day(day), loc, "DATE")?;
+    let date = at(super::common::parse_day(day), loc, "DATE")?;
     let account = match id(&r.ad_account_id) {
         Some(a) => a,
         None => opts.require_account_id(Platform::Pinterest)?,

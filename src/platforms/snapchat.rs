@@ -242,7 +242,7 @@ fn ad_series(
             .start_time
             .as_deref()
             .ok_or_else(|| ParseError::new(loc(), Some("start_time"), "missing"))?;
-        let date = at(super::linkedin::parse_day(start), loc, "start_time")?;
+        let date = at(super::common::parse_day(start), loc, "start_time")?;
         let s = b
             .stats
             .as_ref()

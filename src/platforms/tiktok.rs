@@ -178,7 +178,7 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
             )
         })?;
         let date = at(
-            super::linkedin::parse_day(day),
+            super::common::parse_day(day),
             loc,
             "dimensions.stat_time_day",
         )?;
@@ -289,11 +289,7 @@ fn parse_csv(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
         };
         let ad_id = text(Some(ad_c))
             .ok_or_else(|| ParseError::new(loc(), Some(header(ad_c)), "missing"))?;
-        let date = at(
-            super::linkedin::parse_day(cell(date_c)),
-            loc,
-            header(date_c),
-        )?;
+        let date = at(super::common::parse_day(cell(date_c)), loc, header(date_c))?;
         let mut row = AdDailyRow::new(Platform::TikTok, account.clone(), ad_id, date);
         row.impressions = count(Some(impr_c))?
             .ok_or_else(|| ParseError::new(loc(), Some("Impressions"), "missing"))?;

@@ -223,7 +223,7 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
             )
         })?;
     let start = at(
-        super::linkedin::parse_day(start),
+        super::common::parse_day(start),
         || Location::Path("request.params".into()),
         "start_time",
     )?;
