@@ -361,30 +361,44 @@ fn stopped_creatives_are_censored_at_their_last_active_day() {
     // 70/30 = 2.33, 100/40 = 2.5 → run complete on day 4, onset day 2: an event, not censored.
     rows.extend(steady("fat", 1));
     rows.extend(series("C", "fat", 2, &[(1000, 10, Some(30.0), None); 3]));
+    // Reported rows but never an impression: never active, counts as stopped at its first day.
+    rows.extend(series("C", "never", 1, &[(0, 0, Some(0.0), None); 2]));
     let cfg = no_adjust();
     let got = creatives(&rows, &cfg);
     let want = df(vec![
         Column::new(
             ad::AD_ID.into(),
-            vec!["edge", "fat", "long", "near", "stop", "zero_tail"],
+            vec!["edge", "fat", "long", "near", "never", "stop", "zero_tail"],
         ),
         opt_dates(
             LAST_ACTIVE_DATE,
-            &[Some(7), Some(4), Some(10), Some(8), Some(5), Some(6)],
+            &[Some(7), Some(4), Some(10), Some(8), None, Some(5), Some(6)],
         ),
-        opt_dates(ONSET_DATE, &[None, Some(2), None, None, None, None]),
-        b(STOPPED, &[true, true, false, false, true, true]),
+        opt_dates(ONSET_DATE, &[None, Some(2), None, None, None, None, None]),
+        b(STOPPED, &[true, true, false, false, true, true, true]),
         opt_dates(
             CENSOR_DATE,
-            &[Some(7), Some(4), Some(10), Some(10), Some(5), Some(6)],
+            &[
+                Some(7),
+                Some(4),
+                Some(10),
+                Some(10),
+                Some(1),
+                Some(5),
+                Some(6),
+            ],
         ),
-        b(CENSORED, &[true, false, true, true, true, true]),
+        b(CENSORED, &[true, false, true, true, true, true, true]),
+        b(
+            INSUFFICIENT_DATA,
+            &[false, false, false, false, true, false, false],
+        ),
     ]);
     assert_frame_near(&got, &want, &[ad::AD_ID], TOL);
     let c = counts(&rows, &cfg);
     assert_eq!(
         (c.events, c.censored_stopped, c.censored_end_of_data),
-        (1, 3, 2)
+        (1, 4, 2)
     );
 }
 
