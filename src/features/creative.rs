@@ -100,22 +100,39 @@ fn safe_div(num: Expr, den: Expr) -> Expr {
         .otherwise(null_f64())
 }
 
-fn window_sum(c: &str, n: usize) -> Expr {
-    over_cid(col(c).cast(F64).rolling_sum(RollingOptionsFixedWindow {
-        window_size: n,
-        min_periods: 1,
-        ..Default::default()
-    }))
+/// Name of the `n`-day window sum of an internal base column (computed once, see
+/// [`with_window_sums`]).
+fn wsum(c: &str, n: usize) -> String {
+    format!("__w{n}{c}")
+}
+
+/// Adds the 1-, 3- and 7-day window sums every rate below is built from, each computed once.
+fn with_window_sums(lf: LazyFrame) -> LazyFrame {
+    let mut exprs = Vec::new();
+    for c in [IMPS, CLICKS, SPEND, CONV, REACH, REACH_SEEN] {
+        exprs.push(col(c).cast(F64).alias(wsum(c, 1)));
+        for n in [3, 7] {
+            exprs.push(
+                over_cid(col(c).cast(F64).rolling_sum(RollingOptionsFixedWindow {
+                    window_size: n,
+                    min_periods: 1,
+                    ..Default::default()
+                }))
+                .alias(wsum(c, n)),
+            );
+        }
+    }
+    lf.with_columns(exprs)
 }
 
 /// Rates over an `n`-day window. CPC/CPM need spend reported, CVR needs conversions reported
 /// (as known by day t: any row so far carried the field).
 fn rates(n: usize) -> [Expr; 4] {
     let (i, c, s, v) = (
-        window_sum(IMPS, n),
-        window_sum(CLICKS, n),
-        window_sum(SPEND, n),
-        window_sum(CONV, n),
+        col(wsum(IMPS, n)),
+        col(wsum(CLICKS, n)),
+        col(wsum(SPEND, n)),
+        col(wsum(CONV, n)),
     );
     let spend_ok = col(HAS_SPEND);
     let conv_ok = col(HAS_CONVERSIONS);
@@ -136,7 +153,7 @@ fn rates(n: usize) -> [Expr; 4] {
 /// Creative-day features; see the module docs. `cfg.labels` supplies the label ratio used by
 /// `days_since_limited`.
 pub fn features(lf: LazyFrame, cfg: &FeatureConfig) -> PolarsResult<LazyFrame> {
-    let lf = labelled_days(lf, &cfg.labels)?.with_columns([
+    let lf = with_window_sums(labelled_days(lf, &cfg.labels)?).with_columns([
         col(cum(SPEND_SEEN)).gt(lit(0i64)).alias(HAS_SPEND),
         col(cum(CONV_SEEN)).gt(lit(0i64)).alias(HAS_CONVERSIONS),
     ]);
@@ -145,10 +162,10 @@ pub fn features(lf: LazyFrame, cfg: &FeatureConfig) -> PolarsResult<LazyFrame> {
     let [ctr1, cvr1, cpc1, cpm1] = rates(1);
     let [ctr3, cvr3, cpc3, cpm3] = rates(3);
     let [ctr7, cvr7, cpc7, cpm7] = rates(7);
-    let reach7 = window_sum(REACH, 7);
-    let reach_seen7 = window_sum(REACH_SEEN, 7);
-    let imps7 = window_sum(IMPS, 7);
-    let spend7 = window_sum(SPEND, 7);
+    let reach7 = col(wsum(REACH, 7));
+    let reach_seen7 = col(wsum(REACH_SEEN, 7));
+    let imps7 = col(wsum(IMPS, 7));
+    let spend7 = col(wsum(SPEND, 7));
     let lf = lf.with_columns([
         ctr1.alias(CTR_1D),
         cvr1.alias(CVR_1D),
@@ -164,7 +181,7 @@ pub fn features(lf: LazyFrame, cfg: &FeatureConfig) -> PolarsResult<LazyFrame> {
         cpm7.alias(CPM_7D),
         imps7.clone().alias(IMPRESSIONS_7D),
         spend7.clone().alias(SPEND_7D),
-        window_sum(CLICKS, 7).alias(CLICKS_7D),
+        col(wsum(CLICKS, 7)).alias(CLICKS_7D),
         col(cum(IMPS)).cast(F64).alias(CUM_IMPRESSIONS),
         col(cum(SPEND)).cast(F64).alias(CUM_SPEND),
         col(cum(CLICKS)).cast(F64).alias(CUM_CLICKS),
@@ -179,13 +196,7 @@ pub fn features(lf: LazyFrame, cfg: &FeatureConfig) -> PolarsResult<LazyFrame> {
             .alias(REACH_GROWTH_7D),
         (safe_div(spend7.clone(), over_cid(spend7.shift(lit(7)))) - lit(1.0))
             .alias(SPEND_CHANGE_7D),
-        over_cid(col(IMPS).cast(F64).rolling_sum(RollingOptionsFixedWindow {
-            window_size: 3,
-            min_periods: 1,
-            ..Default::default()
-        }))
-        .gt(lit(0.0))
-        .alias(DELIVERED_3D),
+        col(wsum(IMPS, 3)).gt(lit(0.0)).alias(DELIVERED_3D),
         col(ACTIVE).alias(DELIVERED_1D),
     ]);
 
@@ -329,9 +340,10 @@ pub fn features(lf: LazyFrame, cfg: &FeatureConfig) -> PolarsResult<LazyFrame> {
                 .alias(name),
         );
     }
-    let mut order: Vec<&str> = CREATIVE_KEY.to_vec();
-    order.push(ad::DATE);
-    Ok(lf.select(sel).sort(order, SortMultipleOptions::default()))
+    // Creative ids are in key order, so this is (key, date) order.
+    Ok(lf
+        .sort([CID, DAY], SortMultipleOptions::default())
+        .select(sel))
 }
 
 /// The model matrix: one row per frame row, one column per [`feature_names`] entry, built

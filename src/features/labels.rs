@@ -88,11 +88,10 @@ pub fn label_days(lf: LazyFrame, cfg: &LabelConfig) -> PolarsResult<LazyFrame> {
         col(STATUS),
         col(LEFT_TRUNCATED),
     ]);
-    let mut order: Vec<&str> = CREATIVE_KEY.to_vec();
-    order.push(ad::DATE);
+    // Creative ids are in key order, so this is (key, date) order.
     Ok(labelled_days(lf, cfg)?
-        .select(sel)
-        .sort(order, SortMultipleOptions::default()))
+        .sort([CID, DAY], SortMultipleOptions::default())
+        .select(sel))
 }
 
 /// One row per creative, sorted by key: `first_date`, `last_active_date` (null if it never
@@ -128,8 +127,6 @@ pub fn label_creatives(lf: LazyFrame, cfg: &LabelConfig) -> PolarsResult<LazyFra
         col(ACCT_LAST_DAY).first(),
         col(LEFT_TRUNCATED).first(),
     ]);
-    let mut order: Vec<&str> = CREATIVE_KEY.to_vec();
-    order.truncate(4);
     let stopped = col("__last_active_day")
         .is_null()
         .or((col(ACCT_LAST_DAY) - col("__last_active_day")).gt_eq(lit(cfg.stop_after_days as i32)));
@@ -148,6 +145,7 @@ pub fn label_creatives(lf: LazyFrame, cfg: &LabelConfig) -> PolarsResult<LazyFra
                 .alias(CENSOR_DATE),
             col(EVENT).not().alias(CENSORED),
         ])
+        .sort([CID], SortMultipleOptions::default())
         .select([
             col(ad::TENANT),
             col(ad::PLATFORM),
@@ -166,8 +164,7 @@ pub fn label_creatives(lf: LazyFrame, cfg: &LabelConfig) -> PolarsResult<LazyFra
             col(CENSORED),
             col(INSUFFICIENT_DATA),
             col(LEFT_TRUNCATED),
-        ])
-        .sort(order, SortMultipleOptions::default()))
+        ]))
 }
 
 /// How many creatives each labelling rule affected; printed with every evaluation.

@@ -134,26 +134,34 @@ fn dense_creative_days(lf: LazyFrame, cfg: &LabelConfig) -> PolarsResult<LazyFra
                 false,
             )),
             UniqueKeepStrategy::Last,
-        );
+        )
+        // Used three times below: computed once.
+        .cache();
 
     // Dense integer ids keep the many window expressions below cheap.
     let creatives = rows
         .clone()
         .select(CREATIVE_KEY.iter().map(|k| col(*k)).collect::<Vec<_>>())
         .unique_stable(None, UniqueKeepStrategy::First)
+        // Ids in key order: a frame sorted by (id, day) is then sorted by (key, date), so the
+        // public steps never sort by the string key columns.
+        .sort(CREATIVE_KEY, SortMultipleOptions::default())
         .with_row_index(CID, None)
         .with_column(
             col(CID)
                 .first()
                 .over(ACCOUNT_KEY.iter().map(|k| col(*k)).collect::<Vec<_>>())?
                 .alias(AID),
-        );
-    let rows = rows.join(
-        creatives.clone(),
-        CREATIVE_KEY.iter().map(|k| col(*k)).collect::<Vec<_>>(),
-        CREATIVE_KEY.iter().map(|k| col(*k)).collect::<Vec<_>>(),
-        JoinArgs::new(JoinType::Inner),
-    );
+        )
+        .cache();
+    let rows = rows
+        .join(
+            creatives.clone(),
+            CREATIVE_KEY.iter().map(|k| col(*k)).collect::<Vec<_>>(),
+            CREATIVE_KEY.iter().map(|k| col(*k)).collect::<Vec<_>>(),
+            JoinArgs::new(JoinType::Inner),
+        )
+        .cache();
     let skeleton = dense_days(rows.clone().select([col(CID), col(DAY)]), &[CID])?.join(
         creatives,
         [col(CID)],
@@ -211,6 +219,7 @@ fn dense_creative_days(lf: LazyFrame, cfg: &LabelConfig) -> PolarsResult<LazyFra
 /// sums; joined back onto the creative days.
 fn with_account_sums(lf: LazyFrame, cfg: &LabelConfig) -> PolarsResult<LazyFrame> {
     let w = cfg.rolling_days;
+    let lf = lf.cache();
     let daily = lf.clone().group_by([col(AID), col(DAY)]).agg([
         col(IMPS).sum(),
         col(CLICKS).sum(),
