@@ -23,6 +23,8 @@
 //! 1 (no change), each with an indicator column (`has_spend`, `has_conversions`,
 //! `has_reach_7d`, `delivered_1d`, `delivered_3d`, `baseline_complete`, `log_ctr_slope_valid`,
 //! `spend_change_valid`, `ever_limited`), so the matrix for the models has no null, NaN or ∞.
+//! `left_truncated` (first row on the account's first data day) marks rows whose age and
+//! baseline are lower bounds / taken from the first available days.
 
 use ndarray::Array2;
 use polars::prelude::*;
@@ -84,6 +86,7 @@ pub fn feature_names() -> Vec<&'static str> {
         BASELINE_COMPLETE,
         DELIVERED_1D,
         DELIVERED_3D,
+        LEFT_TRUNCATED,
     ]
 }
 

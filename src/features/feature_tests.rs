@@ -130,6 +130,7 @@ fn creative_day_features_match_hand_computation() {
         (BASELINE_COMPLETE, 1.0),
         (DELIVERED_1D, 1.0),
         (DELIVERED_3D, 1.0),
+        (LEFT_TRUNCATED, 1.0), // a's first row is account F's first day
     ]);
     assert_eq!(want.width(), feature_names().len());
     assert_frame_near(&on_day(&got, "a", 3), &want, &[AGE_DAYS], 1e-9);
@@ -171,6 +172,14 @@ fn matrix_has_one_column_per_feature_name_in_order() {
     // Rows: a on days 1-3, b, c, d on day 3, e on day 1.
     assert_eq!(m.dim(), (7, feature_names().len()));
     assert!(m.iter().all(|v| v.is_finite()));
+    let mut names = feature_names();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(
+        names.len(),
+        feature_names().len(),
+        "feature names are unique"
+    );
     // Rows are sorted by key then date: a (F) days 1-3 first; column 1 is cum_impressions.
     assert_eq!(feature_names()[1], CUM_IMPRESSIONS);
     assert_eq!((m[[0, 1]], m[[1, 1]], m[[2, 1]]), (1000.0, 2000.0, 2500.0));
