@@ -5,5 +5,9 @@
 //! [`warehouse`] (Parquet `ad_daily`) → features → fatigue / budget → registry → jobs →
 //! api / cli / report. Nothing below `api` imports axum; nothing below `cli` imports clap.
 
+pub mod cli;
+pub mod config;
+pub mod ingest;
 pub mod platforms;
 pub mod schema;
+pub mod warehouse;

@@ -160,7 +160,9 @@ pub fn rows_to_frame(tenant: &str, rows: &[AdDailyRow]) -> PolarsResult<DataFram
         ),
         Column::new(
             ACCOUNT_ID.into(),
-            rows.iter().map(|r| r.account_id.as_str()).collect::<Vec<_>>(),
+            rows.iter()
+                .map(|r| r.account_id.as_str())
+                .collect::<Vec<_>>(),
         ),
         Column::new(
             AD_ID.into(),
@@ -173,7 +175,9 @@ pub fn rows_to_frame(tenant: &str, rows: &[AdDailyRow]) -> PolarsResult<DataFram
         Column::new(AD_NAME.into(), opt_str(|r| &r.ad_name)),
         Column::new(
             DATE.into(),
-            rows.iter().map(|r| date_to_days(r.date)).collect::<Vec<i32>>(),
+            rows.iter()
+                .map(|r| date_to_days(r.date))
+                .collect::<Vec<i32>>(),
         )
         .cast(&DataType::Date)?,
         Column::new(
@@ -195,7 +199,9 @@ pub fn rows_to_frame(tenant: &str, rows: &[AdDailyRow]) -> PolarsResult<DataFram
         Column::new(CURRENCY.into(), opt_str(|r| &r.currency)),
         Column::new(
             CONVERSIONS.into(),
-            rows.iter().map(|r| r.conversions).collect::<Vec<Option<f64>>>(),
+            rows.iter()
+                .map(|r| r.conversions)
+                .collect::<Vec<Option<f64>>>(),
         ),
         Column::new(
             CONVERSION_VALUE.into(),
@@ -205,14 +211,18 @@ pub fn rows_to_frame(tenant: &str, rows: &[AdDailyRow]) -> PolarsResult<DataFram
         ),
         Column::new(
             VIDEO_VIEWS.into(),
-            rows.iter().map(|r| r.video_views).collect::<Vec<Option<i64>>>(),
+            rows.iter()
+                .map(|r| r.video_views)
+                .collect::<Vec<Option<i64>>>(),
         ),
     ];
     let mut columns = columns;
     // A frame of all-null optional columns would otherwise infer the Null dtype.
     let schema = ad_daily_schema();
     for c in columns.iter_mut() {
-        let want = schema.get(c.name().as_str()).expect("schema has every column");
+        let want = schema
+            .get(c.name().as_str())
+            .expect("schema has every column");
         if c.dtype() != want {
             *c = c.cast(want)?;
         }

@@ -96,7 +96,11 @@ pub fn micros_to_units(micros: f64) -> f64 {
 }
 
 /// Attaches a location and field to a message from the helpers above.
-pub fn at<T>(r: Result<T, String>, loc: impl FnOnce() -> Location, field: &str) -> Result<T, ParseError> {
+pub fn at<T>(
+    r: Result<T, String>,
+    loc: impl FnOnce() -> Location,
+    field: &str,
+) -> Result<T, ParseError> {
     r.map_err(|m| ParseError::new(loc(), Some(field), m))
 }
 
@@ -212,7 +216,11 @@ pub fn parse_day(s: &str) -> Result<NaiveDate, String> {
             return Ok(d);
         }
     }
-    for fmt in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f"] {
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S%.f",
+    ] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(t, fmt) {
             return Ok(local_day(dt));
         }
@@ -265,7 +273,11 @@ impl CsvTable {
     ) -> Result<CsvTable, ParseError> {
         let bytes = strip_bom(bytes);
         let text = std::str::from_utf8(bytes).map_err(|e| {
-            let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+            let line = bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64
+                + 1;
             ParseError::new(
                 Location::Line { line, column: None },
                 None,
@@ -298,7 +310,16 @@ impl CsvTable {
             .from_reader(&text.as_bytes()[start..]);
         let headers: Vec<String> = rdr
             .headers()
-            .map_err(|e| ParseError::new(Location::Line { line: header_line, column: None }, None, format!("unreadable header row: {e}")))?
+            .map_err(|e| {
+                ParseError::new(
+                    Location::Line {
+                        line: header_line,
+                        column: None,
+                    },
+                    None,
+                    format!("unreadable header row: {e}"),
+                )
+            })?
             .iter()
             .map(|h| h.trim().to_string())
             .collect();
@@ -306,13 +327,23 @@ impl CsvTable {
         let mut rec = csv::StringRecord::new();
         loop {
             let more = rdr.read_record(&mut rec).map_err(|e| {
-                let line = e.position().map(|p| p.line() + header_line - 1).unwrap_or(header_line);
-                ParseError::new(Location::Line { line, column: None }, None, format!("malformed CSV: {e}"))
+                let line = e
+                    .position()
+                    .map(|p| p.line() + header_line - 1)
+                    .unwrap_or(header_line);
+                ParseError::new(
+                    Location::Line { line, column: None },
+                    None,
+                    format!("malformed CSV: {e}"),
+                )
             })?;
             if !more {
                 break;
             }
-            let line = rec.position().map(|p| p.line() + header_line - 1).unwrap_or(0);
+            let line = rec
+                .position()
+                .map(|p| p.line() + header_line - 1)
+                .unwrap_or(0);
             if rec.iter().all(|c| c.trim().is_empty()) {
                 continue;
             }
@@ -323,30 +354,43 @@ impl CsvTable {
                 return Err(ParseError::new(
                     Location::Line { line, column: None },
                     None,
-                    format!("row has {} cells, the header has {} (truncated file?)", rec.len(), headers.len()),
+                    format!(
+                        "row has {} cells, the header has {} (truncated file?)",
+                        rec.len(),
+                        headers.len()
+                    ),
                 ));
             }
             records.push((line, rec.clone()));
         }
-        Ok(CsvTable { headers, header_line, records, delimiter })
+        Ok(CsvTable {
+            headers,
+            header_line,
+            records,
+            delimiter,
+        })
     }
 
     /// Index of the first header equal to one of `names` (case-insensitive, trimmed).
     pub fn col(&self, names: &[&str]) -> Option<usize> {
-        names.iter().find_map(|n| {
-            self.headers
-                .iter()
-                .position(|h| h.eq_ignore_ascii_case(n))
-        })
+        names
+            .iter()
+            .find_map(|n| self.headers.iter().position(|h| h.eq_ignore_ascii_case(n)))
     }
 
     /// Like [`CsvTable::col`] but an error naming the missing column when absent.
     pub fn require(&self, names: &[&str]) -> Result<usize, ParseError> {
         self.col(names).ok_or_else(|| {
             ParseError::new(
-                Location::Line { line: self.header_line, column: None },
+                Location::Line {
+                    line: self.header_line,
+                    column: None,
+                },
                 Some(names[0]),
-                format!("required column missing (have: {})", self.headers.join(", ")),
+                format!(
+                    "required column missing (have: {})",
+                    self.headers.join(", ")
+                ),
             )
         })
     }

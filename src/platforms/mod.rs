@@ -104,7 +104,9 @@ impl fmt::Display for Platform {
 
 /// An unknown platform name; the message lists the accepted names.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("unknown platform `{0}`; expected one of: google_ads, meta, linkedin, tiktok, microsoft_ads, snapchat, pinterest, x, amazon_ads (or auto)")]
+#[error(
+    "unknown platform `{0}`; expected one of: google_ads, meta, linkedin, tiktok, microsoft_ads, snapchat, pinterest, x, amazon_ads (or auto)"
+)]
 pub struct UnknownPlatform(pub String);
 
 /// Where in a file a problem is.
@@ -121,7 +123,10 @@ pub enum Location {
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Location::Line { line, column: Some(c) } => write!(f, "line {line}, column {c}"),
+            Location::Line {
+                line,
+                column: Some(c),
+            } => write!(f, "line {line}, column {c}"),
             Location::Line { line, column: None } => write!(f, "line {line}"),
             Location::Path(p) => write!(f, "record {p}"),
             Location::File => f.write_str("file"),
@@ -434,7 +439,8 @@ pub fn detect(bytes: &[u8]) -> Result<Platform, ParseError> {
     let head = common::text_head(bytes, 64 * 1024);
     // Order matters only where signatures could overlap; each check looks for keys that
     // only one platform uses.
-    let checks: [(Platform, fn(&str) -> bool); 9] = [
+    type Sniffer = fn(&str) -> bool;
+    let checks: [(Platform, Sniffer); 9] = [
         (Platform::GoogleAds, google_ads::looks_like),
         (Platform::Meta, meta::looks_like),
         (Platform::LinkedIn, linkedin::looks_like),

@@ -1,0 +1,116 @@
+//! The `omnify` command line: parses flags, builds the configuration, calls one library
+//! function per command and formats its result. Exit codes: 0 success, 1 runtime failure,
+//! 2 bad input or usage (the message names the file, place and field).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+mod data;
+mod table;
+
+/// OmniFy: creative-fatigue and budget-shift forecasting for ad platforms.
+///
+/// Ingest daily ad history from Google Ads, Meta, LinkedIn, TikTok, Microsoft Ads, Snapchat,
+/// Pinterest, X (and Amazon Ads) into one Parquet warehouse.
+#[derive(Debug, Parser)]
+#[command(name = "omnify", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Configuration file (TOML). Default: $OMNIFY_CONFIG, else ./omnify.toml when present.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data folder (sample data; default home of the warehouse and state).
+    #[arg(long, global = true, value_name = "DIR", env = "OMNIFY_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Warehouse folder [default: <data-dir>/warehouse].
+    #[arg(long, global = true, value_name = "DIR", env = "OMNIFY_WAREHOUSE_DIR")]
+    pub warehouse: Option<PathBuf>,
+    /// Log more (-v: debug, -vv: trace). Logs go to stderr; RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Log only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Convert native platform reports into the unified ad_daily table (Parquet or CSV).
+    Normalize(data::NormalizeArgs),
+    /// Load reports (native or unified) into the warehouse; re-ingested ad-days replace old ones.
+    Ingest(data::IngestArgs),
+    /// Inspect the warehouse.
+    Warehouse {
+        #[command(subcommand)]
+        command: data::WarehouseCommand,
+    },
+}
+
+/// A command failure: the one-line message and the exit code.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: i32,
+    pub message: String,
+}
+
+impl CliError {
+    /// Bad input or usage (exit code 2).
+    pub fn input(e: impl std::fmt::Display) -> Self {
+        CliError {
+            code: 2,
+            message: e.to_string(),
+        }
+    }
+    /// A failure of the run itself (exit code 1).
+    pub fn runtime(e: impl std::fmt::Display) -> Self {
+        CliError {
+            code: 1,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<crate::ingest::IngestError> for CliError {
+    fn from(e: crate::ingest::IngestError) -> Self {
+        use crate::ingest::IngestError::*;
+        match e {
+            Parse { .. } | Invalid { .. } | Usage(_) => CliError::input(e),
+            Read { .. } => CliError::input(e),
+        }
+    }
+}
+
+impl From<crate::warehouse::WarehouseError> for CliError {
+    fn from(e: crate::warehouse::WarehouseError) -> Self {
+        match e {
+            crate::warehouse::WarehouseError::Invalid(_) => CliError::input(e),
+            _ => CliError::runtime(e),
+        }
+    }
+}
+
+/// Builds the configuration in force: defaults → file → environment → flags.
+pub fn config_from(cli: &Cli) -> Result<Config, CliError> {
+    let mut cfg = Config::load(cli.config.as_deref()).map_err(CliError::input)?;
+    if let Some(d) = &cli.data_dir {
+        cfg.data_dir = d.clone();
+    }
+    if let Some(w) = &cli.warehouse {
+        cfg.warehouse_dir = Some(w.clone());
+    }
+    Ok(cfg)
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let cfg = config_from(&cli)?;
+    match cli.command {
+        Command::Normalize(args) => data::normalize(&cfg, args),
+        Command::Ingest(args) => data::ingest(&cfg, args),
+        Command::Warehouse { command } => data::warehouse(&cfg, command),
+    }
+}

@@ -1,0 +1,260 @@
+//! Turning files into validated `ad_daily` frames, before anything is written: native platform
+//! reports (through the connectors), files already in the unified schema (Parquet or CSV, how
+//! data scientists bring their own history), whole folders, and simulator manifests (which carry
+//! each file's tenant and request scope: account id and currency).
+//!
+//! Every file is parsed and validated first; one bad file fails the whole batch with a one-line
+//! reason naming the file, the place and the field, and nothing is written.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use crate::platforms::{self, ConversionEvents, ParseError, ParseOptions, Platform};
+use crate::schema::{cols, rows_to_frame};
+use crate::warehouse::{ValidationError, valid_tenant, validate_frame};
+
+/// Largest input file read (native reports are held in memory while parsed).
+pub const MAX_FILE_BYTES: u64 = 8 << 30;
+
+/// A failure while reading inputs; `Display` is the one-line reason shown to users.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("{file}: {source}")]
+    Parse {
+        file: String,
+        #[source]
+        source: ParseError,
+    },
+    #[error("{file}: {source}")]
+    Invalid {
+        file: String,
+        #[source]
+        source: ValidationError,
+    },
+    #[error("{file}: {message}")]
+    Read { file: String, message: String },
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// One file to read, with the scope that applies to it.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    pub path: PathBuf,
+    pub tenant: String,
+    /// `None` = detect from content.
+    pub platform: Option<Platform>,
+    pub account_id: Option<String>,
+    pub currency: Option<String>,
+}
+
+/// Options shared by every file of a batch.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    pub conversion_events: ConversionEvents,
+}
+
+/// Which kind of content a file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    UnifiedParquet,
+    UnifiedCsv,
+    Native,
+}
+
+/// A manifest entry (written by `omnify simulate`; a connector's request scope per file).
+#[derive(Debug, Clone, serde::Deserialize)]
+struct ManifestEntry {
+    path: PathBuf,
+    tenant: String,
+    platform: String,
+    account_id: Option<String>,
+    currency: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+struct Manifest {
+    files: Vec<ManifestEntry>,
+}
+
+/// Reads a manifest (`{"files":[{"path","tenant","platform","account_id","currency"}...]}`);
+/// paths are relative to the manifest's folder. Order is ingestion order.
+pub fn read_manifest(path: &Path) -> Result<Vec<InputFile>, IngestError> {
+    let file = path.display().to_string();
+    let bytes = fs::read(path).map_err(|e| IngestError::Read {
+        file: file.clone(),
+        message: e.to_string(),
+    })?;
+    let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| IngestError::Parse {
+        file: file.clone(),
+        source: ParseError::json(&e),
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    m.files
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let platform = Platform::from_name(&e.platform).map_err(|err| IngestError::Parse {
+                file: file.clone(),
+                source: ParseError::new(
+                    platforms::Location::Path(format!("files[{i}]")),
+                    Some("platform"),
+                    err.to_string(),
+                ),
+            })?;
+            Ok(InputFile {
+                path: base.join(e.path),
+                tenant: e.tenant,
+                platform: Some(platform),
+                account_id: e.account_id,
+                currency: e.currency,
+            })
+        })
+        .collect()
+}
+
+/// Expands folders (recursively, sorted, hidden files skipped) into the files they hold.
+pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, IngestError> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut entries: Vec<PathBuf> = fs::read_dir(p)
+                .map_err(|e| IngestError::Read {
+                    file: p.display().to_string(),
+                    message: e.to_string(),
+                })?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    !p.file_name()
+                        .map(|n| n.to_string_lossy().starts_with('.'))
+                        .unwrap_or(true)
+                })
+                .collect();
+            entries.sort();
+            out.extend(expand_paths(&entries)?);
+        } else if p.exists() {
+            out.push(p.clone());
+        } else {
+            return Err(IngestError::Read {
+                file: p.display().to_string(),
+                message: "no such file or folder".into(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Decides whether bytes are a unified-schema file or a native platform report.
+pub fn classify(bytes: &[u8]) -> FileKind {
+    if bytes.starts_with(b"PAR1") {
+        return FileKind::UnifiedParquet;
+    }
+    let head = platforms::common::text_head(bytes, 4096);
+    let first = head.lines().next().unwrap_or("");
+    let cells: Vec<String> = platforms::common::split_line(first, b',');
+    let has = |c: &str| cells.iter().any(|x| x == c);
+    if has(cols::AD_ID) && has(cols::DATE) && has(cols::IMPRESSIONS) && has(cols::ACCOUNT_ID) {
+        FileKind::UnifiedCsv
+    } else {
+        FileKind::Native
+    }
+}
+
+/// Reads one file into a validated `ad_daily` frame.
+pub fn load_file(input: &InputFile, opts: &LoadOptions) -> Result<DataFrame, IngestError> {
+    let file = input.path.display().to_string();
+    let read_err = |message: String| IngestError::Read {
+        file: file.clone(),
+        message,
+    };
+    if !valid_tenant(&input.tenant) {
+        return Err(IngestError::Usage(format!(
+            "invalid tenant {:?}: use 1-64 letters, digits, '_' or '-'",
+            input.tenant
+        )));
+    }
+    let meta = fs::metadata(&input.path).map_err(|e| read_err(e.to_string()))?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(read_err(format!(
+            "file is {} bytes; the limit is {MAX_FILE_BYTES}",
+            meta.len()
+        )));
+    }
+    let bytes = fs::read(&input.path).map_err(|e| read_err(e.to_string()))?;
+    if bytes.is_empty() {
+        return Err(IngestError::Parse {
+            file,
+            source: ParseError::file("file is empty"),
+        });
+    }
+    let invalid = |source: ValidationError| IngestError::Invalid {
+        file: file.clone(),
+        source,
+    };
+    match classify(&bytes) {
+        FileKind::UnifiedParquet => {
+            let df = ParquetReader::new(std::io::Cursor::new(bytes))
+                .finish()
+                .map_err(|e| read_err(format!("unreadable Parquet: {e}")))?;
+            validate_frame(df, Some(&input.tenant)).map_err(invalid)
+        }
+        FileKind::UnifiedCsv => {
+            let df = CsvReadOptions::default()
+                .with_has_header(true)
+                .with_infer_schema_length(Some(0))
+                .into_reader_with_file_handle(std::io::Cursor::new(bytes))
+                .finish()
+                .map_err(|e| read_err(format!("unreadable CSV: {e}")))?;
+            validate_frame(df, Some(&input.tenant)).map_err(invalid)
+        }
+        FileKind::Native => {
+            let popts = ParseOptions {
+                account_id: input.account_id.clone(),
+                currency: input.currency.clone(),
+                conversion_events: opts.conversion_events.clone(),
+            };
+            let (_, rows) =
+                platforms::normalize(input.platform, &bytes, &popts).map_err(|source| {
+                    IngestError::Parse {
+                        file: file.clone(),
+                        source,
+                    }
+                })?;
+            if rows.is_empty() {
+                tracing::warn!(file = %file, "report holds no ad-day rows");
+            }
+            let df = rows_to_frame(&input.tenant, &rows)
+                .map_err(|e| read_err(format!("building rows: {e}")))?;
+            validate_frame(df, None).map_err(invalid)
+        }
+    }
+}
+
+/// Reads every file (in order) into one frame; later files restate earlier ones at ingest.
+/// Fails on the first bad file, before anything is written.
+pub fn load_all(inputs: &[InputFile], opts: &LoadOptions) -> Result<DataFrame, IngestError> {
+    load_all_with_progress(inputs, opts, |_| {})
+}
+
+/// [`load_all`], calling `progress(files_done)` after each file (for progress bars).
+pub fn load_all_with_progress(
+    inputs: &[InputFile],
+    opts: &LoadOptions,
+    mut progress: impl FnMut(usize),
+) -> Result<DataFrame, IngestError> {
+    let mut frames = Vec::with_capacity(inputs.len());
+    for (i, input) in inputs.iter().enumerate() {
+        let df = load_file(input, opts)?;
+        tracing::debug!(file = %input.path.display(), rows = df.height(), "parsed");
+        frames.push(df.lazy());
+        progress(i + 1);
+    }
+    if frames.is_empty() {
+        return Err(IngestError::Usage("no input files".into()));
+    }
+    concat(frames, UnionArgs::default())
+        .and_then(|lf| lf.collect())
+        .map_err(|e| IngestError::Usage(format!("combining inputs: {e}")))
+}

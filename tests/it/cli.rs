@@ -1,0 +1,166 @@
+//! The command line as a user meets it: help texts, exit codes, one-line errors naming the
+//! file, place and field, and outputs that other tools can read.
+
+use polars::prelude::SerReader;
+
+use crate::common::{fixture, omnify, stderr, stdout};
+
+#[test]
+fn every_subcommand_explains_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--help"],
+        vec!["normalize", "--help"],
+        vec!["ingest", "--help"],
+        vec!["warehouse", "--help"],
+        vec!["warehouse", "summary", "--help"],
+    ] {
+        let out = omnify(dir.path(), &args);
+        assert!(out.status.success(), "{args:?}");
+        let text = stdout(&out);
+        assert!(text.contains("Usage:"), "{args:?}: {text}");
+    }
+    let help = stdout(&omnify(dir.path(), &["ingest", "--help"]));
+    for flag in [
+        "--platform",
+        "--account-id",
+        "--currency",
+        "--tenant",
+        "--manifest",
+    ] {
+        assert!(help.contains(flag), "ingest --help lacks {flag}");
+    }
+}
+
+#[test]
+fn unknown_platform_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = omnify(
+        dir.path(),
+        &[
+            "normalize",
+            "--platform",
+            "myspace",
+            fixture("unified/history.csv").to_str().unwrap(),
+            "--out",
+            "x.csv",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("unknown platform `myspace`") && err.contains("google_ads"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(!dir.path().join("x.csv").exists());
+}
+
+#[test]
+fn bad_unified_files_name_the_place_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "wrong_column.csv",
+            "platform,account_id,ad_id,date,impressions,clicks,spendd\nmeta,1,a,2026-01-01,1,0,1\n",
+            "spendd",
+        ),
+        (
+            "non_numeric.csv",
+            "platform,account_id,ad_id,date,impressions,clicks\nmeta,1,a,2026-01-01,1,0\nmeta,1,a,2026-01-02,lots,0\n",
+            "line 3), field `impressions`: cannot read \"lots\"",
+        ),
+        (
+            "negative.csv",
+            "platform,account_id,ad_id,date,impressions,clicks,spend\nmeta,1,a,2026-01-01,1,0,-0.01\n",
+            "field `spend`: negative",
+        ),
+        (
+            "nan.csv",
+            "platform,account_id,ad_id,date,impressions,clicks,spend\nmeta,1,a,2026-01-01,1,0,NaN\n",
+            "field `spend`: not a finite",
+        ),
+        (
+            "bad_platform.csv",
+            "platform,account_id,ad_id,date,impressions,clicks\nfriendster,1,a,2026-01-01,1,0\n",
+            "unknown platform",
+        ),
+        (
+            "bad_date.csv",
+            "platform,account_id,ad_id,date,impressions,clicks\nmeta,1,a,01/32/2026,1,0\n",
+            "field `date`",
+        ),
+        (
+            "missing_ad.csv",
+            "platform,account_id,ad_id,date,impressions,clicks\nmeta,1,,2026-01-01,1,0\n",
+            "field `ad_id`: missing",
+        ),
+    ];
+    for (name, body, expect) in cases {
+        let f = dir.path().join(name);
+        std::fs::write(&f, body).unwrap();
+        let out = omnify(
+            dir.path(),
+            &["ingest", "--warehouse", "wh", f.to_str().unwrap()],
+        );
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let err = stderr(&out);
+        assert!(err.contains(name) && err.contains(expect), "{name}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{name}: one line: {err}");
+        assert!(
+            !dir.path().join("wh/ad_daily/tenant=default").exists(),
+            "{name}: nothing written"
+        );
+    }
+}
+
+#[test]
+fn normalize_writes_csv_and_parquet_with_the_unified_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    for out_name in ["out.csv", "out.parquet"] {
+        let out = omnify(
+            dir.path(),
+            &[
+                "normalize",
+                fixture("unified/history.csv").to_str().unwrap(),
+                "--out",
+                out_name,
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let header = std::fs::read_to_string(dir.path().join("out.csv")).unwrap();
+    let first = header.lines().next().unwrap();
+    assert_eq!(first, omnify::schema::cols::ALL.join(","));
+    let df = polars::prelude::ParquetReader::new(
+        std::fs::File::open(dir.path().join("out.parquet")).unwrap(),
+    )
+    .finish()
+    .unwrap();
+    assert_eq!(df.height(), 5);
+    assert_eq!(df.schema().as_ref(), &omnify::schema::ad_daily_schema());
+}
+
+#[test]
+fn output_must_be_parquet_or_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = omnify(
+        dir.path(),
+        &[
+            "normalize",
+            fixture("unified/history.csv").to_str().unwrap(),
+            "--out",
+            "x.xlsx",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains(".parquet or .csv"));
+}
+
+#[test]
+fn summary_of_an_empty_warehouse_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = omnify(dir.path(), &["warehouse", "summary", "--warehouse", "wh"]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("empty"));
+}

@@ -1,0 +1,6 @@
+//! Integration tests, one binary (every extra test binary would link the whole graph again).
+
+mod cli;
+mod common;
+mod parsers;
+mod warehouse;

@@ -1,0 +1,257 @@
+//! Warehouse upserts, atomicity, concurrency and readability by an independent Parquet reader.
+
+use std::collections::BTreeMap;
+
+use omnify::ingest::{InputFile, LoadOptions, load_all};
+use omnify::schema::cols;
+use omnify::warehouse::Warehouse;
+use polars::prelude::*;
+
+use crate::common::{fixture, omnify, snapshot};
+
+fn unified(rel: &str, tenant: &str) -> InputFile {
+    InputFile {
+        path: fixture(rel),
+        tenant: tenant.into(),
+        platform: None,
+        account_id: None,
+        currency: None,
+    }
+}
+
+fn totals(wh: &Warehouse) -> (usize, i64, f64, f64) {
+    let df = wh.load(None).unwrap();
+    let imp = df
+        .column(cols::IMPRESSIONS)
+        .unwrap()
+        .i64()
+        .unwrap()
+        .sum()
+        .unwrap_or(0);
+    let spend = df
+        .column(cols::SPEND)
+        .unwrap()
+        .f64()
+        .unwrap()
+        .sum()
+        .unwrap_or(0.0);
+    let conv = df
+        .column(cols::CONVERSIONS)
+        .unwrap()
+        .f64()
+        .unwrap()
+        .sum()
+        .unwrap_or(0.0);
+    (df.height(), imp, spend, conv)
+}
+
+#[test]
+fn reingesting_a_key_replaces_the_row_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = Warehouse::open(dir.path()).unwrap();
+    let opts = LoadOptions::default();
+    let r1 = wh
+        .ingest(load_all(&[unified("unified/history.csv", "acme")], &opts).unwrap())
+        .unwrap();
+    assert_eq!((r1.rows, r1.inserted, r1.replaced), (5, 5, 0));
+    // meta 2026-01, meta 2026-02, google_ads 2026-02
+    assert_eq!(r1.partitions, 3);
+    // Hand totals of history.csv: impressions 1000+1200+900+5000+300 = 8400,
+    // spend 12.50+13.25+10.00+40.00+4.75 = 80.50, conversions 1+0+2+3+0.5 = 6.5.
+    let (n, imp, spend, conv) = totals(&wh);
+    assert_eq!((n, imp), (5, 8400));
+    assert!((spend - 80.5).abs() < 1e-9 && (conv - 6.5).abs() < 1e-9);
+
+    let r2 = wh
+        .ingest(load_all(&[unified("unified/restated.csv", "acme")], &opts).unwrap())
+        .unwrap();
+    assert_eq!(
+        (r2.rows, r2.inserted, r2.replaced, r2.partitions),
+        (2, 1, 1, 2)
+    );
+    // a1/2026-01-31 restated (conversions 0 -> 2, value null -> 70), a1/2026-02-02 added:
+    // 6 rows, impressions 8400 + 800 = 9200, spend 80.50 + 9.00 = 89.50, conversions 6.5 + 2 = 8.5.
+    let (n, imp, spend, conv) = totals(&wh);
+    assert_eq!((n, imp), (6, 9200));
+    assert!((spend - 89.5).abs() < 1e-9, "{spend}");
+    assert!((conv - 8.5).abs() < 1e-9, "{conv}");
+
+    // Same input again: every key replaced, nothing duplicated.
+    let r3 = wh
+        .ingest(load_all(&[unified("unified/restated.csv", "acme")], &opts).unwrap())
+        .unwrap();
+    assert_eq!((r3.inserted, r3.replaced), (0, 2));
+    assert_eq!(totals(&wh).0, 6);
+
+    // The same rows under another tenant are separate.
+    wh.ingest(load_all(&[unified("unified/history.csv", "beta")], &opts).unwrap())
+        .unwrap();
+    assert_eq!(totals(&wh).0, 11);
+    let s = wh.summary(Some("beta")).unwrap();
+    assert_eq!(s.rows, 5);
+    assert_eq!(s.creatives, 3);
+}
+
+#[test]
+fn within_one_batch_the_last_file_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = Warehouse::open(dir.path()).unwrap();
+    let batch = load_all(
+        &[
+            unified("unified/history.csv", "acme"),
+            unified("unified/restated.csv", "acme"),
+        ],
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    let r = wh.ingest(batch).unwrap();
+    assert_eq!((r.rows, r.inserted, r.replaced), (6, 6, 0));
+    let df = wh
+        .query(Some("acme"), |lf| {
+            lf.filter(
+                col(cols::AD_ID)
+                    .eq(lit("a1"))
+                    .and(col(cols::DATE).cast(DataType::String).eq(lit("2026-01-31"))),
+            )
+            .collect()
+        })
+        .unwrap();
+    assert_eq!(
+        df.column(cols::CONVERSIONS).unwrap().f64().unwrap().get(0),
+        Some(2.0)
+    );
+}
+
+#[test]
+fn partitions_are_plain_parquet_an_independent_reader_understands() {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let dir = tempfile::tempdir().unwrap();
+    let wh = Warehouse::open(dir.path()).unwrap();
+    wh.ingest(
+        load_all(
+            &[unified("unified/history.csv", "acme")],
+            &LoadOptions::default(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let path = dir
+        .path()
+        .join("ad_daily/tenant=acme/platform=meta/2026-01.parquet");
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut rows = 0;
+    let mut types = BTreeMap::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        rows += batch.num_rows();
+        for f in batch.schema().fields() {
+            types.insert(f.name().clone(), format!("{:?}", f.data_type()));
+        }
+    }
+    assert_eq!(rows, 3);
+    assert_eq!(types["date"], "Date32");
+    assert_eq!(types["impressions"], "Int64");
+    assert_eq!(types["spend"], "Float64");
+    assert!(types["ad_id"].contains("Utf8"), "{}", types["ad_id"]);
+    // Partition columns live in the path (Hive layout), not in the file.
+    assert!(!types.contains_key("tenant") && !types.contains_key("platform"));
+}
+
+#[test]
+fn a_bad_file_in_a_batch_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh_dir = dir.path().join("wh");
+    let ok = omnify(
+        dir.path(),
+        &[
+            "ingest",
+            "--warehouse",
+            wh_dir.to_str().unwrap(),
+            "--tenant",
+            "acme",
+            fixture("unified/history.csv").to_str().unwrap(),
+        ],
+    );
+    assert!(ok.status.success(), "{}", crate::common::stderr(&ok));
+    let before = snapshot(&wh_dir);
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "platform,account_id,ad_id,date,impressions,clicks,spend\nmeta,111,a1,2026-01-30,5,1,NaN\n",
+    )
+    .unwrap();
+    let out = omnify(
+        dir.path(),
+        &[
+            "ingest",
+            "--warehouse",
+            wh_dir.to_str().unwrap(),
+            "--tenant",
+            "acme",
+            fixture("unified/restated.csv").to_str().unwrap(),
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = crate::common::stderr(&out);
+    assert!(
+        err.contains("bad.csv") && err.contains("spend") && err.contains("line 2"),
+        "{err}"
+    );
+    assert_eq!(
+        snapshot(&wh_dir),
+        before,
+        "a failed ingest must not touch the warehouse"
+    );
+}
+
+#[test]
+fn concurrent_ingests_serialise_and_keep_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh_dir = dir.path().join("wh");
+    // 8 processes, each writing 50 distinct ads into the same partition at the same time.
+    let mut files = Vec::new();
+    for p in 0..8 {
+        let mut csv = String::from("platform,account_id,ad_id,date,impressions,clicks,spend\n");
+        for a in 0..50 {
+            csv.push_str(&format!("meta,1,p{p}a{a},2026-03-05,{},1,1.0\n", 100 + a));
+        }
+        let f = dir.path().join(format!("p{p}.csv"));
+        std::fs::write(&f, csv).unwrap();
+        files.push(f);
+    }
+    let children: Vec<_> = files
+        .iter()
+        .map(|f| {
+            std::process::Command::new(crate::common::bin())
+                .args([
+                    "ingest",
+                    "--quiet",
+                    "--warehouse",
+                    wh_dir.to_str().unwrap(),
+                    "--tenant",
+                    "acme",
+                    f.to_str().unwrap(),
+                ])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let wh = Warehouse::open(&wh_dir).unwrap();
+    let s = wh.summary(None).unwrap();
+    assert_eq!(s.rows, 400);
+    assert_eq!(s.creatives, 400);
+    // No temp files left behind.
+    let leftovers: Vec<_> = crate::common::snapshot(&wh_dir)
+        .into_iter()
+        .filter(|(p, _)| p.file_name().unwrap().to_string_lossy().starts_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
