@@ -233,7 +233,8 @@ pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
     let (first, last) = date_span(rows);
     // Longer windows add later purchases; the shift is derived from the seed and the row so
     // output is deterministic.
-    let mut out = Vec::with_capacity(order.len());
+    // Rows are serialised one by one so a long history never sits in memory as a `Value` tree.
+    let mut json_bytes: Vec<u8> = vec![b'['];
     for (i, r) in order.iter().enumerate() {
         let purchases = purchases_of(r);
         let sales_c = cents(r.conversion_value.unwrap_or(0.0));
@@ -278,9 +279,12 @@ pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
         );
         o.insert("sales14d".into(), value_of(sales_c + extra * 1999));
         o.insert("sales30d".into(), value_of(sales_c + 2 * extra * 1999));
-        out.push(Value::Object(o));
+        if i > 0 {
+            json_bytes.push(b',');
+        }
+        let _ = serde_json::to_writer(&mut json_bytes, &Value::Object(o));
     }
-    let json_bytes = serde_json::to_vec(&Value::Array(out)).unwrap_or_default();
+    json_bytes.push(b']');
     vec![NativeFile {
         file_name: file_name(P, &ctx.account_id, first, last, None, "json.gz"),
         bytes: gzip(&json_bytes),

@@ -453,7 +453,8 @@ fn write_stream(order: &[&AdDailyRow], ctx: &WriteContext, rng: &mut ChaCha8Rng)
     // ad-days are split over several devices.
     let by_device = rng.gen_bool(0.5);
     const DEVICES: [&str; 3] = ["MOBILE", "DESKTOP", "TABLET"];
-    let mut results: Vec<Value> = Vec::with_capacity(order.len());
+    // Rows are serialised one by one so a long history never sits in memory as a `Value` tree.
+    let mut results: Vec<Vec<u8>> = Vec::with_capacity(order.len());
     for r in order {
         let k = if by_device { rng.gen_range(1..=3) } else { 1 };
         let imp = split_int(r.impressions, k, 1, rng);
@@ -536,31 +537,42 @@ fn write_stream(order: &[&AdDailyRow], ctx: &WriteContext, rng: &mut ChaCha8Rng)
             );
             row.insert("metrics".into(), Value::Object(metrics));
             row.insert("segments".into(), Value::Object(segments));
-            results.push(Value::Object(row));
+            results.push(serde_json::to_vec(&Value::Object(row)).unwrap_or_default());
         }
     }
-    // searchStream batches; small batch sizes so the simulated files exercise several.
+    // searchStream batches (the API sends up to 10 000 rows per message); small histories
+    // are still split so simulated files exercise several batches.
     let n = results.len();
-    let batch = (n / rng.gen_range(1..=3usize)).max(1);
+    let batch = (n / rng.gen_range(1..=3usize)).clamp(1, 10_000);
     let mask = "customer.id,customer.descriptiveName,customer.currencyCode,campaign.id,campaign.name,adGroup.id,adGroup.name,adGroupAd.ad.id,adGroupAd.ad.name,adGroupAd.status,segments.date,metrics.impressions,metrics.clicks,metrics.interactions,metrics.costMicros,metrics.conversions,metrics.conversionsValue,metrics.videoTrueviewViews";
     let mask = if by_device {
         format!("{mask},segments.device")
     } else {
         mask.to_string()
     };
-    let mut batches = Vec::new();
-    let mut it = results.into_iter().peekable();
-    let mut bi = 0u32;
-    while it.peek().is_some() {
-        let chunk: Vec<Value> = it.by_ref().take(batch).collect();
-        batches.push(json!({
-            "results": chunk,
-            "fieldMask": mask,
-            "requestId": format!("{:016x}{bi:04}", ctx.seed),
-        }));
-        bi += 1;
+    let mut out: Vec<u8> =
+        Vec::with_capacity(results.iter().map(|r| r.len() + 2).sum::<usize>() + 256);
+    out.push(b'[');
+    for (bi, chunk) in results.chunks(batch).enumerate() {
+        if bi > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\n{\"results\":[");
+        for (i, r) in chunk.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"\n");
+            out.extend_from_slice(r);
+        }
+        let tail = json!({"fieldMask": mask, "requestId": format!("{:016x}{bi:04}", ctx.seed)});
+        let tail = serde_json::to_string(&tail).unwrap_or_default();
+        // `{"fieldMask":..}` → `,"fieldMask":..}` closes the batch object.
+        out.extend_from_slice(b"],");
+        out.extend_from_slice(tail.get(1..).unwrap_or("}").as_bytes());
     }
-    serde_json::to_vec_pretty(&Value::Array(batches)).unwrap_or_default()
+    out.extend_from_slice(b"\n]\n");
+    out
 }
 
 const UI_HEADER: [&str; 13] = [

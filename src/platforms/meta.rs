@@ -524,17 +524,14 @@ pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
     }
 }
 
-/// One action-stat element with the per-window keys Airbyte requests.
+/// One action-stat element with the per-window keys of the default attribution setting
+/// (`7d_click_1d_view`): all of these conversions are 7-day-click ones.
 fn action(kind: &str, micros: i64) -> Value {
     let v = fmt_micros(micros);
-    // Most conversions are 7-day-click; a share of them happened within a day.
-    let one_day = fmt_micros(micros / 2 / 10_000 * 10_000);
     json!({
         "action_type": kind,
         "value": v,
-        "1d_click": one_day,
         "7d_click": v,
-        "28d_click": v,
         "1d_view": "0",
     })
 }
@@ -553,7 +550,10 @@ fn write_pages(
     last: NaiveDate,
 ) -> Vec<NativeFile> {
     let n = order.len();
-    let page_size = rng.gen_range(1..=n.max(1));
+    // A `limit` Meta accepts for insights, but small histories are still split over 1–3
+    // pages so simulated files exercise `paging.next`.
+    let limit = [500usize, 1000, 5000][rng.gen_range(0..3usize)];
+    let page_size = n.div_ceil(rng.gen_range(1..=3usize)).clamp(1, limit);
     let pages: Vec<&[&AdDailyRow]> = order.chunks(page_size).collect();
     let multi = pages.len() > 1;
     let mut files = Vec::with_capacity(pages.len());
