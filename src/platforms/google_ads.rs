@@ -1185,6 +1185,41 @@ mod tests {
         assert_eq!(e.field.as_deref(), Some("Cost"));
     }
 
+    /// Every fixture of this connector group is detected as its own platform, and no other
+    /// connector of the group claims it (the lead's `detect` stops at the first match).
+    #[test]
+    fn detection_across_the_group() {
+        use crate::platforms::{amazon_ads, decompress, detect, meta, microsoft_ads};
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+        let sniffers: [(Platform, fn(&str) -> bool); 4] = [
+            (Platform::GoogleAds, looks_like),
+            (Platform::Meta, meta::looks_like),
+            (Platform::MicrosoftAds, microsoft_ads::looks_like),
+            (Platform::AmazonAds, amazon_ads::looks_like),
+        ];
+        let mut seen = 0;
+        for (p, dir) in [
+            (Platform::GoogleAds, "google_ads"),
+            (Platform::Meta, "meta"),
+            (Platform::MicrosoftAds, "microsoft_ads"),
+            (Platform::AmazonAds, "amazon_ads"),
+        ] {
+            for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
+                let path = entry.unwrap().path();
+                let raw = std::fs::read(&path).unwrap();
+                let bytes = decompress(&raw).unwrap();
+                assert_eq!(detect(&bytes).unwrap(), p, "{}", path.display());
+                let head = common::text_head(&bytes, 64 * 1024);
+                for (q, sniff) in sniffers {
+                    assert_eq!(sniff(&head), q == p, "{q} on {}", path.display());
+                }
+                seen += 1;
+            }
+        }
+        // 2 Google + 4 Meta + 3 Microsoft + 1 Amazon fixtures.
+        assert_eq!(seen, 10);
+    }
+
     #[test]
     fn sniffing() {
         assert!(looks_like(&common::text_head(&read(STREAM), 65536)));
