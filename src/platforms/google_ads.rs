@@ -1191,7 +1191,8 @@ mod tests {
     fn detection_across_the_group() {
         use crate::platforms::{amazon_ads, decompress, detect, meta, microsoft_ads};
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
-        let sniffers: [(Platform, fn(&str) -> bool); 4] = [
+        type Sniffer = fn(&str) -> bool;
+        let sniffers: [(Platform, Sniffer); 4] = [
             (Platform::GoogleAds, looks_like),
             (Platform::Meta, meta::looks_like),
             (Platform::MicrosoftAds, microsoft_ads::looks_like),
