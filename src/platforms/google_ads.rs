@@ -1106,6 +1106,18 @@ mod tests {
         let e = parse(bad.as_bytes(), &ParseOptions::default()).unwrap_err();
         assert_eq!(e.location, Location::Path("[1].results[1]".into()));
         assert_eq!(e.field.as_deref(), Some("adGroupAd.ad.id"));
+        // A non-streaming `search` page (one object with `nextPageToken`) parses the same;
+        // its `summaryRow` is not a row.
+        let page = r#"{"results":[{"customer":{"id":"1","currencyCode":"EUR"},"adGroupAd":{"ad":{"id":"9"}},"metrics":{"impressions":"10","costMicros":"2500000"},"segments":{"date":"2026-09-01"}}],"summaryRow":{"metrics":{"impressions":"10"}},"nextPageToken":"abc"}"#;
+        let rows = parse(page.as_bytes(), &ParseOptions::default()).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            (rows[0].row.impressions, rows[0].row.spend),
+            (10, Some(2.5))
+        );
+        let bad = page.replacen("\"id\":\"9\"", "\"id\":\"\"", 1);
+        let e = parse(bad.as_bytes(), &ParseOptions::default()).unwrap_err();
+        assert_eq!(e.location, Location::Path("results[0]".into()));
         // Error envelope, bare and inside a stream.
         for body in [
             r#"{"error":{"code":401,"message":"Request is missing required authentication credential.","status":"UNAUTHENTICATED"}}"#,

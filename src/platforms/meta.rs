@@ -953,6 +953,12 @@ mod tests {
             "data[1]",
             "actions[2].value",
         );
+        // No account id in the rows and none in scope → the flag is named; with it, used.
+        let no_acc = ok.replace("\"account_id\":\"101234567890\",", "");
+        let e = parse(no_acc.as_bytes(), &o).unwrap_err();
+        assert!(e.message.contains("--account-id"), "{e}");
+        let rows = parse(no_acc.as_bytes(), &scope_opts()).unwrap();
+        assert!(rows.iter().all(|r| r.row.account_id == "1234567890"));
         // No currency anywhere → the scope flag is named.
         let e = parse(
             ok.replace("\"account_currency\":\"EUR\",", "").as_bytes(),
