@@ -26,7 +26,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::common::{self, JsonNum, at};
-use super::google_ads::{cents, date_span, file_name, nonneg, to_micros};
+use super::google_ads::{cents, date_span, day, file_name, nonneg, to_micros};
 use super::{
     Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
 };
@@ -144,7 +144,7 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
         let missing = |f: &str| ParseError::new(loc(), Some(f), "required field is missing");
         let ad_id = r.ad_id.to_id().ok_or_else(|| missing("adId"))?;
         let date = at(
-            common::parse_day(r.date.as_deref().ok_or_else(|| missing("date"))?),
+            day(r.date.as_deref().ok_or_else(|| missing("date"))?),
             loc,
             "date",
         )?;

@@ -204,7 +204,7 @@ fn json_row(
         .date
         .as_deref()
         .ok_or_else(|| missing("segments.date"))?;
-    let date = at(common::parse_day(date_s), loc, "segments.date")?;
+    let date = at(day(date_s), loc, "segments.date")?;
     let (account_id, currency) = match r.customer {
         Some(c) => (c.id.to_id(), c.currency_code),
         None => (None, None),
@@ -352,7 +352,7 @@ fn parse_csv(body: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseEr
         };
         let ad_id = opt_text(Some(c_ad))
             .ok_or_else(|| ParseError::new(loc(), Some("Ad ID"), "required value is empty"))?;
-        let date = at(common::parse_day(cell(c_day)), loc, "Day")?;
+        let date = at(day(cell(c_day)), loc, "Day")?;
         let impressions = at(common::parse_count(cell(c_impr), false), loc, name(c_impr))?
             .ok_or_else(|| ParseError::new(loc(), Some(name(c_impr)), "required value is empty"))?;
         // The UI writes `--` where a metric has no data; for a delivered ad-day that is 0.
@@ -722,6 +722,29 @@ pub(crate) fn lf_only(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
         i += 1;
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// A report day: plain `YYYY-MM-DD` (what these reports send) is read directly, being the
+/// hot path of million-row files; anything else goes through [`common::parse_day`].
+pub(crate) fn day(s: &str) -> Result<NaiveDate, String> {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        let mut v = 0u32;
+        for &c in b.get(r)? {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + (c - b'0') as u32;
+        }
+        Some(v)
+    };
+    if b.len() == 10 && b.get(4) == Some(&b'-') && b.get(7) == Some(&b'-') {
+        if let (Some(y), Some(m), Some(d)) = (digits(0..4), digits(5..7), digits(8..10)) {
+            return NaiveDate::from_ymd_opt(y as i32, m, d)
+                .ok_or_else(|| format!("not a date: {s:?}"));
+        }
+    }
+    common::parse_day(s)
 }
 
 /// First and last date of non-empty `rows`.
@@ -1247,6 +1270,16 @@ mod tests {
         assert!(!looks_like(
             r#"{"data":[{"ad_id":"1","date_start":"2026-09-01","impressions":"5"}]}"#
         ));
+    }
+
+    #[test]
+    fn report_days() {
+        let d = NaiveDate::from_ymd_opt(2026, 9, 1).unwrap();
+        assert_eq!(day("2026-09-01"), Ok(d));
+        assert_eq!(day("September 1, 2026"), Ok(d)); // falls back to the shared parser
+        assert!(day("2026-02-30").is_err());
+        assert!(day("2026-0x-01").is_err());
+        assert!(day("").is_err());
     }
 
     #[test]

@@ -40,7 +40,7 @@ use serde_json::{Map, Value, json};
 
 use super::common::{self, CsvTable, JsonNum, at};
 use super::google_ads::{
-    cents, date_span, file_name, fmt_cents, fmt_micros, lf_only, nonneg, to_micros,
+    cents, date_span, day, file_name, fmt_cents, fmt_micros, lf_only, nonneg, to_micros,
 };
 use super::{
     ConversionEvents, Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions,
@@ -203,9 +203,9 @@ fn json_row(
         .date_start
         .as_deref()
         .ok_or_else(|| missing("date_start"))?;
-    let date = at(common::parse_day(start), loc, "date_start")?;
+    let date = at(day(start), loc, "date_start")?;
     if let Some(stop) = r.date_stop.as_deref() {
-        let stop = at(common::parse_day(stop), loc, "date_stop")?;
+        let stop = at(day(stop), loc, "date_stop")?;
         if stop != date {
             return Err(ParseError::new(
                 loc(),
@@ -419,9 +419,9 @@ fn parse_csv(body: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseEr
         }
         let ad_id = text(Some(c_ad))
             .ok_or_else(|| ParseError::new(loc(), Some(name(c_ad)), "required value is empty"))?;
-        let date = at(common::parse_day(cell(c_day)), loc, name(c_day))?;
+        let date = at(day(cell(c_day)), loc, name(c_day))?;
         if let Some(c) = c_ends.filter(|_| t.col(h::DAY).is_none()) {
-            let end = at(common::parse_day(cell(c)), loc, name(c))?;
+            let end = at(day(cell(c)), loc, name(c))?;
             if end != date {
                 return Err(ParseError::new(
                     loc(),

@@ -26,7 +26,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::common::{self, CsvTable, at};
 use super::google_ads::{
-    date_span, file_name, fmt_micros, join_segment, lf_only, nonneg, split_int, to_micros,
+    date_span, day, file_name, fmt_micros, join_segment, lf_only, nonneg, split_int, to_micros,
 };
 use super::{
     Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
@@ -111,11 +111,11 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
         };
         let required = |f: &str| ParseError::new(loc(), Some(f), "required value is empty");
         let ad_id = text(Some(c_ad)).ok_or_else(|| required("AdId"))?;
-        let day = cell(c_day);
-        if day.is_empty() {
+        let period = cell(c_day);
+        if period.is_empty() {
             return Err(required("TimePeriod"));
         }
-        let date = at(common::parse_day(day), loc, "TimePeriod")?;
+        let date = at(day(period), loc, "TimePeriod")?;
         // Empty metric cells are normal in these reports and mean 0.
         let count = |c: usize, f: &str| -> Result<i64, ParseError> {
             Ok(at(common::parse_count(cell(c), false), loc, f)?.unwrap_or(0))
