@@ -859,6 +859,25 @@ mod tests {
     }
 
     #[test]
+    fn clicks_are_link_clicks_unless_not_requested() {
+        let row = |extra: &str| {
+            format!(
+                r#"{{"data":[{{"account_id":"1","account_currency":"USD","ad_id":"5","date_start":"2026-09-01","date_stop":"2026-09-01","impressions":"100","clicks":"9"{extra}}},{{"account_id":"1","account_currency":"USD","ad_id":"6","date_start":"2026-09-01","date_stop":"2026-09-01","impressions":"50","clicks":"4"}}]}}"#
+            )
+        };
+        // The file requested inline_link_clicks: 7 link clicks; the row without it has 0.
+        let rows = parse(
+            row(r#","inline_link_clicks":"7""#).as_bytes(),
+            &ParseOptions::default(),
+        )
+        .unwrap();
+        assert_eq!((rows[0].row.clicks, rows[1].row.clicks), (7, 0));
+        // No row has inline_link_clicks: all clicks (9, 4) are used.
+        let rows = parse(row("").as_bytes(), &ParseOptions::default()).unwrap();
+        assert_eq!((rows[0].row.clicks, rows[1].row.clicks), (9, 4));
+    }
+
+    #[test]
     fn conversion_event_choice() {
         // Counting leads instead: only the row with a `lead` action contributes (1).
         let opts = ParseOptions {
