@@ -738,11 +738,12 @@ pub(crate) fn day(s: &str) -> Result<NaiveDate, String> {
         }
         Some(v)
     };
-    if b.len() == 10 && b.get(4) == Some(&b'-') && b.get(7) == Some(&b'-') {
-        if let (Some(y), Some(m), Some(d)) = (digits(0..4), digits(5..7), digits(8..10)) {
-            return NaiveDate::from_ymd_opt(y as i32, m, d)
-                .ok_or_else(|| format!("not a date: {s:?}"));
-        }
+    if b.len() == 10
+        && b.get(4) == Some(&b'-')
+        && b.get(7) == Some(&b'-')
+        && let (Some(y), Some(m), Some(d)) = (digits(0..4), digits(5..7), digits(8..10))
+    {
+        return NaiveDate::from_ymd_opt(y as i32, m, d).ok_or_else(|| format!("not a date: {s:?}"));
     }
     common::parse_day(s)
 }
