@@ -608,11 +608,14 @@ fn write_pages(
             s("clicks", &(r.clicks + other).to_string());
             s("inline_link_clicks", &r.clicks.to_string());
             s("spend", &fmt_micros(to_micros(r.spend.unwrap_or(0.0))));
-            s("attribution_setting", "7d_click_1d_view");
             let mut actions = Vec::new();
             if r.clicks > 0 {
-                actions.push(action("link_click", r.clicks * 1_000_000));
-                actions.push(action("landing_page_view", (r.clicks * 4 / 5) * 1_000_000));
+                // Engagement actions carry no attribution windows.
+                actions.push(json!({"action_type": "link_click", "value": r.clicks.to_string()}));
+                actions.push(json!({
+                    "action_type": "landing_page_view",
+                    "value": (r.clicks * 4 / 5).to_string(),
+                }));
             }
             let conv = to_micros(r.conversions.unwrap_or(0.0));
             let value = to_micros(r.conversion_value.unwrap_or(0.0));
