@@ -211,6 +211,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for JsonNum<'a> {
 /// account's) is taken as the following day, the one it mostly covers.
 pub fn parse_day(s: &str) -> Result<NaiveDate, String> {
     let t = s.trim();
+    // Report days have 4-digit years; chrono would otherwise accept signed or 5+ digit years.
+    let lead = t.bytes().take_while(u8::is_ascii_digit).count();
+    if t.starts_with(['+', '-']) || lead > 4 {
+        return Err(format!("not a date: {s:?}"));
+    }
     for fmt in ["%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y", "%Y%m%d"] {
         if let Ok(d) = NaiveDate::parse_from_str(t, fmt) {
             return Ok(d);
@@ -222,14 +227,13 @@ pub fn parse_day(s: &str) -> Result<NaiveDate, String> {
         "%Y-%m-%dT%H:%M:%S%.f",
     ] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(t, fmt) {
-            return Ok(local_day(dt));
+            return local_day(dt).ok_or_else(|| format!("date out of range: {s:?}"));
         }
     }
-    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
-        return Ok(local_day(dt.naive_local()));
-    }
-    if let Ok(dt) = DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f%z") {
-        return Ok(local_day(dt.naive_local()));
+    let with_offset = DateTime::parse_from_rfc3339(t)
+        .or_else(|_| DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f%z"));
+    if let Ok(dt) = with_offset {
+        return local_day(dt.naive_local()).ok_or_else(|| format!("date out of range: {s:?}"));
     }
     let no_weekday = match t.split_once(", ") {
         Some((w, rest)) if w.len() <= 9 && w.chars().all(|c| c.is_ascii_alphabetic()) => rest,
@@ -243,11 +247,11 @@ pub fn parse_day(s: &str) -> Result<NaiveDate, String> {
     Err(format!("not a date: {s:?}"))
 }
 
-fn local_day(dt: NaiveDateTime) -> NaiveDate {
+fn local_day(dt: NaiveDateTime) -> Option<NaiveDate> {
     if dt.hour() >= 12 {
-        dt.date() + chrono::Duration::days(1)
+        dt.date().succ_opt()
     } else {
-        dt.date()
+        Some(dt.date())
     }
 }
 
@@ -444,6 +448,8 @@ mod tests {
             assert_eq!(parse_day(s), Ok(d), "{s}");
         }
         assert!(parse_day("yesterday").is_err());
+        // The last representable day in the evening would roll past chrono's range.
+        assert!(parse_day("+262142-12-31 23:00:00").is_err());
     }
 
     #[test]
