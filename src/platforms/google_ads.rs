@@ -311,7 +311,7 @@ fn is_total(rec: &csv::StringRecord) -> bool {
 }
 
 fn parse_csv(body: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseError> {
-    let t = CsvTable::read(&lf_only(body), is_ui_header, is_total)?;
+    let t = CsvTable::read(body, is_ui_header, is_total)?;
     let c_day = t.require(&["Day"])?;
     let c_ad = t.require(&["Ad ID"])?;
     let c_impr = t.require(&["Impr.", "Impressions"])?;
@@ -702,26 +702,6 @@ pub(crate) fn file_name(
         Some(n) => format!("{}_{safe}_{first}_{last}_p{n}.{ext}", p.as_str()),
         None => format!("{}_{safe}_{first}_{last}.{ext}", p.as_str()),
     }
-}
-
-/// The bytes with CRLF line ends turned into LF. `csv` reports record lines one too low
-/// after a CRLF (it counts the `\n` only when the next record starts), so `CsvTable` line
-/// numbers are right only for LF files; the platforms' exports often use CRLF.
-pub(crate) fn lf_only(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    if !bytes.windows(2).any(|w| w == b"\r\n") {
-        return std::borrow::Cow::Borrowed(bytes);
-    }
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
-            i += 1;
-            continue;
-        }
-        out.push(b);
-        i += 1;
-    }
-    std::borrow::Cow::Owned(out)
 }
 
 /// A report day: plain `YYYY-MM-DD` (what these reports send) is read directly, being the

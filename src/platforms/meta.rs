@@ -40,7 +40,7 @@ use serde_json::{Map, Value, json};
 
 use super::common::{self, CsvTable, JsonNum, at};
 use super::google_ads::{
-    cents, date_span, day, file_name, fmt_cents, fmt_micros, lf_only, nonneg, to_micros,
+    cents, date_span, day, file_name, fmt_cents, fmt_micros, nonneg, to_micros,
 };
 use super::{
     ConversionEvents, Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions,
@@ -352,7 +352,7 @@ fn is_csv_header(cells: &[String]) -> bool {
 }
 
 fn parse_csv(body: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseError> {
-    let t = CsvTable::read(&lf_only(body), is_csv_header, |_| false)?;
+    let t = CsvTable::read(body, is_csv_header, |_| false)?;
     // Localised exports that use `;` also write decimal commas.
     let dc = t.delimiter == b';';
     let c_spend = spend_col(&t.headers).ok_or_else(|| {

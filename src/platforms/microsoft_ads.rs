@@ -26,7 +26,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::common::{self, CsvTable, at};
 use super::google_ads::{
-    date_span, day, file_name, fmt_micros, join_segment, lf_only, nonneg, split_int, to_micros,
+    date_span, day, file_name, fmt_micros, join_segment, nonneg, split_int, to_micros,
 };
 use super::{
     Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
@@ -74,7 +74,7 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
     {
         return Err(ParseError::file("empty file"));
     }
-    let t = CsvTable::read(&lf_only(bytes), is_header, is_footer)?;
+    let t = CsvTable::read(bytes, is_header, is_footer)?;
     let c_ad = t.require(&["AdId"])?;
     let c_day = t.require(&["TimePeriod"])?;
     let c_imp = t.require(&["Impressions"])?;
