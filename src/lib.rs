@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod fsutil;
 pub mod ingest;
 pub mod platforms;
 pub mod schema;

@@ -96,6 +96,20 @@ impl From<crate::warehouse::WarehouseError> for CliError {
     }
 }
 
+/// Writes command output to stdout. A closed pipe (`omnify ... | head`) ends the process
+/// quietly instead of panicking.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write output: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// Builds the configuration in force: defaults → file → environment → flags.
 pub fn config_from(cli: &Cli) -> Result<Config, CliError> {
     let mut cfg = Config::load(cli.config.as_deref()).map_err(CliError::input)?;

@@ -19,7 +19,8 @@ pub mod store;
 pub mod summary;
 pub mod validate;
 
-pub use store::{LocalStore, PartitionKey, PartitionStore, write_atomic};
+pub use crate::fsutil::write_atomic;
+pub use store::{LocalStore, PartitionKey, PartitionStore};
 pub use summary::{Summary, SummaryRow};
 pub use validate::{ValidationError, valid_tenant, validate_frame};
 
