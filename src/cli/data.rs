@@ -210,11 +210,12 @@ pub fn ingest(cfg: &Config, args: IngestArgs) -> Result<(), CliError> {
         super::emit(&json_text(&v)?);
     } else {
         super::emit(&format!(
-            "ingested {} files: {} rows ({} new, {} replaced) into {} partitions of {}\n\n",
+            "ingested {} files: {} rows ({} new, {} replaced; {} superseded by later pulls in this batch) into {} partitions of {}\n\n",
             n_files,
             table::thousands(report.rows as i64),
             table::thousands(report.inserted as i64),
             table::thousands(report.replaced as i64),
+            table::thousands(report.superseded_in_batch as i64),
             report.partitions,
             wh.root().display()
         ));
