@@ -10,6 +10,7 @@ pub mod config;
 pub mod fsutil;
 pub mod ingest;
 pub mod platforms;
+pub mod registry;
 pub mod schema;
 pub mod simulate;
 pub mod warehouse;

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 
 mod data;
+mod models;
 mod simulate;
 mod table;
 
@@ -28,6 +29,9 @@ pub struct Cli {
     /// Warehouse folder [default: <data-dir>/warehouse].
     #[arg(long, global = true, value_name = "DIR", env = "OMNIFY_WAREHOUSE_DIR")]
     pub warehouse: Option<PathBuf>,
+    /// Model registry folder [default: models].
+    #[arg(long, global = true, value_name = "DIR", env = "OMNIFY_MODELS_DIR")]
+    pub models_dir: Option<PathBuf>,
     /// Log more (-v: debug, -vv: trace). Logs go to stderr; RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -50,6 +54,11 @@ pub enum Command {
     Warehouse {
         #[command(subcommand)]
         command: data::WarehouseCommand,
+    },
+    /// The model registry: list, show, promote and roll back versions.
+    Models {
+        #[command(subcommand)]
+        command: models::ModelsCommand,
     },
 }
 
@@ -119,6 +128,9 @@ pub fn config_from(cli: &Cli) -> Result<Config, CliError> {
     if let Some(w) = &cli.warehouse {
         cfg.warehouse_dir = Some(w.clone());
     }
+    if let Some(m) = &cli.models_dir {
+        cfg.models_dir = m.clone();
+    }
     Ok(cfg)
 }
 
@@ -130,5 +142,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Normalize(args) => data::normalize(&cfg, args),
         Command::Ingest(args) => data::ingest(&cfg, args),
         Command::Warehouse { command } => data::warehouse(&cfg, command),
+        Command::Models { command } => models::run(&cfg, command),
     }
 }

@@ -15,6 +15,8 @@ fn every_subcommand_explains_itself() {
         vec!["ingest", "--help"],
         vec!["warehouse", "--help"],
         vec!["warehouse", "summary", "--help"],
+        vec!["models", "list", "--help"],
+        vec!["models", "promote", "--help"],
     ] {
         let out = omnify(dir.path(), &args);
         assert!(out.status.success(), "{args:?}");
