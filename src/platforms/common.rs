@@ -173,9 +173,10 @@ impl<'de: 'a, 'a> Deserialize<'de> for JsonNum<'a> {
                 Ok(JsonNum::Int(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                // Beyond i64 keep the digits (ids), never round through a float.
                 Ok(i64::try_from(v)
                     .map(JsonNum::Int)
-                    .unwrap_or(JsonNum::Float(v as f64)))
+                    .unwrap_or_else(|_| JsonNum::Str(Cow::Owned(v.to_string()))))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
                 Ok(JsonNum::Float(v))
@@ -275,7 +276,8 @@ impl CsvTable {
         is_header: impl Fn(&[String]) -> bool,
         is_footer: impl Fn(&csv::StringRecord) -> bool,
     ) -> Result<CsvTable, ParseError> {
-        let bytes = strip_bom(bytes);
+        let bytes = lf_only(strip_bom(bytes));
+        let bytes: &[u8] = &bytes;
         let text = std::str::from_utf8(bytes).map_err(|e| {
             let line = bytes[..e.valid_up_to()]
                 .iter()
@@ -398,6 +400,26 @@ impl CsvTable {
             )
         })
     }
+}
+
+/// The bytes with CRLF line ends turned into LF. `csv` reports record lines one too low
+/// after a CRLF (it counts the `\n` only when the next record starts), so `CsvTable` line
+/// numbers are right only for LF files; the platforms' exports often use CRLF.
+fn lf_only(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !bytes.windows(2).any(|w| w == b"\r\n") {
+        return std::borrow::Cow::Borrowed(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+            i += 1;
+            continue;
+        }
+        out.push(b);
+        i += 1;
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Splits one line into trimmed cells, honouring double quotes (for header sniffing only).
