@@ -557,3 +557,83 @@ fn seasonal_adjustment_nets_out_an_account_wide_rise() {
     ]);
     assert_frame_near(&d, &want, &DAY_ORDER, TOL);
 }
+
+/// Cross-check against an independent implementation of the same definition: the simulator's
+/// incremental onset detector (`simulate::truth`, plain Rust loops over each creative's
+/// noise-free series). Our pipeline is configured to that definition — CPA only (no fallback),
+/// no seasonal adjustment — and fed the same series; impressions are scaled ×1,000 (and the floor
+/// with them) so rounding them to integers cannot move the baseline's last day.
+#[test]
+fn onsets_agree_with_the_simulators_detector() {
+    use crate::simulate::{SimConfig, simulate};
+    let world = simulate(&SimConfig {
+        tenants: 3,
+        creatives_per_tenant: 40,
+        days: 150,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let mut rows = Vec::new();
+    let mut truth = Vec::new();
+    for acc in world.tenants.iter().flat_map(|t| &t.accounts) {
+        for cr in &acc.creatives {
+            truth.push((
+                format!("{}/{}", acc.account_id, cr.ad_id),
+                cr.latent_onset_day.map(|d| world.date(d)),
+            ));
+            for (i, d) in cr.days.iter().enumerate() {
+                let date = world.date(cr.launch_day + i as i32);
+                let mut r =
+                    AdDailyRow::new(acc.platform, acc.account_id.clone(), cr.ad_id.clone(), date);
+                if d.delivered {
+                    r.impressions = (d.expected_impressions * 1000.0).round() as i64;
+                    r.clicks = d.expected_clicks.round() as i64;
+                    r.spend = Some(d.spend);
+                    r.conversions = Some(d.expected_conversions);
+                } else {
+                    r.spend = Some(0.0);
+                    r.conversions = Some(0.0);
+                }
+                rows.push(r);
+            }
+        }
+    }
+    let cfg = LabelConfig {
+        baseline_min_impressions: 1_000_000,
+        cpa_min_conversions: 1e-12,
+        cpc_min_clicks: i64::MAX,
+        inv_ctr_min_clicks: i64::MAX,
+        seasonal_adjustment: false,
+        ..LabelConfig::default()
+    };
+    let got = creatives(&rows, &cfg);
+    let ids = got.column(ad::AD_ID).unwrap().str().unwrap().clone();
+    let accts = got.column(ad::ACCOUNT_ID).unwrap().str().unwrap().clone();
+    let onsets = got
+        .column(ONSET_DATE)
+        .unwrap()
+        .date()
+        .unwrap()
+        .physical()
+        .clone();
+    assert_eq!(got.height(), truth.len());
+    let ours: std::collections::HashMap<String, Option<i32>> = (0..got.height())
+        .map(|i| {
+            let id = format!(
+                "{}/{}",
+                accts.get(i).unwrap_or(""),
+                ids.get(i).unwrap_or("")
+            );
+            (id, onsets.get(i))
+        })
+        .collect();
+    let with_onset = truth.iter().filter(|(_, o)| o.is_some()).count();
+    assert!(
+        with_onset >= 5,
+        "the simulated world has onsets to compare ({with_onset})"
+    );
+    for (id, want) in &truth {
+        let want = want.map(crate::schema::date_to_days);
+        assert_eq!(ours.get(id).copied().flatten(), want, "creative {id}");
+    }
+}
