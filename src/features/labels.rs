@@ -103,7 +103,7 @@ pub fn label_creatives(lf: LazyFrame, cfg: &LabelConfig) -> PolarsResult<LazyFra
     let onset = |run: &str| (col(DAY).filter(col(run)).min() - lit(back)).cast(DataType::Date);
     let mut aggs: Vec<Expr> = CREATIVE_KEY.iter().map(|k| col(*k).first()).collect();
     aggs.extend([
-        col("__first_day")
+        col(FIRST_DAY)
             .first()
             .cast(DataType::Date)
             .alias(FIRST_DATE),
@@ -112,10 +112,7 @@ pub fn label_creatives(lf: LazyFrame, cfg: &LabelConfig) -> PolarsResult<LazyFra
             .max()
             .cast(DataType::Date)
             .alias(LAST_ACTIVE_DATE),
-        col(DAY)
-            .filter(col(ACTIVE))
-            .max()
-            .alias("__last_active_day"),
+        col(DAY).filter(col(ACTIVE)).max().alias(LAST_ACTIVE_DAY),
         col(BASE_END_DAY)
             .first()
             .cast(DataType::Date)
@@ -127,9 +124,9 @@ pub fn label_creatives(lf: LazyFrame, cfg: &LabelConfig) -> PolarsResult<LazyFra
         col(ACCT_LAST_DAY).first(),
         col(LEFT_TRUNCATED).first(),
     ]);
-    let stopped = col("__last_active_day")
+    let stopped = col(LAST_ACTIVE_DAY)
         .is_null()
-        .or((col(ACCT_LAST_DAY) - col("__last_active_day")).gt_eq(lit(cfg.stop_after_days as i32)));
+        .or((col(ACCT_LAST_DAY) - col(LAST_ACTIVE_DAY)).gt_eq(lit(cfg.stop_after_days as i32)));
     Ok(labelled_days(lf, cfg)?
         .group_by([col(CID)])
         .agg(aggs)

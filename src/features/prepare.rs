@@ -28,7 +28,10 @@ pub(crate) const ACTIVE_IDX: &str = "__active_idx";
 pub(crate) const BASE_END_DAY: &str = "__base_end_day";
 /// First day at which the baseline is frozen: reached, or the last allowed active day passed.
 pub(crate) const FREEZE_DAY: &str = "__freeze_day";
+/// The creative's first row.
+pub(crate) const FIRST_DAY: &str = "__first_day";
 pub(crate) const FIRST_ACTIVE_DAY: &str = "__first_active_day";
+pub(crate) const LAST_ACTIVE_DAY: &str = "__last_active_day";
 pub(crate) const ACCT_FIRST_DAY: &str = "__acct_first_day";
 pub(crate) const ACCT_LAST_DAY: &str = "__acct_last_day";
 /// The ratio that drives status and onset: adjusted when seasonal adjustment is on.
@@ -208,7 +211,7 @@ fn dense_creative_days(lf: LazyFrame, cfg: &LabelConfig) -> PolarsResult<LazyFra
         over_cid(col(SPEND_SEEN).cast(DataType::Int64).cum_sum(false)).alias(cum(SPEND_SEEN)),
     );
     sums.push(over_cid(col(CONV_SEEN).cast(DataType::Int64).cum_sum(false)).alias(cum(CONV_SEEN)));
-    sums.push(over_cid(col(DAY).min()).alias("__first_day"));
+    sums.push(over_cid(col(DAY).min()).alias(FIRST_DAY));
     sums.push(over_aid(col(DAY).min()).alias(ACCT_FIRST_DAY));
     sums.push(over_aid(col(DAY).max()).alias(ACCT_LAST_DAY));
     sums.push(over_cid(col(DAY).filter(col(ACTIVE)).min()).alias(FIRST_ACTIVE_DAY));
@@ -416,12 +419,10 @@ pub(crate) fn labelled_days(lf: LazyFrame, cfg: &LabelConfig) -> PolarsResult<La
     let known = col(DAY).gt_eq(col(BASE_END_DAY));
     Ok(lf.with_columns([
         status.alias(STATUS),
-        (col(DAY) - col("__first_day"))
+        (col(DAY) - col(FIRST_DAY))
             .cast(DataType::Int64)
             .alias(AGE_DAYS),
-        col("__first_day")
-            .eq(col(ACCT_FIRST_DAY))
-            .alias(LEFT_TRUNCATED),
+        col(FIRST_DAY).eq(col(ACCT_FIRST_DAY)).alias(LEFT_TRUNCATED),
         // As known on that day: the metric and baseline exist from the baseline's last day on.
         when(known.clone())
             .then(col(METRIC_KIND_FINAL))
