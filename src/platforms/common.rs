@@ -400,6 +400,111 @@ impl CsvTable {
             )
         })
     }
+
+    /// The header text of column `c` (`?` if out of range), used as the field in errors.
+    pub fn header(&self, c: usize) -> &str {
+        self.headers.get(c).map(String::as_str).unwrap_or("?")
+    }
+
+    /// The records as typed accessors. `decimal_comma` says whether numbers use `,` as the
+    /// decimal separator (the `;`-delimited exports of European locales); it is the caller's
+    /// choice because some platforms never localise numbers whatever the delimiter.
+    pub fn rows(&self, decimal_comma: bool) -> impl Iterator<Item = CsvRow<'_>> {
+        self.records.iter().map(move |(line, rec)| CsvRow {
+            table: self,
+            line: *line,
+            rec,
+            decimal_comma,
+        })
+    }
+}
+
+/// One CSV record with its line, read through the column indices found by [`CsvTable::col`].
+/// Every cell is trimmed; every error carries the record's line and a field name (the
+/// column's header unless the caller names it), so connectors stop repeating the same closures.
+#[derive(Clone, Copy)]
+pub struct CsvRow<'a> {
+    table: &'a CsvTable,
+    /// 1-based line of the record.
+    pub line: u64,
+    rec: &'a csv::StringRecord,
+    decimal_comma: bool,
+}
+
+impl<'a> CsvRow<'a> {
+    /// The record's location for errors.
+    pub fn loc(&self) -> Location {
+        Location::Line {
+            line: self.line,
+            column: None,
+        }
+    }
+
+    /// The trimmed cell of column `c`; empty when the record is short.
+    pub fn cell(&self, c: usize) -> &'a str {
+        self.rec.get(c).unwrap_or("").trim()
+    }
+
+    /// The cell as text, `None` when the column is absent or the cell is a missing marker.
+    pub fn text(&self, c: Option<usize>) -> Option<String> {
+        c.map(|c| self.cell(c))
+            .filter(|s| !is_missing(s))
+            .map(str::to_string)
+    }
+
+    /// The header of column `c`.
+    pub fn header(&self, c: usize) -> &'a str {
+        self.table.header(c)
+    }
+
+    /// An error at this record for `field`.
+    pub fn error(&self, field: &str, msg: impl Into<String>) -> ParseError {
+        ParseError::new(self.loc(), Some(field), msg)
+    }
+
+    /// Attaches this record's location and `field` to a helper's message.
+    pub fn at<T>(&self, r: Result<T, String>, field: &str) -> Result<T, ParseError> {
+        at(r, || self.loc(), field)
+    }
+
+    /// The cell of column `c` as a count; errors name `field`.
+    pub fn count_as(&self, c: usize, field: &str) -> Result<Option<i64>, ParseError> {
+        self.at(parse_count(self.cell(c), self.decimal_comma), field)
+    }
+
+    /// The cell of column `c` as a decimal passed through `check`; errors name `field`.
+    pub fn decimal_as(
+        &self,
+        c: usize,
+        field: &str,
+        check: impl Fn(f64) -> Result<f64, String>,
+    ) -> Result<Option<f64>, ParseError> {
+        self.at(
+            parse_decimal(self.cell(c), self.decimal_comma).and_then(|v| v.map(check).transpose()),
+            field,
+        )
+    }
+
+    /// The cell of column `c` as money (finite, non-negative); errors name `field`.
+    pub fn money_as(&self, c: usize, field: &str) -> Result<Option<f64>, ParseError> {
+        self.decimal_as(c, field, check_money)
+    }
+
+    /// A count from an optional column; `None` when the column is absent. Errors name the header.
+    pub fn count(&self, c: Option<usize>) -> Result<Option<i64>, ParseError> {
+        match c {
+            Some(c) => self.count_as(c, self.header(c)),
+            None => Ok(None),
+        }
+    }
+
+    /// Money from an optional column; `None` when the column is absent. Errors name the header.
+    pub fn money(&self, c: Option<usize>) -> Result<Option<f64>, ParseError> {
+        match c {
+            Some(c) => self.money_as(c, self.header(c)),
+            None => Ok(None),
+        }
+    }
 }
 
 /// The bytes with CRLF line ends turned into LF. `csv` reports record lines one too low

@@ -337,59 +337,33 @@ fn parse_csv(body: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseEr
         Some(_) => None,
         None => Some(opts.require_currency(P)?),
     };
-    let name = |h: usize| t.headers.get(h).map(String::as_str).unwrap_or("?");
     let mut out = Vec::with_capacity(t.records.len());
-    for (line, rec) in &t.records {
-        let loc = || Location::Line {
-            line: *line,
-            column: None,
-        };
-        let cell = |c: usize| rec.get(c).unwrap_or("").trim();
-        let opt_text = |c: Option<usize>| {
-            c.map(cell)
-                .filter(|s| !common::is_missing(s))
-                .map(str::to_string)
-        };
-        let ad_id = opt_text(Some(c_ad))
-            .ok_or_else(|| ParseError::new(loc(), Some("Ad ID"), "required value is empty"))?;
-        let date = at(day(cell(c_day)), loc, "Day")?;
-        let impressions = at(common::parse_count(cell(c_impr), false), loc, name(c_impr))?
-            .ok_or_else(|| ParseError::new(loc(), Some(name(c_impr)), "required value is empty"))?;
+    for r in t.rows(false) {
+        let cell = |c: usize| r.cell(c);
+        let opt_text = |c: Option<usize>| r.text(c);
+        let required = |f: &str| r.error(f, "required value is empty");
+        let ad_id = opt_text(Some(c_ad)).ok_or_else(|| required("Ad ID"))?;
+        let date = r.at(day(cell(c_day)), "Day")?;
+        let impressions = r
+            .count_as(c_impr, t.header(c_impr))?
+            .ok_or_else(|| required(t.header(c_impr)))?;
         // The UI writes `--` where a metric has no data; for a delivered ad-day that is 0.
-        let clicks = at(common::parse_count(cell(c_clicks), false), loc, "Clicks")?.unwrap_or(0);
-        let money = |c: usize, f: &str| -> Result<f64, ParseError> {
-            Ok(at(
-                common::parse_decimal(cell(c), false)
-                    .and_then(|o| o.map(common::check_money).transpose()),
-                loc,
-                f,
-            )?
-            .unwrap_or(0.0))
-        };
+        let clicks = r.count_as(c_clicks, "Clicks")?.unwrap_or(0);
+        let money =
+            |c: usize, f: &str| -> Result<f64, ParseError> { Ok(r.money_as(c, f)?.unwrap_or(0.0)) };
         let spend = money(c_cost, "Cost")?;
         let conversions = match c_conv {
-            Some(c) => Some(
-                at(
-                    common::parse_decimal(cell(c), false).and_then(|o| o.map(nonneg).transpose()),
-                    loc,
-                    "Conversions",
-                )?
-                .unwrap_or(0.0),
-            ),
+            Some(c) => Some(r.decimal_as(c, "Conversions", nonneg)?.unwrap_or(0.0)),
             None => None,
         };
         let value = c_value.map(|c| money(c, "Conv. value")).transpose()?;
         let account_id = match &scope_account {
             Some(a) => a.clone(),
-            None => opt_text(c_cust).ok_or_else(|| {
-                ParseError::new(loc(), Some("Customer ID"), "required value is empty")
-            })?,
+            None => opt_text(c_cust).ok_or_else(|| required("Customer ID"))?,
         };
         let currency = match &scope_currency {
             Some(c) => c.clone(),
-            None => opt_text(c_cur).ok_or_else(|| {
-                ParseError::new(loc(), Some("Currency code"), "required value is empty")
-            })?,
+            None => opt_text(c_cur).ok_or_else(|| required("Currency code"))?,
         };
         let segment = join_segment([
             c_device.map(cell).filter(|s| !s.is_empty()),

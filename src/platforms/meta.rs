@@ -397,19 +397,10 @@ fn parse_csv(body: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseEr
         (None, None) => Some(opts.require_currency(P)?),
         _ => None,
     };
-    let name = |c: usize| t.headers.get(c).map(String::as_str).unwrap_or("?");
+    let name = |c: usize| t.header(c);
     let mut out = Vec::with_capacity(t.records.len());
-    for (line, rec) in &t.records {
-        let loc = || Location::Line {
-            line: *line,
-            column: None,
-        };
-        let cell = |c: usize| rec.get(c).unwrap_or("").trim();
-        let text = |c: Option<usize>| {
-            c.map(cell)
-                .filter(|s| !common::is_missing(s))
-                .map(str::to_string)
-        };
+    for r in t.rows(dc) {
+        let text = |c: Option<usize>| r.text(c);
         // A summary row (Ads Manager's optional totals line) has no identity at all.
         if [c_acc, c_camp_id, c_set_id, Some(c_ad), c_ad_name]
             .iter()
@@ -417,65 +408,40 @@ fn parse_csv(body: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseEr
         {
             continue;
         }
-        let ad_id = text(Some(c_ad))
-            .ok_or_else(|| ParseError::new(loc(), Some(name(c_ad)), "required value is empty"))?;
-        let date = at(day(cell(c_day)), loc, name(c_day))?;
+        let required = |f: &str| r.error(f, "required value is empty");
+        let ad_id = text(Some(c_ad)).ok_or_else(|| required(name(c_ad)))?;
+        let date = r.at(day(r.cell(c_day)), name(c_day))?;
         if let Some(c) = c_ends.filter(|_| t.col(h::DAY).is_none()) {
-            let end = at(day(cell(c)), loc, name(c))?;
+            let end = r.at(day(r.cell(c)), name(c))?;
             if end != date {
-                return Err(ParseError::new(
-                    loc(),
-                    Some(name(c)),
+                return Err(r.error(
+                    name(c),
                     format!("row covers {date}..{end}, not one day; export with the Day breakdown"),
                 ));
             }
         }
-        let impressions = at(common::parse_count(cell(c_imp), dc), loc, name(c_imp))?
-            .ok_or_else(|| ParseError::new(loc(), Some(name(c_imp)), "required value is empty"))?;
+        let impressions = r
+            .count_as(c_imp, name(c_imp))?
+            .ok_or_else(|| required(name(c_imp)))?;
         // Ads Manager leaves a metric blank when it has no data for the row: 0.
-        let clicks = at(common::parse_count(cell(c_clicks), dc), loc, name(c_clicks))?.unwrap_or(0);
-        let reach = c_reach
-            .map(|c| at(common::parse_count(cell(c), dc), loc, name(c)))
-            .transpose()?
-            .flatten();
-        let money = |c: usize| -> Result<f64, ParseError> {
-            Ok(at(
-                common::parse_decimal(cell(c), dc)
-                    .and_then(|o| o.map(common::check_money).transpose()),
-                loc,
-                name(c),
-            )?
-            .unwrap_or(0.0))
-        };
+        let clicks = r.count_as(c_clicks, name(c_clicks))?.unwrap_or(0);
+        let reach = r.count(c_reach)?;
+        let money =
+            |c: usize| -> Result<f64, ParseError> { Ok(r.money_as(c, name(c))?.unwrap_or(0.0)) };
         let spend = money(c_spend)?;
         let conversions = c_purch
-            .map(|c| {
-                at(
-                    common::parse_decimal(cell(c), dc).and_then(|o| o.map(nonneg).transpose()),
-                    loc,
-                    name(c),
-                )
-                .map(|o| o.unwrap_or(0.0))
-            })
+            .map(|c| r.decimal_as(c, name(c), nonneg).map(|o| o.unwrap_or(0.0)))
             .transpose()?;
         let value = c_value.map(money).transpose()?;
         let account_id = match &scope_account {
             Some(a) => a.clone(),
-            None => text(c_acc).ok_or_else(|| {
-                ParseError::new(loc(), Some("Account ID"), "required value is empty")
-            })?,
+            None => text(c_acc).ok_or_else(|| required("Account ID"))?,
         };
         let currency = match (&scope_currency, text(c_cur), &header_currency) {
             (Some(s), _, _) => s.clone(),
             (None, Some(c), _) => c,
             (None, None, Some(h)) => h.clone(),
-            (None, None, None) => {
-                return Err(ParseError::new(
-                    loc(),
-                    Some("Currency"),
-                    "required value is empty",
-                ));
-            }
+            (None, None, None) => return Err(required("Currency")),
         };
         out.push(NativeRow::from(AdDailyRow {
             platform: P,

@@ -24,12 +24,12 @@ use std::io::Write as _;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::common::{self, CsvTable, at};
+use super::common::{self, CsvTable};
 use super::google_ads::{
     date_span, day, file_name, fmt_micros, join_segment, nonneg, split_int, to_micros,
 };
 use super::{
-    Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
+    NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
 };
 use crate::schema::AdDailyRow;
 
@@ -98,48 +98,28 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
         None => Some(opts.require_currency(P)?),
     };
     let mut out = Vec::with_capacity(t.records.len());
-    for (line, rec) in &t.records {
-        let loc = || Location::Line {
-            line: *line,
-            column: None,
-        };
-        let cell = |c: usize| rec.get(c).unwrap_or("").trim();
-        let text = |c: Option<usize>| {
-            c.map(cell)
-                .filter(|s| !common::is_missing(s))
-                .map(str::to_string)
-        };
-        let required = |f: &str| ParseError::new(loc(), Some(f), "required value is empty");
+    for r in t.rows(false) {
+        let text = |c: Option<usize>| r.text(c);
+        let cell = |c: usize| r.cell(c);
+        let required = |f: &str| r.error(f, "required value is empty");
         let ad_id = text(Some(c_ad)).ok_or_else(|| required("AdId"))?;
         let period = cell(c_day);
         if period.is_empty() {
             return Err(required("TimePeriod"));
         }
-        let date = at(day(period), loc, "TimePeriod")?;
+        let date = r.at(day(period), "TimePeriod")?;
         // Empty metric cells are normal in these reports and mean 0.
-        let count = |c: usize, f: &str| -> Result<i64, ParseError> {
-            Ok(at(common::parse_count(cell(c), false), loc, f)?.unwrap_or(0))
-        };
-        let money = |c: usize, f: &str| -> Result<f64, ParseError> {
-            Ok(at(
-                common::parse_decimal(cell(c), false)
-                    .and_then(|o| o.map(common::check_money).transpose()),
-                loc,
-                f,
-            )?
-            .unwrap_or(0.0))
-        };
+        let count =
+            |c: usize, f: &str| -> Result<i64, ParseError> { Ok(r.count_as(c, f)?.unwrap_or(0)) };
+        let money =
+            |c: usize, f: &str| -> Result<f64, ParseError> { Ok(r.money_as(c, f)?.unwrap_or(0.0)) };
         let impressions = count(c_imp, "Impressions")?;
         let clicks = count(c_clicks, "Clicks")?;
         let spend = money(c_spend, "Spend")?;
         let conversions = c_conv
             .map(|c| {
-                at(
-                    common::parse_decimal(cell(c), false).and_then(|o| o.map(nonneg).transpose()),
-                    loc,
-                    "Conversions",
-                )
-                .map(|o| o.unwrap_or(0.0))
+                r.decimal_as(c, "Conversions", nonneg)
+                    .map(|o| o.unwrap_or(0.0))
             })
             .transpose()?;
         let revenue = c_rev.map(|c| money(c, "Revenue")).transpose()?;
@@ -345,7 +325,7 @@ pub fn carried(row: &AdDailyRow, _format: NativeFormat) -> AdDailyRow {
 mod tests {
     use super::super::google_ads::test_support::*;
     use super::*;
-    use crate::platforms::normalize;
+    use crate::platforms::{Location, normalize};
     use proptest::prelude::*;
 
     fn fx(name: &str) -> Vec<u8> {

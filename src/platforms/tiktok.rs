@@ -256,59 +256,32 @@ fn parse_csv(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
         Some(_) => None,
         None => Some(opts.require_currency(Platform::TikTok)?),
     };
-    let comma = table.delimiter == b';';
-    let header = |c: usize| table.headers.get(c).map(String::as_str).unwrap_or("?");
     let mut out = Vec::with_capacity(table.records.len());
-    for (line, rec) in &table.records {
-        let loc = || Location::Line {
-            line: *line,
-            column: None,
-        };
-        let cell = |c: usize| rec.get(c).unwrap_or("").trim();
-        let text = |c: Option<usize>| {
-            c.map(cell)
-                .filter(|s| !common::is_missing(s))
-                .map(str::to_string)
-        };
-        let count = |c: Option<usize>| -> Result<Option<i64>, ParseError> {
-            match c {
-                Some(c) => at(common::parse_count(cell(c), comma), loc, header(c)),
-                None => Ok(None),
-            }
-        };
-        let money = |c: Option<usize>| -> Result<Option<f64>, ParseError> {
-            match c {
-                Some(c) => at(
-                    common::parse_decimal(cell(c), comma)
-                        .and_then(|v| v.map(common::check_money).transpose()),
-                    loc,
-                    header(c),
-                ),
-                None => Ok(None),
-            }
-        };
-        let ad_id = text(Some(ad_c))
-            .ok_or_else(|| ParseError::new(loc(), Some(header(ad_c)), "missing"))?;
-        let date = at(super::common::parse_day(cell(date_c)), loc, header(date_c))?;
+    for r in table.rows(table.delimiter == b';') {
+        let ad_id = r
+            .text(Some(ad_c))
+            .ok_or_else(|| r.error(r.header(ad_c), "missing"))?;
+        let date = r.at(super::common::parse_day(r.cell(date_c)), r.header(date_c))?;
         let mut row = AdDailyRow::new(Platform::TikTok, account.clone(), ad_id, date);
-        row.impressions = count(Some(impr_c))?
-            .ok_or_else(|| ParseError::new(loc(), Some("Impressions"), "missing"))?;
-        row.clicks = count(clicks_c)?.unwrap_or(0);
-        row.spend = money(spend_c)?;
-        row.reach = count(reach_c)?;
-        row.conversions = money(conv_c)?;
-        row.conversion_value = money(value_c)?;
-        row.video_views = count(video_c)?;
-        row.campaign_id = text(names[0]);
-        row.ad_group_id = text(names[1]);
-        row.campaign_name = text(names[2]);
-        row.ad_group_name = text(names[3]);
-        row.ad_name = text(names[4]);
+        row.impressions = r
+            .count(Some(impr_c))?
+            .ok_or_else(|| r.error("Impressions", "missing"))?;
+        row.clicks = r.count(clicks_c)?.unwrap_or(0);
+        row.spend = r.money(spend_c)?;
+        row.reach = r.count(reach_c)?;
+        row.conversions = r.money(conv_c)?;
+        row.conversion_value = r.money(value_c)?;
+        row.video_views = r.count(video_c)?;
+        row.campaign_id = r.text(names[0]);
+        row.ad_group_id = r.text(names[1]);
+        row.campaign_name = r.text(names[2]);
+        row.ad_group_name = r.text(names[3]);
+        row.ad_name = r.text(names[4]);
         row.currency = match &fallback_currency {
             Some(c) => Some(c.clone()),
             None => Some(
-                text(currency_c)
-                    .ok_or_else(|| ParseError::new(loc(), Some("Currency"), "missing"))?,
+                r.text(currency_c)
+                    .ok_or_else(|| r.error("Currency", "missing"))?,
             ),
         };
         out.push(NativeRow::from(row));
