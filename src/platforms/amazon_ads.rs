@@ -26,7 +26,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::common::{self, JsonNum, at};
-use super::google_ads::{cents, date_span, day, file_name, nonneg, to_micros};
+use super::common::{day, nonneg};
+use super::writer::{cents, date_span, file_name, to_micros};
 use super::{
     Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
 };
@@ -318,8 +319,8 @@ pub fn carried(row: &AdDailyRow, _format: NativeFormat) -> AdDailyRow {
 
 #[cfg(test)]
 mod tests {
-    use super::super::google_ads::test_support::*;
     use super::*;
+    use crate::platforms::testkit::*;
     use crate::platforms::{decompress, normalize};
     use chrono::NaiveDate;
     use proptest::prelude::*;

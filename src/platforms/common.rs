@@ -256,6 +256,51 @@ fn local_day(dt: NaiveDateTime) -> Option<NaiveDate> {
     }
 }
 
+/// A report day: plain `YYYY-MM-DD` (what these reports send) is read directly, being the
+/// hot path of million-row files; anything else goes through [`parse_day`].
+pub(crate) fn day(s: &str) -> Result<NaiveDate, String> {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        let mut v = 0u32;
+        for &c in b.get(r)? {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + (c - b'0') as u32;
+        }
+        Some(v)
+    };
+    if b.len() == 10
+        && b.get(4) == Some(&b'-')
+        && b.get(7) == Some(&b'-')
+        && let (Some(y), Some(m), Some(d)) = (digits(0..4), digits(5..7), digits(8..10))
+    {
+        return NaiveDate::from_ymd_opt(y as i32, m, d).ok_or_else(|| format!("not a date: {s:?}"));
+    }
+    parse_day(s)
+}
+
+/// Conversions may be fractional but never negative.
+pub(crate) fn nonneg(v: f64) -> Result<f64, String> {
+    if v < 0.0 {
+        Err(format!("value is negative: {v}"))
+    } else {
+        Ok(v)
+    }
+}
+
+/// Joins the present segment values with `|`; `None` when there are none.
+pub(crate) fn join_segment<'s>(parts: impl IntoIterator<Item = Option<&'s str>>) -> Option<String> {
+    let mut s = String::new();
+    for p in parts.into_iter().flatten() {
+        if !s.is_empty() {
+            s.push('|');
+        }
+        s.push_str(p);
+    }
+    (!s.is_empty()).then_some(s)
+}
+
 /// A CSV report: header row located after any preamble, records with their 1-based line
 /// numbers. Handles a UTF-8 BOM and `,`, `;` or tab delimiters (chosen from the header line).
 pub struct CsvTable {

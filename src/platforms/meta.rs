@@ -39,9 +39,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::common::{self, CsvTable, JsonNum, at};
-use super::google_ads::{
-    cents, date_span, day, file_name, fmt_cents, fmt_micros, nonneg, to_micros,
-};
+use super::common::{day, nonneg};
+use super::writer::{cents, date_span, file_name, fmt_cents, fmt_micros, to_micros};
 use super::{
     ConversionEvents, Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions,
     Platform, WriteContext,
@@ -796,9 +795,9 @@ pub fn carried(row: &AdDailyRow, format: NativeFormat) -> AdDailyRow {
 
 #[cfg(test)]
 mod tests {
-    use super::super::google_ads::test_support::*;
     use super::*;
     use crate::platforms::normalize;
+    use crate::platforms::testkit::*;
     use proptest::prelude::*;
 
     fn fx(name: &str) -> Vec<u8> {

@@ -25,9 +25,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::common::{self, CsvTable};
-use super::google_ads::{
-    date_span, day, file_name, fmt_micros, join_segment, nonneg, split_int, to_micros,
-};
+use super::common::{day, join_segment, nonneg};
+use super::writer::{date_span, file_name, fmt_micros, split_int, to_micros};
 use super::{
     NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
 };
@@ -323,8 +322,8 @@ pub fn carried(row: &AdDailyRow, _format: NativeFormat) -> AdDailyRow {
 
 #[cfg(test)]
 mod tests {
-    use super::super::google_ads::test_support::*;
     use super::*;
+    use crate::platforms::testkit::*;
     use crate::platforms::{Location, normalize};
     use proptest::prelude::*;
 

@@ -14,6 +14,9 @@ use std::io::Read;
 use crate::schema::AdDailyRow;
 
 pub mod common;
+#[cfg(test)]
+pub(crate) mod testkit;
+pub(crate) mod writer;
 
 pub mod amazon_ads;
 pub mod google_ads;
