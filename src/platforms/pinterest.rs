@@ -321,7 +321,7 @@ pub fn carried(row: &AdDailyRow, _format: NativeFormat) -> AdDailyRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platforms::linkedin::testkit;
+    use crate::platforms::testkit;
     use proptest::prelude::*;
 
     const FIXTURE: &str = concat!(
@@ -468,7 +468,7 @@ mod tests {
         #[test]
         fn round_trip(seed in any::<u64>()) {
             let rows = testkit::rows(seed, Platform::Pinterest, testkit::numeric_id);
-            prop_assert_eq!(testkit::round_trip(Platform::Pinterest, &rows, &testkit::ctx(seed, 0, NativeFormat::ApiJson)), Ok(()));
+            prop_assert_eq!(testkit::round_trip(Platform::Pinterest, &rows, &testkit::ctx_at(seed, 0, NativeFormat::ApiJson)), Ok(()));
         }
 
         #[test]
@@ -478,7 +478,7 @@ mod tests {
 
         #[test]
         fn never_panics_on_mutated_fixture(cut in 0usize..2000, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6)) {
-            let _ = parse(&testkit::mutate(&fixture(), cut, &flips), &testkit::opts());
+            let _ = parse(&testkit::cut_and_flip(&fixture(), cut, &flips), &testkit::opts());
         }
     }
 }

@@ -431,7 +431,7 @@ pub fn carried(row: &AdDailyRow, _format: NativeFormat) -> AdDailyRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platforms::linkedin::testkit;
+    use crate::platforms::testkit;
     use proptest::prelude::*;
 
     fn fixture(name: &str) -> Vec<u8> {
@@ -625,7 +625,7 @@ mod tests {
         #[test]
         fn round_trip(seed in any::<u64>(), off in prop::sample::select(vec![-420, -300, 0, 60, 330, 540, 765])) {
             let rows = testkit::rows(seed, Platform::Snapchat, uuid_id);
-            let ctx = testkit::ctx(seed, off, NativeFormat::ApiJson);
+            let ctx = testkit::ctx_at(seed, off, NativeFormat::ApiJson);
             prop_assert_eq!(testkit::round_trip(Platform::Snapchat, &rows, &ctx), Ok(()));
         }
 
@@ -636,7 +636,7 @@ mod tests {
 
         #[test]
         fn never_panics_on_mutated_fixture(cut in 0usize..3000, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6)) {
-            let _ = parse(&testkit::mutate(&fixture("ad_stats_day.json"), cut, &flips), &testkit::opts());
+            let _ = parse(&testkit::cut_and_flip(&fixture("ad_stats_day.json"), cut, &flips), &testkit::opts());
         }
     }
 }

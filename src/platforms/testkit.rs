@@ -1,11 +1,18 @@
-//! Test kit shared by the connector tests: parse written files back and compare with
-//! `carried`, random-row strategies for the round-trip property, totals, byte mutation.
-use super::*;
-use crate::platforms::{decompress, finalize, parse_native};
-use crate::schema::AdDailyRow;
+//! Test kit shared by all nine connectors' tests: parse written files back and compare with
+//! `carried`, random rows (a proptest strategy, or seeded histories) for the round-trip
+//! property, fixture totals, byte mutations for the no-panic properties, and the scope
+//! (`--account-id` / `--currency`) error check. Two fixed scopes exist because the two
+//! connector groups' fixtures and expectations were written against different accounts:
+//! [`ctx`]/[`scope_opts`] (USD, `1234567890`) and [`ctx_at`]/[`opts`] ([`ACCOUNT`], [`CURRENCY`]).
+use std::collections::{BTreeMap, HashMap};
+
 use chrono::NaiveDate;
 use proptest::prelude::*;
-use std::collections::BTreeMap;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::*;
+use crate::schema::AdDailyRow;
 
 /// Parses every file (decompressing it), concatenates the rows and folds them.
 pub fn read_back(
@@ -207,4 +214,151 @@ pub fn mutate(bytes: &[u8], m: &(usize, Vec<(usize, u8)>)) -> Vec<u8> {
         b.truncate(m.0 % (b.len() + 1));
     }
     b
+}
+
+// ------------------------------------------------ seeded histories and the normalize round trip
+
+pub const ACCOUNT: &str = "5101234";
+pub const CURRENCY: &str = "EUR";
+
+/// Scope options matching [`ctx_at`]: account [`ACCOUNT`], currency [`CURRENCY`].
+pub fn opts() -> ParseOptions {
+    ParseOptions {
+        account_id: Some(ACCOUNT.into()),
+        currency: Some(CURRENCY.into()),
+        ..Default::default()
+    }
+}
+
+/// A writer context for account [`ACCOUNT`] in [`CURRENCY`] at a given UTC offset.
+pub fn ctx_at(seed: u64, utc_offset_minutes: i32, format: NativeFormat) -> WriteContext {
+    WriteContext {
+        account_id: ACCOUNT.into(),
+        account_name: "Acme EU".into(),
+        currency: CURRENCY.into(),
+        utc_offset_minutes,
+        format,
+        seed,
+    }
+}
+
+/// A random history of one account: 1–4 ads, each active on up to 8 distinct days spread
+/// over ~7 weeks (so 7- and 30-day request windows and paging are crossed). Money is in
+/// cents, conversions have two decimals; optional fields are sometimes absent.
+pub fn rows(
+    seed: u64,
+    platform: Platform,
+    ad_id: fn(&mut ChaCha8Rng, usize) -> String,
+) -> Vec<AdDailyRow> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let base = NaiveDate::from_ymd_opt(2026, 2, 20).unwrap_or_default();
+    let n_ads = rng.gen_range(1..=4);
+    let mut out = Vec::new();
+    for a in 0..n_ads {
+        let id = ad_id(&mut rng, a);
+        let mut days: Vec<i64> = (0..rng.gen_range(1..=8))
+            .map(|_| rng.gen_range(0..50))
+            .collect();
+        days.sort_unstable();
+        days.dedup();
+        let campaign = rng.gen_range(100..999);
+        for d in days {
+            let date = base + chrono::Duration::days(d);
+            let mut r = AdDailyRow::new(platform, ACCOUNT.into(), id.clone(), date);
+            r.impressions = rng.gen_range(0..200_000);
+            r.clicks = rng.gen_range(0..=r.impressions.min(9_000));
+            let opt = |rng: &mut ChaCha8Rng| rng.gen_bool(0.8);
+            r.reach = opt(&mut rng).then(|| rng.gen_range(0..=r.impressions));
+            r.spend = opt(&mut rng).then(|| rng.gen_range(0..5_000_000) as f64 / 100.0);
+            r.conversions = opt(&mut rng).then(|| rng.gen_range(0..50_000) as f64 / 100.0);
+            r.conversion_value = opt(&mut rng).then(|| rng.gen_range(0..9_000_000) as f64 / 100.0);
+            r.video_views = opt(&mut rng).then(|| rng.gen_range(0..=r.impressions));
+            r.campaign_id = opt(&mut rng).then(|| campaign.to_string());
+            r.campaign_name = opt(&mut rng).then(|| format!("Campaign {campaign}"));
+            r.ad_group_id = opt(&mut rng).then(|| format!("{campaign}{a}"));
+            r.ad_group_name = opt(&mut rng).then(|| format!("Group {a}"));
+            r.ad_name = opt(&mut rng).then(|| format!("Creative \"{a}\" é"));
+            r.currency = Some(CURRENCY.into());
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// Writes `rows`, normalizes every written file (detected and by name) and checks that the
+/// result is exactly `carried(row)` for every input row (money within 1e-6), that writing
+/// is deterministic, and that file names follow `<platform>_<account>_<first>_<last>`.
+pub fn round_trip(
+    platform: Platform,
+    rows: &[AdDailyRow],
+    ctx: &WriteContext,
+) -> Result<(), String> {
+    let files = write_native(platform, rows, ctx);
+    let again = write_native(platform, rows, ctx);
+    if files.len() != again.len()
+        || files
+            .iter()
+            .zip(&again)
+            .any(|(a, b)| a.bytes != b.bytes || a.file_name != b.file_name)
+    {
+        return Err("writer is not deterministic".into());
+    }
+    let prefix = format!("{}_{}_", platform.as_str(), ctx.account_id);
+    let opts = opts();
+    let mut got = Vec::new();
+    for f in &files {
+        if !f.file_name.starts_with(&prefix) {
+            return Err(format!("bad file name {}", f.file_name));
+        }
+        let plain = decompress(&f.bytes).map_err(|e| e.to_string())?;
+        let detected = detect(&plain).map_err(|e| format!("{}: {e}", f.file_name))?;
+        if detected != platform {
+            return Err(format!("{} detected as {detected}", f.file_name));
+        }
+        let (_, r) = normalize(Some(platform), &f.bytes, &opts)
+            .map_err(|e| format!("{}: {e}", f.file_name))?;
+        got.extend(r);
+    }
+    if got.len() != rows.len() {
+        return Err(format!("{} rows in, {} rows out", rows.len(), got.len()));
+    }
+    let by_key: HashMap<(String, NaiveDate), &AdDailyRow> =
+        got.iter().map(|r| ((r.ad_id.clone(), r.date), r)).collect();
+    for row in rows {
+        let want = carried(platform, ctx.format, row);
+        let have = by_key
+            .get(&(row.ad_id.clone(), row.date))
+            .ok_or_else(|| format!("row {} {} missing", row.ad_id, row.date))?;
+        let money_ok = close(want.spend, have.spend)
+            && close(want.conversions, have.conversions)
+            && close(want.conversion_value, have.conversion_value);
+        let mut w = want.clone();
+        let mut h = (*have).clone();
+        for r in [&mut w, &mut h] {
+            r.spend = None;
+            r.conversions = None;
+            r.conversion_value = None;
+        }
+        if !money_ok || w != h {
+            return Err(format!("mismatch:\n want {want:?}\n have {have:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// Cuts `bytes` at `cut` (if shorter) and overwrites a few bytes: the no-panic corpus.
+pub fn cut_and_flip(bytes: &[u8], cut: usize, flips: &[(usize, u8)]) -> Vec<u8> {
+    let mut b = bytes[..cut.min(bytes.len())].to_vec();
+    for &(i, v) in flips {
+        if !b.is_empty() {
+            let n = b.len();
+            b[i % n] = v;
+        }
+    }
+    b
+}
+
+/// A numeric id like the ones LinkedIn, Pinterest and TikTok use.
+pub fn numeric_id(rng: &mut ChaCha8Rng, i: usize) -> String {
+    format!("{}{i}", rng.gen_range(10_000_000u64..99_999_999))
 }

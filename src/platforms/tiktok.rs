@@ -418,7 +418,7 @@ pub fn carried(row: &AdDailyRow, _format: NativeFormat) -> AdDailyRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platforms::linkedin::testkit;
+    use crate::platforms::testkit;
     use proptest::prelude::*;
 
     fn fixture(name: &str) -> Vec<u8> {
@@ -621,7 +621,7 @@ mod tests {
         fn round_trip(seed in any::<u64>(), csv in any::<bool>()) {
             let rows = testkit::rows(seed, Platform::TikTok, testkit::numeric_id);
             let format = if csv { NativeFormat::UiCsv } else { NativeFormat::ApiJson };
-            prop_assert_eq!(testkit::round_trip(Platform::TikTok, &rows, &testkit::ctx(seed, 480, format)), Ok(()));
+            prop_assert_eq!(testkit::round_trip(Platform::TikTok, &rows, &testkit::ctx_at(seed, 480, format)), Ok(()));
         }
 
         #[test]
@@ -631,8 +631,8 @@ mod tests {
 
         #[test]
         fn never_panics_on_mutated_fixture(cut in 0usize..3000, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6)) {
-            let _ = parse(&testkit::mutate(&fixture("report_p1.json"), cut, &flips), &testkit::opts());
-            let _ = parse(&testkit::mutate(&fixture("ads_manager_export.csv"), cut, &flips), &testkit::opts());
+            let _ = parse(&testkit::cut_and_flip(&fixture("report_p1.json"), cut, &flips), &testkit::opts());
+            let _ = parse(&testkit::cut_and_flip(&fixture("ads_manager_export.csv"), cut, &flips), &testkit::opts());
         }
     }
 }

@@ -577,7 +577,7 @@ pub fn carried(row: &AdDailyRow, _format: NativeFormat) -> AdDailyRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platforms::linkedin::testkit;
+    use crate::platforms::testkit;
     use proptest::prelude::*;
 
     fn fixture(name: &str) -> Vec<u8> {
@@ -796,7 +796,7 @@ mod tests {
                 })
             })
             .collect();
-        let ctx = testkit::ctx(7, -300, NativeFormat::ApiJson);
+        let ctx = testkit::ctx_at(7, -300, NativeFormat::ApiJson);
         let files = write(&rows, &ctx);
         assert_eq!(files.len(), 4);
         assert_eq!(
@@ -818,7 +818,7 @@ mod tests {
         #[test]
         fn round_trip(seed in any::<u64>(), off in prop::sample::select(vec![-720, -480, 0, 60, 540, 765, 840])) {
             let rows = testkit::rows(seed, Platform::X, base36_id);
-            prop_assert_eq!(testkit::round_trip(Platform::X, &rows, &testkit::ctx(seed, off, NativeFormat::ApiJson)), Ok(()));
+            prop_assert_eq!(testkit::round_trip(Platform::X, &rows, &testkit::ctx_at(seed, off, NativeFormat::ApiJson)), Ok(()));
         }
 
         #[test]
@@ -828,7 +828,7 @@ mod tests {
 
         #[test]
         fn never_panics_on_mutated_fixture(cut in 0usize..3000, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6)) {
-            let _ = parse(&testkit::mutate(&fixture("stats_7day.json"), cut, &flips), &testkit::opts());
+            let _ = parse(&testkit::cut_and_flip(&fixture("stats_7day.json"), cut, &flips), &testkit::opts());
         }
     }
 }
