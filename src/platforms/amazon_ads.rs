@@ -417,16 +417,14 @@ mod tests {
         let e = parse(ok.as_bytes(), &ParseOptions::default()).unwrap_err();
         assert!(e.message.contains("--account-id"), "{e}");
         // A row without the currency and no --currency.
-        let e = parse(
-            ok.replacen("\"campaignBudgetCurrencyCode\":\"USD\",", "", 1)
-                .as_bytes(),
-            &ParseOptions {
-                account_id: Some("1".into()),
-                ..ParseOptions::default()
-            },
-        )
-        .unwrap_err();
-        assert!(e.message.contains("--currency"), "{e}");
+        assert_flag_named(
+            parse(
+                ok.replacen("\"campaignBudgetCurrencyCode\":\"USD\",", "", 1)
+                    .as_bytes(),
+                &only_account("1"),
+            ),
+            "--currency",
+        );
         // API error body.
         let e = parse(
             br#"{"code":"UNAUTHORIZED","details":"Not authorized to access scope 123"}"#,

@@ -420,10 +420,7 @@ mod tests {
     }
 
     fn err_of(bytes: &[u8]) -> ParseError {
-        match parse(bytes, &testkit::opts()) {
-            Err(e) => e,
-            Ok(rows) => panic!("expected an error, got {} rows", rows.len()),
-        }
+        testkit::expect_err(parse(bytes, &testkit::opts()))
     }
 
     #[test]
@@ -521,24 +518,7 @@ mod tests {
         let bytes = fixture();
         let e = err_of(&bytes[..bytes.len() / 2]);
         assert!(matches!(e.location, Location::Line { .. }), "{e}");
-        let e = parse(
-            &bytes,
-            &ParseOptions {
-                currency: Some("EUR".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
-        assert!(e.message.contains("--account-id"), "{e}");
-        let e = parse(
-            &bytes,
-            &ParseOptions {
-                account_id: Some("1".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
-        assert!(e.message.contains("--currency"), "{e}");
+        testkit::assert_needs_scope(parse, &bytes, "EUR", "1");
     }
 
     #[test]

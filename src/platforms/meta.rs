@@ -801,8 +801,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn fx(name: &str) -> Vec<u8> {
-        let path = format!("{}/tests/fixtures/meta/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+        fixture_bytes("meta", name)
     }
 
     #[test]

@@ -328,11 +328,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn fx(name: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/tests/fixtures/microsoft_ads/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+        fixture_bytes("microsoft_ads", name)
     }
 
     const FIXTURES: [&str; 3] = [
@@ -403,15 +399,7 @@ mod tests {
         let bare = "AdId,TimePeriod,Impressions,Clicks,Spend\r\n1,2026-09-01,10,1,0.50\r\n";
         let e = parse(bare.as_bytes(), &o).unwrap_err();
         assert!(e.message.contains("--account-id"), "{e}");
-        let e = parse(
-            bare.as_bytes(),
-            &ParseOptions {
-                account_id: Some("9".into()),
-                ..ParseOptions::default()
-            },
-        )
-        .unwrap_err();
-        assert!(e.message.contains("--currency"), "{e}");
+        assert_flag_named(parse(bare.as_bytes(), &only_account("9")), "--currency");
         let rows = parse(bare.as_bytes(), &scope_opts()).unwrap();
         assert_eq!(
             (rows[0].row.account_id.as_str(), rows[0].row.spend),

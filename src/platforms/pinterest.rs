@@ -334,10 +334,7 @@ mod tests {
     }
 
     fn err_of(bytes: &[u8]) -> ParseError {
-        match parse(bytes, &testkit::opts()) {
-            Err(e) => e,
-            Ok(rows) => panic!("expected an error, got {} rows", rows.len()),
-        }
+        testkit::expect_err(parse(bytes, &testkit::opts()))
     }
 
     #[test]
@@ -429,15 +426,13 @@ mod tests {
             Some("DATE")
         );
         // no AD_ACCOUNT_ID and no --account-id
-        let e = parse(
-            br#"[{"AD_ID":"1","DATE":"2024-01-01","IMPRESSION_1":1}]"#,
-            &ParseOptions {
-                currency: Some("USD".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
-        assert!(e.message.contains("--account-id"), "{e}");
+        testkit::assert_flag_named(
+            parse(
+                br#"[{"AD_ID":"1","DATE":"2024-01-01","IMPRESSION_1":1}]"#,
+                &testkit::only_currency("USD"),
+            ),
+            "--account-id",
+        );
     }
 
     #[test]

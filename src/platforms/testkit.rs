@@ -362,3 +362,51 @@ pub fn cut_and_flip(bytes: &[u8], cut: usize, flips: &[(usize, u8)]) -> Vec<u8> 
 pub fn numeric_id(rng: &mut ChaCha8Rng, i: usize) -> String {
     format!("{}{i}", rng.gen_range(10_000_000u64..99_999_999))
 }
+
+// ------------------------------------------------ fixtures and expected errors
+
+/// A connector's `parse`.
+pub type ParseFn = fn(&[u8], &ParseOptions) -> Result<Vec<NativeRow>, ParseError>;
+
+/// The bytes of `tests/fixtures/<dir>/<name>`; panics naming the path when it cannot be read.
+pub fn fixture_bytes(dir: &str, name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/fixtures/{dir}/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The error a parse must have returned; panics with the row count when it succeeded.
+pub fn expect_err(r: Result<Vec<NativeRow>, ParseError>) -> ParseError {
+    match r {
+        Err(e) => e,
+        Ok(rows) => panic!("expected an error, got {} rows", rows.len()),
+    }
+}
+
+/// Scope with only an account id (so a file without a currency must ask for `--currency`).
+pub fn only_account(account_id: &str) -> ParseOptions {
+    ParseOptions {
+        account_id: Some(account_id.into()),
+        ..ParseOptions::default()
+    }
+}
+
+/// Scope with only a currency (so a file without an account must ask for `--account-id`).
+pub fn only_currency(currency: &str) -> ParseOptions {
+    ParseOptions {
+        currency: Some(currency.into()),
+        ..ParseOptions::default()
+    }
+}
+
+/// Asserts that a parse failed with a message naming the command-line `flag`.
+pub fn assert_flag_named(r: Result<Vec<NativeRow>, ParseError>, flag: &str) {
+    let e = expect_err(r);
+    assert!(e.message.contains(flag), "{e}");
+}
+
+/// Asserts that `parse` of `bytes` (a file carrying neither account nor currency) names
+/// `--account-id` when only `currency` is in scope and `--currency` when only `account_id` is.
+pub fn assert_needs_scope(parse: ParseFn, bytes: &[u8], currency: &str, account_id: &str) {
+    assert_flag_named(parse(bytes, &only_currency(currency)), "--account-id");
+    assert_flag_named(parse(bytes, &only_account(account_id)), "--currency");
+}

@@ -422,18 +422,11 @@ mod tests {
     use proptest::prelude::*;
 
     fn fixture(name: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/tests/fixtures/tiktok/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read(path).expect("fixture")
+        testkit::fixture_bytes("tiktok", name)
     }
 
     fn err_of(bytes: &[u8]) -> ParseError {
-        match parse(bytes, &testkit::opts()) {
-            Err(e) => e,
-            Ok(rows) => panic!("expected an error, got {} rows", rows.len()),
-        }
+        testkit::expect_err(parse(bytes, &testkit::opts()))
     }
 
     #[test]
@@ -544,24 +537,7 @@ mod tests {
             err_of(&bytes[..bytes.len() - 10]).location,
             Location::Line { .. }
         ));
-        let e = parse(
-            &bytes,
-            &ParseOptions {
-                currency: Some("USD".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
-        assert!(e.message.contains("--account-id"), "{e}");
-        let e = parse(
-            &bytes,
-            &ParseOptions {
-                account_id: Some("1".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
-        assert!(e.message.contains("--currency"), "{e}");
+        testkit::assert_needs_scope(parse, &bytes, "USD", "1");
     }
 
     #[test]
