@@ -9,7 +9,8 @@ use std::fmt;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Timelike};
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
-use super::{Location, ParseError};
+use super::{Location, NativeRow, ParseError, ParseOptions, Platform};
+use crate::schema::AdDailyRow;
 
 /// The first `max` bytes as text (lossy), without a UTF-8 BOM. For content sniffing.
 pub fn text_head(bytes: &[u8], max: usize) -> String {
@@ -550,6 +551,102 @@ impl<'a> CsvRow<'a> {
             None => Ok(None),
         }
     }
+}
+
+/// The columns of a UI export whose cells map one-to-one onto [`AdDailyRow`] fields, each as
+/// alternative header names (first found wins). Used by the LinkedIn and TikTok exports,
+/// which differ only in these names.
+pub struct ExportColumns<'n> {
+    /// The day column, required.
+    pub date: &'n [&'n str],
+    /// Field named in a bad-date error; `None` names the header as found.
+    pub date_field: Option<&'n str>,
+    /// The ad id column, required (names are not unique).
+    pub ad: &'n [&'n str],
+    /// Required.
+    pub impressions: &'n [&'n str],
+    pub clicks: &'n [&'n str],
+    pub spend: &'n [&'n str],
+    pub reach: &'n [&'n str],
+    pub conversions: &'n [&'n str],
+    pub conversion_value: &'n [&'n str],
+    pub video_views: &'n [&'n str],
+    /// Without this column the currency comes from `--currency`.
+    pub currency: &'n [&'n str],
+    pub campaign_id: &'n [&'n str],
+    pub ad_group_id: &'n [&'n str],
+    pub campaign_name: &'n [&'n str],
+    pub ad_group_name: &'n [&'n str],
+    pub ad_name: &'n [&'n str],
+}
+
+/// Reads the records of `table` through `cols` into rows of `platform` for the account in
+/// `opts` (these exports carry none). A `;`-delimited file is read with decimal commas; an
+/// empty clicks cell is 0, other absent metrics stay unknown.
+pub fn export_rows(
+    table: &CsvTable,
+    platform: Platform,
+    cols: &ExportColumns,
+    opts: &ParseOptions,
+) -> Result<Vec<NativeRow>, ParseError> {
+    let account = opts.require_account_id(platform)?;
+    let currency_c = table.col(cols.currency);
+    let date_c = table.require(cols.date)?;
+    let ad_c = table.require(cols.ad)?;
+    let impr_c = table.require(cols.impressions)?;
+    let [clicks_c, spend_c, reach_c, conv_c, value_c, video_c] = [
+        cols.clicks,
+        cols.spend,
+        cols.reach,
+        cols.conversions,
+        cols.conversion_value,
+        cols.video_views,
+    ]
+    .map(|n| table.col(n));
+    let names = [
+        cols.campaign_id,
+        cols.ad_group_id,
+        cols.campaign_name,
+        cols.ad_group_name,
+        cols.ad_name,
+    ]
+    .map(|n| table.col(n));
+    let fallback_currency = match currency_c {
+        Some(_) => None,
+        None => Some(opts.require_currency(platform)?),
+    };
+    let mut out = Vec::with_capacity(table.records.len());
+    for r in table.rows(table.delimiter == b';') {
+        let ad_id = r
+            .text(Some(ad_c))
+            .ok_or_else(|| r.error(r.header(ad_c), "missing"))?;
+        let date_field = cols.date_field.unwrap_or_else(|| r.header(date_c));
+        let date = r.at(parse_day(r.cell(date_c)), date_field)?;
+        let mut row = AdDailyRow::new(platform, account.clone(), ad_id, date);
+        row.impressions = r
+            .count(Some(impr_c))?
+            .ok_or_else(|| r.error("Impressions", "missing"))?;
+        row.clicks = r.count(clicks_c)?.unwrap_or(0);
+        row.spend = r.money(spend_c)?;
+        row.reach = r.count(reach_c)?;
+        row.conversions = r.money(conv_c)?;
+        row.conversion_value = r.money(value_c)?;
+        row.video_views = r.count(video_c)?;
+        row.campaign_id = r.text(names[0]);
+        row.ad_group_id = r.text(names[1]);
+        row.campaign_name = r.text(names[2]);
+        row.ad_group_name = r.text(names[3]);
+        row.ad_name = r.text(names[4]);
+        row.currency = match &fallback_currency {
+            Some(c) => Some(c.clone()),
+            None => Some(
+                r.text(currency_c)
+                    .ok_or_else(|| r.error("Currency", "missing"))?,
+            ),
+        };
+        out.push(NativeRow::from(row));
+    }
+    Ok(out)
 }
 
 /// The bytes with CRLF line ends turned into LF. `csv` reports record lines one too low

@@ -31,7 +31,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::common::{self, JsonNum, at, parse_day};
+use super::common::{self, JsonNum, at};
 use super::{
     Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
 };
@@ -242,59 +242,25 @@ fn parse_csv(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
                 .is_some_and(|c| c.trim().to_ascii_lowercase().starts_with("total"))
         },
     )?;
-    let account = opts.require_account_id(Platform::LinkedIn)?;
-    let currency_col = table.col(&["Currency"]);
-    let date_c = table.require(&[CSV_DATE])?;
-    let ad_c = table.require(&["Creative ID", "Creative Id", "Ad ID"])?;
-    let impr_c = table.require(&["Impressions"])?;
-    let clicks_c = table.col(&["Landing Page Clicks", "Clicks"]);
-    let spend_c = table.col(&["Total Spent", "Amount Spent"]);
-    let reach_c = table.col(&["Reach"]);
-    let conv_c = table.col(&["Conversions"]);
-    let value_c = table.col(&["Conversion Value", "Conversion Value In Local Currency"]);
-    let video_c = table.col(&["Video Views"]);
-    let names = [
-        table.col(&["Campaign Group ID"]),
-        table.col(&["Campaign ID"]),
-        table.col(&["Campaign Group Name"]),
-        table.col(&["Campaign Name"]),
-        table.col(&["Creative Name"]),
-    ];
-    let fallback_currency = match currency_col {
-        Some(_) => None,
-        None => Some(opts.require_currency(Platform::LinkedIn)?),
+    let cols = common::ExportColumns {
+        date: &[CSV_DATE],
+        date_field: Some(CSV_DATE),
+        ad: &["Creative ID", "Creative Id", "Ad ID"],
+        impressions: &["Impressions"],
+        clicks: &["Landing Page Clicks", "Clicks"],
+        spend: &["Total Spent", "Amount Spent"],
+        reach: &["Reach"],
+        conversions: &["Conversions"],
+        conversion_value: &["Conversion Value", "Conversion Value In Local Currency"],
+        video_views: &["Video Views"],
+        currency: &["Currency"],
+        campaign_id: &["Campaign Group ID"],
+        ad_group_id: &["Campaign ID"],
+        campaign_name: &["Campaign Group Name"],
+        ad_group_name: &["Campaign Name"],
+        ad_name: &["Creative Name"],
     };
-    let mut out = Vec::with_capacity(table.records.len());
-    for r in table.rows(table.delimiter == b';') {
-        let ad_id = r
-            .text(Some(ad_c))
-            .ok_or_else(|| r.error(r.header(ad_c), "missing"))?;
-        let date = r.at(parse_day(r.cell(date_c)), CSV_DATE)?;
-        let mut row = AdDailyRow::new(Platform::LinkedIn, account.clone(), ad_id, date);
-        row.impressions = r
-            .count(Some(impr_c))?
-            .ok_or_else(|| r.error("Impressions", "missing"))?;
-        row.clicks = r.count(clicks_c)?.unwrap_or(0);
-        row.spend = r.money(spend_c)?;
-        row.reach = r.count(reach_c)?;
-        row.conversions = r.money(conv_c)?;
-        row.conversion_value = r.money(value_c)?;
-        row.video_views = r.count(video_c)?;
-        row.campaign_id = r.text(names[0]);
-        row.ad_group_id = r.text(names[1]);
-        row.campaign_name = r.text(names[2]);
-        row.ad_group_name = r.text(names[3]);
-        row.ad_name = r.text(names[4]);
-        row.currency = match &fallback_currency {
-            Some(c) => Some(c.clone()),
-            None => Some(
-                r.text(currency_col)
-                    .ok_or_else(|| r.error("Currency", "missing"))?,
-            ),
-        };
-        out.push(NativeRow::from(row));
-    }
-    Ok(out)
+    common::export_rows(&table, Platform::LinkedIn, &cols, opts)
 }
 
 /// Money as LinkedIn writes it: a decimal string, with two decimals for whole cents, otherwise
@@ -407,6 +373,7 @@ pub fn carried(row: &AdDailyRow, _format: NativeFormat) -> AdDailyRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platforms::common::parse_day;
     use crate::platforms::testkit::{self, ACCOUNT, CURRENCY};
     use proptest::prelude::*;
 

@@ -231,62 +231,28 @@ fn parse_csv(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
         rec.get(0)
             .is_some_and(|c| c.trim().to_ascii_lowercase().starts_with("total"))
     })?;
-    let account = opts.require_account_id(Platform::TikTok)?;
-    let date_c = table.require(&["By Day", "Date", "Day"])?;
-    let ad_c = table.require(&["Ad ID"])?;
-    let impr_c = table.require(&["Impressions"])?;
-    let clicks_c = table.col(&["Clicks (destination)", "Clicks"]);
-    let spend_c = table.col(&["Cost", "Spend"]);
-    let reach_c = table.col(&["Reach"]);
-    let conv_c = table.col(&["Conversions", "Total purchase (all-channels)"]);
-    let value_c = table.col(&[
-        "Total purchase value (all-channels)",
-        "Total purchase value",
-    ]);
-    let video_c = table.col(&["Video views", "Video plays"]);
-    let currency_c = table.col(&["Currency"]);
-    let names = [
-        table.col(&["Campaign ID"]),
-        table.col(&["Ad group ID"]),
-        table.col(&["Campaign name"]),
-        table.col(&["Ad group name"]),
-        table.col(&["Ad name"]),
-    ];
-    let fallback_currency = match currency_c {
-        Some(_) => None,
-        None => Some(opts.require_currency(Platform::TikTok)?),
+    let cols = common::ExportColumns {
+        date: &["By Day", "Date", "Day"],
+        date_field: None,
+        ad: &["Ad ID"],
+        impressions: &["Impressions"],
+        clicks: &["Clicks (destination)", "Clicks"],
+        spend: &["Cost", "Spend"],
+        reach: &["Reach"],
+        conversions: &["Conversions", "Total purchase (all-channels)"],
+        conversion_value: &[
+            "Total purchase value (all-channels)",
+            "Total purchase value",
+        ],
+        video_views: &["Video views", "Video plays"],
+        currency: &["Currency"],
+        campaign_id: &["Campaign ID"],
+        ad_group_id: &["Ad group ID"],
+        campaign_name: &["Campaign name"],
+        ad_group_name: &["Ad group name"],
+        ad_name: &["Ad name"],
     };
-    let mut out = Vec::with_capacity(table.records.len());
-    for r in table.rows(table.delimiter == b';') {
-        let ad_id = r
-            .text(Some(ad_c))
-            .ok_or_else(|| r.error(r.header(ad_c), "missing"))?;
-        let date = r.at(super::common::parse_day(r.cell(date_c)), r.header(date_c))?;
-        let mut row = AdDailyRow::new(Platform::TikTok, account.clone(), ad_id, date);
-        row.impressions = r
-            .count(Some(impr_c))?
-            .ok_or_else(|| r.error("Impressions", "missing"))?;
-        row.clicks = r.count(clicks_c)?.unwrap_or(0);
-        row.spend = r.money(spend_c)?;
-        row.reach = r.count(reach_c)?;
-        row.conversions = r.money(conv_c)?;
-        row.conversion_value = r.money(value_c)?;
-        row.video_views = r.count(video_c)?;
-        row.campaign_id = r.text(names[0]);
-        row.ad_group_id = r.text(names[1]);
-        row.campaign_name = r.text(names[2]);
-        row.ad_group_name = r.text(names[3]);
-        row.ad_name = r.text(names[4]);
-        row.currency = match &fallback_currency {
-            Some(c) => Some(c.clone()),
-            None => Some(
-                r.text(currency_c)
-                    .ok_or_else(|| r.error("Currency", "missing"))?,
-            ),
-        };
-        out.push(NativeRow::from(row));
-    }
-    Ok(out)
+    common::export_rows(&table, Platform::TikTok, &cols, opts)
 }
 
 /// TikTok's string form of money: two decimals for whole cents, else the exact shortest form.
