@@ -149,10 +149,12 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
             loc,
             "date",
         )?;
-        let impressions = at(r.impressions.to_count(), loc, "impressions")?
+        let impressions = r
+            .impressions
+            .count_at(loc, "impressions")?
             .ok_or_else(|| missing("impressions"))?;
-        let clicks = at(r.clicks.to_count(), loc, "clicks")?.unwrap_or(0);
-        let cost = at(r.cost.to_money(), loc, "cost")?.unwrap_or(0.0);
+        let clicks = r.clicks.count_at(loc, "clicks")?.unwrap_or(0);
+        let cost = r.cost.money_at(loc, "cost")?.unwrap_or(0.0);
         let windows: [(&JsonNum, &JsonNum, &str, &str); 5] = [
             (&r.purchases_7d, &r.sales_7d, "purchases7d", "sales7d"),
             (&r.purchases_14d, &r.sales_14d, "purchases14d", "sales14d"),
@@ -166,7 +168,7 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
         {
             Some((p, s, pf, sf)) => (
                 at(p.to_f64().and_then(|o| o.map(nonneg).transpose()), loc, pf)?.unwrap_or(0.0),
-                at(s.to_money(), loc, sf)?.unwrap_or(0.0),
+                s.money_at(loc, sf)?.unwrap_or(0.0),
             ),
             None => (0.0, 0.0),
         };

@@ -117,6 +117,42 @@ pub enum JsonNum<'a> {
 }
 
 impl<'a> JsonNum<'a> {
+    /// [`JsonNum::to_f64`] with the error placed at `loc` and `field`.
+    pub fn f64_at(
+        &self,
+        loc: impl FnOnce() -> Location,
+        field: &str,
+    ) -> Result<Option<f64>, ParseError> {
+        at(self.to_f64(), loc, field)
+    }
+
+    /// [`JsonNum::to_count`] with the error placed at `loc` and `field`.
+    pub fn count_at(
+        &self,
+        loc: impl FnOnce() -> Location,
+        field: &str,
+    ) -> Result<Option<i64>, ParseError> {
+        at(self.to_count(), loc, field)
+    }
+
+    /// [`JsonNum::to_money`] with the error placed at `loc` and `field`.
+    pub fn money_at(
+        &self,
+        loc: impl FnOnce() -> Location,
+        field: &str,
+    ) -> Result<Option<f64>, ParseError> {
+        at(self.to_money(), loc, field)
+    }
+
+    /// [`JsonNum::micros_to_money`] with the error placed at `loc` and `field`.
+    pub fn micros_money_at(
+        &self,
+        loc: impl FnOnce() -> Location,
+        field: &str,
+    ) -> Result<Option<f64>, ParseError> {
+        at(self.micros_to_money(), loc, field)
+    }
+
     /// As a float; `None` for null or a missing marker.
     pub fn to_f64(&self) -> Result<Option<f64>, String> {
         match self {

@@ -221,12 +221,14 @@ fn json_row(
     };
     let m = r.metrics.ok_or_else(|| missing("metrics"))?;
     // Zero-valued metrics are omitted on the wire, so absent means 0.
-    let count = |v: &JsonNum, f: &str| -> Result<i64, ParseError> {
-        Ok(at(v.to_count(), loc, f)?.unwrap_or(0))
-    };
+    let count =
+        |v: &JsonNum, f: &str| -> Result<i64, ParseError> { Ok(v.count_at(loc, f)?.unwrap_or(0)) };
     let impressions = count(&m.impressions, "metrics.impressions")?;
     let clicks = count(&m.clicks, "metrics.clicks")?;
-    let spend = at(m.cost_micros.micros_to_money(), loc, "metrics.costMicros")?.unwrap_or(0.0);
+    let spend = m
+        .cost_micros
+        .micros_money_at(loc, "metrics.costMicros")?
+        .unwrap_or(0.0);
     let conversions = at(
         m.conversions
             .to_f64()
@@ -235,12 +237,10 @@ fn json_row(
         "metrics.conversions",
     )?
     .unwrap_or(0.0);
-    let value = at(
-        m.conversions_value.to_money(),
-        loc,
-        "metrics.conversionsValue",
-    )?
-    .unwrap_or(0.0);
+    let value = m
+        .conversions_value
+        .money_at(loc, "metrics.conversionsValue")?
+        .unwrap_or(0.0);
     let video = match m.video_trueview_views {
         JsonNum::Null => count(&m.video_views, "metrics.videoViews")?,
         ref v => count(v, "metrics.videoTrueviewViews")?,

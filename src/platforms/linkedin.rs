@@ -31,7 +31,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::common::{self, JsonNum, at};
+use super::common::{self, JsonNum};
 use super::{
     Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
 };
@@ -186,36 +186,30 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
                     format!("not a date: {}-{}-{}", start.year, start.month, start.day),
                 )
             })?;
-        let impressions = at(e.impressions.to_count(), loc, "impressions")?
+        let impressions = e
+            .impressions
+            .count_at(loc, "impressions")?
             .ok_or_else(|| ParseError::new(loc(), Some("impressions"), "missing"))?;
-        let clicks = match at(e.landing_page_clicks.to_count(), loc, "landingPageClicks")? {
+        let clicks = match e.landing_page_clicks.count_at(loc, "landingPageClicks")? {
             Some(c) => c,
-            None => at(e.clicks.to_count(), loc, "clicks")?.unwrap_or(0),
+            None => e.clicks.count_at(loc, "clicks")?.unwrap_or(0),
         };
         let mut row = AdDailyRow::new(Platform::LinkedIn, account.clone(), ad_id, date);
         row.impressions = impressions;
         row.clicks = clicks;
-        row.spend = at(
-            e.cost_in_local_currency.to_money(),
-            loc,
-            "costInLocalCurrency",
-        )?;
-        row.conversions = at(
-            e.external_website_conversions.to_money(),
-            loc,
-            "externalWebsiteConversions",
-        )?;
-        row.conversion_value = at(
-            e.conversion_value_in_local_currency.to_money(),
-            loc,
-            "conversionValueInLocalCurrency",
-        )?;
-        row.video_views = at(e.video_views.to_count(), loc, "videoViews")?;
-        row.reach = at(
-            e.approximate_member_reach.to_count(),
-            loc,
-            "approximateMemberReach",
-        )?;
+        row.spend = e
+            .cost_in_local_currency
+            .money_at(loc, "costInLocalCurrency")?;
+        row.conversions = e
+            .external_website_conversions
+            .money_at(loc, "externalWebsiteConversions")?;
+        row.conversion_value = e
+            .conversion_value_in_local_currency
+            .money_at(loc, "conversionValueInLocalCurrency")?;
+        row.video_views = e.video_views.count_at(loc, "videoViews")?;
+        row.reach = e
+            .approximate_member_reach
+            .count_at(loc, "approximateMemberReach")?;
         row.currency = Some(currency.clone());
         out.push(NativeRow::from(row));
     }

@@ -221,15 +221,19 @@ fn json_row(
         Some(c) if !c.trim().is_empty() => c,
         _ => opts.require_currency(P)?,
     };
-    let impressions =
-        at(r.impressions.to_count(), loc, "impressions")?.ok_or_else(|| missing("impressions"))?;
+    let impressions = r
+        .impressions
+        .count_at(loc, "impressions")?
+        .ok_or_else(|| missing("impressions"))?;
     let clicks = if link_mode {
-        at(r.inline_link_clicks.to_count(), loc, "inline_link_clicks")?.unwrap_or(0)
+        r.inline_link_clicks
+            .count_at(loc, "inline_link_clicks")?
+            .unwrap_or(0)
     } else {
-        at(r.clicks.to_count(), loc, "clicks")?.unwrap_or(0)
+        r.clicks.count_at(loc, "clicks")?.unwrap_or(0)
     };
-    let reach = at(r.reach.to_count(), loc, "reach")?;
-    let spend = at(r.spend.to_money(), loc, "spend")?.unwrap_or(0.0);
+    let reach = r.reach.count_at(loc, "reach")?;
+    let spend = r.spend.money_at(loc, "spend")?.unwrap_or(0.0);
     let conversions = pick_events(
         r.actions.as_deref(),
         &opts.conversion_events,

@@ -159,41 +159,39 @@ fn row(
         Some(a) => a,
         None => opts.require_account_id(Platform::Pinterest)?,
     };
-    let impressions = match at(r.impression_1.to_count(), loc, "IMPRESSION_1")? {
+    let impressions = match r.impression_1.count_at(loc, "IMPRESSION_1")? {
         Some(v) => v,
-        None => at(r.paid_impression.to_count(), loc, "PAID_IMPRESSION")?
+        None => r
+            .paid_impression
+            .count_at(loc, "PAID_IMPRESSION")?
             .ok_or_else(|| ParseError::new(loc(), Some("IMPRESSION_1"), "missing"))?,
     };
     let mut row = AdDailyRow::new(Platform::Pinterest, account, ad_id, date);
     row.impressions = impressions;
-    row.clicks = match at(r.outbound_click_1.to_count(), loc, "OUTBOUND_CLICK_1")? {
+    row.clicks = match r.outbound_click_1.count_at(loc, "OUTBOUND_CLICK_1")? {
         Some(v) => v,
-        None => at(r.clickthrough_1.to_count(), loc, "CLICKTHROUGH_1")?.unwrap_or(0),
+        None => r
+            .clickthrough_1
+            .count_at(loc, "CLICKTHROUGH_1")?
+            .unwrap_or(0),
     };
-    row.spend = match at(
-        r.spend_in_micro_dollar.micros_to_money(),
-        loc,
-        "SPEND_IN_MICRO_DOLLAR",
-    )? {
+    row.spend = match r
+        .spend_in_micro_dollar
+        .micros_money_at(loc, "SPEND_IN_MICRO_DOLLAR")?
+    {
         Some(v) => Some(v),
-        None => at(r.spend_in_dollar.to_money(), loc, "SPEND_IN_DOLLAR")?,
+        None => r.spend_in_dollar.money_at(loc, "SPEND_IN_DOLLAR")?,
     };
-    row.reach = at(
-        r.total_impression_user.to_count(),
-        loc,
-        "TOTAL_IMPRESSION_USER",
-    )?;
-    row.conversions = at(r.total_conversions.to_money(), loc, "TOTAL_CONVERSIONS")?;
-    row.conversion_value = at(
-        r.total_checkout_value_in_micro_dollar.micros_to_money(),
-        loc,
-        "TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR",
-    )?;
-    row.video_views = at(
-        r.total_video_3sec_views.to_count(),
-        loc,
-        "TOTAL_VIDEO_3SEC_VIEWS",
-    )?;
+    row.reach = r
+        .total_impression_user
+        .count_at(loc, "TOTAL_IMPRESSION_USER")?;
+    row.conversions = r.total_conversions.money_at(loc, "TOTAL_CONVERSIONS")?;
+    row.conversion_value = r
+        .total_checkout_value_in_micro_dollar
+        .micros_money_at(loc, "TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR")?;
+    row.video_views = r
+        .total_video_3sec_views
+        .count_at(loc, "TOTAL_VIDEO_3SEC_VIEWS")?;
     row.campaign_id = id(&r.campaign_id);
     row.ad_group_id = id(&r.ad_group_id);
     row.campaign_name = r

@@ -253,22 +253,20 @@ fn ad_series(
             ad_id.to_string(),
             date,
         );
-        row.impressions = at(s.impressions.to_count(), loc, "stats.impressions")?
+        row.impressions = s
+            .impressions
+            .count_at(loc, "stats.impressions")?
             .ok_or_else(|| ParseError::new(loc(), Some("stats.impressions"), "missing"))?;
-        row.clicks = at(s.swipes.to_count(), loc, "stats.swipes")?.unwrap_or(0);
-        row.spend = at(s.spend.micros_to_money(), loc, "stats.spend")?;
-        row.reach = at(s.uniques.to_count(), loc, "stats.uniques")?;
-        row.video_views = at(s.video_views.to_count(), loc, "stats.video_views")?;
-        row.conversions = at(
-            s.conversion_purchases.to_money(),
-            loc,
-            "stats.conversion_purchases",
-        )?;
-        row.conversion_value = at(
-            s.conversion_purchases_value.micros_to_money(),
-            loc,
-            "stats.conversion_purchases_value",
-        )?;
+        row.clicks = s.swipes.count_at(loc, "stats.swipes")?.unwrap_or(0);
+        row.spend = s.spend.micros_money_at(loc, "stats.spend")?;
+        row.reach = s.uniques.count_at(loc, "stats.uniques")?;
+        row.video_views = s.video_views.count_at(loc, "stats.video_views")?;
+        row.conversions = s
+            .conversion_purchases
+            .money_at(loc, "stats.conversion_purchases")?;
+        row.conversion_value = s
+            .conversion_purchases_value
+            .micros_money_at(loc, "stats.conversion_purchases_value")?;
         row.currency = Some(currency.to_string());
         out.push(NativeRow::from(row));
     }

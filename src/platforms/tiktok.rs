@@ -182,24 +182,22 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
             loc,
             "dimensions.stat_time_day",
         )?;
-        let impressions = at(m.impressions.to_count(), loc, "metrics.impressions")?
+        let impressions = m
+            .impressions
+            .count_at(loc, "metrics.impressions")?
             .ok_or_else(|| ParseError::new(loc(), Some("metrics.impressions"), "missing"))?;
         let mut row = AdDailyRow::new(Platform::TikTok, account.clone(), ad_id, date);
         row.impressions = impressions;
-        row.clicks = at(m.clicks.to_count(), loc, "metrics.clicks")?.unwrap_or(0);
-        row.spend = at(m.spend.to_money(), loc, "metrics.spend")?;
-        row.reach = at(m.reach.to_count(), loc, "metrics.reach")?;
-        row.conversions = at(m.conversion.to_money(), loc, "metrics.conversion")?;
-        row.conversion_value = at(
-            m.total_purchase_value.to_money(),
-            loc,
-            "metrics.total_purchase_value",
-        )?;
-        row.video_views = at(
-            m.video_play_actions.to_count(),
-            loc,
-            "metrics.video_play_actions",
-        )?;
+        row.clicks = m.clicks.count_at(loc, "metrics.clicks")?.unwrap_or(0);
+        row.spend = m.spend.money_at(loc, "metrics.spend")?;
+        row.reach = m.reach.count_at(loc, "metrics.reach")?;
+        row.conversions = m.conversion.money_at(loc, "metrics.conversion")?;
+        row.conversion_value = m
+            .total_purchase_value
+            .money_at(loc, "metrics.total_purchase_value")?;
+        row.video_views = m
+            .video_play_actions
+            .count_at(loc, "metrics.video_play_actions")?;
         row.campaign_id = attr_id(&m.campaign_id);
         row.ad_group_id = attr_id(&m.adgroup_id);
         row.campaign_name = attr_name(&m.campaign_name);

@@ -227,11 +227,9 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
         || Location::Path("request.params".into()),
         "start_time",
     )?;
-    let declared = at(
-        resp.time_series_length.to_count(),
-        || Location::File,
-        "time_series_length",
-    )?;
+    let declared = resp
+        .time_series_length
+        .count_at(|| Location::File, "time_series_length")?;
     let account = opts.require_account_id(Platform::X)?;
     let currency = opts.require_currency(Platform::X)?;
     let scope = Scope {
