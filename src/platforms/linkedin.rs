@@ -32,6 +32,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::common::{self, JsonNum};
+use super::writer::{json_file_name, json_number, money_text};
 use super::{
     Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
 };
@@ -257,25 +258,6 @@ fn parse_csv(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
     common::export_rows(&table, Platform::LinkedIn, &cols, opts)
 }
 
-/// Money as LinkedIn writes it: a decimal string, with two decimals for whole cents, otherwise
-/// the shortest exact form.
-fn decimal_string(v: f64) -> String {
-    if (v * 100.0).round() / 100.0 == v {
-        format!("{v:.2}")
-    } else {
-        format!("{v}")
-    }
-}
-
-/// A JSON number: an integer when whole, so counts never print as `3.0`.
-fn json_number(v: f64) -> Value {
-    if v.fract() == 0.0 && v.abs() < 9.0e15 {
-        json!(v as i64)
-    } else {
-        json!(v)
-    }
-}
-
 fn ymd(d: NaiveDate) -> Value {
     json!({"year": d.year(), "month": d.month(), "day": d.day()})
 }
@@ -315,7 +297,7 @@ pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
                 // The exact binary expansion: parses back to the same f64.
                 format!("{s:.19}")
             } else {
-                decimal_string(s)
+                money_text(s)
             };
             e.insert("costInLocalCurrency".into(), json!(text));
             if ctx.currency == "USD" {
@@ -328,7 +310,7 @@ pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
         if let Some(v) = r.conversion_value {
             e.insert(
                 "conversionValueInLocalCurrency".into(),
-                json!(decimal_string(v)),
+                json!(money_text(v)),
             );
         }
         if let Some(v) = r.video_views {
@@ -347,7 +329,7 @@ pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
     let first = sorted.first().map(|r| r.date).unwrap_or_default();
     let last = sorted.last().map(|r| r.date).unwrap_or_default();
     vec![NativeFile {
-        file_name: format!("linkedin_{}_{first}_{last}.json", ctx.account_id),
+        file_name: json_file_name(Platform::LinkedIn, &ctx.account_id, first, last, None),
         bytes: serde_json::to_vec_pretty(&body).unwrap_or_default(),
     }]
 }

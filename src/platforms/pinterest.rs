@@ -26,13 +26,13 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::common::{self, JsonNum, at};
+use super::writer::{json_file_name, json_number};
 use super::{
     Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
 };
@@ -207,14 +207,6 @@ fn micros(v: f64) -> i64 {
     (v * 1_000_000.0).round() as i64
 }
 
-fn json_number(v: f64) -> Value {
-    if v.fract() == 0.0 && v.abs() < 9.0e15 {
-        json!(v as i64)
-    } else {
-        json!(v)
-    }
-}
-
 /// The longest date range one synchronous analytics request may cover.
 const MAX_RANGE_DAYS: i64 = 90;
 
@@ -294,17 +286,16 @@ pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
         .into_iter()
         .enumerate()
         .map(|(i, w)| NativeFile {
-            file_name: file_name(ctx, first, last, many.then_some(i + 1)),
+            file_name: json_file_name(
+                Platform::Pinterest,
+                &ctx.account_id,
+                first,
+                last,
+                many.then_some(i + 1),
+            ),
             bytes: serde_json::to_vec(&Value::Array(w)).unwrap_or_default(),
         })
         .collect()
-}
-
-fn file_name(ctx: &WriteContext, first: NaiveDate, last: NaiveDate, part: Option<usize>) -> String {
-    match part {
-        Some(p) => format!("pinterest_{}_{first}_{last}_p{p}.json", ctx.account_id),
-        None => format!("pinterest_{}_{first}_{last}.json", ctx.account_id),
-    }
 }
 
 /// What Pinterest ads analytics carry of a row: ids and the campaign name, but no ad-group or
@@ -320,6 +311,7 @@ pub fn carried(row: &AdDailyRow, _format: NativeFormat) -> AdDailyRow {
 mod tests {
     use super::*;
     use crate::platforms::testkit;
+    use chrono::NaiveDate;
     use proptest::prelude::*;
 
     const FIXTURE: &str = concat!(

@@ -30,6 +30,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::common::{self, JsonNum, at};
+use super::writer::{json_file_name, json_number};
 use super::{
     Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
 };
@@ -291,14 +292,6 @@ fn micros(v: f64) -> i64 {
     (v * 1_000_000.0).round() as i64
 }
 
-fn json_number(v: f64) -> Value {
-    if v.fract() == 0.0 && v.abs() < 9.0e15 {
-        json!(v as i64)
-    } else {
-        json!(v)
-    }
-}
-
 /// The `timeseries_stat` of one ad: a bucket per reported day.
 fn ad_stat(
     ad_id: &str,
@@ -376,7 +369,6 @@ pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
             "timeseries_stats": [{"sub_request_status": "SUCCESS", "timeseries_stat": stat}],
         })
     };
-    let base = format!("snapchat_{}_{first}_{last}", ctx.account_id);
     if ctx.seed.is_multiple_of(2) {
         let many = per_ad.len() > 1;
         per_ad
@@ -385,11 +377,13 @@ pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
             .map(|(i, (id, v))| {
                 let body = envelope(request_id(), ad_stat(id, v, first, last, off));
                 NativeFile {
-                    file_name: if many {
-                        format!("{base}_p{}.json", i + 1)
-                    } else {
-                        format!("{base}.json")
-                    },
+                    file_name: json_file_name(
+                        Platform::Snapchat,
+                        &ctx.account_id,
+                        first,
+                        last,
+                        many.then_some(i + 1),
+                    ),
                     bytes: serde_json::to_vec(&body).unwrap_or_default(),
                 }
             })
@@ -408,7 +402,7 @@ pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
             "breakdown_stats": {"ad": ads},
         });
         vec![NativeFile {
-            file_name: format!("{base}.json"),
+            file_name: json_file_name(Platform::Snapchat, &ctx.account_id, first, last, None),
             bytes: serde_json::to_vec(&envelope(request_id(), stat)).unwrap_or_default(),
         }]
     }

@@ -20,13 +20,13 @@
 
 use std::borrow::Cow;
 
-use chrono::NaiveDate;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::common::{self, JsonNum, at};
+use super::writer::{json_file_name, money_text};
 use super::{
     Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
 };
@@ -253,15 +253,6 @@ fn parse_csv(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
     common::export_rows(&table, Platform::TikTok, &cols, opts)
 }
 
-/// TikTok's string form of money: two decimals for whole cents, else the exact shortest form.
-fn money_string(v: f64) -> String {
-    if (v * 100.0).round() / 100.0 == v {
-        format!("{v:.2}")
-    } else {
-        format!("{v}")
-    }
-}
-
 fn opt_string<T>(v: Option<T>, f: impl Fn(T) -> String) -> Value {
     match v {
         Some(x) => Value::String(f(x)),
@@ -292,7 +283,7 @@ fn item(r: &AdDailyRow) -> Value {
             "adgroup_id": text(&r.ad_group_id),
             "adgroup_name": text(&r.ad_group_name),
             "ad_name": text(&r.ad_name),
-            "spend": opt_string(r.spend, money_string),
+            "spend": opt_string(r.spend, money_text),
             "impressions": r.impressions.to_string(),
             "clicks": r.clicks.to_string(),
             "ctr": ratio(r.clicks as f64, r.impressions as f64, 100.0),
@@ -300,7 +291,7 @@ fn item(r: &AdDailyRow) -> Value {
             "cpm": ratio(spend, r.impressions as f64, 1000.0),
             "reach": opt_string(r.reach, |v| v.to_string()),
             "conversion": opt_string(r.conversions, |v| format!("{v}")),
-            "total_purchase_value": opt_string(r.conversion_value, money_string),
+            "total_purchase_value": opt_string(r.conversion_value, money_text),
             "video_play_actions": opt_string(r.video_views, |v| v.to_string()),
         }
     })
@@ -360,17 +351,16 @@ pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
         .into_iter()
         .enumerate()
         .map(|(i, bytes)| NativeFile {
-            file_name: file_name(ctx, first, last, many.then_some(i + 1)),
+            file_name: json_file_name(
+                Platform::TikTok,
+                &ctx.account_id,
+                first,
+                last,
+                many.then_some(i + 1),
+            ),
             bytes,
         })
         .collect()
-}
-
-fn file_name(ctx: &WriteContext, first: NaiveDate, last: NaiveDate, page: Option<usize>) -> String {
-    match page {
-        Some(p) => format!("tiktok_{}_{first}_{last}_p{p}.json", ctx.account_id),
-        None => format!("tiktok_{}_{first}_{last}.json", ctx.account_id),
-    }
 }
 
 /// What a TikTok integrated report carries of a row: everything (ids, names, reach and video
@@ -383,6 +373,7 @@ pub fn carried(row: &AdDailyRow, _format: NativeFormat) -> AdDailyRow {
 mod tests {
     use super::*;
     use crate::platforms::testkit;
+    use chrono::NaiveDate;
     use proptest::prelude::*;
 
     fn fixture(name: &str) -> Vec<u8> {

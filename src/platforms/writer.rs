@@ -6,6 +6,7 @@
 use chrono::NaiveDate;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use serde_json::{Value, json};
 
 use super::Platform;
 use crate::schema::AdDailyRow;
@@ -108,4 +109,39 @@ pub(crate) fn thousands(v: i64) -> String {
         s.push(ch);
     }
     s
+}
+
+/// `<platform>_<account>_<first>_<last>[_pN].json` with the account id as given: the JSON
+/// writers of LinkedIn, TikTok, Snapchat, Pinterest and X (unlike [`file_name`], which makes
+/// the account id file-system safe).
+pub(crate) fn json_file_name(
+    p: Platform,
+    account: &str,
+    first: NaiveDate,
+    last: NaiveDate,
+    page: Option<usize>,
+) -> String {
+    match page {
+        Some(n) => format!("{}_{account}_{first}_{last}_p{n}.json", p.as_str()),
+        None => format!("{}_{account}_{first}_{last}.json", p.as_str()),
+    }
+}
+
+/// A JSON number: an integer when whole, so counts never print as `3.0`.
+pub(crate) fn json_number(v: f64) -> Value {
+    if v.fract() == 0.0 && v.abs() < 9.0e15 {
+        json!(v as i64)
+    } else {
+        json!(v)
+    }
+}
+
+/// Money as a decimal string: two decimals for whole cents, otherwise the shortest exact form
+/// (how LinkedIn and TikTok print money).
+pub(crate) fn money_text(v: f64) -> String {
+    if (v * 100.0).round() / 100.0 == v {
+        format!("{v:.2}")
+    } else {
+        format!("{v}")
+    }
 }

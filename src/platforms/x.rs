@@ -36,6 +36,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
 use super::common::{self, JsonNum, at};
+use super::writer::{json_file_name, json_number};
 use super::{
     Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
 };
@@ -420,14 +421,6 @@ fn series(values: Vec<Option<Value>>) -> Value {
     }
 }
 
-fn json_number(v: f64) -> Value {
-    if v.fract() == 0.0 && v.abs() < 9.0e15 {
-        json!(v as i64)
-    } else {
-        json!(v)
-    }
-}
-
 /// Writes the synchronous stats responses X returns for one account: 7-day windows from the
 /// first day, each split into requests of at most 20 promoted tweets that were active in the
 /// window (as `active_entities` would list), one file per request. Days on which an entity has
@@ -545,11 +538,13 @@ pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
         .into_iter()
         .enumerate()
         .map(|(i, b)| NativeFile {
-            file_name: if many {
-                format!("x_{}_{first}_{last}_p{}.json", ctx.account_id, i + 1)
-            } else {
-                format!("x_{}_{first}_{last}.json", ctx.account_id)
-            },
+            file_name: json_file_name(
+                Platform::X,
+                &ctx.account_id,
+                first,
+                last,
+                many.then_some(i + 1),
+            ),
             bytes: serde_json::to_vec(&b).unwrap_or_default(),
         })
         .collect()
