@@ -237,7 +237,9 @@ fn hill_inverse(beta: f64, k: f64, a: f64, mu: f64, warm: f64) -> f64 {
         0.0
     };
     if let Some(vc) = v_min {
-        if !(v > vc) {
+        // Near the inflection the slope of g vanishes; start to the right of it instead (a
+        // warm start exactly at the branch start would otherwise stall there).
+        if !(v > vc + 0.5) {
             v = vc + 1.0;
         }
     }
@@ -413,6 +415,19 @@ mod tests {
                 assert!(close(back, s, 1e-9), "{c:?} s={s} back={back}");
             }
         }
+    }
+
+    #[test]
+    fn hill_inverse_from_a_warm_start_at_the_inflection() {
+        // Regression: a warm start exactly at the branch start once stalled there.
+        let c = ResponseCurve::Hill {
+            beta: 413.4,
+            half_saturation: 1358.8,
+            shape: 2.387,
+        };
+        let mut w = c.concave_start();
+        let s = c.concave_inverse(0.0431, &mut w);
+        assert!(close(c.marginal(s), 0.0431, 1e-9), "s={s}");
     }
 
     #[test]

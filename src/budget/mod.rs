@@ -23,3 +23,6 @@ pub use allocator::{Allocation, Binding, EntityAllocation, allocate};
 pub use curve::{Envelope, ResponseCurve};
 pub use error::BudgetError;
 pub use problem::{AllocationProblem, EntitySpec, Mode};
+
+#[cfg(test)]
+mod tests;
