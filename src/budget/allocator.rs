@@ -227,9 +227,12 @@ fn target_plan(
         let p = t_m.clamp(sum_lo, t_max);
         (at_total(specs, c, p)?, p)
     };
-    if !(p > 0.0) || g(&p_plan.0) < 0.0 {
+    if p.is_nan() || p <= 0.0 || g(&p_plan.0) < 0.0 {
         let best = if p > 0.0 {
-            format!("the best {what} within the budget and bounds is {}", shown(&p_plan.0))
+            format!(
+                "the best {what} within the budget and bounds is {}",
+                shown(&p_plan.0)
+            )
         } else {
             "no spend is possible within the budget and bounds".to_string()
         };
@@ -309,7 +312,10 @@ fn report(
     Allocation {
         mode: problem.mode.name().to_string(),
         total_budget: total,
-        expected_outcome: entities.iter().map(|e| e.expected_outcome_recommended).sum(),
+        expected_outcome: entities
+            .iter()
+            .map(|e| e.expected_outcome_recommended)
+            .sum(),
         expected_outcome_current: entities.iter().map(|e| e.expected_outcome_current).sum(),
         lambda,
         kkt_gap,

@@ -186,8 +186,8 @@ impl ResponseCurve {
             ResponseCurve::Hill {
                 beta,
                 half_saturation: k,
-                shape,
-            } if shape == 1.0 => ((beta * k / mu).sqrt() - k).max(0.0),
+                shape: 1.0,
+            } => ((beta * k / mu).sqrt() - k).max(0.0),
             ResponseCurve::Logistic { beta, lambda } => {
                 // sech²(λs/2) = 2μ/(βλ) ⇒ s = (2/λ)·acosh(√(βλ/(2μ))).
                 let c = (beta * lambda / (2.0 * mu)).sqrt();
@@ -239,21 +239,21 @@ fn hill_inverse(beta: f64, k: f64, a: f64, mu: f64, warm: f64) -> f64 {
     if let Some(vc) = v_min {
         // Near the inflection the slope of g vanishes; start to the right of it instead (a
         // warm start exactly at the branch start would otherwise stall there).
-        if !(v > vc + 0.5) {
+        if v.is_nan() || v <= vc + 0.5 {
             v = vc + 1.0;
         }
     }
     for _ in 0..200 {
         let h = g(v) - target;
         let d = dg(v);
-        if !(d < 0.0) || !h.is_finite() {
+        if d.is_nan() || d >= 0.0 || !h.is_finite() {
             break;
         }
         let mut next = v - h / d;
-        if let Some(vc) = v_min {
-            if next <= vc {
-                next = 0.5 * (v + vc);
-            }
+        if let Some(vc) = v_min
+            && next <= vc
+        {
+            next = 0.5 * (v + vc);
         }
         let step = (next - v).abs();
         v = next;
@@ -455,21 +455,28 @@ mod tests {
             lambda: -2.0,
         };
         let e = c.validate("search_brand").unwrap_err().to_string();
-        assert!(e.contains("search_brand") && e.contains("curve.lambda"), "{e}");
+        assert!(
+            e.contains("search_brand") && e.contains("curve.lambda"),
+            "{e}"
+        );
         let c = ResponseCurve::Hill {
             beta: f64::NAN,
             half_saturation: 1.0,
             shape: 1.0,
         };
-        assert!(c.validate("x").unwrap_err().to_string().contains("curve.beta"));
+        assert!(
+            c.validate("x")
+                .unwrap_err()
+                .to_string()
+                .contains("curve.beta")
+        );
     }
 
     #[test]
     fn json_shape() {
-        let c: ResponseCurve = serde_json::from_str(
-            r#"{"type":"michaelis_menten","beta":3.0,"half_saturation":2.0}"#,
-        )
-        .unwrap();
+        let c: ResponseCurve =
+            serde_json::from_str(r#"{"type":"michaelis_menten","beta":3.0,"half_saturation":2.0}"#)
+                .unwrap();
         assert_eq!(
             c,
             ResponseCurve::MichaelisMenten {

@@ -113,7 +113,11 @@ impl Search<'_, '_> {
     }
 
     fn value(&self, s: &[f64]) -> f64 {
-        self.free.iter().zip(s).map(|(f, x)| f.curve.value(*x)).sum()
+        self.free
+            .iter()
+            .zip(s)
+            .map(|(f, x)| f.curve.value(*x))
+            .sum()
     }
 
     /// Frees `ks[r]` to any spend in its range: a grid then golden-section search over its
@@ -154,7 +158,7 @@ impl Search<'_, '_> {
         }
         let a = lo_i.max(self.budget - max_rest);
         let b = hi_i.min(self.budget - min_rest);
-        if !(a <= b) {
+        if a.is_nan() || b.is_nan() || a > b {
             return None;
         }
         let mut ch = choice.to_vec();

@@ -115,7 +115,11 @@ impl AllocationProblem {
     /// against the budget is checked by the allocator (it depends on the mode).
     pub(crate) fn check(&self) -> Result<Checked, BudgetError> {
         if self.entities.is_empty() {
-            return Err(BudgetError::invalid("-", "entities", "no entities to allocate"));
+            return Err(BudgetError::invalid(
+                "-",
+                "entities",
+                "no entities to allocate",
+            ));
         }
         nonneg("-", "budget", self.budget)?;
         if let Some(p) = self.max_shift_pct {
@@ -151,8 +155,14 @@ impl AllocationProblem {
             }
             e.curve.validate(id)?;
             let current = nonneg(id, "current_spend", e.current_spend)?;
-            let min = e.min_spend.map(|v| nonneg(id, "min_spend", v)).transpose()?;
-            let max = e.max_spend.map(|v| nonneg(id, "max_spend", v)).transpose()?;
+            let min = e
+                .min_spend
+                .map(|v| nonneg(id, "min_spend", v))
+                .transpose()?;
+            let max = e
+                .max_spend
+                .map(|v| nonneg(id, "max_spend", v))
+                .transpose()?;
             let shift = match e.max_shift_pct {
                 Some(p) => Some(nonneg(id, "max_shift_pct", p)?),
                 None => self.max_shift_pct,
@@ -199,7 +209,10 @@ impl AllocationProblem {
                 if let Some(p) = shift
                     && current > 0.0
                 {
-                    let (a, b) = (current * (1.0 - p / 100.0).max(0.0), current * (1.0 + p / 100.0));
+                    let (a, b) = (
+                        current * (1.0 - p / 100.0).max(0.0),
+                        current * (1.0 + p / 100.0),
+                    );
                     if a > hi || b < lo {
                         return Err(BudgetError::invalid(
                             id,

@@ -15,7 +15,11 @@ use super::curve::ResponseCurve;
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Piece {
     /// A curve concave on `[lo, hi]` (`lo` at or above the curve's concave start).
-    Concave { curve: ResponseCurve, lo: f64, hi: f64 },
+    Concave {
+        curve: ResponseCurve,
+        lo: f64,
+        hi: f64,
+    },
     /// The concave envelope of an S-shaped curve on `[lo, hi]`: slope `mu_star` from `lo` to
     /// the tangent point `t`, the curve itself beyond (used only for the relaxation bound).
     Envelope {
@@ -127,10 +131,7 @@ pub(crate) fn solve(pieces: &[Piece], budget: f64, warm: &mut [f64]) -> Option<S
         });
     }
     if budget <= sum_lo + tol {
-        let mu = pieces
-            .iter()
-            .map(Piece::top_slope)
-            .fold(f64::NAN, f64::max);
+        let mu = pieces.iter().map(Piece::top_slope).fold(f64::NAN, f64::max);
         let mut s: Vec<f64> = pieces.iter().map(Piece::lo).collect();
         settle(&mut s, pieces, budget);
         return Some(Solution { s, mu });

@@ -58,7 +58,10 @@ fn rec(a: &Allocation, id: &str) -> f64 {
 }
 
 fn entity<'a>(a: &'a Allocation, id: &str) -> &'a EntityAllocation {
-    a.entities.iter().find(|e| e.id == id).expect("entity in answer")
+    a.entities
+        .iter()
+        .find(|e| e.id == id)
+        .expect("entity in answer")
 }
 
 // ---------------------------------------------------------------- hand-computed answers
@@ -69,7 +72,10 @@ fn concave_split_equalises_marginals() {
     // equal ⇒ 200+s2 = 4(50+s1) ⇒ s2 = 4·s1; s1+s2 = 250 ⇒ s1 = 50, s2 = 200;
     // λ = 5000/100² = 0.5. Outcome 100·50/100 + 400·200/400 = 50 + 200 = 250.
     let p = fixed_budget(
-        vec![ent("a", mm(100.0, 50.0), 125.0), ent("b", mm(400.0, 200.0), 125.0)],
+        vec![
+            ent("a", mm(100.0, 50.0), 125.0),
+            ent("b", mm(400.0, 200.0), 125.0),
+        ],
         250.0,
     );
     let a = allocate(&p).unwrap();
@@ -90,7 +96,10 @@ fn s_shaped_small_budget_goes_to_one_entity() {
     // stretch (inflection 1/√3 ≈ 0.577): split 0.25/0.25 gives 2·0.0625/1.0625 = 0.1176,
     // all on one gives 0.25/1.25 = 0.2, so the optimum concentrates (ties go to the first id).
     let p = fixed_budget(
-        vec![ent("a", hill(1.0, 1.0, 2.0), 1.0), ent("b", hill(1.0, 1.0, 2.0), 1.0)],
+        vec![
+            ent("a", hill(1.0, 1.0, 2.0), 1.0),
+            ent("b", hill(1.0, 1.0, 2.0), 1.0),
+        ],
         0.5,
     );
     let a = allocate(&p).unwrap();
@@ -114,7 +123,11 @@ fn regression_budget_is_fully_spent_even_when_saturated() {
         lambda: 1.0,
     };
     let p = fixed_budget(
-        vec![ent("x", l(10.0), 5.0), ent("y", l(20.0), 5.0), ent("z", l(5.0), 5.0)],
+        vec![
+            ent("x", l(10.0), 5.0),
+            ent("y", l(20.0), 5.0),
+            ent("z", l(5.0), 5.0),
+        ],
         1000.0,
     );
     let a = allocate(&p).unwrap();
@@ -130,7 +143,11 @@ fn regression_bounds_hold_when_the_optimum_wants_more() {
     let mut star = ent("star", mm(1000.0, 100.0), 80.0);
     star.max_spend = Some(100.0);
     let p = fixed_budget(
-        vec![star, ent("b", mm(100.0, 100.0), 400.0), ent("c", mm(100.0, 300.0), 400.0)],
+        vec![
+            star,
+            ent("b", mm(100.0, 100.0), 400.0),
+            ent("c", mm(100.0, 300.0), 400.0),
+        ],
         1000.0,
     );
     let a = allocate(&p).unwrap();
@@ -162,7 +179,10 @@ fn regression_start_outside_bounds_ends_inside() {
 fn regression_zero_spend_channels_get_nothing_unless_allowed() {
     // (e) "new" has the best curve but no spend history: held at zero by default…
     let p = fixed_budget(
-        vec![ent("new", mm(1000.0, 10.0), 0.0), ent("old", mm(100.0, 100.0), 500.0)],
+        vec![
+            ent("new", mm(1000.0, 10.0), 0.0),
+            ent("old", mm(100.0, 100.0), 500.0),
+        ],
         500.0,
     );
     let a = allocate(&p).unwrap();
@@ -182,7 +202,11 @@ fn fixed_entities_hold_and_shift_limits_apply() {
     let mut f = ent("f", mm(1000.0, 10.0), 100.0);
     f.fixed = true;
     let p = AllocationProblem {
-        entities: vec![f, ent("a", mm(100.0, 50.0), 200.0), ent("b", mm(400.0, 200.0), 200.0)],
+        entities: vec![
+            f,
+            ent("a", mm(100.0, 50.0), 200.0),
+            ent("b", mm(400.0, 200.0), 200.0),
+        ],
         budget: 500.0,
         mode: Mode::FixedBudget,
         max_shift_pct: Some(10.0),
@@ -247,7 +271,10 @@ fn target_cpa_average_and_marginal_by_hand() {
     assert!(matches!(err, BudgetError::Unreachable(_)), "{err}");
     // Two identical MM curves share equally: (50+s)/100 ≤ 2 ⇒ s = 150 each, 300 in total.
     let a = target(
-        vec![ent("a", mm(100.0, 50.0), 1.0), ent("b", mm(100.0, 50.0), 1.0)],
+        vec![
+            ent("a", mm(100.0, 50.0), 1.0),
+            ent("b", mm(100.0, 50.0), 1.0),
+        ],
         1000.0,
         avg,
     )
@@ -290,31 +317,41 @@ fn infeasible_constraints_name_the_constraint_and_gap() {
     a.min_spend = Some(300.0);
     let mut b = ent("b", mm(1.0, 1.0), 100.0);
     b.min_spend = Some(300.0);
-    let e = allocate(&fixed_budget(vec![a, b], 500.0)).unwrap_err().to_string();
+    let e = allocate(&fixed_budget(vec![a, b], 500.0))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("lower bounds") && e.contains("by 100"), "{e}");
 
     let mut a = ent("a", mm(1.0, 1.0), 100.0);
     a.max_spend = Some(100.0);
     let z = ent("z", mm(1.0, 1.0), 0.0);
-    let e = allocate(&fixed_budget(vec![a, z], 250.0)).unwrap_err().to_string();
+    let e = allocate(&fixed_budget(vec![a, z], 250.0))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("upper bounds") && e.contains("by 150"), "{e}");
 
     let mut a = ent("a", mm(1.0, 1.0), 100.0);
     a.min_spend = Some(50.0);
     a.max_spend = Some(40.0);
-    let e = allocate(&fixed_budget(vec![a], 45.0)).unwrap_err().to_string();
+    let e = allocate(&fixed_budget(vec![a], 45.0))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("entity a") && e.contains("min_spend"), "{e}");
 
     let mut a = ent("a", mm(1.0, 1.0), 100.0);
     a.fixed = true;
     a.max_spend = Some(50.0);
-    let e = allocate(&fixed_budget(vec![a], 100.0)).unwrap_err().to_string();
+    let e = allocate(&fixed_budget(vec![a], 100.0))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("entity a") && e.contains("fixed"), "{e}");
 
     let mut a = ent("a", mm(1.0, 1.0), 100.0);
     a.min_spend = Some(200.0);
     a.max_shift_pct = Some(20.0);
-    let e = allocate(&fixed_budget(vec![a], 200.0)).unwrap_err().to_string();
+    let e = allocate(&fixed_budget(vec![a], 200.0))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("max_shift_pct"), "{e}");
 
     let e = allocate(&fixed_budget(
@@ -411,7 +448,9 @@ fn grid_dp(p: &AllocationProblem, g: usize) -> f64 {
         } else {
             0
         };
-        let vals: Vec<f64> = (0..=kmax).map(|k| e.curve.value(lo + k as f64 * h)).collect();
+        let vals: Vec<f64> = (0..=kmax)
+            .map(|k| e.curve.value(lo + k as f64 * h))
+            .collect();
         let mut next = vec![neg; g + 1];
         for (u, &bu) in best.iter().enumerate() {
             if bu == neg {
@@ -486,10 +525,18 @@ fn assert_feasible(p: &AllocationProblem, a: &Allocation) {
     let b = bounds(p);
     let tol = 1e-9 * p.budget.max(1.0);
     let total: f64 = a.entities.iter().map(|e| e.recommended).sum();
-    assert!((total - p.budget).abs() <= tol, "spent {total} of {}", p.budget);
+    assert!(
+        (total - p.budget).abs() <= tol,
+        "spent {total} of {}",
+        p.budget
+    );
     for ((e, x), (lo, hi)) in p.entities.iter().zip(&a.entities).zip(&b) {
         assert_eq!(e.id, x.id);
-        assert!(x.recommended >= lo - tol && x.recommended <= hi + tol, "{} {x:?}", e.id);
+        assert!(
+            x.recommended >= lo - tol && x.recommended <= hi + tol,
+            "{} {x:?}",
+            e.id
+        );
         if e.fixed {
             assert_eq!(x.recommended, e.current_spend);
         }
@@ -511,7 +558,10 @@ fn concave_problems_match_greedy_within_0_1_percent() {
             "seed {seed}: {} vs greedy {g}",
             a.expected_outcome
         );
-        assert!(a.expected_outcome >= g - 1e-9 * g.abs(), "seed {seed} below greedy");
+        assert!(
+            a.expected_outcome >= g - 1e-9 * g.abs(),
+            "seed {seed} below greedy"
+        );
         assert!(a.kkt_gap < 1e-6, "seed {seed}: kkt gap {}", a.kkt_gap);
     }
 }
@@ -521,7 +571,11 @@ fn s_shaped_problems_match_grid_dp() {
     // Few entities (the exhaustive split search) and more than ENUMERATE_UP_TO S-shaped ones
     // (the margin search); the grid optimum is a lower bound of the true optimum.
     for seed in 0..16u64 {
-        let n = if seed % 2 == 0 { 2 + seed as usize % 5 } else { 30 };
+        let n = if seed % 2 == 0 {
+            2 + seed as usize % 5
+        } else {
+            30
+        };
         let p = random_problem(n, 1000 + seed, true);
         let a = allocate(&p).unwrap();
         assert_feasible(&p, &a);
@@ -578,7 +632,10 @@ fn timing_50_and_1000_entities() {
         let p = random_problem(n, 7, s);
         let t = std::time::Instant::now();
         let a = allocate(&p).unwrap();
-        eprintln!("n={n} s_shaped={s}: {:?} (outcome {})", t.elapsed(), a.expected_outcome);
+        eprintln!(
+            "n={n} s_shaped={s}: {:?} (outcome {})",
+            t.elapsed(),
+            a.expected_outcome
+        );
     }
 }
-

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 
+mod budget;
 mod data;
 mod table;
 
@@ -48,6 +49,9 @@ pub enum Command {
         #[command(subcommand)]
         command: data::WarehouseCommand,
     },
+    /// Recommend a budget split across entities from response curves (exact for concave
+    /// curves, global for S-shaped), within bounds; or the most outcome meeting a CPA/ROAS target.
+    Optimize(budget::OptimizeArgs),
 }
 
 /// A command failure: the one-line message and the exit code.
@@ -112,5 +116,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Normalize(args) => data::normalize(&cfg, args),
         Command::Ingest(args) => data::ingest(&cfg, args),
         Command::Warehouse { command } => data::warehouse(&cfg, command),
+        Command::Optimize(args) => budget::optimize(args),
     }
 }
