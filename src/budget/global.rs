@@ -28,7 +28,13 @@ pub(crate) const ENUMERATE_UP_TO: usize = 10;
 /// Prefix sizes tried on each side of the relaxation's count (large problems).
 const PREFIX_WINDOW: usize = 3;
 /// Entities on each side of the on/off margin tried as single flips (large problems).
-const FLIP_WINDOW: usize = 4;
+const FLIP_WINDOW: usize = 6;
+/// Entities freed into their convex stretch at most (large problems)…
+const FREE_AT_MOST: usize = 8;
+/// …and fewer when n is large: at most `FREE_WORK / n` (but at least 2).
+const FREE_WORK: usize = 2000;
+/// Up to this many S-shaped entities, every one is tried as a single flip.
+const FLIP_ALL_UP_TO: usize = 48;
 
 /// One free entity: lo < hi, both finite.
 #[derive(Debug, Clone)]
@@ -189,7 +195,7 @@ impl Search<'_, '_> {
         let mut p2 = at(self, x2);
         let v = |p: &Option<Plan>| p.as_ref().map_or(f64::NEG_INFINITY, |p| p.value);
         for _ in 0..40 {
-            if h - l <= 1e-12 * (1.0 + h.abs()) {
+            if h - l <= 1e-10 * (1.0 + h.abs()) {
                 break;
             }
             if v(&p1) >= v(&p2) {
@@ -336,8 +342,14 @@ pub(crate) fn optimize(free: &[Free<'_>], budget: f64) -> Option<Plan> {
                 break;
             };
             let mut improved = false;
-            let from = margin.saturating_sub(FLIP_WINDOW);
-            let to = (margin + partial + FLIP_WINDOW).min(k);
+            let (from, to) = if k <= FLIP_ALL_UP_TO {
+                (0, k)
+            } else {
+                (
+                    margin.saturating_sub(FLIP_WINDOW),
+                    (margin + partial + FLIP_WINDOW).min(k),
+                )
+            };
             for r in from..to {
                 let mut choice = base.clone();
                 choice[r] = match choice[r] {
@@ -356,19 +368,39 @@ pub(crate) fn optimize(free: &[Free<'_>], budget: f64) -> Option<Plan> {
         }
     }
 
-    // 3. Free the marginal entities into their convex stretch, one at a time.
-    let base = best
-        .as_ref()
-        .map_or(relax_choice.clone(), |(c, _)| c.clone());
-    let mut tries: Vec<usize> = if k <= ENUMERATE_UP_TO {
-        (0..k).collect()
-    } else {
-        let last_on = (0..k).rev().find(|&r| base[r] == Choice::On);
-        let first_off = (0..k).find(|&r| base[r] != Choice::On);
-        last_on.into_iter().chain(first_off).collect()
+    // 3. Free entities into their convex stretch, one at a time: those switched off whose
+    //    steepest slope reaches the multiplier, those on but pinned at their inflection, and
+    //    fractional ones — nearest the multiplier first.
+    let (base, base_s, lam) = match &best {
+        Some((c, p)) => (c.clone(), p.s.clone(), p.mu),
+        None => (relax_choice.clone(), relax.s.clone(), relax.mu),
     };
-    tries.dedup();
-    for r in tries {
+    let mut tries: Vec<(f64, usize)> = (0..k)
+        .filter_map(|r| {
+            let i = ks[r];
+            let peak = free[i].curve.marginal(search.on_lo[i]);
+            let pinned = base_s[i] <= search.on_lo[i] * (1.0 + 1e-12);
+            let wanted = !lam.is_finite()
+                || match base[r] {
+                    Choice::Off => peak >= 0.5 * lam,
+                    Choice::On => pinned,
+                    Choice::At(_) => true,
+                };
+            let key = if lam.is_finite() && lam > 0.0 {
+                (peak / lam).ln().abs()
+            } else {
+                0.0
+            };
+            (wanted || k <= ENUMERATE_UP_TO).then_some((key, r))
+        })
+        .collect();
+    tries.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    if k > ENUMERATE_UP_TO {
+        // Each try costs ~50 concave solves of O(n): fewer tries on big problems, where one
+        // entity's convex stretch is also a smaller share of the total.
+        tries.truncate((FREE_WORK / n.max(1)).clamp(2, FREE_AT_MOST));
+    }
+    for (_, r) in tries {
         let mut choice = base.clone();
         if let Choice::At(_) = choice[r] {
             choice[r] = Choice::Off;
