@@ -235,9 +235,21 @@ pub fn load_file(input: &InputFile, opts: &LoadOptions) -> Result<DataFrame, Ing
 /// Reads every file (in order) into one frame; later files restate earlier ones at ingest.
 /// Fails on the first bad file, before anything is written.
 pub fn load_all(inputs: &[InputFile], opts: &LoadOptions) -> Result<DataFrame, IngestError> {
+    load_all_with_progress(inputs, opts, |_| {})
+}
+
+/// [`load_all`], calling `progress(files_done)` after each file (for progress bars).
+pub fn load_all_with_progress(
+    inputs: &[InputFile],
+    opts: &LoadOptions,
+    mut progress: impl FnMut(usize),
+) -> Result<DataFrame, IngestError> {
     let mut frames = Vec::with_capacity(inputs.len());
-    for input in inputs {
-        frames.push(load_file(input, opts)?.lazy());
+    for (i, input) in inputs.iter().enumerate() {
+        let df = load_file(input, opts)?;
+        tracing::debug!(file = %input.path.display(), rows = df.height(), "parsed");
+        frames.push(df.lazy());
+        progress(i + 1);
     }
     if frames.is_empty() {
         return Err(IngestError::Usage("no input files".into()));

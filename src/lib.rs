@@ -11,4 +11,5 @@ pub mod config;
 pub mod ingest;
 pub mod platforms;
 pub mod schema;
+pub mod simulate;
 pub mod warehouse;

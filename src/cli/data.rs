@@ -95,6 +95,17 @@ fn inputs_from(
         .collect())
 }
 
+/// A progress bar on stderr (hidden when stderr is not a terminal, e.g. in scripts and CI).
+fn progress_bar(len: u64, what: &'static str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} files ({elapsed})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message(what);
+    bar
+}
+
 fn load_options(cfg: &Config) -> LoadOptions {
     LoadOptions {
         conversion_events: cfg.conversion_events.clone(),
@@ -105,7 +116,12 @@ fn load_options(cfg: &Config) -> LoadOptions {
 pub fn normalize(cfg: &Config, args: NormalizeArgs) -> Result<(), CliError> {
     let kind = output_kind(&args.out)?;
     let inputs = inputs_from(cfg, &args.scope, &args.files)?;
-    let mut df = ingest::load_all(&inputs, &load_options(cfg))?
+    let bar = progress_bar(inputs.len() as u64, "reading");
+    let loaded = ingest::load_all_with_progress(&inputs, &load_options(cfg), |i| {
+        bar.set_position(i as u64)
+    })?;
+    bar.finish_and_clear();
+    let mut df = loaded
         .lazy()
         .unique_stable_generic(
             Some(crate::schema::cols::KEY.iter().map(|c| col(*c)).collect()),
@@ -173,9 +189,21 @@ pub fn ingest(cfg: &Config, args: IngestArgs) -> Result<(), CliError> {
         inputs.extend(inputs_from(cfg, &args.scope, &args.files)?);
     }
     let n_files = inputs.len();
-    let batch = ingest::load_all(&inputs, &load_options(cfg))?;
+    let bar = progress_bar(n_files as u64, "reading");
+    let batch = ingest::load_all_with_progress(&inputs, &load_options(cfg), |i| {
+        bar.set_position(i as u64)
+    })?;
+    bar.finish_and_clear();
     let wh = Warehouse::open(cfg.warehouse_dir())?;
     let report = wh.ingest(batch)?;
+    tracing::info!(
+        files = n_files,
+        rows = report.rows,
+        inserted = report.inserted,
+        replaced = report.replaced,
+        partitions = report.partitions,
+        "ingest complete"
+    );
     let summary = wh.summary(None)?;
     if args.json {
         let v = serde_json::json!({"files": n_files, "ingest": report, "warehouse": summary});

@@ -10,6 +10,7 @@ use crate::config::Config;
 
 mod budget;
 mod data;
+mod simulate;
 mod table;
 
 /// OmniFy: creative-fatigue and budget-shift forecasting for ad platforms.
@@ -40,6 +41,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write realistic ad history in every platform's native format, plus ground truth.
+    Simulate(simulate::SimulateArgs),
     /// Convert native platform reports into the unified ad_daily table (Parquet or CSV).
     Normalize(data::NormalizeArgs),
     /// Load reports (native or unified) into the warehouse; re-ingested ad-days replace old ones.
@@ -113,6 +116,7 @@ pub fn config_from(cli: &Cli) -> Result<Config, CliError> {
 pub fn run(cli: Cli) -> Result<(), CliError> {
     let cfg = config_from(&cli)?;
     match cli.command {
+        Command::Simulate(args) => simulate::run(args),
         Command::Normalize(args) => data::normalize(&cfg, args),
         Command::Ingest(args) => data::ingest(&cfg, args),
         Command::Warehouse { command } => data::warehouse(&cfg, command),

@@ -173,9 +173,10 @@ impl<'de: 'a, 'a> Deserialize<'de> for JsonNum<'a> {
                 Ok(JsonNum::Int(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                // Beyond i64 keep the digits (ids), never round through a float.
                 Ok(i64::try_from(v)
                     .map(JsonNum::Int)
-                    .unwrap_or(JsonNum::Float(v as f64)))
+                    .unwrap_or_else(|_| JsonNum::Str(Cow::Owned(v.to_string()))))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
                 Ok(JsonNum::Float(v))
@@ -211,6 +212,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for JsonNum<'a> {
 /// account's) is taken as the following day, the one it mostly covers.
 pub fn parse_day(s: &str) -> Result<NaiveDate, String> {
     let t = s.trim();
+    // Report days have 4-digit years; chrono would otherwise accept signed or 5+ digit years.
+    let lead = t.bytes().take_while(u8::is_ascii_digit).count();
+    if t.starts_with(['+', '-']) || lead > 4 {
+        return Err(format!("not a date: {s:?}"));
+    }
     for fmt in ["%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y", "%Y%m%d"] {
         if let Ok(d) = NaiveDate::parse_from_str(t, fmt) {
             return Ok(d);
@@ -222,14 +228,13 @@ pub fn parse_day(s: &str) -> Result<NaiveDate, String> {
         "%Y-%m-%dT%H:%M:%S%.f",
     ] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(t, fmt) {
-            return Ok(local_day(dt));
+            return local_day(dt).ok_or_else(|| format!("date out of range: {s:?}"));
         }
     }
-    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
-        return Ok(local_day(dt.naive_local()));
-    }
-    if let Ok(dt) = DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f%z") {
-        return Ok(local_day(dt.naive_local()));
+    let with_offset = DateTime::parse_from_rfc3339(t)
+        .or_else(|_| DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f%z"));
+    if let Ok(dt) = with_offset {
+        return local_day(dt.naive_local()).ok_or_else(|| format!("date out of range: {s:?}"));
     }
     let no_weekday = match t.split_once(", ") {
         Some((w, rest)) if w.len() <= 9 && w.chars().all(|c| c.is_ascii_alphabetic()) => rest,
@@ -243,11 +248,11 @@ pub fn parse_day(s: &str) -> Result<NaiveDate, String> {
     Err(format!("not a date: {s:?}"))
 }
 
-fn local_day(dt: NaiveDateTime) -> NaiveDate {
+fn local_day(dt: NaiveDateTime) -> Option<NaiveDate> {
     if dt.hour() >= 12 {
-        dt.date() + chrono::Duration::days(1)
+        dt.date().succ_opt()
     } else {
-        dt.date()
+        Some(dt.date())
     }
 }
 
@@ -271,7 +276,8 @@ impl CsvTable {
         is_header: impl Fn(&[String]) -> bool,
         is_footer: impl Fn(&csv::StringRecord) -> bool,
     ) -> Result<CsvTable, ParseError> {
-        let bytes = strip_bom(bytes);
+        let bytes = lf_only(strip_bom(bytes));
+        let bytes: &[u8] = &bytes;
         let text = std::str::from_utf8(bytes).map_err(|e| {
             let line = bytes[..e.valid_up_to()]
                 .iter()
@@ -396,6 +402,26 @@ impl CsvTable {
     }
 }
 
+/// The bytes with CRLF line ends turned into LF. `csv` reports record lines one too low
+/// after a CRLF (it counts the `\n` only when the next record starts), so `CsvTable` line
+/// numbers are right only for LF files; the platforms' exports often use CRLF.
+fn lf_only(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !bytes.windows(2).any(|w| w == b"\r\n") {
+        return std::borrow::Cow::Borrowed(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+            i += 1;
+            continue;
+        }
+        out.push(b);
+        i += 1;
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Splits one line into trimmed cells, honouring double quotes (for header sniffing only).
 pub fn split_line(line: &str, delim: u8) -> Vec<String> {
     let mut rdr = csv::ReaderBuilder::new()
@@ -444,6 +470,8 @@ mod tests {
             assert_eq!(parse_day(s), Ok(d), "{s}");
         }
         assert!(parse_day("yesterday").is_err());
+        // The last representable day in the evening would roll past chrono's range.
+        assert!(parse_day("+262142-12-31 23:00:00").is_err());
     }
 
     #[test]

@@ -1,27 +1,1329 @@
-//! Connector for google_ads — placeholder until the connector lands: it recognises nothing and
-//! rejects every file with a clear message.
+//! Google Ads connector: per-ad daily performance (`FROM ad_group_ad`, `segments.date`) into
+//! [`AdDailyRow`]s. Reference: `reference/platforms.md` §1 "Google Ads".
+//!
+//! Two formats are read:
+//! - **API JSON** — the REST `googleAds:searchStream` response, a JSON *array* of batches
+//!   `[{"results":[...],"fieldMask":..,"requestId":..}]`, or one `googleAds:search` page
+//!   `{"results":[...],"nextPageToken":..}`. Rows nest by resource in lowerCamelCase
+//!   (`customer.currencyCode`, `adGroupAd.ad.id`, `metrics.costMicros`, `segments.date`).
+//! - **UI CSV** — the Google Ads web-UI export: a title line, a quoted date-range line, the
+//!   header row, rows with quoted thousands separators (`"1,020.50"`), then `Total: ...` rows.
+//!
+//! Quirks handled:
+//! - int64 values (ids, impressions, clicks, costMicros) arrive as JSON strings, doubles
+//!   (conversions, conversionsValue) as numbers; ids are kept as text, never via floats;
+//! - proto3 JSON **omits zero/default fields**, so an absent metric inside `metrics` is 0
+//!   (the `metrics` object itself must be present);
+//! - `costMicros` ÷ 1e6 gives account-currency units; the UI `Cost` is already in units;
+//! - `segments.device` / `segments.adNetworkType` (UI: `Device` / `Network`) split an ad-day
+//!   into several rows; their values become [`NativeRow::segment`] and `finalize` sums them;
+//! - conversions are fractional (data-driven attribution); `clicks` is `metrics.clicks`
+//!   (Google reports no separate link-click metric per ad);
+//! - no reach at ad×day; video views are `metrics.videoTrueviewViews` (v23) or the older
+//!   `videoViews`; the UI export carries neither video views nor the customer id, so the
+//!   account id comes from `--account-id` there;
+//! - an error envelope (`{"error":{"code":..,"message":..}}`, also inside a stream array) is an
+//!   error naming the code and message.
 
-use super::{NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, WriteContext};
+use std::fmt::Write as _;
+
+use chrono::NaiveDate;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::common::{self, CsvTable, JsonNum, at};
+use super::{
+    Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
+};
 use crate::schema::AdDailyRow;
 
-/// Whether the text looks like a google_ads report.
-pub fn looks_like(_head: &str) -> bool {
-    false
+const P: Platform = Platform::GoogleAds;
+
+/// Whether the text looks like a Google Ads report: the GAQL resource nesting of the API, or
+/// the UI export's abbreviated `Impr.` header next to `Day`/`Ad ID`.
+pub fn looks_like(head: &str) -> bool {
+    let api = head.contains("\"adGroupAd\"")
+        || (head.contains("\"segments\"") && head.contains("\"costMicros\""));
+    let ui = head
+        .lines()
+        .take(50)
+        .any(|l| l.contains("Impr.") && (l.contains("Day") || l.contains("Ad ID")));
+    api || ui
 }
 
-/// Parses a google_ads report.
-pub fn parse(_bytes: &[u8], _opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseError> {
-    Err(ParseError::file(
-        "the google_ads connector is not built yet",
-    ))
+/// Parses a searchStream array, a search page, or a UI CSV export.
+pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseError> {
+    let body = common::strip_bom(bytes);
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => Err(ParseError::file("empty file")),
+        Some(b'[') | Some(b'{') => parse_json(body, opts),
+        Some(_) => parse_csv(body, opts),
+    }
 }
 
-/// Writes rows in google_ads's native format.
-pub fn write(_rows: &[AdDailyRow], _ctx: &WriteContext) -> Vec<NativeFile> {
-    Vec::new()
+// ---------------------------------------------------------------- API JSON
+
+#[derive(Deserialize)]
+struct Batch<'a> {
+    #[serde(borrow, default)]
+    results: Vec<GRow<'a>>,
+    #[serde(default)]
+    error: Option<ApiError>,
 }
 
-/// What a google_ads report carries of a row.
-pub fn carried(row: &AdDailyRow, _format: NativeFormat) -> AdDailyRow {
-    row.clone()
+#[derive(Deserialize)]
+struct ApiError {
+    #[serde(default)]
+    code: Option<i64>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GRow<'a> {
+    #[serde(borrow, default)]
+    customer: Option<Customer<'a>>,
+    #[serde(borrow, default)]
+    campaign: Option<Named<'a>>,
+    #[serde(borrow, default)]
+    ad_group: Option<Named<'a>>,
+    #[serde(borrow, default)]
+    ad_group_ad: Option<AdGroupAd<'a>>,
+    #[serde(borrow, default)]
+    metrics: Option<Metrics<'a>>,
+    #[serde(default)]
+    segments: Option<Segments>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Customer<'a> {
+    #[serde(borrow, default)]
+    id: JsonNum<'a>,
+    #[serde(default)]
+    currency_code: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Named<'a> {
+    #[serde(borrow, default)]
+    id: JsonNum<'a>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AdGroupAd<'a> {
+    #[serde(borrow, default)]
+    ad: Option<Named<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Metrics<'a> {
+    #[serde(borrow, default)]
+    impressions: JsonNum<'a>,
+    #[serde(borrow, default)]
+    clicks: JsonNum<'a>,
+    #[serde(borrow, default)]
+    cost_micros: JsonNum<'a>,
+    #[serde(borrow, default)]
+    conversions: JsonNum<'a>,
+    #[serde(borrow, default)]
+    conversions_value: JsonNum<'a>,
+    #[serde(borrow, default)]
+    video_trueview_views: JsonNum<'a>,
+    #[serde(borrow, default)]
+    video_views: JsonNum<'a>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Segments {
+    #[serde(default)]
+    date: Option<String>,
+    #[serde(default)]
+    device: Option<String>,
+    #[serde(default)]
+    ad_network_type: Option<String>,
+}
+
+fn parse_json(body: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseError> {
+    // searchStream answers with an array of batches, search with one page object.
+    let stream = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+    let batches: Vec<Batch> = if stream {
+        serde_json::from_slice(body).map_err(|e| ParseError::json(&e))?
+    } else {
+        vec![serde_json::from_slice(body).map_err(|e| ParseError::json(&e))?]
+    };
+    let mut out = Vec::with_capacity(batches.iter().map(|b| b.results.len()).sum());
+    for (bi, batch) in batches.into_iter().enumerate() {
+        let prefix = if stream {
+            format!("[{bi}].")
+        } else {
+            String::new()
+        };
+        if let Some(e) = batch.error {
+            return Err(ParseError::new(
+                Location::Path(format!("{prefix}error")),
+                None,
+                format!(
+                    "Google Ads API error {} {}: {}",
+                    e.code.map(|c| c.to_string()).unwrap_or_else(|| "?".into()),
+                    e.status.unwrap_or_default(),
+                    e.message.unwrap_or_else(|| "(no message)".into())
+                ),
+            ));
+        }
+        for (ri, r) in batch.results.into_iter().enumerate() {
+            let loc = || Location::Path(format!("{prefix}results[{ri}]"));
+            out.push(json_row(r, &loc, opts)?);
+        }
+    }
+    Ok(out)
+}
+
+fn json_row(
+    r: GRow,
+    loc: &dyn Fn() -> Location,
+    opts: &ParseOptions,
+) -> Result<NativeRow, ParseError> {
+    let missing = |field: &str| ParseError::new(loc(), Some(field), "required field is missing");
+    let ad = r
+        .ad_group_ad
+        .and_then(|a| a.ad)
+        .ok_or_else(|| missing("adGroupAd.ad.id"))?;
+    let ad_id = ad.id.to_id().ok_or_else(|| missing("adGroupAd.ad.id"))?;
+    let seg = r.segments.ok_or_else(|| missing("segments.date"))?;
+    let date_s = seg
+        .date
+        .as_deref()
+        .ok_or_else(|| missing("segments.date"))?;
+    let date = at(day(date_s), loc, "segments.date")?;
+    let (account_id, currency) = match r.customer {
+        Some(c) => (c.id.to_id(), c.currency_code),
+        None => (None, None),
+    };
+    let account_id = match account_id {
+        Some(a) => a,
+        None => opts.require_account_id(P)?,
+    };
+    let currency = match currency {
+        Some(c) if !c.trim().is_empty() => c,
+        _ => opts.require_currency(P)?,
+    };
+    let m = r.metrics.ok_or_else(|| missing("metrics"))?;
+    // Zero-valued metrics are omitted on the wire, so absent means 0.
+    let count = |v: &JsonNum, f: &str| -> Result<i64, ParseError> {
+        Ok(at(v.to_count(), loc, f)?.unwrap_or(0))
+    };
+    let impressions = count(&m.impressions, "metrics.impressions")?;
+    let clicks = count(&m.clicks, "metrics.clicks")?;
+    let spend = at(m.cost_micros.micros_to_money(), loc, "metrics.costMicros")?.unwrap_or(0.0);
+    let conversions = at(
+        m.conversions
+            .to_f64()
+            .and_then(|o| o.map(nonneg).transpose()),
+        loc,
+        "metrics.conversions",
+    )?
+    .unwrap_or(0.0);
+    let value = at(
+        m.conversions_value.to_money(),
+        loc,
+        "metrics.conversionsValue",
+    )?
+    .unwrap_or(0.0);
+    let video = match m.video_trueview_views {
+        JsonNum::Null => count(&m.video_views, "metrics.videoViews")?,
+        ref v => count(v, "metrics.videoTrueviewViews")?,
+    };
+    let (campaign_id, campaign_name) = named(r.campaign);
+    let (ad_group_id, ad_group_name) = named(r.ad_group);
+    let segment = join_segment([seg.device.as_deref(), seg.ad_network_type.as_deref()]);
+    Ok(NativeRow {
+        row: AdDailyRow {
+            platform: P,
+            account_id,
+            ad_id,
+            campaign_id,
+            ad_group_id,
+            campaign_name,
+            ad_group_name,
+            ad_name: ad.name.filter(|s| !s.is_empty()),
+            date,
+            impressions,
+            clicks,
+            reach: None,
+            spend: Some(spend),
+            currency: Some(currency),
+            conversions: Some(conversions),
+            conversion_value: Some(value),
+            video_views: Some(video),
+        },
+        segment,
+    })
+}
+
+fn named(n: Option<Named>) -> (Option<String>, Option<String>) {
+    match n {
+        Some(n) => (n.id.to_id(), n.name.filter(|s| !s.is_empty())),
+        None => (None, None),
+    }
+}
+
+/// Conversions may be fractional but never negative.
+pub(crate) fn nonneg(v: f64) -> Result<f64, String> {
+    if v < 0.0 {
+        Err(format!("value is negative: {v}"))
+    } else {
+        Ok(v)
+    }
+}
+
+/// Joins the present segment values with `|`; `None` when there are none.
+pub(crate) fn join_segment<'s>(parts: impl IntoIterator<Item = Option<&'s str>>) -> Option<String> {
+    let mut s = String::new();
+    for p in parts.into_iter().flatten() {
+        if !s.is_empty() {
+            s.push('|');
+        }
+        s.push_str(p);
+    }
+    (!s.is_empty()).then_some(s)
+}
+
+// ---------------------------------------------------------------- UI CSV
+
+fn is_ui_header(cells: &[String]) -> bool {
+    let has = |n: &str| cells.iter().any(|c| c.eq_ignore_ascii_case(n));
+    has("Day") && (has("Impr.") || has("Impressions"))
+}
+
+fn is_total(rec: &csv::StringRecord) -> bool {
+    rec.get(0)
+        .is_some_and(|c| c.trim_start().starts_with("Total"))
+}
+
+fn parse_csv(body: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseError> {
+    let t = CsvTable::read(body, is_ui_header, is_total)?;
+    let c_day = t.require(&["Day"])?;
+    let c_ad = t.require(&["Ad ID"])?;
+    let c_impr = t.require(&["Impr.", "Impressions"])?;
+    let c_clicks = t.require(&["Clicks"])?;
+    let c_cost = t.require(&["Cost"])?;
+    let c_conv = t.col(&["Conversions"]);
+    let c_value = t.col(&["Conv. value", "Conversion value"]);
+    let c_camp = t.col(&["Campaign"]);
+    let c_camp_id = t.col(&["Campaign ID"]);
+    let c_group = t.col(&["Ad group"]);
+    let c_group_id = t.col(&["Ad group ID"]);
+    let c_ad_name = t.col(&["Ad name"]);
+    let c_cur = t.col(&["Currency code", "Currency"]);
+    let c_cust = t.col(&["Customer ID", "Account ID"]);
+    let c_device = t.col(&["Device"]);
+    let c_network = t.col(&["Network", "Network (with search partners)"]);
+    // Scope values are needed only when the export lacks the columns.
+    let scope_account = match c_cust {
+        Some(_) => None,
+        None => Some(opts.require_account_id(P)?),
+    };
+    let scope_currency = match c_cur {
+        Some(_) => None,
+        None => Some(opts.require_currency(P)?),
+    };
+    let name = |h: usize| t.headers.get(h).map(String::as_str).unwrap_or("?");
+    let mut out = Vec::with_capacity(t.records.len());
+    for (line, rec) in &t.records {
+        let loc = || Location::Line {
+            line: *line,
+            column: None,
+        };
+        let cell = |c: usize| rec.get(c).unwrap_or("").trim();
+        let opt_text = |c: Option<usize>| {
+            c.map(cell)
+                .filter(|s| !common::is_missing(s))
+                .map(str::to_string)
+        };
+        let ad_id = opt_text(Some(c_ad))
+            .ok_or_else(|| ParseError::new(loc(), Some("Ad ID"), "required value is empty"))?;
+        let date = at(day(cell(c_day)), loc, "Day")?;
+        let impressions = at(common::parse_count(cell(c_impr), false), loc, name(c_impr))?
+            .ok_or_else(|| ParseError::new(loc(), Some(name(c_impr)), "required value is empty"))?;
+        // The UI writes `--` where a metric has no data; for a delivered ad-day that is 0.
+        let clicks = at(common::parse_count(cell(c_clicks), false), loc, "Clicks")?.unwrap_or(0);
+        let money = |c: usize, f: &str| -> Result<f64, ParseError> {
+            Ok(at(
+                common::parse_decimal(cell(c), false)
+                    .and_then(|o| o.map(common::check_money).transpose()),
+                loc,
+                f,
+            )?
+            .unwrap_or(0.0))
+        };
+        let spend = money(c_cost, "Cost")?;
+        let conversions = match c_conv {
+            Some(c) => Some(
+                at(
+                    common::parse_decimal(cell(c), false).and_then(|o| o.map(nonneg).transpose()),
+                    loc,
+                    "Conversions",
+                )?
+                .unwrap_or(0.0),
+            ),
+            None => None,
+        };
+        let value = c_value.map(|c| money(c, "Conv. value")).transpose()?;
+        let account_id = match &scope_account {
+            Some(a) => a.clone(),
+            None => opt_text(c_cust).ok_or_else(|| {
+                ParseError::new(loc(), Some("Customer ID"), "required value is empty")
+            })?,
+        };
+        let currency = match &scope_currency {
+            Some(c) => c.clone(),
+            None => opt_text(c_cur).ok_or_else(|| {
+                ParseError::new(loc(), Some("Currency code"), "required value is empty")
+            })?,
+        };
+        let segment = join_segment([
+            c_device.map(cell).filter(|s| !s.is_empty()),
+            c_network.map(cell).filter(|s| !s.is_empty()),
+        ]);
+        out.push(NativeRow {
+            row: AdDailyRow {
+                platform: P,
+                account_id,
+                ad_id,
+                campaign_id: opt_text(c_camp_id),
+                ad_group_id: opt_text(c_group_id),
+                campaign_name: opt_text(c_camp),
+                ad_group_name: opt_text(c_group),
+                ad_name: opt_text(c_ad_name),
+                date,
+                impressions,
+                clicks,
+                reach: None,
+                spend: Some(spend),
+                currency: Some(currency),
+                conversions,
+                conversion_value: value,
+                video_views: None,
+            },
+            segment,
+        });
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------- writer
+
+/// Writes rows as a searchStream response (`ApiJson`) or a UI export (`UiCsv`).
+pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
+    if rows.is_empty() {
+        return Vec::new();
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(ctx.seed ^ 0x600_613);
+    let mut order: Vec<&AdDailyRow> = rows.iter().collect();
+    // GAQL `ORDER BY segments.date ASC`; ties by ad for stable output.
+    order.sort_by(|a, b| (a.date, &a.ad_id).cmp(&(b.date, &b.ad_id)));
+    let (first, last) = date_span(rows);
+    match ctx.format {
+        NativeFormat::ApiJson => {
+            let bytes = write_stream(&order, ctx, &mut rng);
+            vec![NativeFile {
+                file_name: file_name(P, &ctx.account_id, first, last, None, "json"),
+                bytes,
+            }]
+        }
+        NativeFormat::UiCsv => vec![NativeFile {
+            file_name: file_name(P, &ctx.account_id, first, last, None, "csv"),
+            bytes: write_ui_csv(&order, ctx, first, last),
+        }],
+    }
+}
+
+fn write_stream(order: &[&AdDailyRow], ctx: &WriteContext, rng: &mut ChaCha8Rng) -> Vec<u8> {
+    // Whether the query selected `segments.device`: then every row has a device and some
+    // ad-days are split over several devices.
+    let by_device = rng.gen_bool(0.5);
+    const DEVICES: [&str; 3] = ["MOBILE", "DESKTOP", "TABLET"];
+    // Rows are serialised one by one so a long history never sits in memory as a `Value` tree.
+    let mut results: Vec<Vec<u8>> = Vec::with_capacity(order.len());
+    for r in order {
+        let k = if by_device { rng.gen_range(1..=3) } else { 1 };
+        let imp = split_int(r.impressions, k, 1, rng);
+        let clk = split_int(r.clicks, k, 1, rng);
+        let cost = split_int(to_micros(r.spend.unwrap_or(0.0)), k, 10_000, rng);
+        let conv = split_int(to_micros(r.conversions.unwrap_or(0.0)), k, 10_000, rng);
+        let val = split_int(to_micros(r.conversion_value.unwrap_or(0.0)), k, 10_000, rng);
+        let vid = split_int(r.video_views.unwrap_or(0), k, 1, rng);
+        let start = rng.gen_range(0..3);
+        for i in 0..k {
+            let cust = &r.account_id;
+            let mut metrics = Map::new();
+            // proto3 JSON: int64 as strings, doubles as numbers, zero values omitted.
+            let mut put_i = |key: &str, v: i64| {
+                if v != 0 {
+                    metrics.insert(key.into(), Value::String(v.to_string()));
+                }
+            };
+            put_i("impressions", imp[i]);
+            put_i("clicks", clk[i]);
+            put_i("interactions", clk[i]);
+            put_i("costMicros", cost[i]);
+            put_i("videoTrueviewViews", vid[i]);
+            for (key, v) in [("conversions", conv[i]), ("conversionsValue", val[i])] {
+                if v != 0 {
+                    metrics.insert(key.into(), json!(v as f64 / 1e6));
+                }
+            }
+            let mut segments = Map::new();
+            segments.insert("date".into(), json!(r.date.to_string()));
+            if by_device {
+                segments.insert("device".into(), json!(DEVICES[(start + i) % 3]));
+            }
+            let mut row = Map::new();
+            row.insert(
+                "customer".into(),
+                json!({
+                    "resourceName": format!("customers/{cust}"),
+                    "id": cust,
+                    "descriptiveName": ctx.account_name,
+                    "currencyCode": r.currency.as_deref().unwrap_or(&ctx.currency),
+                }),
+            );
+            if let Some(id) = &r.campaign_id {
+                let mut o = Map::new();
+                o.insert(
+                    "resourceName".into(),
+                    json!(format!("customers/{cust}/campaigns/{id}")),
+                );
+                o.insert("id".into(), json!(id));
+                if let Some(n) = &r.campaign_name {
+                    o.insert("name".into(), json!(n));
+                }
+                row.insert("campaign".into(), Value::Object(o));
+            }
+            if let Some(id) = &r.ad_group_id {
+                let mut o = Map::new();
+                o.insert(
+                    "resourceName".into(),
+                    json!(format!("customers/{cust}/adGroups/{id}")),
+                );
+                o.insert("id".into(), json!(id));
+                if let Some(n) = &r.ad_group_name {
+                    o.insert("name".into(), json!(n));
+                }
+                row.insert("adGroup".into(), Value::Object(o));
+            }
+            let mut ad = Map::new();
+            ad.insert(
+                "resourceName".into(),
+                json!(format!("customers/{cust}/ads/{}", r.ad_id)),
+            );
+            ad.insert("id".into(), json!(r.ad_id));
+            if let Some(n) = &r.ad_name {
+                ad.insert("name".into(), json!(n));
+            }
+            row.insert(
+                "adGroupAd".into(),
+                json!({"ad": Value::Object(ad), "status": "ENABLED"}),
+            );
+            row.insert("metrics".into(), Value::Object(metrics));
+            row.insert("segments".into(), Value::Object(segments));
+            results.push(serde_json::to_vec(&Value::Object(row)).unwrap_or_default());
+        }
+    }
+    // searchStream batches (the API sends up to 10 000 rows per message); small histories
+    // are still split so simulated files exercise several batches.
+    let n = results.len();
+    let batch = (n / rng.gen_range(1..=3usize)).clamp(1, 10_000);
+    let mask = "customer.id,customer.descriptiveName,customer.currencyCode,campaign.id,campaign.name,adGroup.id,adGroup.name,adGroupAd.ad.id,adGroupAd.ad.name,adGroupAd.status,segments.date,metrics.impressions,metrics.clicks,metrics.interactions,metrics.costMicros,metrics.conversions,metrics.conversionsValue,metrics.videoTrueviewViews";
+    let mask = if by_device {
+        format!("{mask},segments.device")
+    } else {
+        mask.to_string()
+    };
+    let mut out: Vec<u8> =
+        Vec::with_capacity(results.iter().map(|r| r.len() + 2).sum::<usize>() + 256);
+    out.push(b'[');
+    for (bi, chunk) in results.chunks(batch).enumerate() {
+        if bi > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\n{\"results\":[");
+        for (i, r) in chunk.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"\n");
+            out.extend_from_slice(r);
+        }
+        let tail = json!({"fieldMask": mask, "requestId": format!("{:016x}{bi:04}", ctx.seed)});
+        let tail = serde_json::to_string(&tail).unwrap_or_default();
+        // `{"fieldMask":..}` → `,"fieldMask":..}` closes the batch object.
+        out.extend_from_slice(b"],");
+        out.extend_from_slice(tail.get(1..).unwrap_or("}").as_bytes());
+    }
+    out.extend_from_slice(b"\n]\n");
+    out
+}
+
+const UI_HEADER: [&str; 13] = [
+    "Day",
+    "Campaign",
+    "Campaign ID",
+    "Ad group",
+    "Ad group ID",
+    "Ad ID",
+    "Ad name",
+    "Currency code",
+    "Cost",
+    "Impr.",
+    "Clicks",
+    "Conversions",
+    "Conv. value",
+];
+
+fn write_ui_csv(
+    order: &[&AdDailyRow],
+    ctx: &WriteContext,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> Vec<u8> {
+    let mut out = String::new();
+    let _ = writeln!(out, "Ad report");
+    let _ = writeln!(
+        out,
+        "\"{} - {}\"",
+        first.format("%B %-d, %Y"),
+        last.format("%B %-d, %Y")
+    );
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let _ = w.write_record(UI_HEADER);
+    let (mut t_cost, mut t_imp, mut t_clk, mut t_conv, mut t_val) = (0i64, 0i64, 0i64, 0i64, 0i64);
+    for r in order {
+        let cost = cents(r.spend.unwrap_or(0.0));
+        let conv = cents(r.conversions.unwrap_or(0.0));
+        let val = cents(r.conversion_value.unwrap_or(0.0));
+        t_cost += cost;
+        t_imp += r.impressions;
+        t_clk += r.clicks;
+        t_conv += conv;
+        t_val += val;
+        let _ = w.write_record([
+            r.date.to_string(),
+            r.campaign_name.clone().unwrap_or_default(),
+            r.campaign_id.clone().unwrap_or_default(),
+            r.ad_group_name.clone().unwrap_or_default(),
+            r.ad_group_id.clone().unwrap_or_default(),
+            r.ad_id.clone(),
+            r.ad_name.clone().unwrap_or_default(),
+            r.currency.clone().unwrap_or_else(|| ctx.currency.clone()),
+            fmt_cents(cost, true),
+            thousands(r.impressions),
+            thousands(r.clicks),
+            fmt_cents(conv, true),
+            fmt_cents(val, true),
+        ]);
+    }
+    for label in ["Total: Account", "Total: Campaigns"] {
+        let mut rec = vec![label.to_string()];
+        rec.extend(std::iter::repeat_n("--".to_string(), 7));
+        rec.extend([
+            fmt_cents(t_cost, true),
+            thousands(t_imp),
+            thousands(t_clk),
+            fmt_cents(t_conv, true),
+            fmt_cents(t_val, true),
+        ]);
+        let _ = w.write_record(rec);
+    }
+    out.push_str(&String::from_utf8_lossy(
+        &w.into_inner().unwrap_or_default(),
+    ));
+    out.into_bytes()
+}
+
+/// What a Google Ads report carries of a row: no reach; metrics always (omitted = 0); the UI
+/// export has no video views and rounds money and conversions to cents.
+pub fn carried(row: &AdDailyRow, format: NativeFormat) -> AdDailyRow {
+    let mut r = row.clone();
+    r.reach = None;
+    match format {
+        NativeFormat::ApiJson => {
+            r.spend = Some(r.spend.unwrap_or(0.0));
+            r.conversions = Some(r.conversions.unwrap_or(0.0));
+            r.conversion_value = Some(r.conversion_value.unwrap_or(0.0));
+            r.video_views = Some(r.video_views.unwrap_or(0));
+        }
+        NativeFormat::UiCsv => {
+            let c = |v: Option<f64>| Some(cents(v.unwrap_or(0.0)) as f64 / 100.0);
+            r.spend = c(r.spend);
+            r.conversions = c(r.conversions);
+            r.conversion_value = c(r.conversion_value);
+            r.video_views = None;
+        }
+    }
+    r
+}
+
+// ---------------------------------------------------------------- writer helpers
+// Shared with the other connectors of this group (Meta, Microsoft, Amazon).
+
+/// `<platform>_<account>_<first>_<last>[_pN].<ext>`.
+pub(crate) fn file_name(
+    p: Platform,
+    account: &str,
+    first: NaiveDate,
+    last: NaiveDate,
+    page: Option<usize>,
+    ext: &str,
+) -> String {
+    let safe: String = account
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match page {
+        Some(n) => format!("{}_{safe}_{first}_{last}_p{n}.{ext}", p.as_str()),
+        None => format!("{}_{safe}_{first}_{last}.{ext}", p.as_str()),
+    }
+}
+
+/// A report day: plain `YYYY-MM-DD` (what these reports send) is read directly, being the
+/// hot path of million-row files; anything else goes through [`common::parse_day`].
+pub(crate) fn day(s: &str) -> Result<NaiveDate, String> {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        let mut v = 0u32;
+        for &c in b.get(r)? {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + (c - b'0') as u32;
+        }
+        Some(v)
+    };
+    if b.len() == 10
+        && b.get(4) == Some(&b'-')
+        && b.get(7) == Some(&b'-')
+        && let (Some(y), Some(m), Some(d)) = (digits(0..4), digits(5..7), digits(8..10))
+    {
+        return NaiveDate::from_ymd_opt(y as i32, m, d).ok_or_else(|| format!("not a date: {s:?}"));
+    }
+    common::parse_day(s)
+}
+
+/// First and last date of non-empty `rows`.
+pub(crate) fn date_span(rows: &[AdDailyRow]) -> (NaiveDate, NaiveDate) {
+    let first = rows.iter().map(|r| r.date).min().unwrap_or_default();
+    let last = rows.iter().map(|r| r.date).max().unwrap_or_default();
+    (first, last)
+}
+
+/// Units to whole micros (exact for amounts with ≤ 6 decimals).
+pub(crate) fn to_micros(v: f64) -> i64 {
+    (v * 1e6).round() as i64
+}
+
+/// Units to whole cents.
+pub(crate) fn cents(v: f64) -> i64 {
+    (v * 100.0).round() as i64
+}
+
+/// Splits a non-negative `total` into `k` non-negative parts that add up to it exactly. All
+/// parts but the last are multiples of `quantum` (1 for counts, 10 000 micros = one cent for
+/// money), so money splits are whole cents whenever the total is.
+pub(crate) fn split_int(total: i64, k: usize, quantum: i64, rng: &mut ChaCha8Rng) -> Vec<i64> {
+    if k <= 1 {
+        return vec![total];
+    }
+    let weights: Vec<i64> = (0..k).map(|_| rng.gen_range(1..=10)).collect();
+    let sum: i64 = weights.iter().sum();
+    let mut parts = Vec::with_capacity(k);
+    let mut used = 0i64;
+    for w in &weights[..k - 1] {
+        let share = (total as i128 * *w as i128 / sum as i128) as i64;
+        let p = share / quantum * quantum;
+        parts.push(p);
+        used += p;
+    }
+    parts.push(total - used);
+    parts
+}
+
+/// Micros as a plain decimal without trailing zeros (`12340000` → `12.34`).
+pub(crate) fn fmt_micros(m: i64) -> String {
+    let sign = if m < 0 { "-" } else { "" };
+    let a = m.unsigned_abs();
+    let (int, frac) = (a / 1_000_000, a % 1_000_000);
+    if frac == 0 {
+        format!("{sign}{int}")
+    } else {
+        let f = format!("{frac:06}");
+        format!("{sign}{int}.{}", f.trim_end_matches('0'))
+    }
+}
+
+/// Cents with two decimals, optionally with `,` thousands separators (`102050` → `1,020.50`).
+pub(crate) fn fmt_cents(c: i64, sep: bool) -> String {
+    let int = c / 100;
+    let frac = (c % 100).abs();
+    let int_s = if sep { thousands(int) } else { int.to_string() };
+    format!("{int_s}.{frac:02}")
+}
+
+/// An integer with `,` thousands separators (`12345` → `12,345`).
+pub(crate) fn thousands(v: i64) -> String {
+    let digits = v.unsigned_abs().to_string();
+    let mut s = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if v < 0 {
+        s.push('-');
+    }
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            s.push(',');
+        }
+        s.push(ch);
+    }
+    s
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! Helpers for this group's connector tests: parse written files back and compare with
+    //! `carried`, and random-row strategies for the round-trip property.
+    use super::*;
+    use crate::platforms::{decompress, finalize, parse_native};
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    /// Parses every file (decompressing it), concatenates the rows and folds them.
+    pub fn read_back(
+        p: Platform,
+        files: &[NativeFile],
+        opts: &ParseOptions,
+    ) -> Result<Vec<AdDailyRow>, ParseError> {
+        let mut all = Vec::new();
+        for f in files {
+            let b = decompress(&f.bytes)?;
+            all.extend(parse_native(p, &b, opts)?);
+        }
+        Ok(finalize(all))
+    }
+
+    fn close(a: Option<f64>, b: Option<f64>) -> bool {
+        match (a, b) {
+            (None, None) => true,
+            (Some(x), Some(y)) => (x - y).abs() <= 1e-6,
+            _ => false,
+        }
+    }
+
+    /// Asserts that `got` holds exactly `carried(row)` for every input row (money within 1e-6).
+    pub fn assert_round_trip(
+        p: Platform,
+        format: NativeFormat,
+        input: &[AdDailyRow],
+        got: &[AdDailyRow],
+    ) -> Result<(), TestCaseError> {
+        let by_key: BTreeMap<(String, NaiveDate), &AdDailyRow> =
+            got.iter().map(|r| ((r.ad_id.clone(), r.date), r)).collect();
+        prop_assert_eq!(got.len(), input.len());
+        for r in input {
+            let want = crate::platforms::carried(p, format, r);
+            let g = by_key.get(&(r.ad_id.clone(), r.date));
+            prop_assert!(g.is_some(), "row {} {} missing", r.ad_id, r.date);
+            let g = *g.unwrap_or(&r);
+            let mut g0 = g.clone();
+            let mut w0 = want.clone();
+            for x in [&mut g0, &mut w0] {
+                x.spend = None;
+                x.conversions = None;
+                x.conversion_value = None;
+            }
+            prop_assert_eq!(g0, w0);
+            prop_assert!(
+                close(g.spend, want.spend),
+                "spend {:?} vs {:?}",
+                g.spend,
+                want.spend
+            );
+            prop_assert!(
+                close(g.conversions, want.conversions),
+                "conv {:?} vs {:?}",
+                g.conversions,
+                want.conversions
+            );
+            prop_assert!(
+                close(g.conversion_value, want.conversion_value),
+                "value {:?} vs {:?}",
+                g.conversion_value,
+                want.conversion_value
+            );
+        }
+        Ok(())
+    }
+
+    /// Random rows of one account: 1–4 ads over 1–6 days, numeric ids, money in cents,
+    /// conversions with 2 decimals, names that may need CSV quoting.
+    pub fn rows_strategy(p: Platform) -> impl Strategy<Value = Vec<AdDailyRow>> {
+        let metrics = (
+            0i64..2_000_000,
+            0i64..50_000,
+            proptest::option::of(0i64..500_000),
+            proptest::option::of(0i64..5_000_000),
+            proptest::option::of(0i64..50_000),
+            proptest::option::of(0i64..10_000_000),
+            proptest::option::of(0i64..100_000),
+        );
+        (
+            1usize..=4,
+            1usize..=6,
+            "[A-Za-z][A-Za-z ,\"é]{0,10}[A-Za-z]",
+        )
+            .prop_flat_map(move |(ads, days, name)| {
+                proptest::collection::vec(metrics.clone(), ads * days)
+                    .prop_map(move |ms| (ads, days, name.clone(), ms))
+            })
+            .prop_map(move |(ads, days, name, ms)| {
+                let d0 = NaiveDate::from_ymd_opt(2026, 8, 30).unwrap_or_default();
+                let mut rows = Vec::new();
+                for a in 0..ads {
+                    for d in 0..days {
+                        let (imp, clk, reach, spend, conv, val, vid) = ms[a * days + d];
+                        let mut r = AdDailyRow::new(
+                            p,
+                            "1234567890".into(),
+                            format!("{}", 90_000_000_000u64 + a as u64 * 7),
+                            d0 + chrono::Duration::days(d as i64),
+                        );
+                        r.campaign_id = Some(format!("{}", 700 + a % 2));
+                        r.ad_group_id = Some(format!("{}", 800 + a));
+                        r.campaign_name = Some(format!("{name} C{}", a % 2));
+                        r.ad_group_name = Some(format!("G{a}"));
+                        r.ad_name = Some(format!("{name} ad {a}"));
+                        r.impressions = imp;
+                        r.clicks = clk.min(imp);
+                        r.reach = reach.map(|x| x.min(imp));
+                        r.spend = spend.map(|c| c as f64 / 100.0);
+                        r.currency = Some("USD".into());
+                        r.conversions = conv.map(|c| c as f64 / 100.0);
+                        r.conversion_value = val.map(|c| c as f64 / 100.0);
+                        r.video_views = vid;
+                        rows.push(r);
+                    }
+                }
+                rows
+            })
+    }
+
+    pub fn ctx(format: NativeFormat, seed: u64) -> WriteContext {
+        WriteContext {
+            account_id: "1234567890".into(),
+            account_name: "Acme, Inc.".into(),
+            currency: "USD".into(),
+            utc_offset_minutes: -300,
+            format,
+            seed,
+        }
+    }
+
+    pub fn scope_opts() -> ParseOptions {
+        ParseOptions {
+            account_id: Some("1234567890".into()),
+            currency: Some("USD".into()),
+            ..ParseOptions::default()
+        }
+    }
+
+    /// Sums (rows, impressions, clicks, spend, conversions, value) of normalized rows.
+    pub fn totals(rows: &[AdDailyRow]) -> (usize, i64, i64, f64, f64, f64) {
+        (
+            rows.len(),
+            rows.iter().map(|r| r.impressions).sum(),
+            rows.iter().map(|r| r.clicks).sum(),
+            rows.iter().filter_map(|r| r.spend).sum(),
+            rows.iter().filter_map(|r| r.conversions).sum(),
+            rows.iter().filter_map(|r| r.conversion_value).sum(),
+        )
+    }
+
+    pub fn assert_totals(
+        got: (usize, i64, i64, f64, f64, f64),
+        want: (usize, i64, i64, f64, f64, f64),
+    ) {
+        assert_eq!(
+            (got.0, got.1, got.2),
+            (want.0, want.1, want.2),
+            "rows/impressions/clicks"
+        );
+        assert!(
+            (got.3 - want.3).abs() < 1e-6,
+            "spend {} vs {}",
+            got.3,
+            want.3
+        );
+        assert!(
+            (got.4 - want.4).abs() < 1e-6,
+            "conversions {} vs {}",
+            got.4,
+            want.4
+        );
+        assert!(
+            (got.5 - want.5).abs() < 1e-6,
+            "value {} vs {}",
+            got.5,
+            want.5
+        );
+    }
+
+    /// Truncations and byte flips of `bytes`, for the no-panic property.
+    pub fn mutations() -> impl Strategy<Value = (usize, Vec<(usize, u8)>)> {
+        (
+            any::<usize>(),
+            proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4),
+        )
+    }
+
+    pub fn mutate(bytes: &[u8], m: &(usize, Vec<(usize, u8)>)) -> Vec<u8> {
+        let mut b = bytes.to_vec();
+        if !b.is_empty() {
+            for (i, v) in &m.1 {
+                let n = b.len();
+                if let Some(x) = b.get_mut(i % n) {
+                    *x = *v;
+                }
+            }
+            b.truncate(m.0 % (b.len() + 1));
+        }
+        b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::*;
+    use super::*;
+    use crate::platforms::normalize;
+    use proptest::prelude::*;
+
+    const STREAM: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/google_ads/search_stream.json"
+    );
+    const UI: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/google_ads/ui_export.csv"
+    );
+
+    fn read(path: &str) -> Vec<u8> {
+        std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn search_stream_fixture_totals() {
+        let (p, rows) = normalize(None, &read(STREAM), &ParseOptions::default()).unwrap();
+        assert_eq!(p, Platform::GoogleAds);
+        // Ad 333 on 09-01 is split MOBILE+DESKTOP → one row; plus 333/09-02 and 444/09-01.
+        // impressions 1200+800+1000+500 = 3500; clicks 48+20+30+0 (omitted) = 98;
+        // spend (15230000+9770000+12000000+0)/1e6 = 37.00; conversions 2.5+1.5+1.0+0 = 5.0;
+        // value 125+75+40.5+0 = 240.5.
+        assert_totals(totals(&rows), (3, 3500, 98, 37.0, 5.0, 240.5));
+        let r = &rows[0];
+        assert_eq!(
+            (r.ad_id.as_str(), r.account_id.as_str()),
+            ("333", "1234567890")
+        );
+        assert_eq!(r.impressions, 2000); // 1200 + 800 across devices
+        assert_eq!(r.currency.as_deref(), Some("USD"));
+        assert_eq!(r.campaign_name.as_deref(), Some("Brand"));
+        assert_eq!(r.reach, None);
+        // The row with omitted zero fields: clicks/cost/conversions are 0, not missing.
+        let z = rows.iter().find(|r| r.ad_id == "444").unwrap();
+        assert_eq!(
+            (z.clicks, z.spend, z.conversions),
+            (0, Some(0.0), Some(0.0))
+        );
+        assert_eq!(z.video_views, Some(12));
+        // An id past 2^53 survives as text.
+        assert_eq!(z.ad_group_id.as_deref(), Some("9007199254740993"));
+    }
+
+    #[test]
+    fn ui_csv_fixture_totals() {
+        let opts = scope_opts();
+        let (p, rows) = normalize(None, &read(UI), &opts).unwrap();
+        assert_eq!(p, Platform::GoogleAds);
+        // 3 data rows (Total rows dropped): impressions 12345+980+2000 = 15325;
+        // clicks 410+31+1200 = 1641; cost 1020.50+25.00+1000.00 = 2045.50;
+        // conversions 12.50+0+3.25 = 15.75; value 1250.00+0+99.99 = 1349.99.
+        assert_totals(totals(&rows), (3, 15325, 1641, 2045.5, 15.75, 1349.99));
+        assert_eq!(rows[2].campaign_name.as_deref(), Some("Brand, Search"));
+        assert_eq!(rows[0].account_id, "1234567890");
+        // Without the account scope the UI export cannot be attributed.
+        let e = parse(&read(UI), &ParseOptions::default()).unwrap_err();
+        assert_eq!(e.location, Location::File);
+        assert!(e.message.contains("--account-id"), "{e}");
+    }
+
+    #[test]
+    fn bad_json_inputs() {
+        let ok = String::from_utf8(read(STREAM)).unwrap();
+        // Truncated file → JSON syntax error with a line.
+        let e = parse(&ok.as_bytes()[..ok.len() / 2], &ParseOptions::default()).unwrap_err();
+        assert!(matches!(e.location, Location::Line { .. }), "{e}");
+        // Non-numeric count.
+        let bad = ok.replacen("\"impressions\": \"1200\"", "\"impressions\": \"12x\"", 1);
+        let e = parse(bad.as_bytes(), &ParseOptions::default()).unwrap_err();
+        assert_eq!(e.location, Location::Path("[0].results[0]".into()));
+        assert_eq!(e.field.as_deref(), Some("metrics.impressions"));
+        // Negative spend.
+        let bad = ok.replacen(
+            "\"costMicros\": \"9770000\"",
+            "\"costMicros\": \"-9770000\"",
+            1,
+        );
+        let e = parse(bad.as_bytes(), &ParseOptions::default()).unwrap_err();
+        assert_eq!(e.location, Location::Path("[0].results[1]".into()));
+        assert_eq!(e.field.as_deref(), Some("metrics.costMicros"));
+        // NaN spend.
+        let bad = ok.replacen("\"costMicros\": \"9770000\"", "\"costMicros\": \"NaN\"", 1);
+        let e = parse(bad.as_bytes(), &ParseOptions::default()).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("metrics.costMicros"));
+        // Missing ad id.
+        let bad = ok.replacen("\"id\": \"444\"", "\"idx\": \"444\"", 1);
+        let e = parse(bad.as_bytes(), &ParseOptions::default()).unwrap_err();
+        assert_eq!(e.location, Location::Path("[1].results[1]".into()));
+        assert_eq!(e.field.as_deref(), Some("adGroupAd.ad.id"));
+        // A non-streaming `search` page (one object with `nextPageToken`) parses the same;
+        // its `summaryRow` is not a row.
+        let page = r#"{"results":[{"customer":{"id":"1","currencyCode":"EUR"},"adGroupAd":{"ad":{"id":"9"}},"metrics":{"impressions":"10","costMicros":"2500000"},"segments":{"date":"2026-09-01"}}],"summaryRow":{"metrics":{"impressions":"10"}},"nextPageToken":"abc"}"#;
+        let rows = parse(page.as_bytes(), &ParseOptions::default()).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            (rows[0].row.impressions, rows[0].row.spend),
+            (10, Some(2.5))
+        );
+        let bad = page.replacen("\"id\":\"9\"", "\"id\":\"\"", 1);
+        let e = parse(bad.as_bytes(), &ParseOptions::default()).unwrap_err();
+        assert_eq!(e.location, Location::Path("results[0]".into()));
+        // Error envelope, bare and inside a stream.
+        for body in [
+            r#"{"error":{"code":401,"message":"Request is missing required authentication credential.","status":"UNAUTHENTICATED"}}"#,
+            r#"[{"results":[]},{"error":{"code":401,"message":"Request is missing required authentication credential.","status":"UNAUTHENTICATED"}}]"#,
+        ] {
+            let e = parse(body.as_bytes(), &ParseOptions::default()).unwrap_err();
+            assert!(
+                e.message.contains("401") && e.message.contains("authentication"),
+                "{e}"
+            );
+        }
+        // No currency in the payload and none in scope.
+        let bad = ok.replace("\"currencyCode\": \"USD\",", "");
+        let e = parse(bad.as_bytes(), &ParseOptions::default()).unwrap_err();
+        assert!(e.message.contains("--currency"), "{e}");
+        let e = parse(b"   ", &ParseOptions::default()).unwrap_err();
+        assert_eq!(e.location, Location::File);
+    }
+
+    #[test]
+    fn bad_csv_inputs() {
+        let ok = String::from_utf8(read(UI)).unwrap();
+        let opts = scope_opts();
+        // Truncated mid-row → short row on line 5.
+        let cut = ok.find("2026-09-01,Brand,111,Brand exact,222,444").unwrap() + 30;
+        let e = parse(&ok.as_bytes()[..cut], &opts).unwrap_err();
+        assert_eq!(
+            e.location,
+            Location::Line {
+                line: 5,
+                column: None
+            },
+            "{e}"
+        );
+        // Missing column: without `Impr.` no line is recognised as the header row.
+        let bad = ok.replacen("Impr.,", "Impressionz,", 1);
+        let e = parse(bad.as_bytes(), &opts).unwrap_err();
+        assert_eq!(e.location, Location::File);
+        assert!(e.message.contains("no header row"), "{e}");
+        let bad = ok.replacen(",Clicks,", ",Clickz,", 1);
+        let e = parse(bad.as_bytes(), &opts).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("Clicks"));
+        assert_eq!(
+            e.location,
+            Location::Line {
+                line: 3,
+                column: None
+            }
+        );
+        // Non-numeric count, negative and NaN cost on data line 5.
+        let bad = ok.replacen("USD,25.00,980,31", "USD,25.00,980,3x1", 1);
+        let e = parse(bad.as_bytes(), &opts).unwrap_err();
+        assert_eq!(
+            (e.location.clone(), e.field.as_deref()),
+            (
+                Location::Line {
+                    line: 5,
+                    column: None
+                },
+                Some("Clicks")
+            )
+        );
+        let bad = ok.replacen("USD,25.00,980", "USD,-25.00,980", 1);
+        let e = parse(bad.as_bytes(), &opts).unwrap_err();
+        assert_eq!(
+            (e.location.clone(), e.field.as_deref()),
+            (
+                Location::Line {
+                    line: 5,
+                    column: None
+                },
+                Some("Cost")
+            )
+        );
+        let bad = ok.replacen("USD,25.00,980", "USD,NaN,980", 1);
+        let e = parse(bad.as_bytes(), &opts).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("Cost"));
+    }
+
+    /// Every fixture of this connector group is detected as its own platform, and no other
+    /// connector of the group claims it (the lead's `detect` stops at the first match).
+    #[test]
+    fn detection_across_the_group() {
+        use crate::platforms::{amazon_ads, decompress, detect, meta, microsoft_ads};
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+        type Sniffer = fn(&str) -> bool;
+        let sniffers: [(Platform, Sniffer); 4] = [
+            (Platform::GoogleAds, looks_like),
+            (Platform::Meta, meta::looks_like),
+            (Platform::MicrosoftAds, microsoft_ads::looks_like),
+            (Platform::AmazonAds, amazon_ads::looks_like),
+        ];
+        let mut seen = 0;
+        for (p, dir) in [
+            (Platform::GoogleAds, "google_ads"),
+            (Platform::Meta, "meta"),
+            (Platform::MicrosoftAds, "microsoft_ads"),
+            (Platform::AmazonAds, "amazon_ads"),
+        ] {
+            for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
+                let path = entry.unwrap().path();
+                let raw = std::fs::read(&path).unwrap();
+                let bytes = decompress(&raw).unwrap();
+                assert_eq!(detect(&bytes).unwrap(), p, "{}", path.display());
+                let head = common::text_head(&bytes, 64 * 1024);
+                for (q, sniff) in sniffers {
+                    assert_eq!(sniff(&head), q == p, "{q} on {}", path.display());
+                }
+                seen += 1;
+            }
+        }
+        // 2 Google + 4 Meta + 3 Microsoft + 1 Amazon fixtures.
+        assert_eq!(seen, 10);
+    }
+
+    #[test]
+    fn sniffing() {
+        assert!(looks_like(&common::text_head(&read(STREAM), 65536)));
+        assert!(looks_like(&common::text_head(&read(UI), 65536)));
+        // Another platform's JSON (TikTok) and a plain CSV are not Google's.
+        assert!(!looks_like(
+            r#"{"code":0,"data":{"list":[{"dimensions":{"ad_id":"1","stat_time_day":"2026-09-01 00:00:00"},"metrics":{"spend":"1.00","impressions":"10"}}]}}"#
+        ));
+        assert!(!looks_like(
+            "date,ad_id,impressions,clicks,spend\n2026-09-01,1,10,1,0.5\n"
+        ));
+        assert!(!looks_like(
+            r#"{"data":[{"ad_id":"1","date_start":"2026-09-01","impressions":"5"}]}"#
+        ));
+    }
+
+    #[test]
+    fn report_days() {
+        let d = NaiveDate::from_ymd_opt(2026, 9, 1).unwrap();
+        assert_eq!(day("2026-09-01"), Ok(d));
+        assert_eq!(day("September 1, 2026"), Ok(d)); // falls back to the shared parser
+        assert!(day("2026-02-30").is_err());
+        assert!(day("2026-0x-01").is_err());
+        assert!(day("").is_err());
+    }
+
+    #[test]
+    fn writer_output_shape() {
+        let mut r = AdDailyRow::new(
+            P,
+            "1234567890".into(),
+            "5".into(),
+            NaiveDate::from_ymd_opt(2026, 9, 1).unwrap(),
+        );
+        r.impressions = 12345;
+        r.spend = Some(1020.5);
+        r.currency = Some("USD".into());
+        let f = write(&[r.clone()], &ctx(NativeFormat::UiCsv, 1));
+        assert_eq!(
+            f[0].file_name,
+            "google_ads_1234567890_2026-09-01_2026-09-01.csv"
+        );
+        let text = String::from_utf8(f[0].bytes.clone()).unwrap();
+        assert!(
+            text.starts_with("Ad report\n\"September 1, 2026 - September 1, 2026\"\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\"1,020.50\",\"12,345\",0,0.00,0.00"),
+            "{text}"
+        );
+        assert!(text.contains("Total: Account"));
+        let f = write(&[r], &ctx(NativeFormat::ApiJson, 1));
+        let text = String::from_utf8(f[0].bytes.clone()).unwrap();
+        // int64 as strings, zero clicks omitted.
+        assert!(text.contains("\"costMicros\""));
+        assert!(!text.contains("\"clicks\""));
+        assert!(text.trim_start().starts_with('['));
+        assert_eq!(
+            split_int(101, 3, 1, &mut ChaCha8Rng::seed_from_u64(3))
+                .iter()
+                .sum::<i64>(),
+            101
+        );
+        assert_eq!(fmt_micros(12_340_000), "12.34");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn round_trip(rows in rows_strategy(P), seed in any::<u64>(), ui in any::<bool>()) {
+            let format = if ui { NativeFormat::UiCsv } else { NativeFormat::ApiJson };
+            let files = write(&rows, &ctx(format, seed));
+            let got = read_back(P, &files, &scope_opts()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            assert_round_trip(P, format, &rows, &got)?;
+            // Deterministic for the same seed.
+            let again = write(&rows, &ctx(format, seed));
+            prop_assert_eq!(files[0].bytes.clone(), again[0].bytes.clone());
+        }
+
+        #[test]
+        fn never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512), m in mutations()) {
+            let _ = parse(&bytes, &scope_opts());
+            let _ = parse(&mutate(&read(STREAM), &m), &scope_opts());
+            let _ = parse(&mutate(&read(UI), &m), &scope_opts());
+        }
+    }
 }
