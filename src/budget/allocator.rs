@@ -289,6 +289,17 @@ fn report(
         if let Some(l) = lambda {
             let gap = match binding {
                 Binding::None => (m - l).abs() / l,
+                // A Hill curve with shape < 1 has an infinite slope at 0, yet for shapes near 1
+                // the spend where its slope falls to λ can underflow to 0 (e.g. 1e-800): then
+                // the bound is the optimum to machine precision, not a violation.
+                Binding::Min if lo < hi && m.is_infinite() => {
+                    let mut w = f64::NAN;
+                    if e.curve.concave_inverse(l, &mut w) <= lo {
+                        0.0
+                    } else {
+                        f64::INFINITY
+                    }
+                }
                 Binding::Min if lo < hi => (m - l).max(0.0) / l,
                 Binding::Max => (l - m).max(0.0) / l,
                 _ => 0.0,
