@@ -144,7 +144,9 @@ fn free_entities<'a>(
     let mut idx = Vec::new();
     let mut free = Vec::new();
     for (i, e) in specs.iter().enumerate() {
-        let hi = c.hi[i].min(c.lo[i] + slack);
+        // Nobody can take more than the slack; the cap sits a hair above it so it never
+        // binds (an entity absorbing all the slack is interior, with marginal = λ).
+        let hi = c.hi[i].min(c.lo[i] + slack * (1.0 + 1e-9) + 1e-9);
         if c.hold[i] == Hold::Free && hi > c.lo[i] {
             idx.push(i);
             free.push(Free {

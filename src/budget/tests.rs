@@ -198,6 +198,22 @@ fn regression_zero_spend_channels_get_nothing_unless_allowed() {
 }
 
 #[test]
+fn one_entity_taking_all_the_slack_is_interior() {
+    // Regression (found by a stress run): "a" (no max) takes all 100 above the lower bounds,
+    // "b" stays at its min. λ must be a's marginal, 1000·100/(100+100)² = 2.5, and b's
+    // 10·1000/1500² = 0.0044 lies below it: KKT holds.
+    let mut b = ent("b", mm(10.0, 1000.0), 500.0);
+    b.min_spend = Some(500.0);
+    let p = fixed_budget(vec![ent("a", mm(1000.0, 100.0), 50.0), b], 600.0);
+    let a = allocate(&p).unwrap();
+    assert!((rec(&a, "a") - 100.0).abs() < 1e-9, "{a:?}");
+    assert_eq!(entity(&a, "a").binding, Binding::None);
+    assert_eq!(entity(&a, "b").binding, Binding::Min);
+    assert!((a.lambda.unwrap() - 2.5).abs() < 1e-9, "{:?}", a.lambda);
+    assert!(a.kkt_gap < 1e-9);
+}
+
+#[test]
 fn fixed_entities_hold_and_shift_limits_apply() {
     let mut f = ent("f", mm(1000.0, 10.0), 100.0);
     f.fixed = true;
