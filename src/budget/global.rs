@@ -233,9 +233,14 @@ fn better(p: &Option<Plan>, best: &Option<(Vec<Choice>, Plan)>) -> bool {
 /// Σlo > budget or Σhi < budget.
 pub(crate) fn optimize(free: &[Free<'_>], budget: f64) -> Option<Plan> {
     let n = free.len();
+    // "On" starts at the concave branch, but never beyond what the budget allows (the caller
+    // caps ranges a hair above the slack).
+    let slack = budget - free.iter().map(|f| f.lo).sum::<f64>();
     let on_lo: Vec<f64> = free
         .iter()
-        .map(|f| f.lo.max(f.curve.concave_start().min(f.hi)))
+        .map(|f| {
+            f.lo.max(f.curve.concave_start().min(f.hi).min(f.lo + slack.max(0.0)))
+        })
         .collect();
     let mut ks: Vec<usize> = (0..n).filter(|&i| on_lo[i] > free[i].lo).collect();
     let mut search = Search {
@@ -401,10 +406,14 @@ pub(crate) fn optimize(free: &[Free<'_>], budget: f64) -> Option<Plan> {
         tries.truncate((FREE_WORK / n.max(1)).clamp(2, FREE_AT_MOST));
     }
     for (_, r) in tries {
-        let mut choice = base.clone();
-        if let Choice::At(_) = choice[r] {
-            choice[r] = Choice::Off;
-        }
+        // The freed entity takes any spend; other fractional ones start switched off.
+        let choice: Vec<Choice> = base
+            .iter()
+            .map(|c| match c {
+                Choice::At(_) => Choice::Off,
+                c => *c,
+            })
+            .collect();
         let p = search.free_one(&choice, r);
         if better(&p, &best) {
             best = p.map(|p| (choice, p));

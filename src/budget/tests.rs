@@ -689,3 +689,41 @@ fn stress_against_grid_dp() {
         );
     }
 }
+
+#[test]
+#[ignore = "long: 300 random problems (2–200 entities) against the references"]
+fn stress_random_problems() {
+    let mut r = ChaCha8Rng::seed_from_u64(99);
+    for case in 0..300 {
+        let n = r.gen_range(2..200);
+        let seed: u64 = r.r#gen();
+        let share = if r.gen_bool(0.5) { 0.3 } else { 0.0 };
+        let p = random_problem(n, seed, share);
+        let a = allocate(&p).unwrap();
+        assert_feasible(&p, &a);
+        let reference = if share > 0.0 {
+            grid_dp(&p, 300)
+        } else {
+            greedy(&p, 20_000)
+        };
+        assert!(
+            a.expected_outcome >= reference * (1.0 - 1e-3) && a.kkt_gap < 1e-6,
+            "case {case}: {} vs {reference}, kkt gap {}",
+            a.expected_outcome,
+            a.kkt_gap
+        );
+        let mut q = p;
+        for e in &mut q.entities {
+            e.min_spend = e.min_spend.map(|m| m.min(e.current_spend));
+            e.max_spend = e.max_spend.map(|m| m.max(e.current_spend));
+        }
+        q.budget = q.entities.iter().map(|e| e.current_spend).sum();
+        let b = allocate(&q).unwrap();
+        assert!(b.expected_outcome >= b.expected_outcome_current * (1.0 - 1e-12));
+        assert!(
+            b.kkt_gap < 1e-6,
+            "case {case} (current budget): kkt gap {}",
+            b.kkt_gap
+        );
+    }
+}
