@@ -4,7 +4,7 @@
 //! At an optimum every S-shaped entity is either *off* (at its lower bound, in the convex
 //! stretch below the inflection) or *on* (on its concave branch, s ≥ max(lo, inflection)),
 //! except possibly one entity strictly inside its convex stretch. Given the on/off split the
-//! problem is concave and [`solver::solve`] answers it exactly, so the search is over splits:
+//! problem is concave and [`solve`] answers it exactly, so the search is over splits:
 //!
 //! 1. the concave-envelope relaxation (each S curve replaced by its concave envelope on
 //!    [lo, hi]) is solved exactly; it bounds the optimum from above, its allocation is feasible,
@@ -12,11 +12,17 @@
 //!    group of exact ties, is fractional);
 //! 2. with few S-shaped entities (≤ [`ENUMERATE_UP_TO`]) every split is solved — exact; with
 //!    more, the splits that switch on the top-m entities by `mu_star` for m around the
-//!    relaxation's count, then single flips near that margin until none improves;
-//! 3. refinement: the entities at the margin are freed one at a time into their convex stretch
-//!    (a 1-D search over that entity's spend, the rest solved exactly for what is left), which
-//!    also covers the one-entity-inside-the-convex-stretch case and splits no on/off choice can
-//!    make feasible.
+//!    relaxation's count, then single flips (of every S entity when there are ≤ 48, else of
+//!    those near the margin) until none improves;
+//! 3. refinement: entities are freed one at a time into their convex stretch (a grid then
+//!    golden-section search over that entity's spend, the rest solved exactly for what is
+//!    left) — every S entity when few; otherwise the switched-off ones whose steepest slope
+//!    reaches the multiplier and the switched-on ones pinned at their inflection, nearest the
+//!    multiplier first, at most 2–8 by problem size. This covers the one-entity-inside-the-
+//!    convex-stretch optimum and splits no on/off choice can make feasible.
+//!
+//! Checked against an exhaustive grid DP on random problems (tests.rs): never more than 0.1%
+//! below it, and the KKT gap of the answer is below 1e-6.
 //!
 //! Everything is deterministic: fixed orders (ties broken by id), strict-improvement rules.
 
