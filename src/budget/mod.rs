@@ -22,7 +22,7 @@ mod solver;
 pub use allocator::{Allocation, Binding, EntityAllocation, allocate};
 pub use curve::{Envelope, ResponseCurve};
 pub use error::BudgetError;
-pub use problem::{AllocationProblem, EntitySpec, Mode};
+pub use problem::{AllocationProblem, Constraints, EntityConstraints, EntitySpec, Mode};
 
 #[cfg(test)]
 mod tests;

@@ -14,7 +14,7 @@
 //! reported as a note. Contradictory bounds, and bounds the budget cannot meet, are errors that
 //! name the constraint and the gap — never a silent partial answer.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +44,61 @@ pub struct EntitySpec {
     /// A zero-spend entity may receive money (default: held at zero).
     #[serde(default)]
     pub allow_new: bool,
+}
+
+/// Constraints for one entity, overriding what its curve record says (all optional).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntityConstraints {
+    /// Lowest spend (currency units).
+    pub min_spend: Option<f64>,
+    /// Highest spend (currency units).
+    pub max_spend: Option<f64>,
+    /// Largest move from current spend, percent of it.
+    pub max_shift_pct: Option<f64>,
+    /// Hold at current spend.
+    pub fixed: Option<bool>,
+    /// Let a zero-spend entity receive money.
+    pub allow_new: Option<bool>,
+}
+
+/// Constraints kept apart from the curves (the CLI reads them from TOML, the API from JSON):
+/// a global shift limit and per-entity overrides keyed by entity id.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Constraints {
+    /// Largest move from current spend, percent of it, for entities without their own.
+    pub max_shift_pct: Option<f64>,
+    #[serde(default)]
+    pub entities: BTreeMap<String, EntityConstraints>,
+}
+
+impl Constraints {
+    /// Writes the overrides into `entities`; an id that matches no entity is an error (a typo
+    /// would otherwise silently drop a constraint). Returns the global shift limit.
+    pub fn apply(&self, entities: &mut [EntitySpec]) -> Result<Option<f64>, BudgetError> {
+        for (id, k) in &self.entities {
+            let e = entities.iter_mut().find(|e| &e.id == id).ok_or_else(|| {
+                BudgetError::invalid(id, "constraints", "no entity with this id in the curves")
+            })?;
+            if k.min_spend.is_some() {
+                e.min_spend = k.min_spend;
+            }
+            if k.max_spend.is_some() {
+                e.max_spend = k.max_spend;
+            }
+            if k.max_shift_pct.is_some() {
+                e.max_shift_pct = k.max_shift_pct;
+            }
+            if let Some(f) = k.fixed {
+                e.fixed = f;
+            }
+            if let Some(a) = k.allow_new {
+                e.allow_new = a;
+            }
+        }
+        Ok(self.max_shift_pct)
+    }
 }
 
 /// What to optimise.

@@ -3,7 +3,6 @@
 //! Curves fitted from the warehouse (`omnify train budget`) are a later step; without
 //! `--curves` the command says so and exits 2.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
@@ -11,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::CliError;
 use super::table::{money, render};
-use crate::budget::{Allocation, AllocationProblem, EntitySpec, Mode, allocate};
+use crate::budget::{Allocation, AllocationProblem, Constraints, EntitySpec, Mode, allocate};
 use crate::warehouse::write_atomic;
 
 /// What the curves measure.
@@ -90,24 +89,6 @@ struct CurvesFile {
     entities: Vec<EntitySpec>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EntityConstraints {
-    min_spend: Option<f64>,
-    max_spend: Option<f64>,
-    max_shift_pct: Option<f64>,
-    fixed: Option<bool>,
-    allow_new: Option<bool>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConstraintsFile {
-    max_shift_pct: Option<f64>,
-    #[serde(default)]
-    entities: BTreeMap<String, EntityConstraints>,
-}
-
 fn read(path: &Path) -> Result<String, CliError> {
     std::fs::read_to_string(path).map_err(|e| CliError::input(format!("{}: {e}", path.display())))
 }
@@ -119,7 +100,7 @@ fn line_of(text: &str, offset: usize) -> usize {
         .map_or(1, |b| b.iter().filter(|c| **c == b'\n').count() + 1)
 }
 
-fn load_constraints(path: &Path) -> Result<ConstraintsFile, CliError> {
+fn load_constraints(path: &Path) -> Result<Constraints, CliError> {
     let text = read(path)?;
     toml::from_str(&text).map_err(|e| {
         let line = e.span().map_or(1, |s| line_of(&text, s.start));
@@ -136,32 +117,9 @@ fn problem(args: &OptimizeArgs, curves: &Path) -> Result<AllocationProblem, CliE
     let mut entities = file.entities;
     let mut global_shift = None;
     if let Some(cpath) = &args.constraints {
-        let c = load_constraints(cpath)?;
-        global_shift = c.max_shift_pct;
-        for (id, k) in c.entities {
-            let e = entities.iter_mut().find(|e| e.id == id).ok_or_else(|| {
-                CliError::input(format!(
-                    "{}: entities.{id}: no entity with this id in {}",
-                    cpath.display(),
-                    curves.display()
-                ))
-            })?;
-            if k.min_spend.is_some() {
-                e.min_spend = k.min_spend;
-            }
-            if k.max_spend.is_some() {
-                e.max_spend = k.max_spend;
-            }
-            if k.max_shift_pct.is_some() {
-                e.max_shift_pct = k.max_shift_pct;
-            }
-            if let Some(f) = k.fixed {
-                e.fixed = f;
-            }
-            if let Some(a) = k.allow_new {
-                e.allow_new = a;
-            }
-        }
+        global_shift = load_constraints(cpath)?
+            .apply(&mut entities)
+            .map_err(|e| CliError::input(format!("{}: {e}", cpath.display())))?;
     }
     let objective = args.objective.unwrap_or(match args.mode {
         ModeArg::TargetRoas => Objective::Value,
@@ -405,6 +363,33 @@ mod tests {
         std::fs::write(&p, "max_shift_pct = 20\n[entities.a]\nmin_spnd = 3\n").unwrap();
         let e = load_constraints(&p).unwrap_err().message;
         assert!(e.contains("line 3") && !e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn constraints_for_an_unknown_entity_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let curves = dir.path().join("curves.json");
+        std::fs::write(
+            &curves,
+            r#"{"entities":[{"id":"a","curve":{"type":"logistic","beta":1,"lambda":1},"current_spend":1}]}"#,
+        )
+        .unwrap();
+        let cons = dir.path().join("c.toml");
+        std::fs::write(&cons, "[entities.typo]\nfixed = true\n").unwrap();
+        let args = OptimizeArgs {
+            tenant: None,
+            budget: 1.0,
+            curves: Some(curves.clone()),
+            constraints: Some(cons),
+            objective: None,
+            mode: ModeArg::Fixed,
+            target: None,
+            marginal: false,
+            json: false,
+            out: None,
+        };
+        let e = problem(&args, &curves).unwrap_err().message;
+        assert!(e.contains("c.toml") && e.contains("typo"), "{e}");
     }
 
     #[test]
