@@ -217,6 +217,18 @@ impl ResponseCurve {
 /// on the concave branch (all v when a < 1, v ≥ ln((a−1)/(a+1)) when a > 1), so Newton from
 /// any start overshoots to the right of the root at most once and then descends monotonically.
 fn hill_inverse(beta: f64, k: f64, a: f64, mu: f64, warm: f64) -> f64 {
+    // The limits the multiplier search can reach: no slope is too steep to want, and an
+    // infinite slope is wanted nowhere past the branch start.
+    if mu <= 0.0 {
+        return f64::INFINITY;
+    }
+    if mu == f64::INFINITY {
+        return if a > 1.0 {
+            k * ((a - 1.0) / (a + 1.0)).powf(1.0 / a)
+        } else {
+            0.0
+        };
+    }
     let c0 = (beta * a / k).ln();
     let target = mu.ln();
     let g = |v: f64| c0 + (1.0 - 1.0 / a) * v - 2.0 * softplus(v);
@@ -428,6 +440,18 @@ mod tests {
         let mut w = c.concave_start();
         let s = c.concave_inverse(0.0431, &mut w);
         assert!(close(c.marginal(s), 0.0431, 1e-9), "s={s}");
+    }
+
+    #[test]
+    fn inverse_at_the_limits_of_the_multiplier() {
+        let c = ResponseCurve::Hill {
+            beta: 10.0,
+            half_saturation: 4.0,
+            shape: 0.5,
+        };
+        let mut w = f64::NAN;
+        assert_eq!(c.concave_inverse(f64::INFINITY, &mut w), 0.0);
+        assert_eq!(c.concave_inverse(0.0, &mut w), f64::INFINITY);
     }
 
     #[test]
