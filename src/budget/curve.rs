@@ -510,4 +510,34 @@ mod tests {
         );
         assert!(serde_json::from_str::<ResponseCurve>(r#"{"type":"hill","beta":1}"#).is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn curves_are_monotone_and_marginals_are_derivatives(
+            kind in 0u8..3, beta in 0.1f64..1e4, k in 0.1f64..1e4, a in 0.2f64..5.0,
+            s1 in 0.0f64..2e4, ds in 1e-3f64..1e3,
+        ) {
+            let c = match kind {
+                0 => ResponseCurve::Hill { beta, half_saturation: k, shape: a },
+                1 => ResponseCurve::Logistic { beta, lambda: 1.0 / k },
+                _ => ResponseCurve::MichaelisMenten { beta, half_saturation: k },
+            };
+            let s2 = s1 + ds;
+            proptest::prop_assert!(c.value(s2) >= c.value(s1));
+            proptest::prop_assert!(c.value(s1) >= 0.0 && c.value(s2) <= beta * (1.0 + 1e-12));
+            proptest::prop_assert!(c.marginal(s2) >= 0.0);
+            if c.is_concave() && s1 > 0.0 {
+                proptest::prop_assert!(c.marginal(s2) <= c.marginal(s1) * (1.0 + 1e-12));
+            }
+            // Central difference with a step far from the point's scale: relative to β/k-sized
+            // slopes, agreement to 1e-5.
+            let h = 1e-4 * s2.max(1.0);
+            if s2 > 2.0 * h {
+                let fd = (c.value(s2 + h) - c.value(s2 - h)) / (2.0 * h);
+                let scale = c.marginal(s2).abs() + 1e-9 * beta / k;
+                proptest::prop_assert!((fd - c.marginal(s2)).abs() <= 1e-5 * scale.max(1e-300) + 1e-12,
+                    "fd {} vs {}", fd, c.marginal(s2));
+            }
+        }
+    }
 }
