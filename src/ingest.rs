@@ -182,7 +182,15 @@ pub fn load_file(input: &InputFile, opts: &LoadOptions) -> Result<DataFrame, Ing
             meta.len()
         )));
     }
-    let bytes = fs::read(&input.path).map_err(|e| read_err(e.to_string()))?;
+    let raw = fs::read(&input.path).map_err(|e| read_err(e.to_string()))?;
+    // gzip/zip downloads of unified files are opened like native ones.
+    let bytes = platforms::decompress(&raw)
+        .map_err(|source| IngestError::Parse {
+            file: file.clone(),
+            source,
+        })?
+        .into_owned();
+    drop(raw);
     if bytes.is_empty() {
         return Err(IngestError::Parse {
             file,

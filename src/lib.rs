@@ -8,8 +8,11 @@
 pub mod budget;
 pub mod cli;
 pub mod config;
+pub mod features;
+pub mod fsutil;
 pub mod ingest;
 pub mod platforms;
+pub mod registry;
 pub mod schema;
 pub mod simulate;
 pub mod warehouse;

@@ -1,5 +1,7 @@
 //! The `omnify` binary: parse the command line, set up logging, run, map errors to exit codes.
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -19,6 +21,7 @@ fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
     if let Err(e) = omnify::cli::run(cli) {

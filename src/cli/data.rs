@@ -207,21 +207,19 @@ pub fn ingest(cfg: &Config, args: IngestArgs) -> Result<(), CliError> {
     let summary = wh.summary(None)?;
     if args.json {
         let v = serde_json::json!({"files": n_files, "ingest": report, "warehouse": summary});
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&v).map_err(CliError::runtime)?
-        );
+        super::emit(&json_text(&v)?);
     } else {
-        println!(
-            "ingested {} files: {} rows ({} new, {} replaced) into {} partitions of {}\n",
+        super::emit(&format!(
+            "ingested {} files: {} rows ({} new, {} replaced; {} superseded by later pulls in this batch) into {} partitions of {}\n\n",
             n_files,
             table::thousands(report.rows as i64),
             table::thousands(report.inserted as i64),
             table::thousands(report.replaced as i64),
+            table::thousands(report.superseded_in_batch as i64),
             report.partitions,
             wh.root().display()
-        );
-        print!("{}", render_summary(&summary));
+        ));
+        super::emit(&render_summary(&summary));
     }
     Ok(())
 }
@@ -233,16 +231,20 @@ pub fn warehouse(cfg: &Config, cmd: WarehouseCommand) -> Result<(), CliError> {
             let wh = Warehouse::open(cfg.warehouse_dir())?;
             let s = wh.summary(tenant.as_deref())?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&s).map_err(CliError::runtime)?
-                );
+                super::emit(&json_text(&s)?);
             } else {
-                print!("{}", render_summary(&s));
+                super::emit(&render_summary(&s));
             }
             Ok(())
         }
     }
+}
+
+/// Pretty JSON with a trailing newline.
+fn json_text(v: &impl serde::Serialize) -> Result<String, CliError> {
+    serde_json::to_string_pretty(v)
+        .map(|s| s + "\n")
+        .map_err(CliError::runtime)
 }
 
 fn render_summary(s: &Summary) -> String {
@@ -264,7 +266,7 @@ fn render_summary(s: &Summary) -> String {
                 table::thousands(r.clicks),
                 table::money(r.spend),
                 r.currencies.join("/"),
-                format!("{:.1}", r.conversions),
+                table::decimal(r.conversions, 1),
             ]
         })
         .collect();

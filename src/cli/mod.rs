@@ -10,6 +10,7 @@ use crate::config::Config;
 
 mod budget;
 mod data;
+mod models;
 mod simulate;
 mod table;
 
@@ -29,6 +30,9 @@ pub struct Cli {
     /// Warehouse folder [default: <data-dir>/warehouse].
     #[arg(long, global = true, value_name = "DIR", env = "OMNIFY_WAREHOUSE_DIR")]
     pub warehouse: Option<PathBuf>,
+    /// Model registry folder [default: models].
+    #[arg(long, global = true, value_name = "DIR", env = "OMNIFY_MODELS_DIR")]
+    pub models_dir: Option<PathBuf>,
     /// Log more (-v: debug, -vv: trace). Logs go to stderr; RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -51,6 +55,11 @@ pub enum Command {
     Warehouse {
         #[command(subcommand)]
         command: data::WarehouseCommand,
+    },
+    /// The model registry: list, show, promote and roll back versions.
+    Models {
+        #[command(subcommand)]
+        command: models::ModelsCommand,
     },
     /// Recommend a budget split across entities from response curves (exact for concave
     /// curves, global for S-shaped), within bounds; or the most outcome meeting a CPA/ROAS target.
@@ -100,6 +109,20 @@ impl From<crate::warehouse::WarehouseError> for CliError {
     }
 }
 
+/// Writes command output to stdout. A closed pipe (`omnify ... | head`) ends the process
+/// quietly instead of panicking.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write output: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// Builds the configuration in force: defaults → file → environment → flags.
 pub fn config_from(cli: &Cli) -> Result<Config, CliError> {
     let mut cfg = Config::load(cli.config.as_deref()).map_err(CliError::input)?;
@@ -108,6 +131,9 @@ pub fn config_from(cli: &Cli) -> Result<Config, CliError> {
     }
     if let Some(w) = &cli.warehouse {
         cfg.warehouse_dir = Some(w.clone());
+    }
+    if let Some(m) = &cli.models_dir {
+        cfg.models_dir = m.clone();
     }
     Ok(cfg)
 }
@@ -120,6 +146,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Normalize(args) => data::normalize(&cfg, args),
         Command::Ingest(args) => data::ingest(&cfg, args),
         Command::Warehouse { command } => data::warehouse(&cfg, command),
+        Command::Models { command } => models::run(&cfg, command),
         Command::Optimize(args) => budget::optimize(args),
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{CliError, table};
-use crate::simulate::{SimConfig, simulate, write_dataset};
+use crate::simulate::{SimConfig, WriteOptions, simulate, write_dataset_with};
 
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
@@ -27,6 +27,9 @@ pub struct SimulateArgs {
     /// First reported day (YYYY-MM-DD).
     #[arg(long, default_value = "2026-01-01", value_name = "YYYY-MM-DD")]
     pub start: chrono::NaiveDate,
+    /// Gzip every file (`.gz`; ingestion opens gzip transparently). Used for the bundled sample.
+    #[arg(long)]
+    pub gzip: bool,
 }
 
 /// Runs `omnify simulate`.
@@ -41,9 +44,10 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     };
     cfg.validate().map_err(CliError::input)?;
     let world = simulate(&cfg).map_err(CliError::runtime)?;
-    let s = write_dataset(&world, &args.out).map_err(CliError::runtime)?;
-    println!(
-        "wrote {} report files for {} tenants / {} accounts ({} ad-day rows, {} creatives, {} campaigns) to {}",
+    let s = write_dataset_with(&world, &args.out, WriteOptions { gzip: args.gzip })
+        .map_err(CliError::runtime)?;
+    super::emit(&format!(
+        "wrote {} report files for {} tenants / {} accounts ({} ad-day rows, {} creatives, {} campaigns) to {}\n",
         table::thousands(s.files.len() as i64),
         s.tenants,
         s.accounts,
@@ -51,10 +55,10 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         table::thousands(s.creatives as i64),
         s.campaigns,
         s.out_dir.display()
-    );
-    println!(
-        "ingest them with: omnify ingest --manifest {}",
+    ));
+    super::emit(&format!(
+        "ingest them with: omnify ingest --manifest {}\n",
         args.out.join("manifest.json").display()
-    );
+    ));
     Ok(())
 }

@@ -16,11 +16,21 @@ pub fn thousands(n: i64) -> String {
     out
 }
 
+/// Formats a number with thousands separators and `places` decimals: `11483.74` → `11,483.7`.
+pub fn decimal(v: f64, places: usize) -> String {
+    let scale = 10f64.powi(places as i32);
+    let units = (v.abs() * scale).round() as i64;
+    let sign = if v < 0.0 && units > 0 { "-" } else { "" };
+    let whole = thousands(units / scale as i64);
+    if places == 0 {
+        return format!("{sign}{whole}");
+    }
+    format!("{sign}{whole}.{:0places$}", units % scale as i64)
+}
+
 /// Formats money with thousands separators and two decimals: `1234.5` → `1,234.50`.
 pub fn money(v: f64) -> String {
-    let cents = (v.abs() * 100.0).round() as i64;
-    let sign = if v < 0.0 && cents > 0 { "-" } else { "" };
-    format!("{sign}{}.{:02}", thousands(cents / 100), cents % 100)
+    decimal(v, 2)
 }
 
 /// Renders rows as an aligned text table; columns whose header starts with '>' are
@@ -86,5 +96,7 @@ mod tests {
         assert_eq!(money(1234.5), "1,234.50");
         assert_eq!(money(0.005), "0.01");
         assert_eq!(money(-0.5), "-0.50");
+        assert_eq!(decimal(11483.74, 1), "11,483.7");
+        assert_eq!(decimal(2.5, 0), "3");
     }
 }

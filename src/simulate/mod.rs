@@ -89,7 +89,7 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 
 pub use dynamics::{cumulative_reach, frequency, wear_in, wear_out, yearly_wave};
-pub use output::{DatasetSummary, ManifestEntry, write_dataset};
+pub use output::{DatasetSummary, ManifestEntry, WriteOptions, write_dataset, write_dataset_with};
 pub use response::{Adstock, AdstockState, ResponseParams, hill, weibull_weights};
 pub use truth::{OnsetDetector, onset_of};
 pub use world::{

@@ -15,7 +15,6 @@
 //!
 //! Every file is written atomically: a temp file in the same directory, fsync, rename.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::{CsvWriter, DataFrame, SerWriter};
@@ -115,8 +114,26 @@ pub fn preliminary(row: &AdDailyRow, lag: i32) -> AdDailyRow {
     r
 }
 
-/// Writes the dataset under `out` (created if missing). Deterministic in the world.
+/// Writes the dataset under `out` (created if missing), uncompressed. Deterministic in the
+/// world.
 pub fn write_dataset(world: &World, out: &Path) -> Result<DatasetSummary, SimError> {
+    write_dataset_with(world, out, WriteOptions::default())
+}
+
+/// [`write_dataset`] with storage options.
+pub fn write_dataset_with(
+    world: &World,
+    out: &Path,
+    opts: WriteOptions,
+) -> Result<DatasetSummary, SimError> {
+    let pack = |name: String, bytes: &[u8]| -> (String, Vec<u8>) {
+        let compressed = bytes.starts_with(&[0x1f, 0x8b]) || bytes.starts_with(b"PK\x03\x04");
+        if opts.gzip && !compressed {
+            (format!("{name}.gz"), gzip(bytes))
+        } else {
+            (name, bytes.to_vec())
+        }
+    };
     let cfg = &world.config;
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -161,8 +178,8 @@ pub fn write_dataset(world: &World, out: &Path) -> Result<DatasetSummary, SimErr
                             }
                         })
                         .collect();
-                    let file_name = format!("{label}_{name}");
-                    write_atomic(&dir.join(&file_name), &f.bytes)?;
+                    let (file_name, bytes) = pack(format!("{label}_{name}"), &f.bytes);
+                    write_atomic(&dir.join(&file_name), &bytes)?;
                     files.push(ManifestEntry {
                         path: format!("{}/{}/{}", tenant.name, acc.platform.as_str(), file_name),
                         tenant: tenant.name.clone(),
@@ -186,12 +203,12 @@ pub fn write_dataset(world: &World, out: &Path) -> Result<DatasetSummary, SimErr
     write_atomic(&out.join("manifest.json"), &manifest)?;
 
     let truth_dir = out.join("truth");
-    let ad_daily_path = truth_dir.join("ad_daily.csv");
     let (ad_daily, ad_daily_rows) = ad_daily_csv(world).map_err(|message| SimError::Table {
-        path: ad_daily_path.clone(),
+        path: truth_dir.join("ad_daily.csv"),
         message,
     })?;
-    write_atomic(&ad_daily_path, &ad_daily)?;
+    let (name, bytes) = pack("ad_daily.csv".into(), &ad_daily);
+    write_atomic(&truth_dir.join(name), &bytes)?;
 
     let mut creatives = Vec::new();
     let mut campaigns = Vec::new();
@@ -212,12 +229,12 @@ pub fn write_dataset(world: &World, out: &Path) -> Result<DatasetSummary, SimErr
             campaign_daily,
         ),
     ] {
-        let path = truth_dir.join(name);
         let bytes = csv_bytes(header, &records).map_err(|message| SimError::Table {
-            path: path.clone(),
+            path: truth_dir.join(name),
             message,
         })?;
-        write_atomic(&path, &bytes)?;
+        let (name, bytes) = pack(name.to_string(), &bytes);
+        write_atomic(&truth_dir.join(name), &bytes)?;
     }
     Ok(DatasetSummary {
         out_dir: out.to_path_buf(),
@@ -327,17 +344,28 @@ fn csv_bytes(header: &[&str], records: &[Vec<String>]) -> Result<Vec<u8>, String
     w.into_inner().map_err(|e| e.to_string())
 }
 
-/// Writes `bytes` to `path` atomically: a temp file in the same directory, fsync, rename.
+/// Writes `bytes` to `path` atomically (temp file, fsync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SimError> {
-    let err = |source| SimError::Io {
+    crate::fsutil::write_atomic(path, bytes).map_err(|source| SimError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    std::fs::create_dir_all(dir).map_err(err)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-    tmp.write_all(bytes).map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
+    })
+}
+
+/// Gzip-compresses `bytes` (deterministic: no timestamp or name in the header).
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    // Writing into a Vec cannot fail.
+    let _ = enc.write_all(bytes);
+    enc.finish().unwrap_or_default()
+}
+
+/// How [`write_dataset_with`] stores files.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriteOptions {
+    /// Gzip every report and truth file (`.gz` appended; reports that platforms already deliver
+    /// compressed — Amazon's gzip, Microsoft's zip — are left as they are). The connectors open
+    /// gzip transparently, so ingestion is unchanged; it keeps the committed sample small.
+    pub gzip: bool,
 }

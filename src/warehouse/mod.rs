@@ -19,7 +19,8 @@ pub mod store;
 pub mod summary;
 pub mod validate;
 
-pub use store::{LocalStore, PartitionKey, PartitionStore, write_atomic};
+pub use crate::fsutil::write_atomic;
+pub use store::{LocalStore, PartitionKey, PartitionStore};
 pub use summary::{Summary, SummaryRow};
 pub use validate::{ValidationError, valid_tenant, validate_frame};
 
@@ -43,6 +44,9 @@ pub enum WarehouseError {
 pub struct IngestReport {
     /// Rows offered (after de-duplicating the batch itself, last occurrence wins).
     pub rows: usize,
+    /// Rows of the batch superseded by a later row with the same key in the same batch (a later
+    /// pull restating an earlier one).
+    pub superseded_in_batch: usize,
     /// Keys that were not in the warehouse before.
     pub inserted: usize,
     /// Keys that replaced a stored row.
@@ -95,6 +99,7 @@ impl Warehouse {
     /// key keeps its last row (later files restate earlier ones).
     pub fn ingest(&self, batch: DataFrame) -> Result<IngestReport, WarehouseError> {
         let key: Vec<Expr> = cols::KEY.iter().map(|c| col(*c)).collect();
+        let offered = batch.height();
         let batch = batch
             .lazy()
             .unique_stable_generic(Some(key.clone()), UniqueKeepStrategy::Last)
@@ -102,6 +107,7 @@ impl Warehouse {
             .collect()?;
         let mut report = IngestReport {
             rows: batch.height(),
+            superseded_in_batch: offered - batch.height(),
             ..Default::default()
         };
         if batch.height() == 0 {

@@ -6,7 +6,9 @@
 //! sees either the old file or the new one, never half of one.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+
+use crate::fsutil::write_atomic;
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// A partition of `ad_daily`: one tenant, one platform, one calendar month.
@@ -160,20 +162,4 @@ impl PartitionStore for LocalStore {
         file.lock_shared()?;
         Ok(WarehouseLock { _file: file })
     }
-}
-
-/// Writes `bytes` to `path` atomically: temp file in the same folder, fsync, rename, fsync the
-/// folder. Creates missing parent folders.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    if let Ok(d) = File::open(dir) {
-        // Persist the rename itself; not supported on every platform, hence best effort.
-        let _ = d.sync_all();
-    }
-    Ok(())
 }

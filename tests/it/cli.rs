@@ -10,10 +10,13 @@ fn every_subcommand_explains_itself() {
     let dir = tempfile::tempdir().unwrap();
     for args in [
         vec!["--help"],
+        vec!["simulate", "--help"],
         vec!["normalize", "--help"],
         vec!["ingest", "--help"],
         vec!["warehouse", "--help"],
         vec!["warehouse", "summary", "--help"],
+        vec!["models", "list", "--help"],
+        vec!["models", "promote", "--help"],
     ] {
         let out = omnify(dir.path(), &args);
         assert!(out.status.success(), "{args:?}");
@@ -163,4 +166,137 @@ fn summary_of_an_empty_warehouse_says_so() {
     let out = omnify(dir.path(), &["warehouse", "summary", "--warehouse", "wh"]);
     assert!(out.status.success());
     assert!(stdout(&out).contains("empty"));
+}
+
+/// Every native fixture is recognised by `--platform auto` as the platform whose folder it is
+/// in, and normalizes to rows of that platform.
+#[test]
+fn auto_detects_every_platform_fixture() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = fixture("");
+    let mut seen = std::collections::BTreeSet::new();
+    for (path, _) in crate::common::snapshot(&root) {
+        let platform = path
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if platform == "unified" || platform == "budget" || name.starts_with("error") {
+            continue;
+        }
+        let out = omnify(
+            dir.path(),
+            &[
+                "normalize",
+                "--account-id",
+                "123",
+                "--currency",
+                "USD",
+                path.to_str().unwrap(),
+                "--out",
+                "out.csv",
+            ],
+        );
+        assert!(out.status.success(), "{}: {}", path.display(), stderr(&out));
+        let csv = std::fs::read_to_string(dir.path().join("out.csv")).unwrap();
+        let rows: Vec<&str> = csv.lines().skip(1).collect();
+        assert!(!rows.is_empty(), "{}", path.display());
+        for r in rows {
+            assert_eq!(
+                r.split(',').nth(1),
+                Some(platform.as_str()),
+                "{}: {r}",
+                path.display()
+            );
+        }
+        seen.insert(platform);
+    }
+    assert_eq!(seen.len(), 9, "fixtures for all nine platforms: {seen:?}");
+}
+
+/// Payloads without the account id or currency are rejected with the flag to add.
+#[test]
+fn missing_request_scope_names_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    for (file, flag) in [
+        ("linkedin/ad_analytics_daily.json", "--account-id"),
+        ("tiktok/report_p1.json", "--account-id"),
+        ("snapchat/ad_stats_day.json", "--account-id"),
+        ("x/stats_7day.json", "--account-id"),
+        ("google_ads/ui_export.csv", "--account-id"),
+        ("amazon_ads/sp_advertised_product.json.gz", "--account-id"),
+        ("pinterest/ads_analytics_day.json", "--currency"),
+    ] {
+        let out = omnify(
+            dir.path(),
+            &[
+                "ingest",
+                "--warehouse",
+                "wh",
+                fixture(file).to_str().unwrap(),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(2), "{file}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(file.split('/').nth(1).unwrap()) && err.contains(flag),
+            "{file}: {err}"
+        );
+        assert!(!dir.path().join("wh/ad_daily/tenant=default").exists());
+    }
+}
+
+#[test]
+fn an_api_error_envelope_is_an_error_not_an_empty_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = omnify(
+        dir.path(),
+        &[
+            "ingest",
+            "--warehouse",
+            "wh",
+            "--account-id",
+            "1",
+            "--currency",
+            "USD",
+            fixture("tiktok/error_40100.json").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("40100"), "{}", stderr(&out));
+}
+
+#[test]
+fn truncated_native_reports_are_rejected_with_their_place() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in [
+        "meta/insights_p1.json",
+        "google_ads/ui_export.csv",
+        "microsoft_ads/ad_performance.csv",
+    ] {
+        let bytes = std::fs::read(fixture(file)).unwrap();
+        let cut = dir.path().join(file.replace('/', "_"));
+        std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+        let out = omnify(
+            dir.path(),
+            &[
+                "ingest",
+                "--warehouse",
+                "wh",
+                "--account-id",
+                "1",
+                cut.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(2), "{file}: {}", stdout(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&*cut.file_name().unwrap().to_string_lossy()) && err.contains("line"),
+            "{file}: {err}"
+        );
+        assert!(!dir.path().join("wh/ad_daily/tenant=default").exists());
+    }
 }

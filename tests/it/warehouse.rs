@@ -105,7 +105,11 @@ fn within_one_batch_the_last_file_wins() {
     )
     .unwrap();
     let r = wh.ingest(batch).unwrap();
-    assert_eq!((r.rows, r.inserted, r.replaced), (6, 6, 0));
+    // 5 + 2 rows offered; a1/2026-01-31 appears in both files, so one is superseded.
+    assert_eq!(
+        (r.rows, r.inserted, r.replaced, r.superseded_in_batch),
+        (6, 6, 0, 1)
+    );
     let df = wh
         .query(Some("acme"), |lf| {
             lf.filter(

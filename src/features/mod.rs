@@ -1,0 +1,27 @@
+//! Creative-fatigue labels and features (DESIGN.md §4), as `LazyFrame -> LazyFrame` steps over
+//! the `ad_daily` frame (DESIGN.md §3). A creative is (tenant, platform, account_id, ad_id).
+//!
+//! - [`label_days`] / [`label_creatives`] / [`rule_counts`]: the fatigue definition — launch
+//!   baseline, CPA → CPC → inverse-CTR metric, rolling ratio of sums, onset, `limited`,
+//!   censoring, insufficient data, left truncation, seasonal adjustment (see [`labels`]).
+//! - [`features`] / [`feature_names`] / [`feature_matrix`]: per creative-day model inputs that
+//!   use days ≤ t only (see [`creative`]).
+//! - [`FatigueConfig`]: `training/fatigue.toml` (`[labels]`, `[features]`).
+//!
+//! Column names: [`cols`]. The pipelines stay lazy; callers collect once.
+
+pub mod cols;
+pub mod config;
+pub mod creative;
+#[cfg(test)]
+mod feature_tests;
+#[cfg(test)]
+mod label_tests;
+pub mod labels;
+mod prepare;
+#[cfg(test)]
+mod testutil;
+
+pub use config::{ConfigError, FatigueConfig, FeatureConfig, LabelConfig};
+pub use creative::{feature_matrix, feature_names, features};
+pub use labels::{MetricKind, RuleCounts, label_creatives, label_days, rule_counts};
