@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 
+mod budget;
 mod data;
 mod models;
 mod simulate;
@@ -60,6 +61,9 @@ pub enum Command {
         #[command(subcommand)]
         command: models::ModelsCommand,
     },
+    /// Recommend a budget split across entities from response curves (exact for concave
+    /// curves, global for S-shaped), within bounds; or the most outcome meeting a CPA/ROAS target.
+    Optimize(budget::OptimizeArgs),
 }
 
 /// A command failure: the one-line message and the exit code.
@@ -143,5 +147,17 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Ingest(args) => data::ingest(&cfg, args),
         Command::Warehouse { command } => data::warehouse(&cfg, command),
         Command::Models { command } => models::run(&cfg, command),
+        Command::Optimize(args) => budget::optimize(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks every subcommand's definition (unique names, valid defaults...).
+    #[test]
+    fn the_command_line_definition_is_valid() {
+        super::Cli::command().debug_assert();
     }
 }
