@@ -589,6 +589,18 @@ impl<'a> CsvRow<'a> {
     }
 }
 
+/// A scope value (`--account-id`, `--currency`) needed only when the file lacks the column
+/// `col` that carries it: `None` when the column is there, else what `require` gives.
+pub fn scope_unless<T>(
+    col: Option<usize>,
+    require: impl FnOnce() -> Result<T, ParseError>,
+) -> Result<Option<T>, ParseError> {
+    match col {
+        Some(_) => Ok(None),
+        None => require().map(Some),
+    }
+}
+
 /// The columns of a UI export whose cells map one-to-one onto [`AdDailyRow`] fields, each as
 /// alternative header names (first found wins). Used by the LinkedIn and TikTok exports,
 /// which differ only in these names.
@@ -647,10 +659,7 @@ pub fn export_rows(
         cols.ad_name,
     ]
     .map(|n| table.col(n));
-    let fallback_currency = match currency_c {
-        Some(_) => None,
-        None => Some(opts.require_currency(platform)?),
-    };
+    let fallback_currency = scope_unless(currency_c, || opts.require_currency(platform))?;
     let mut out = Vec::with_capacity(table.records.len());
     for r in table.rows(table.delimiter == b';') {
         let ad_id = r

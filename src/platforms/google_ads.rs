@@ -35,7 +35,9 @@ use serde_json::{Map, Value, json};
 
 use super::common::{self, CsvTable, JsonNum, at};
 use super::common::{day, join_segment, nonneg};
-use super::writer::{cents, date_span, file_name, fmt_cents, split_int, thousands, to_micros};
+use super::writer::{
+    cents, date_span, file_name, fmt_cents, split_int, thousands, to_cents_amount, to_micros,
+};
 use super::{
     Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
 };
@@ -310,14 +312,8 @@ fn parse_csv(body: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseEr
     let c_device = t.col(&["Device"]);
     let c_network = t.col(&["Network", "Network (with search partners)"]);
     // Scope values are needed only when the export lacks the columns.
-    let scope_account = match c_cust {
-        Some(_) => None,
-        None => Some(opts.require_account_id(P)?),
-    };
-    let scope_currency = match c_cur {
-        Some(_) => None,
-        None => Some(opts.require_currency(P)?),
-    };
+    let scope_account = common::scope_unless(c_cust, || opts.require_account_id(P))?;
+    let scope_currency = common::scope_unless(c_cur, || opts.require_currency(P))?;
     let mut out = Vec::with_capacity(t.records.len());
     for r in t.rows(false) {
         let cell = |c: usize| r.cell(c);
@@ -621,7 +617,7 @@ pub fn carried(row: &AdDailyRow, format: NativeFormat) -> AdDailyRow {
             r.video_views = Some(r.video_views.unwrap_or(0));
         }
         NativeFormat::UiCsv => {
-            let c = |v: Option<f64>| Some(cents(v.unwrap_or(0.0)) as f64 / 100.0);
+            let c = to_cents_amount;
             r.spend = c(r.spend);
             r.conversions = c(r.conversions);
             r.conversion_value = c(r.conversion_value);

@@ -40,7 +40,9 @@ use serde_json::{Map, Value, json};
 
 use super::common::{self, CsvTable, JsonNum, at};
 use super::common::{day, nonneg};
-use super::writer::{cents, date_span, file_name, fmt_cents, fmt_micros, to_micros};
+use super::writer::{
+    cents, date_span, file_name, fmt_cents, fmt_micros, to_cents_amount, to_micros,
+};
 use super::{
     ConversionEvents, Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions,
     Platform, WriteContext,
@@ -392,10 +394,7 @@ fn parse_csv(body: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseEr
     let c_set_id = t.col(h::ADSET_ID);
     let c_set = t.col(h::ADSET);
     let c_ad_name = t.col(h::AD);
-    let scope_account = match c_acc {
-        Some(_) => None,
-        None => Some(opts.require_account_id(P)?),
-    };
+    let scope_account = common::scope_unless(c_acc, || opts.require_account_id(P))?;
     let scope_currency = match (c_cur, &header_currency) {
         (None, None) => Some(opts.require_currency(P)?),
         _ => None,
@@ -787,7 +786,7 @@ pub fn carried(row: &AdDailyRow, format: NativeFormat) -> AdDailyRow {
             r.conversion_value = Some(r.conversion_value.unwrap_or(0.0));
         }
         NativeFormat::UiCsv => {
-            let c = |v: Option<f64>| Some(cents(v.unwrap_or(0.0)) as f64 / 100.0);
+            let c = to_cents_amount;
             r.spend = c(r.spend);
             r.conversions = c(r.conversions);
             r.conversion_value = c(r.conversion_value);

@@ -53,6 +53,11 @@ pub(crate) fn cents(v: f64) -> i64 {
     (v * 100.0).round() as i64
 }
 
+/// Money rounded to whole cents, absent money counting as 0 (what a UI export shows).
+pub(crate) fn to_cents_amount(v: Option<f64>) -> Option<f64> {
+    Some(cents(v.unwrap_or(0.0)) as f64 / 100.0)
+}
+
 /// Splits a non-negative `total` into `k` non-negative parts that add up to it exactly. All
 /// parts but the last are multiples of `quantum` (1 for counts, 10 000 micros = one cent for
 /// money), so money splits are whole cents whenever the total is.
