@@ -346,8 +346,7 @@ mod tests {
             account_id: Some("ENTITY2ABC".into()),
             ..ParseOptions::default()
         };
-        let (p, rows) = normalize(None, &gz(), &opts).unwrap();
-        assert_eq!(p, Platform::AmazonAds);
+        let rows = normalize_as(Platform::AmazonAds, &gz(), &opts);
         // impressions 2500+3000+800 = 6300; clicks 40+55+0 = 95; cost 22.8+30.25+0 = 53.05;
         // purchases7d (not 14d/30d) 3+2+0 = 5; sales7d 59.97+39.98+0 = 99.95.
         assert_totals(totals(&rows), (3, 6300, 95, 53.05, 5.0, 99.95));

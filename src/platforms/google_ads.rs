@@ -630,7 +630,6 @@ pub fn carried(row: &AdDailyRow, format: NativeFormat) -> AdDailyRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platforms::normalize;
     use crate::platforms::testkit::*;
     use crate::platforms::writer::fmt_micros;
     use proptest::prelude::*;
@@ -650,8 +649,7 @@ mod tests {
 
     #[test]
     fn search_stream_fixture_totals() {
-        let (p, rows) = normalize(None, &read(STREAM), &ParseOptions::default()).unwrap();
-        assert_eq!(p, Platform::GoogleAds);
+        let rows = normalize_as(Platform::GoogleAds, &read(STREAM), &ParseOptions::default());
         // Ad 333 on 09-01 is split MOBILE+DESKTOP → one row; plus 333/09-02 and 444/09-01.
         // impressions 1200+800+1000+500 = 3500; clicks 48+20+30+0 (omitted) = 98;
         // spend (15230000+9770000+12000000+0)/1e6 = 37.00; conversions 2.5+1.5+1.0+0 = 5.0;
@@ -680,8 +678,7 @@ mod tests {
     #[test]
     fn ui_csv_fixture_totals() {
         let opts = scope_opts();
-        let (p, rows) = normalize(None, &read(UI), &opts).unwrap();
-        assert_eq!(p, Platform::GoogleAds);
+        let rows = normalize_as(Platform::GoogleAds, &read(UI), &opts);
         // 3 data rows (Total rows dropped): impressions 12345+980+2000 = 15325;
         // clicks 410+31+1200 = 1641; cost 1020.50+25.00+1000.00 = 2045.50;
         // conversions 12.50+0+3.25 = 15.75; value 1250.00+0+99.99 = 1349.99.

@@ -368,9 +368,7 @@ mod tests {
 
     #[test]
     fn daily_fixture_totals() {
-        let (p, rows) =
-            crate::platforms::normalize(None, &fixture(), &testkit::opts()).expect("parses");
-        assert_eq!(p, Platform::LinkedIn);
+        let rows = testkit::normalize_as(Platform::LinkedIn, &fixture(), &testkit::opts());
         // 4 elements: creatives 123 (Jun 1, Jun 2) and 456 (Jun 1, Jun 2).
         assert_eq!(rows.len(), 4);
         // impressions 1000 + 1200 + 800 + 0 = 3000
@@ -501,9 +499,7 @@ mod tests {
     #[test]
     fn campaign_manager_csv_totals() {
         let bytes = std::fs::read(CSV).expect("fixture");
-        let (p, rows) =
-            crate::platforms::normalize(None, &bytes, &testkit::opts()).expect("parses");
-        assert_eq!(p, Platform::LinkedIn);
+        let rows = testkit::normalize_as(Platform::LinkedIn, &bytes, &testkit::opts());
         // 3 data rows below a 4-line preamble; the "Total" row is dropped
         assert_eq!(rows.len(), 3);
         // Impressions "1,000" + 1200 + 800 = 3000

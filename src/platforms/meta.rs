@@ -873,8 +873,7 @@ mod tests {
     #[test]
     fn ads_manager_csv_fixtures() {
         let opts = ParseOptions::default();
-        let (p, rows) = normalize(None, &fx("ads_manager.csv"), &opts).unwrap();
-        assert_eq!(p, Platform::Meta);
+        let rows = normalize_as(Platform::Meta, &fx("ads_manager.csv"), &opts);
         // 3 rows (the summary row without ids is skipped): impressions 1000+1500+400 = 2900;
         // link clicks 25+40+8 = 73; spend 12.34+1020.50+5.50 = 1038.34;
         // purchases 2+3+0 (blank) = 5; value 80.50+120.00+0 = 200.50.
@@ -882,8 +881,7 @@ mod tests {
         assert_eq!(rows[0].currency.as_deref(), Some("USD"));
         assert_eq!(rows[1].campaign_name.as_deref(), Some("Prospecting, EU"));
         assert_eq!(rows[2].reach, None);
-        let (p, rows) = normalize(None, &fx("ads_manager_fr.csv"), &opts).unwrap();
-        assert_eq!(p, Platform::Meta);
+        let rows = normalize_as(Platform::Meta, &fx("ads_manager_fr.csv"), &opts);
         // French: impressions 1 000 + 1 500 = 2500; clicks 25+40 = 65;
         // spend 12,34 + 1 234,56 = 1246.90; purchases 2+3 = 5; value 80,50 + 1 120,25 = 1200.75.
         assert_totals(totals(&rows), (2, 2500, 65, 1246.9, 5.0, 1200.75));

@@ -329,9 +329,7 @@ mod tests {
 
     #[test]
     fn fixture_totals() {
-        let (p, rows) =
-            crate::platforms::normalize(None, &fixture(), &testkit::opts()).expect("parses");
-        assert_eq!(p, Platform::Pinterest);
+        let rows = testkit::normalize_as(Platform::Pinterest, &fixture(), &testkit::opts());
         assert_eq!(rows.len(), 3);
         // IMPRESSION_1 100 + 2500 + PAID_IMPRESSION 40 (third row has no IMPRESSION_1) = 2640
         assert_eq!(rows.iter().map(|r| r.impressions).sum::<i64>(), 2640);

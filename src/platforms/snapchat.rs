@@ -449,10 +449,11 @@ mod tests {
 
     #[test]
     fn per_ad_fixture_totals() {
-        let (p, rows) =
-            crate::platforms::normalize(None, &fixture("ad_stats_day.json"), &testkit::opts())
-                .expect("parses");
-        assert_eq!(p, Platform::Snapchat);
+        let rows = testkit::normalize_as(
+            Platform::Snapchat,
+            &fixture("ad_stats_day.json"),
+            &testkit::opts(),
+        );
         // 3 DAY buckets of one ad, 2016-08-05..07 in -07:00.
         assert_eq!(rows.len(), 3);
         let d = |day| NaiveDate::from_ymd_opt(2016, 8, day).unwrap();

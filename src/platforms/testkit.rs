@@ -432,3 +432,11 @@ pub fn check_write_round_trip(
     );
     Ok(())
 }
+
+/// Normalizes `bytes` with the platform detected from content, asserts it is `expected`, and
+/// returns the rows; panics on a parse error.
+pub fn normalize_as(expected: Platform, bytes: &[u8], opts: &ParseOptions) -> Vec<AdDailyRow> {
+    let (p, rows) = normalize(None, bytes, opts).unwrap_or_else(|e| panic!("parses: {e}"));
+    assert_eq!(p, expected);
+    rows
+}

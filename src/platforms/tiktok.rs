@@ -388,9 +388,7 @@ mod tests {
     fn two_pages_totals() {
         let mut rows = Vec::new();
         for f in ["report_p1.json", "report_p2.json"] {
-            let (p, r) =
-                crate::platforms::normalize(None, &fixture(f), &testkit::opts()).expect("parses");
-            assert_eq!(p, Platform::TikTok);
+            let r = testkit::normalize_as(Platform::TikTok, &fixture(f), &testkit::opts());
             rows.extend(r);
         }
         // page 1 has 2 rows, page 2 has 1 (page_info total_number 3, total_page 2)
@@ -512,9 +510,7 @@ mod tests {
     #[test]
     fn ads_manager_export_totals() {
         let bytes = fixture("ads_manager_export.csv");
-        let (p, rows) =
-            crate::platforms::normalize(None, &bytes, &testkit::opts()).expect("parses");
-        assert_eq!(p, Platform::TikTok);
+        let rows = testkit::normalize_as(Platform::TikTok, &bytes, &testkit::opts());
         // 3 rows; the "Total of 3 results" row is dropped
         assert_eq!(rows.len(), 3);
         // Impressions "10,505" + 2000 + 0 = 12505

@@ -592,10 +592,8 @@ mod tests {
 
     #[test]
     fn seven_day_fixture_totals() {
-        let (p, rows) =
-            crate::platforms::normalize(None, &fixture("stats_7day.json"), &testkit::opts())
-                .expect("parses");
-        assert_eq!(p, Platform::X);
+        let rows =
+            testkit::normalize_as(Platform::X, &fixture("stats_7day.json"), &testkit::opts());
         // entity 1bx7i: days 0,1,2,4,6 have a value (3 and 5 are null in every metric);
         // entity 2cy8j: its whole arrays are null except impressions on day 0 → 1 row. 5 + 1 = 6.
         assert_eq!(rows.len(), 6);
