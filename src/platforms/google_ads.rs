@@ -37,6 +37,7 @@ use super::common::{self, CsvTable, JsonNum, at};
 use super::common::{day, join_segment, nonneg};
 use super::writer::{
     cents, date_span, file_name, fmt_cents, split_int, thousands, to_cents_amount, to_micros,
+    zero_missing_money,
 };
 use super::{
     Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
@@ -611,9 +612,7 @@ pub fn carried(row: &AdDailyRow, format: NativeFormat) -> AdDailyRow {
     r.reach = None;
     match format {
         NativeFormat::ApiJson => {
-            r.spend = Some(r.spend.unwrap_or(0.0));
-            r.conversions = Some(r.conversions.unwrap_or(0.0));
-            r.conversion_value = Some(r.conversion_value.unwrap_or(0.0));
+            zero_missing_money(&mut r);
             r.video_views = Some(r.video_views.unwrap_or(0));
         }
         NativeFormat::UiCsv => {

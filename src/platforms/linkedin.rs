@@ -32,7 +32,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::common::{self, JsonNum};
-use super::writer::{json_file_name, json_number, money_text};
+use super::writer::{json_file_name, json_number, money_text, without_entities};
 use super::{
     Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
 };
@@ -337,13 +337,7 @@ pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
 /// What a LinkedIn adAnalytics report carries of a row: no campaign / ad-group ids or names
 /// and no creative name (they come from entity endpoints).
 pub fn carried(row: &AdDailyRow, _format: NativeFormat) -> AdDailyRow {
-    let mut r = row.clone();
-    r.campaign_id = None;
-    r.ad_group_id = None;
-    r.campaign_name = None;
-    r.ad_group_name = None;
-    r.ad_name = None;
-    r
+    without_entities(row)
 }
 
 #[cfg(test)]

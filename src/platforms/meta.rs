@@ -42,6 +42,7 @@ use super::common::{self, CsvTable, JsonNum, at};
 use super::common::{day, nonneg};
 use super::writer::{
     cents, date_span, file_name, fmt_cents, fmt_micros, to_cents_amount, to_micros,
+    zero_missing_money,
 };
 use super::{
     ConversionEvents, Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions,
@@ -781,9 +782,7 @@ pub fn carried(row: &AdDailyRow, format: NativeFormat) -> AdDailyRow {
     let mut r = row.clone();
     match format {
         NativeFormat::ApiJson => {
-            r.spend = Some(r.spend.unwrap_or(0.0));
-            r.conversions = Some(r.conversions.unwrap_or(0.0));
-            r.conversion_value = Some(r.conversion_value.unwrap_or(0.0));
+            zero_missing_money(&mut r);
         }
         NativeFormat::UiCsv => {
             let c = to_cents_amount;

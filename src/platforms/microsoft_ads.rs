@@ -26,7 +26,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::common::{self, CsvTable};
 use super::common::{day, join_segment, nonneg};
-use super::writer::{date_span, file_name, fmt_micros, split_int, to_micros};
+use super::writer::{date_span, file_name, fmt_micros, split_int, to_micros, zero_missing_money};
 use super::{
     NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
 };
@@ -308,9 +308,7 @@ pub fn carried(row: &AdDailyRow, _format: NativeFormat) -> AdDailyRow {
     r.ad_name = None;
     r.reach = None;
     r.video_views = None;
-    r.spend = Some(r.spend.unwrap_or(0.0));
-    r.conversions = Some(r.conversions.unwrap_or(0.0));
-    r.conversion_value = Some(r.conversion_value.unwrap_or(0.0));
+    zero_missing_money(&mut r);
     r
 }
 

@@ -30,7 +30,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::common::{self, JsonNum, at};
-use super::writer::{json_file_name, json_number};
+use super::writer::{json_file_name, json_number, without_entities};
 use super::{
     Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
 };
@@ -411,13 +411,7 @@ pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
 /// What Snapchat stats carry of a row: no campaign / ad squad ids or names and no ad name
 /// (they come from the entity endpoints).
 pub fn carried(row: &AdDailyRow, _format: NativeFormat) -> AdDailyRow {
-    let mut r = row.clone();
-    r.campaign_id = None;
-    r.ad_group_id = None;
-    r.campaign_name = None;
-    r.ad_group_name = None;
-    r.ad_name = None;
-    r
+    without_entities(row)
 }
 
 #[cfg(test)]

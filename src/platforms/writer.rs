@@ -150,3 +150,22 @@ pub(crate) fn money_text(v: f64) -> String {
         format!("{v}")
     }
 }
+
+/// `row` without the entity ids and names (campaign, ad group, ad name) that stats endpoints
+/// leave to the entity endpoints: what LinkedIn, Snapchat and X reports carry of them.
+pub(crate) fn without_entities(row: &AdDailyRow) -> AdDailyRow {
+    let mut r = row.clone();
+    r.campaign_id = None;
+    r.ad_group_id = None;
+    r.campaign_name = None;
+    r.ad_group_name = None;
+    r.ad_name = None;
+    r
+}
+
+/// Absent spend, conversions and conversion value as 0: for reports that always send them.
+pub(crate) fn zero_missing_money(r: &mut AdDailyRow) {
+    r.spend = Some(r.spend.unwrap_or(0.0));
+    r.conversions = Some(r.conversions.unwrap_or(0.0));
+    r.conversion_value = Some(r.conversion_value.unwrap_or(0.0));
+}

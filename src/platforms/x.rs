@@ -36,7 +36,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
 use super::common::{self, JsonNum, at};
-use super::writer::{json_file_name, json_number};
+use super::writer::{json_file_name, json_number, without_entities, zero_missing_money};
 use super::{
     Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
 };
@@ -553,16 +553,9 @@ pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
 /// What X stats carry of a row: no hierarchy, names or reach; spend, conversions, value and
 /// video views are always reported (no data reads as 0).
 pub fn carried(row: &AdDailyRow, _format: NativeFormat) -> AdDailyRow {
-    let mut r = row.clone();
-    r.campaign_id = None;
-    r.ad_group_id = None;
-    r.campaign_name = None;
-    r.ad_group_name = None;
-    r.ad_name = None;
+    let mut r = without_entities(row);
     r.reach = None;
-    r.spend = Some(row.spend.unwrap_or(0.0));
-    r.conversions = Some(row.conversions.unwrap_or(0.0));
-    r.conversion_value = Some(row.conversion_value.unwrap_or(0.0));
+    zero_missing_money(&mut r);
     r.video_views = Some(row.video_views.unwrap_or(0));
     r
 }
