@@ -1,7 +1,10 @@
 //! Parsing helpers shared by the connectors: numbers that arrive as JSON numbers or strings
 //! (with `"-"`/`"--"` for missing, thousands separators, `%` suffixes), micros, money
 //! validation, dates with or without time and offset, and CSV tables with preambles, footers
-//! and a UTF-8 BOM.
+//! and a UTF-8 BOM. Located reads: [`JsonNum`]'s `*_at` methods and the [`CsvRow`] accessor
+//! put every error at its line or JSON path and field; [`export_rows`] reads the UI exports
+//! whose columns map one-to-one onto the unified row (LinkedIn, TikTok); [`scope_unless`]
+//! asks for `--account-id` / `--currency` only when the file lacks the column.
 
 use std::borrow::Cow;
 use std::fmt;
