@@ -452,7 +452,13 @@ impl CsvTable {
                     ),
                 ));
             }
-            records.push((line, rec.clone()));
+            records.push((
+                line,
+                std::mem::replace(
+                    &mut rec,
+                    csv::StringRecord::with_capacity(256, headers.len()),
+                ),
+            ));
         }
         Ok(CsvTable {
             headers,
