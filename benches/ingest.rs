@@ -207,11 +207,48 @@ fn memory_report() {
     }
 }
 
+/// Peak memory and wall time of `omnify ingest` of a unified Parquet file of `n` rows.
+fn ingest_memory_report(n: usize) {
+    use polars::prelude::ParquetWriter;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut df = rows_to_frame("bench", &rows(Platform::Meta, n)).expect("frame");
+    let path = dir.path().join("history.parquet");
+    let file = std::fs::File::create(&path).expect("create");
+    ParquetWriter::new(file)
+        .finish(&mut df)
+        .expect("write parquet");
+    drop(df);
+    let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let (secs, peak) = child_peak_rss(
+        &[
+            "ingest",
+            "--warehouse",
+            "wh",
+            "--tenant",
+            "bench",
+            path.to_str().unwrap_or(""),
+        ],
+        dir.path(),
+    );
+    eprintln!(
+        "memory ingest/{n}: unified Parquet input {:.1} MB, peak RSS {:.1} MB, {:.2} s end to end",
+        bytes as f64 / 1e6,
+        peak as f64 / 1e6,
+        secs
+    );
+}
+
 criterion_group!(benches, bench_normalize, bench_ingest);
 
 fn main() {
     if std::env::var("OMNIFY_BENCH_SKIP_MEMORY").is_err() {
         memory_report();
+        let big = if std::env::var("OMNIFY_BENCH_ROWS").is_err() {
+            10_000_000
+        } else {
+            1_000_000
+        };
+        ingest_memory_report(big);
     }
     benches();
     Criterion::default().configure_from_args().final_summary();
