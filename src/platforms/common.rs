@@ -452,13 +452,7 @@ impl CsvTable {
                     ),
                 ));
             }
-            records.push((
-                line,
-                std::mem::replace(
-                    &mut rec,
-                    csv::StringRecord::with_capacity(256, headers.len()),
-                ),
-            ));
+            records.push((line, rec.clone()));
         }
         Ok(CsvTable {
             headers,
