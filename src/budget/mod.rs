@@ -1,4 +1,5 @@
-//! Budget shifts (DESIGN.md §5, issue 4): response curves and the allocator.
+//! Budget shifts (DESIGN.md §5, issue 4): response curves fitted from history, and the
+//! allocator.
 //!
 //! From per-entity response curves (outcome per period as a function of spend per period,
 //! currency units), current spends and constraints, [`allocate`] finds the split of a budget
@@ -6,7 +7,25 @@
 //! multiplier search), global for S-shaped ones (envelope relaxation, split search, local
 //! refinement) — or, in target CPA/ROAS modes, the most outcome that meets the target. The
 //! answer carries per entity the binding constraint and marginal return, plus the multiplier
-//! and KKT gap, so it can be checked. Fitting the curves from history is a later step.
+//! and KKT gap, so it can be checked.
+//!
+//! The curves come from explicit JSON or from a fitted response model:
+//! - `series.rs`: warehouse `ad_daily` → entity × period spend/outcome series (Polars), and the
+//!   wide MMM table reader (`--input FILE.csv|parquet`);
+//! - `transform.rs`: adstock (geometric, Weibull PDF/CDF lags) and saturation (Hill, logistic,
+//!   Michaelis–Menten), and their mapping onto the allocator's [`ResponseCurve`];
+//! - `fit/`: the response model (baseline + Σ β·saturation(adstock(spend)), β ≥ 0) fitted by
+//!   exact least squares inside a seeded grid + pattern search over transform parameters,
+//!   family chosen per entity by holdout error, moving-block bootstrap intervals; reports
+//!   (contribution, share, ROAS with intervals, R², holdout MAPE, identifiability warnings),
+//!   curves for the allocator, and forecasts under a plan with adstock carried over;
+//! - `job.rs`: `training/budget.toml` and the train → registry step;
+//! - `synth.rs`: known-truth data for recovery tests, coverage runs and benchmarks.
+//!
+//! Not built yet: flighting (the allocator spreading a total over N future periods with
+//! carry-over — today `omnify forecast budget` evaluates a constant per-period plan, and
+//! `omnify optimize` allocates one steady-state period); candle gradient fitting (the search is
+//! grid + pattern search with exact linear solves); the HTTP endpoints.
 //!
 //! Files: `curve.rs` (curve families), `problem.rs` (checked inputs), `solver.rs` (concave
 //! multiplier method), `global.rs` (S-shaped search), `allocator.rs` (modes and report),
@@ -15,13 +34,19 @@
 mod allocator;
 mod curve;
 mod error;
+pub mod fit;
 mod global;
+pub mod job;
 mod problem;
+pub mod series;
 mod solver;
+pub mod synth;
+pub mod transform;
 
 pub use allocator::{Allocation, Binding, EntityAllocation, allocate};
 pub use curve::{Envelope, ResponseCurve};
 pub use error::BudgetError;
+pub use fit::{BudgetModel, EntityReport, FitError, FitParams, Forecast};
 pub use problem::{AllocationProblem, Constraints, EntityConstraints, EntitySpec, Mode};
 
 #[cfg(test)]
