@@ -182,8 +182,12 @@ pub fn entity_period(lf: LazyFrame, cfg: &SeriesConfig) -> LazyFrame {
 /// Collects [`entity_period`] and builds one single-channel dataset per entity on the common
 /// period grid (first to last period of the whole frame).
 pub fn warehouse_datasets(lf: LazyFrame, cfg: &SeriesConfig) -> Result<Vec<Dataset>, SeriesError> {
+    datasets_from_frame(&entity_period(lf, cfg).collect()?, cfg)
+}
+
+/// Builds the datasets from a collected [`entity_period`] frame.
+pub fn datasets_from_frame(df: &DataFrame, cfg: &SeriesConfig) -> Result<Vec<Dataset>, SeriesError> {
     use series_cols::*;
-    let df = entity_period(lf, cfg).collect()?;
     let ent = df.column(ENTITY)?.str()?.clone();
     let per = df.column(PERIOD)?.cast(&DataType::Int32)?;
     let per = per.i32()?.clone();

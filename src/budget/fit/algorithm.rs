@@ -749,3 +749,14 @@ mod tests {
         assert!((shape - 1.7).abs() < 1e-9);
     }
 }
+
+#[cfg(test)]
+pub(crate) fn debug_sse(ds: &Dataset, params: &FitParams, specs: &[Option<ChannelSpec>]) -> (f64, Vec<f64>, Vec<f64>) {
+    let baseline = BaselineSpec::for_dataset(ds, params.trend, params.weekly_order, params.yearly_order);
+    let ctx = Ctx { y: &ds.outcome, base: baseline.design(&ds.dates, None, None), spend: &ds.spend, lag: 8 };
+    let media: Vec<Option<Vec<f64>>> = (0..specs.len()).map(|j| ctx.channel_media(j, &specs[j])).collect();
+    let all: Vec<usize> = (0..ds.dates.len()).collect();
+    let (b, betas) = ctx.linear(&media, &all);
+    let sse = (0..ds.dates.len()).map(|t| { let e = ds.outcome[t] - ctx.predict(&b, &betas, &media, t); e * e }).sum();
+    (sse, b, betas)
+}

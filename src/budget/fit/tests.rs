@@ -234,3 +234,34 @@ fn coverage_over_generated_datasets() {
         t0.elapsed().as_secs_f64()
     );
 }
+
+#[test]
+#[ignore]
+fn debug_recovery() {
+  for (noise, restrict) in [(0.05, true), (0.02, false), (0.02, true)] {
+    println!("noise {noise} restrict {restrict}");
+    let (ds, truth) = generate(&SynthConfig { noise, ..SynthConfig::default() });
+    let mut p = FitParams { bootstrap: 0, ..FitParams::default() };
+    if restrict { p.adstock = vec![AdstockFamily::Geometric]; p.saturation = vec![SaturationFamily::Hill]; }
+    let model = train(&[ds], &p, "synth", "outcome").unwrap();
+    for (r, t) in model.report().iter().zip(&truth) {
+        println!("{} share {:.4} truth {:.4} roas {:.4} truth {:.4} {:?} {:?} beta {:.1} | truth decay {:.3} k {:.1} s {:.2} beta {:.1}",
+            r.entity, r.contribution_share, t.share, r.roas, t.roas, r.adstock, r.saturation, r.beta, t.decay, t.half_saturation, t.shape, t.beta);
+    }
+    println!("{:?} r2 {} mape {:?}", model.models[0].base_coef, model.models[0].r2, model.models[0].holdout_mape);
+  }
+}
+
+#[test]
+#[ignore]
+fn debug_sse_truth() {
+    let (ds, truth) = generate(&SynthConfig { noise: 0.02, ..SynthConfig::default() });
+    let mut p = FitParams { bootstrap: 0, ..FitParams::default() };
+    p.adstock = vec![AdstockFamily::Geometric]; p.saturation = vec![SaturationFamily::Hill];
+    let specs: Vec<Option<ChannelSpec>> = truth.iter().map(|t| Some(ChannelSpec { adstock: Adstock::Geometric { decay: t.decay }, saturation: Saturation::Hill { half_saturation: t.half_saturation, shape: t.shape } })).collect();
+    println!("truth {:?}", algorithm::debug_sse(&ds, &p, &specs));
+    let model = train(&[ds.clone()], &p, "synth", "outcome").unwrap();
+    let specs: Vec<Option<ChannelSpec>> = model.models[0].channels.iter().map(|c| c.spec).collect();
+    println!("fit {:?}", algorithm::debug_sse(&ds, &p, &specs));
+    for (s, t) in specs.iter().zip(&truth) { println!("{s:?}\n   {} {} {}", t.decay, t.half_saturation, t.shape); }
+}
