@@ -127,6 +127,9 @@ fn positive_mean(v: &[f64]) -> f64 {
     if c == 0 { 1.0 } else { s / c as f64 }
 }
 
+/// Smallest mean saturation (over periods with media) a candidate may have.
+const LINEAR_LIMIT: f64 = 0.005;
+
 const REL: [f64; 5] = [0.25, 0.5, 1.0, 2.0, 4.0];
 
 fn adstock_grid(fam: AdstockFamily, lag: usize) -> Vec<Adstock> {
@@ -297,8 +300,13 @@ impl Ctx<'_> {
     }
 
     fn score(&self, j: usize, spec: &ChannelSpec, basis: &Basis, ry: &[f64], rows: &[usize]) -> f64 {
-        let m = spec.media(&self.spend[j]);
-        gain(basis, ry, &gather(&m, rows))
+        let m = gather(&spec.media(&self.spend[j]), rows);
+        // Far into the linear regime (saturation ≈ 0 at typical spend) β and the curvature
+        // trade off without bound and extrapolate wildly; the search stays out of it.
+        if positive_mean(&m) < LINEAR_LIMIT {
+            return 0.0;
+        }
+        gain(basis, ry, &m)
     }
 
     /// Grid over the allowed families; returns the best spec and the best per family pair.
@@ -615,15 +623,26 @@ pub fn fit_dataset(ds: &Dataset, params: &FitParams) -> Result<FittedModel, FitE
         for j in 0..nc {
             let Some(cur) = specs[j] else { continue };
             let mut best = (holdout_sse(&specs).0, cur);
+            // Each family's grid optimum is refined first, so families compete at their best
+            // rather than at coarse grid points (a flexible wrong family would otherwise win).
+            let media: Vec<Option<Vec<f64>>> =
+                (0..nc).map(|k| ctx.channel_media(k, &specs[k])).collect();
+            let basis = ctx.others(j, &media, &train);
+            let ry = basis.residual(&gather(&ds.outcome, &train));
             for (_, cand, g) in fams.get(j).map(|f| f.as_slice()).unwrap_or(&[]) {
                 if *g <= 0.0 {
                     continue;
                 }
+                let (cand, g) =
+                    ctx.refine(j, *cand, &basis, &ry, &train, params.refine_rounds, 0.5);
+                if g <= 0.0 {
+                    continue;
+                }
                 let mut trial = specs.clone();
-                trial[j] = Some(*cand);
+                trial[j] = Some(cand);
                 let sse = holdout_sse(&trial).0;
                 if sse < best.0 {
-                    best = (sse, *cand);
+                    best = (sse, cand);
                 }
             }
             specs[j] = Some(best.1);
