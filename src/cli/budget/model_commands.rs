@@ -78,9 +78,9 @@ pub struct EvaluateBudgetArgs {
     /// Tenant [default: configured].
     #[arg(long, value_name = "T")]
     pub tenant: Option<String>,
-    /// Model version [default: the champion].
-    #[arg(long)]
-    pub version: Option<String>,
+    /// Model version (see `omnify models list`) [default: the champion].
+    #[arg(long = "model-version", value_name = "V")]
+    pub model_version: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -93,9 +93,9 @@ pub struct ForecastBudgetArgs {
     /// Tenant [default: configured].
     #[arg(long, value_name = "T")]
     pub tenant: Option<String>,
-    /// Model version [default: the champion].
-    #[arg(long)]
-    pub version: Option<String>,
+    /// Model version (see `omnify models list`) [default: the champion].
+    #[arg(long = "model-version", value_name = "V")]
+    pub model_version: Option<String>,
     /// Spend per period per entity: the `omnify optimize --json` output (its `recommended`
     /// spends) or {"entities":[{"id":"..","spend":..}]}. Entities left out stay at their
     /// current spend.
@@ -382,7 +382,7 @@ struct EvaluateJson<'a> {
 /// Runs `omnify evaluate budget`.
 pub fn evaluate(cfg: &Config, args: EvaluateBudgetArgs) -> Result<(), CliError> {
     let tenant = args.tenant.clone().unwrap_or_else(|| cfg.tenant.clone());
-    let (card, model) = champion_model(cfg, &tenant, args.version.as_deref())?;
+    let (card, model) = champion_model(cfg, &tenant, args.model_version.as_deref())?;
     let rows = model.report();
     if args.json {
         let j = EvaluateJson {
@@ -441,7 +441,7 @@ fn read_plan(path: &Path) -> Result<BTreeMap<String, f64>, CliError> {
 pub fn forecast(cfg: &Config, args: ForecastBudgetArgs) -> Result<(), CliError> {
     let tenant = args.tenant.clone().unwrap_or_else(|| cfg.tenant.clone());
     let plan = read_plan(&args.plan)?;
-    let (card, model) = champion_model(cfg, &tenant, args.version.as_deref())?;
+    let (card, model) = champion_model(cfg, &tenant, args.model_version.as_deref())?;
     let f = model
         .forecast(&plan, args.periods)
         .map_err(|e| CliError::input(format!("{}: {e}", args.plan.display())))?;
@@ -484,4 +484,189 @@ pub fn forecast(cfg: &Config, args: ForecastBudgetArgs) -> Result<(), CliError> 
     ));
     super::super::emit(&out);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::budget::synth::{SynthConfig, generate};
+    use crate::cli::{Cli, run};
+
+    fn omnify(dir: &Path, args: &[&str]) -> Result<(), CliError> {
+        let mut v = vec![
+            "omnify".to_string(),
+            "--models-dir".into(),
+            dir.join("models").display().to_string(),
+            "--warehouse".into(),
+            dir.join("wh").display().to_string(),
+        ];
+        v.extend(args.iter().map(|s| s.to_string()));
+        run(Cli::try_parse_from(v).map_err(CliError::input)?)
+    }
+
+    fn cfg(dir: &Path) -> Config {
+        Config {
+            models_dir: dir.join("models"),
+            warehouse_dir: Some(dir.join("wh")),
+            ..Config::default()
+        }
+    }
+
+    /// A wide weekly table from the known-truth generator: week, sales, ch0, ch1.
+    fn wide_csv(dir: &Path) -> PathBuf {
+        let (ds, _) = generate(&SynthConfig {
+            channels: 2,
+            periods: 60,
+            noise: 0.02,
+            ..SynthConfig::default()
+        });
+        let mut s = "week,sales,ch0,ch1\n".to_string();
+        for t in 0..ds.dates.len() {
+            s.push_str(&format!(
+                "{},{},{},{}\n",
+                ds.dates[t], ds.outcome[t], ds.spend[0][t], ds.spend[1][t]
+            ));
+        }
+        let p = dir.join("mmm.csv");
+        std::fs::write(&p, s).unwrap();
+        p
+    }
+
+    #[test]
+    fn wide_table_train_evaluate_forecast_optimize() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let csv = wide_csv(d);
+        let csv_s = csv.display().to_string();
+        let train = [
+            "train", "budget", "--tenant", "acme", "--input", &csv_s, "--date-col", "week",
+            "--outcome-col", "sales", "--spend-cols", "ch0,ch1", "--bootstrap", "10",
+        ];
+        omnify(d, &train).unwrap();
+        let (card, model) = champion_model(&cfg(d), "acme", None).unwrap();
+        assert_eq!(card.features, ["ch0", "ch1"]);
+        assert_eq!(card.selection_metric, "holdout_wape");
+        assert_eq!(model.period, PeriodKind::Week);
+        assert_eq!(model.models[0].replicates.len(), 10);
+        let rep = model.report();
+        assert_eq!(rep.len(), 2);
+        assert!(rep.iter().all(|r| r.contribution_share > 0.0 && r.contribution_share < 1.0));
+        // The same data and seed again: same holdout error, so not promoted.
+        omnify(d, &train).unwrap();
+        let reg = Registry::open(d.join("models"));
+        assert_eq!(reg.list("acme", ModelKind::Budget).unwrap().len(), 2);
+        assert_eq!(
+            reg.champion("acme", ModelKind::Budget).unwrap().as_deref(),
+            Some(card.version.as_str())
+        );
+        omnify(d, &["evaluate", "budget", "--tenant", "acme", "--json"]).unwrap();
+        let plan = d.join("plan.json");
+        std::fs::write(&plan, r#"{"entities":[{"id":"ch0","spend":500}]}"#).unwrap();
+        let plan_s = plan.display().to_string();
+        omnify(
+            d,
+            &["forecast", "budget", "--tenant", "acme", "--plan", &plan_s, "--periods", "4"],
+        )
+        .unwrap();
+        // The optimize JSON (field `recommended`) is also a plan.
+        let curves = model.curves();
+        let budget: f64 = curves.iter().map(|c| c.current_spend).sum();
+        let out = d.join("plan.csv");
+        omnify(
+            d,
+            &[
+                "optimize", "--tenant", "acme", "--budget", &budget.to_string(), "--out",
+                &out.display().to_string(),
+            ],
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(&out).unwrap();
+        let total: f64 = text
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(2).unwrap().parse::<f64>().unwrap())
+            .sum();
+        assert!((total - budget).abs() < 1e-6 * budget, "{text}");
+        std::fs::write(
+            &plan,
+            r#"{"total_budget":1,"entities":[{"id":"ch0","recommended":10},{"id":"ch1","recommended":20}]}"#,
+        )
+        .unwrap();
+        assert_eq!(read_plan(&plan).unwrap()["ch1"], 20.0);
+    }
+
+    #[test]
+    fn errors_are_one_line_and_name_the_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let csv = wide_csv(d).display().to_string();
+        let e = omnify(
+            d,
+            &[
+                "train", "budget", "--input", &csv, "--date-col", "week", "--outcome-col",
+                "sales", "--spend-cols", "ch0,radio",
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(e.code, 2);
+        assert!(e.message.contains("missing column `radio`") && !e.message.contains('\n'));
+        let e = omnify(d, &["evaluate", "budget", "--tenant", "nobody"]).unwrap_err();
+        assert_eq!(e.code, 2);
+        assert!(e.message.contains("no champion budget model"), "{}", e.message);
+        let plan = d.join("plan.json");
+        std::fs::write(&plan, r#"{"entities":[{"id":"a"},{"id":"b","spend":1}]}"#).unwrap();
+        let e = read_plan(&plan).unwrap_err();
+        assert!(e.message.contains("entities[0].spend"), "{}", e.message);
+    }
+
+    #[test]
+    fn warehouse_series_train_per_entity() {
+        use crate::platforms::Platform;
+        use crate::schema::{AdDailyRow, rows_to_frame};
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // One Meta campaign, 60 days: spend alternates between budget levels; conversions
+        // = 2 + 10·s/(s + 100) rounded to cents (no carry-over).
+        let d0 = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let rows: Vec<AdDailyRow> = (0..60)
+            .map(|i| {
+                let s = [50.0, 200.0, 120.0, 20.0, 300.0][i % 5] * (1.0 + 0.01 * (i % 7) as f64);
+                let mut r = AdDailyRow::new(
+                    Platform::Meta,
+                    "a1".into(),
+                    "ad1".into(),
+                    d0 + chrono::Duration::days(i as i64),
+                );
+                r.campaign_id = Some("c1".into());
+                r.spend = Some(s);
+                r.currency = Some("USD".into());
+                r.conversions = Some(((2.0 + 10.0 * s / (s + 100.0)) * 100.0).round() / 100.0);
+                r
+            })
+            .collect();
+        let wh = Warehouse::open(d.join("wh")).unwrap();
+        let df = crate::warehouse::validate_frame(rows_to_frame("acme", &rows).unwrap(), Some("acme"))
+            .unwrap();
+        wh.ingest(df).unwrap();
+        omnify(d, &["train", "budget", "--tenant", "acme", "--bootstrap", "5"]).unwrap();
+        let (_, model) = champion_model(&cfg(d), "acme", None).unwrap();
+        let rep = model.report();
+        assert_eq!(rep.len(), 1);
+        assert_eq!(rep[0].entity, "meta/c1");
+        // Media = Σ 10·s/(s+100) over the 60 days; the fit should find nearly all of it.
+        let truth: f64 = rows
+            .iter()
+            .map(|r| {
+                let s = r.spend.unwrap();
+                10.0 * s / (s + 100.0)
+            })
+            .sum();
+        assert!(
+            (rep[0].contribution / truth - 1.0).abs() < 0.1,
+            "{} vs {truth}",
+            rep[0].contribution
+        );
+    }
 }
