@@ -269,3 +269,46 @@ fn debug_sse_truth() {
     println!("fit {:?}", algorithm::debug_sse(&ds, &p, &specs));
     for (s, t) in specs.iter().zip(&truth) { println!("{s:?}\n   {} {} {}", t.decay, t.half_saturation, t.shape); }
 }
+
+/// Fit-time figures on this build (dev profile unless run with --release). Run with
+/// `cargo test --lib budget::fit::tests::timing -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn timing_figures() {
+    let (ds, _) = generate(&SynthConfig {
+        channels: 20,
+        periods: 156,
+        ..SynthConfig::default()
+    });
+    for boot in [0usize, 200] {
+        let t0 = std::time::Instant::now();
+        let p = FitParams {
+            bootstrap: boot,
+            ..FitParams::default()
+        };
+        train(std::slice::from_ref(&ds), &p, "t", "y").unwrap();
+        println!("20 channels x 156 weeks, {boot} replicates: {:.1}s", t0.elapsed().as_secs_f64());
+    }
+    let sets: Vec<_> = (0..50)
+        .map(|e| {
+            let (mut ds, _) = generate(&SynthConfig {
+                seed: e,
+                channels: 1,
+                periods: 730,
+                period: PeriodKind::Day,
+                ..SynthConfig::default()
+            });
+            ds.channels = vec![format!("e{e}")];
+            ds
+        })
+        .collect();
+    for boot in [0usize, 100] {
+        let t0 = std::time::Instant::now();
+        let p = FitParams {
+            bootstrap: boot,
+            ..FitParams::default()
+        };
+        train(&sets, &p, "t", "y").unwrap();
+        println!("50 entities x 730 days, {boot} replicates: {:.1}s", t0.elapsed().as_secs_f64());
+    }
+}
