@@ -228,6 +228,15 @@ pub fn datasets_from_frame(df: &DataFrame, cfg: &SeriesConfig) -> Result<Vec<Dat
         if spend.iter().sum::<f64>() <= cfg.min_total_spend {
             continue;
         }
+        // Platform-attributed outcomes are zero when the entity does not deliver (nothing to
+        // attribute to), so the baseline only exists in delivering periods: a `delivering`
+        // indicator keeps that step out of the spend curve. Omitted when it never changes.
+        let delivering: Vec<f64> = spend.iter().map(|s| f64::from(u8::from(*s > 0.0))).collect();
+        let events = if delivering.contains(&0.0) {
+            vec![("delivering".to_string(), delivering)]
+        } else {
+            Vec::new()
+        };
         sets.push(Dataset {
             name: e.clone(),
             period: cfg.period,
@@ -236,7 +245,7 @@ pub fn datasets_from_frame(df: &DataFrame, cfg: &SeriesConfig) -> Result<Vec<Dat
             channels: vec![e],
             spend: vec![spend],
             controls: Vec::new(),
-            events: Vec::new(),
+            events,
         });
     }
     if sets.is_empty() {
@@ -506,6 +515,7 @@ mod tests {
         assert_eq!(sets[1].name, "meta/c1");
         assert_eq!(sets[1].spend[0], vec![35.0, 0.0]);
         assert_eq!(sets[1].outcome, vec![7.0, 0.0]);
+        assert_eq!(sets[1].events, vec![("delivering".to_string(), vec![1.0, 0.0])]);
         assert_eq!(
             sets[1].dates,
             vec![

@@ -113,6 +113,8 @@ struct Ctx<'a> {
     base: Vec<Vec<f64>>,
     spend: &'a [Vec<f64>],
     lag: usize,
+    /// Largest effect a channel may have in one period: 2 × max |outcome|.
+    cap: f64,
 }
 
 fn gather(v: &[f64], rows: &[usize]) -> Vec<f64> {
@@ -267,7 +269,10 @@ fn decode(t: &ChannelSpec, v: &[f64]) -> ChannelSpec {
 
 /// Residual sum of squares removed by adding column `m` (rows already gathered) to the
 /// others, and its coefficient; 0 when the coefficient would be negative.
-fn gain(basis: &Basis, ry: &[f64], m: &[f64]) -> f64 {
+/// Candidates whose effect would exceed `cap` (outcome units) in some period score 0: an
+/// effect beyond twice the largest observed outcome can only be offset by an absurd baseline,
+/// and lets near-step curves trade off against the intercept without bound.
+fn gain(basis: &Basis, ry: &[f64], m: &[f64], cap: f64) -> f64 {
     let r = basis.residual(m);
     let nr = dot(&r, &r);
     let nm = dot(m, m);
@@ -275,7 +280,12 @@ fn gain(basis: &Basis, ry: &[f64], m: &[f64]) -> f64 {
         return 0.0;
     }
     let c = dot(&r, ry);
-    if c <= 0.0 { 0.0 } else { c * c / nr }
+    let mmax = m.iter().fold(0.0f64, |a, v| a.max(*v));
+    if c <= 0.0 || (c / nr) * mmax > cap {
+        0.0
+    } else {
+        c * c / nr
+    }
 }
 
 /// Best spec per family pair found by a grid pass, with its gain.
@@ -306,7 +316,7 @@ impl Ctx<'_> {
         if positive_mean(&m) < LINEAR_LIMIT {
             return 0.0;
         }
-        gain(basis, ry, &m)
+        gain(basis, ry, &m, self.cap)
     }
 
     /// Grid over the allowed families; returns the best spec and the best per family pair.
@@ -329,7 +339,11 @@ impl Ctx<'_> {
                 for &(_, sf) in allowed.iter().filter(|f| f.0 == af) {
                     for sat in saturation_grid(sf, aref) {
                         let m: Vec<f64> = ar.iter().map(|v| sat.value(*v)).collect();
-                        let g = gain(basis, ry, &m);
+                        let g = if positive_mean(&m) < LINEAR_LIMIT {
+                            0.0
+                        } else {
+                            gain(basis, ry, &m, self.cap)
+                        };
                         let spec = ChannelSpec {
                             adstock: ad,
                             saturation: sat,
@@ -570,6 +584,7 @@ pub fn fit_dataset(ds: &Dataset, params: &FitParams) -> Result<FittedModel, FitE
         base: baseline.design(&ds.dates, Some(&ds.controls), Some(&ds.events)),
         spend: &ds.spend,
         lag: params.lag(ds.period),
+        cap: 2.0 * ds.outcome.iter().fold(0.0f64, |a, v| a.max(v.abs())),
     };
     let nc = ds.channels.len();
     let all_fams: Vec<(AdstockFamily, SaturationFamily)> = params
@@ -772,7 +787,7 @@ mod tests {
 #[cfg(test)]
 pub(crate) fn debug_sse(ds: &Dataset, params: &FitParams, specs: &[Option<ChannelSpec>]) -> (f64, Vec<f64>, Vec<f64>) {
     let baseline = BaselineSpec::for_dataset(ds, params.trend, params.weekly_order, params.yearly_order);
-    let ctx = Ctx { y: &ds.outcome, base: baseline.design(&ds.dates, None, None), spend: &ds.spend, lag: 8 };
+    let ctx = Ctx { y: &ds.outcome, base: baseline.design(&ds.dates, None, None), spend: &ds.spend, lag: 8, cap: f64::INFINITY };
     let media: Vec<Option<Vec<f64>>> = (0..specs.len()).map(|j| ctx.channel_media(j, &specs[j])).collect();
     let all: Vec<usize> = (0..ds.dates.len()).collect();
     let (b, betas) = ctx.linear(&media, &all);
