@@ -53,7 +53,10 @@ mod tests {
     #[test]
     fn the_shipped_file_is_the_defaults() {
         let text = include_str!("../../training/budget.toml");
-        assert_eq!(BudgetJobConfig::from_toml(text).unwrap(), BudgetJobConfig::default());
+        assert_eq!(
+            BudgetJobConfig::from_toml(text).unwrap(),
+            BudgetJobConfig::default()
+        );
     }
 
     #[test]

@@ -186,7 +186,10 @@ pub fn warehouse_datasets(lf: LazyFrame, cfg: &SeriesConfig) -> Result<Vec<Datas
 }
 
 /// Builds the datasets from a collected [`entity_period`] frame.
-pub fn datasets_from_frame(df: &DataFrame, cfg: &SeriesConfig) -> Result<Vec<Dataset>, SeriesError> {
+pub fn datasets_from_frame(
+    df: &DataFrame,
+    cfg: &SeriesConfig,
+) -> Result<Vec<Dataset>, SeriesError> {
     use series_cols::*;
     let ent = df.column(ENTITY)?.str()?.clone();
     let per = df.column(PERIOD)?.cast(&DataType::Int32)?;
@@ -231,7 +234,10 @@ pub fn datasets_from_frame(df: &DataFrame, cfg: &SeriesConfig) -> Result<Vec<Dat
         // Platform-attributed outcomes are zero when the entity does not deliver (nothing to
         // attribute to), so the baseline only exists in delivering periods: a `delivering`
         // indicator keeps that step out of the spend curve. Omitted when it never changes.
-        let delivering: Vec<f64> = spend.iter().map(|s| f64::from(u8::from(*s > 0.0))).collect();
+        let delivering: Vec<f64> = spend
+            .iter()
+            .map(|s| f64::from(u8::from(*s > 0.0)))
+            .collect();
         let events = if delivering.contains(&0.0) {
             vec![("delivering".to_string(), delivering)]
         } else {
@@ -377,20 +383,41 @@ pub fn read_wide(path: &Path, spec: &WideSpec) -> Result<Dataset, SeriesError> {
     };
     let di = find(&spec.date_col)?;
     let oi = find(&spec.outcome_col)?;
-    let si: Vec<usize> = spec.spend_cols.iter().map(|c| find(c)).collect::<Result<_, _>>()?;
-    let ci: Vec<usize> = spec.control_cols.iter().map(|c| find(c)).collect::<Result<_, _>>()?;
-    let ei: Vec<usize> = spec.event_cols.iter().map(|c| find(c)).collect::<Result<_, _>>()?;
+    let si: Vec<usize> = spec
+        .spend_cols
+        .iter()
+        .map(|c| find(c))
+        .collect::<Result<_, _>>()?;
+    let ci: Vec<usize> = spec
+        .control_cols
+        .iter()
+        .map(|c| find(c))
+        .collect::<Result<_, _>>()?;
+    let ei: Vec<usize> = spec
+        .event_cols
+        .iter()
+        .map(|c| find(c))
+        .collect::<Result<_, _>>()?;
     let num = |row: usize, col: usize, nonneg: bool| -> Result<f64, SeriesError> {
         let name = &t.header[col];
         let cell = t.rows[row].get(col).cloned().flatten();
         let Some(s) = cell else {
-            return Err(err(format!("{}: column `{name}`: missing value", (t.label)(row))));
+            return Err(err(format!(
+                "{}: column `{name}`: missing value",
+                (t.label)(row)
+            )));
         };
         let v: f64 = s.parse().map_err(|_| {
-            err(format!("{}: column `{name}`: `{s}` is not a number", (t.label)(row)))
+            err(format!(
+                "{}: column `{name}`: `{s}` is not a number",
+                (t.label)(row)
+            ))
         })?;
         if !v.is_finite() {
-            return Err(err(format!("{}: column `{name}`: {s} is not finite", (t.label)(row))));
+            return Err(err(format!(
+                "{}: column `{name}`: {s} is not finite",
+                (t.label)(row)
+            )));
         }
         if nonneg && v < 0.0 {
             return Err(err(format!(
@@ -402,11 +429,13 @@ pub fn read_wide(path: &Path, spec: &WideSpec) -> Result<Dataset, SeriesError> {
     };
     let mut recs: Vec<(NaiveDate, usize)> = Vec::with_capacity(t.rows.len());
     for r in 0..t.rows.len() {
-        let d = t.rows[r]
-            .get(di)
-            .cloned()
-            .flatten()
-            .ok_or_else(|| err(format!("{}: column `{}`: missing date", (t.label)(r), spec.date_col)))?;
+        let d = t.rows[r].get(di).cloned().flatten().ok_or_else(|| {
+            err(format!(
+                "{}: column `{}`: missing date",
+                (t.label)(r),
+                spec.date_col
+            ))
+        })?;
         let date = parse_date(&d).ok_or_else(|| {
             err(format!(
                 "{}: column `{}`: `{d}` is not a date (YYYY-MM-DD)",
@@ -434,7 +463,11 @@ pub fn read_wide(path: &Path, spec: &WideSpec) -> Result<Dataset, SeriesError> {
     }
     let period = spec.period.unwrap_or_else(|| {
         let gap = (recs[1].0 - recs[0].0).num_days();
-        if gap == 7 { PeriodKind::Week } else { PeriodKind::Day }
+        if gap == 7 {
+            PeriodKind::Week
+        } else {
+            PeriodKind::Day
+        }
     });
     for w in recs.windows(2) {
         let gap = (w[1].0 - w[0].0).num_days();
@@ -515,7 +548,10 @@ mod tests {
         assert_eq!(sets[1].name, "meta/c1");
         assert_eq!(sets[1].spend[0], vec![35.0, 0.0]);
         assert_eq!(sets[1].outcome, vec![7.0, 0.0]);
-        assert_eq!(sets[1].events, vec![("delivering".to_string(), vec![1.0, 0.0])]);
+        assert_eq!(
+            sets[1].events,
+            vec![("delivering".to_string(), vec![1.0, 0.0])]
+        );
         assert_eq!(
             sets[1].dates,
             vec![
@@ -533,7 +569,10 @@ mod tests {
         assert_eq!(sets[1].spend[0].len(), 9);
         assert_eq!(sets[1].spend[0][0], 15.0);
         assert_eq!(sets[1].spend[0][2], 20.0);
-        assert_eq!(week_start(NaiveDate::from_ymd_opt(2026, 1, 11).unwrap()).day(), 5);
+        assert_eq!(
+            week_start(NaiveDate::from_ymd_opt(2026, 1, 11).unwrap()).day(),
+            5
+        );
     }
 
     fn spec() -> WideSpec {
@@ -586,12 +625,18 @@ mod tests {
             format!("{},{},{}", 100, if i == 3 { -1.0 } else { 1.0 }, 5)
         }));
         let e = read_wide(&p, &spec()).unwrap_err().to_string();
-        assert!(e.contains("line 5") && e.contains("negative spend") && e.contains("tv"), "{e}");
+        assert!(
+            e.contains("line 5") && e.contains("negative spend") && e.contains("tv"),
+            "{e}"
+        );
         let (_d, p) = wide_csv(&weeks(10, |i| {
             format!("{},{},{}", 100, 1, if i == 2 { "NaN" } else { "5" })
         }));
         let e = read_wide(&p, &spec()).unwrap_err().to_string();
-        assert!(e.contains("line 4") && e.contains("search") && e.contains("finite"), "{e}");
+        assert!(
+            e.contains("line 4") && e.contains("search") && e.contains("finite"),
+            "{e}"
+        );
         // A missing week.
         let body = weeks(10, |_| "1,1,1".into()).replace("2025-01-20,1,1,1\n", "");
         let (_d, p) = wide_csv(&body);

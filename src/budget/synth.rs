@@ -1,6 +1,6 @@
 //! Known-truth media-mix data for recovery tests, coverage runs and benchmarks: a weekly (or
-//! daily) outcome = baseline (level, trend, yearly wave) + Σ β·Hill(geometric adstock(spend))
-//! + Gaussian noise, with every true parameter and each channel's true contribution and ROAS
+//! daily) outcome = baseline (level, trend, yearly wave) plus Σ β·Hill(geometric
+//! adstock(spend)) plus Gaussian noise, with every true parameter and each channel's true contribution and ROAS
 //! returned alongside the [`Dataset`]. Spend per channel is a budget level with slow waves,
 //! log-normal noise and off periods (flighting), so curves are identifiable — except for
 //! channels the caller asks to be flat.
@@ -111,7 +111,11 @@ pub fn generate(cfg: &SynthConfig) -> (Dataset, Vec<ChannelTruth>) {
         media.push(m);
         spend.push(x);
     }
-    let mean_out = level + media.iter().map(|m| m.iter().sum::<f64>() / n as f64).sum::<f64>();
+    let mean_out = level
+        + media
+            .iter()
+            .map(|m| m.iter().sum::<f64>() / n as f64)
+            .sum::<f64>();
     let sd = (cfg.noise.clamp(0.0, 10.0) * mean_out).max(1e-12);
     let normal = Normal::new(0.0, if sd.is_finite() { sd } else { 1.0 }).expect("σ > 0");
     let outcome: Vec<f64> = (0..n)
@@ -139,4 +143,3 @@ pub fn generate(cfg: &SynthConfig) -> (Dataset, Vec<ChannelTruth>) {
     };
     (ds, truth)
 }
-

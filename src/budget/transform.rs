@@ -246,9 +246,7 @@ mod tests {
         };
         assert!(close(mm.value(3.0), 0.75, 1e-12));
         // logistic λ = ln 3, a = 1: (1 − 1/3)/(1 + 1/3) = 0.5.
-        let lg = Saturation::Logistic {
-            lambda: 3f64.ln(),
-        };
+        let lg = Saturation::Logistic { lambda: 3f64.ln() };
         assert!(close(lg.value(1.0), 0.5, 1e-12));
     }
 

@@ -309,7 +309,14 @@ impl Ctx<'_> {
         Basis::build(cols.iter().map(|c| c.as_slice())).0
     }
 
-    fn score(&self, j: usize, spec: &ChannelSpec, basis: &Basis, ry: &[f64], rows: &[usize]) -> f64 {
+    fn score(
+        &self,
+        j: usize,
+        spec: &ChannelSpec,
+        basis: &Basis,
+        ry: &[f64],
+        rows: &[usize],
+    ) -> f64 {
         let m = gather(&spec.media(&self.spend[j]), rows);
         // Far into the linear regime (saturation ≈ 0 at typical spend) β and the curvature
         // trade off without bound and extrapolate wildly; the search stays out of it.
@@ -364,6 +371,7 @@ impl Ctx<'_> {
     }
 
     /// Pattern search from `start` within its families.
+    #[allow(clippy::too_many_arguments)]
     fn refine(
         &self,
         j: usize,
@@ -538,7 +546,9 @@ fn identifiability(ds: &Dataset) -> Vec<String> {
         let sd = (x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n).sqrt();
         let name = &ds.channels[j];
         if mean <= 0.0 {
-            w.push(format!("{name}: no spend in the window; its curve is not identified"));
+            w.push(format!(
+                "{name}: no spend in the window; its curve is not identified"
+            ));
         } else if sd / mean < 0.05 {
             w.push(format!(
                 "{name}: flat spend (varies by {:.1}% around its mean); the data cannot identify \
@@ -578,7 +588,8 @@ pub fn fit_dataset(ds: &Dataset, params: &FitParams) -> Result<FittedModel, FitE
             ds.name
         )));
     }
-    let baseline = BaselineSpec::for_dataset(ds, params.trend, params.weekly_order, params.yearly_order);
+    let baseline =
+        BaselineSpec::for_dataset(ds, params.trend, params.weekly_order, params.yearly_order);
     let ctx = Ctx {
         y: &ds.outcome,
         base: baseline.design(&ds.dates, Some(&ds.controls), Some(&ds.events)),
@@ -620,7 +631,8 @@ pub fn fit_dataset(ds: &Dataset, params: &FitParams) -> Result<FittedModel, FitE
 
     // 2. Family per channel by holdout error.
     let holdout_sse = |specs: &[Option<ChannelSpec>]| -> (f64, f64, f64, usize) {
-        let media: Vec<Option<Vec<f64>>> = (0..nc).map(|j| ctx.channel_media(j, &specs[j])).collect();
+        let media: Vec<Option<Vec<f64>>> =
+            (0..nc).map(|j| ctx.channel_media(j, &specs[j])).collect();
         let (b, betas) = ctx.linear(&media, &train);
         let (mut sse, mut abs, mut ape, mut cnt) = (0.0, 0.0, 0.0, 0usize);
         for &t in &hold {
@@ -687,7 +699,9 @@ pub fn fit_dataset(ds: &Dataset, params: &FitParams) -> Result<FittedModel, FitE
         );
     }
     let (base_coef, betas) = ctx.linear(&media, &all);
-    let fitted: Vec<f64> = (0..n).map(|t| ctx.predict(&base_coef, &betas, &media, t)).collect();
+    let fitted: Vec<f64> = (0..n)
+        .map(|t| ctx.predict(&base_coef, &betas, &media, t))
+        .collect();
     let residuals: Vec<f64> = ds.outcome.iter().zip(&fitted).map(|(y, f)| y - f).collect();
     let mean_y = ds.outcome.iter().sum::<f64>() / n as f64;
     let sst: f64 = ds.outcome.iter().map(|y| (y - mean_y) * (y - mean_y)).sum();
@@ -705,8 +719,17 @@ pub fn fit_dataset(ds: &Dataset, params: &FitParams) -> Result<FittedModel, FitE
             );
             let rows = block_rows(n, block, &mut rng);
             let mut s = point.clone();
-            let mut m: Vec<Option<Vec<f64>>> = (0..nc).map(|j| ctx.channel_media(j, &s[j])).collect();
-            ctx.sweep(&mut s, &mut m, &rows, false, &|_| Vec::new(), params.refine_rounds.min(3), 0.25);
+            let mut m: Vec<Option<Vec<f64>>> =
+                (0..nc).map(|j| ctx.channel_media(j, &s[j])).collect();
+            ctx.sweep(
+                &mut s,
+                &mut m,
+                &rows,
+                false,
+                &|_| Vec::new(),
+                params.refine_rounds.min(3),
+                0.25,
+            );
             let (base, betas) = ctx.linear(&m, &rows);
             Replicate {
                 specs: s,
@@ -774,23 +797,17 @@ mod tests {
             },
         };
         let d = decode(&s, &encode(&s));
-        let (Adstock::Geometric { decay }, Saturation::Hill { half_saturation, shape }) =
-            (d.adstock, d.saturation)
+        let (
+            Adstock::Geometric { decay },
+            Saturation::Hill {
+                half_saturation,
+                shape,
+            },
+        ) = (d.adstock, d.saturation)
         else {
             panic!("{d:?}")
         };
         assert!((decay - 0.4).abs() < 1e-9 && (half_saturation - 120.0).abs() < 1e-9);
         assert!((shape - 1.7).abs() < 1e-9);
     }
-}
-
-#[cfg(test)]
-pub(crate) fn debug_sse(ds: &Dataset, params: &FitParams, specs: &[Option<ChannelSpec>]) -> (f64, Vec<f64>, Vec<f64>) {
-    let baseline = BaselineSpec::for_dataset(ds, params.trend, params.weekly_order, params.yearly_order);
-    let ctx = Ctx { y: &ds.outcome, base: baseline.design(&ds.dates, None, None), spend: &ds.spend, lag: 8, cap: f64::INFINITY };
-    let media: Vec<Option<Vec<f64>>> = (0..specs.len()).map(|j| ctx.channel_media(j, &specs[j])).collect();
-    let all: Vec<usize> = (0..ds.dates.len()).collect();
-    let (b, betas) = ctx.linear(&media, &all);
-    let sse = (0..ds.dates.len()).map(|t| { let e = ds.outcome[t] - ctx.predict(&b, &betas, &media, t); e * e }).sum();
-    (sse, b, betas)
 }

@@ -89,7 +89,9 @@ impl BaselineSpec {
             cols.push(
                 dates
                     .iter()
-                    .map(|d| (*d - self.first).num_days() as f64 / self.period.days() as f64 / scale)
+                    .map(|d| {
+                        (*d - self.first).num_days() as f64 / self.period.days() as f64 / scale
+                    })
                     .collect(),
             );
         }
@@ -145,7 +147,10 @@ mod tests {
             events: vec![],
         };
         let c = spec.design(&dates, None, None);
-        assert_eq!(spec.names(), ["intercept", "trend", "weekly_sin1", "weekly_cos1", "price"]);
+        assert_eq!(
+            spec.names(),
+            ["intercept", "trend", "weekly_sin1", "weekly_cos1", "price"]
+        );
         // trend t/(n−1) = 0, 0.5, 1; Tuesday weekly_sin1 = sin(2π/7) = 0.7818315.
         assert_eq!(c[1], vec![0.0, 0.5, 1.0]);
         assert!((c[2][1] - 0.781_831_5).abs() < 1e-7);

@@ -89,9 +89,7 @@ impl Default for FitParams {
 impl FitParams {
     /// Checks ranges; the error names the field.
     pub fn validate(&self) -> Result<(), FitError> {
-        let bad = |field: &str, msg: String| {
-            Err(FitError::Params(format!("fit.{field}: {msg}")))
-        };
+        let bad = |field: &str, msg: String| Err(FitError::Params(format!("fit.{field}: {msg}")));
         if self.adstock.is_empty() {
             return bad("adstock", "needs at least one family".into());
         }
@@ -108,7 +106,10 @@ impl FitParams {
             return bad("sweeps", format!("must be 1–20, got {}", self.sweeps));
         }
         if self.refine_rounds > 30 {
-            return bad("refine_rounds", format!("must be ≤ 30, got {}", self.refine_rounds));
+            return bad(
+                "refine_rounds",
+                format!("must be ≤ 30, got {}", self.refine_rounds),
+            );
         }
         if self.max_lag.is_some_and(|l| l == 0 || l > 365) {
             return bad("max_lag", "must be 1–365".into());
@@ -117,10 +118,16 @@ impl FitParams {
             return bad("block_len", "must be ≥ 1".into());
         }
         if !(self.interval > 0.0 && self.interval < 1.0) {
-            return bad("interval", format!("must be in (0, 1), got {}", self.interval));
+            return bad(
+                "interval",
+                format!("must be in (0, 1), got {}", self.interval),
+            );
         }
         if self.bootstrap > 10_000 {
-            return bad("bootstrap", format!("must be ≤ 10000, got {}", self.bootstrap));
+            return bad(
+                "bootstrap",
+                format!("must be ≤ 10000, got {}", self.bootstrap),
+            );
         }
         Ok(())
     }

@@ -181,7 +181,10 @@ fn recent_mean(x: &[f64], k: usize) -> f64 {
 impl BudgetModel {
     /// Total observed outcome over every fitted series (the share denominator).
     pub fn total_outcome(&self) -> f64 {
-        self.models.iter().map(|m| m.outcome.iter().sum::<f64>()).sum()
+        self.models
+            .iter()
+            .map(|m| m.outcome.iter().sum::<f64>())
+            .sum()
     }
 
     /// First and last fitted period.
@@ -285,10 +288,16 @@ impl BudgetModel {
         periods: usize,
     ) -> Result<Forecast, FitError> {
         if periods == 0 || periods > 3660 {
-            return Err(FitError::Plan(format!("periods must be 1–3660, got {periods}")));
+            return Err(FitError::Plan(format!(
+                "periods must be 1–3660, got {periods}"
+            )));
         }
         for (id, s) in plan {
-            if !self.models.iter().any(|m| m.channels.iter().any(|c| &c.name == id)) {
+            if !self
+                .models
+                .iter()
+                .any(|m| m.channels.iter().any(|c| &c.name == id))
+            {
                 return Err(FitError::Plan(format!("entity `{id}` is not in the model")));
             }
             if !(s.is_finite() && *s >= 0.0) {
@@ -302,13 +311,12 @@ impl BudgetModel {
         let mut rows = Vec::new();
         let nrep = self.models.first().map_or(0, |m| m.replicates.len());
         let mut totals = vec![(0.0, 0.0, 0.0, vec![0.0; nrep]); periods];
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0xF0CA_57);
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x00F0_CA57);
         for m in &self.models {
             let n = m.baseline.n;
             let dates: Vec<NaiveDate> = (0..periods)
                 .map(|h| {
-                    m.baseline.first
-                        + chrono::Duration::days(self.period.days() * (n + h) as i64)
+                    m.baseline.first + chrono::Duration::days(self.period.days() * (n + h) as i64)
                 })
                 .collect();
             let base = m.baseline.design(&dates, None, None);
@@ -345,9 +353,7 @@ impl BudgetModel {
                     }
                 }
                 let out: Vec<f64> = (0..periods)
-                    .map(|h| {
-                        base.iter().zip(coef).map(|(c, b)| c[h] * b).sum::<f64>() + media[h]
-                    })
+                    .map(|h| base.iter().zip(coef).map(|(c, b)| c[h] * b).sum::<f64>() + media[h])
                     .collect();
                 (out, media)
             };

@@ -165,7 +165,11 @@ fn forecast_carries_adstock_over() {
     let plan = BTreeMap::from([("tv".to_string(), 0.0)]);
     let f = m.forecast(&plan, 2).unwrap();
     assert_eq!(f.rows.len(), 2);
-    assert!((f.rows[0].outcome - 18.571_428_6).abs() < 1e-6, "{:?}", f.rows);
+    assert!(
+        (f.rows[0].outcome - 18.571_428_6).abs() < 1e-6,
+        "{:?}",
+        f.rows
+    );
     assert!((f.rows[1].outcome - 15.454_545_5).abs() < 1e-6);
     assert_eq!(
         f.rows[0].period,
@@ -176,7 +180,12 @@ fn forecast_carries_adstock_over() {
     let f = m.forecast(&plan, 1).unwrap();
     assert!((f.rows[0].outcome - 22.727_272_7).abs() < 1e-6);
     let plan = BTreeMap::from([("radio".to_string(), 1.0)]);
-    assert!(m.forecast(&plan, 1).unwrap_err().to_string().contains("radio"));
+    assert!(
+        m.forecast(&plan, 1)
+            .unwrap_err()
+            .to_string()
+            .contains("radio")
+    );
 }
 
 #[test]
@@ -209,7 +218,8 @@ fn coverage_over_generated_datasets() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(50);
-    let (mut covered, mut total, mut share_err, mut roas_err, mut within) = (0, 0, 0.0f64, 0.0f64, 0);
+    let (mut covered, mut total, mut share_err, mut roas_err, mut within) =
+        (0, 0, 0.0f64, 0.0f64, 0);
     let t0 = std::time::Instant::now();
     for seed in 0..runs as u64 {
         let (ds, truth) = generate(&SynthConfig {
@@ -240,36 +250,6 @@ fn coverage_over_generated_datasets() {
     );
 }
 
-#[test]
-#[ignore]
-fn debug_recovery() {
-  for (noise, restrict) in [(0.05, false), (0.02, false), (0.01, false)] {
-    println!("noise {noise} restrict {restrict}");
-    let (ds, truth) = generate(&SynthConfig { noise, ..SynthConfig::default() });
-    let mut p = FitParams { bootstrap: 0, ..FitParams::default() };
-    if restrict { p.adstock = vec![AdstockFamily::Geometric]; p.saturation = vec![SaturationFamily::Hill]; }
-    let model = train(&[ds], &p, "synth", "outcome").unwrap();
-    for (r, t) in model.report().iter().zip(&truth) {
-        println!("{} share {:.4} truth {:.4} roas {:.4} truth {:.4} {:?} {:?} beta {:.1} | truth decay {:.3} k {:.1} s {:.2} beta {:.1}",
-            r.entity, r.contribution_share, t.share, r.roas, t.roas, r.adstock, r.saturation, r.beta, t.decay, t.half_saturation, t.shape, t.beta);
-    }
-    println!("{:?} r2 {} mape {:?}", model.models[0].base_coef, model.models[0].r2, model.models[0].holdout_mape);
-  }
-}
-
-#[test]
-#[ignore]
-fn debug_sse_truth() {
-    let (ds, truth) = generate(&SynthConfig { noise: 0.01, ..SynthConfig::default() });
-    let p = FitParams { bootstrap: 0, ..FitParams::default() };
-    let specs: Vec<Option<ChannelSpec>> = truth.iter().map(|t| Some(ChannelSpec { adstock: Adstock::Geometric { decay: t.decay }, saturation: Saturation::Hill { half_saturation: t.half_saturation, shape: t.shape } })).collect();
-    println!("truth {:?}", algorithm::debug_sse(&ds, &p, &specs));
-    let model = train(&[ds.clone()], &p, "synth", "outcome").unwrap();
-    let specs: Vec<Option<ChannelSpec>> = model.models[0].channels.iter().map(|c| c.spec).collect();
-    println!("fit {:?}", algorithm::debug_sse(&ds, &p, &specs));
-    for (s, t) in specs.iter().zip(&truth) { println!("{s:?}\n   {} {} {}", t.decay, t.half_saturation, t.shape); }
-}
-
 /// Fit-time figures on this build (dev profile unless run with --release). Run with
 /// `cargo test --lib budget::fit::tests::timing -- --ignored --nocapture`.
 #[test]
@@ -287,7 +267,10 @@ fn timing_figures() {
             ..FitParams::default()
         };
         train(std::slice::from_ref(&ds), &p, "t", "y").unwrap();
-        println!("20 channels x 156 weeks, {boot} replicates: {:.1}s", t0.elapsed().as_secs_f64());
+        println!(
+            "20 channels x 156 weeks, {boot} replicates: {:.1}s",
+            t0.elapsed().as_secs_f64()
+        );
     }
     let sets: Vec<_> = (0..50)
         .map(|e| {
@@ -309,6 +292,9 @@ fn timing_figures() {
             ..FitParams::default()
         };
         train(&sets, &p, "t", "y").unwrap();
-        println!("50 entities x 730 days, {boot} replicates: {:.1}s", t0.elapsed().as_secs_f64());
+        println!(
+            "50 entities x 730 days, {boot} replicates: {:.1}s",
+            t0.elapsed().as_secs_f64()
+        );
     }
 }

@@ -159,9 +159,10 @@ fn load_datasets(
             }),
         };
         let ds = series::read_wide(input, &spec).map_err(CliError::input)?;
-        let name = input
-            .file_name()
-            .map_or_else(|| input.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let name = input.file_name().map_or_else(
+            || input.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         return Ok((vec![ds], name, spec.outcome_col));
     }
     if let Some(f) = args.freq {
@@ -175,9 +176,8 @@ fn load_datasets(
     let df = wh.query(Some(tenant), |lf| {
         series::entity_period(lf, &scfg).collect()
     })?;
-    let sets = series::datasets_from_frame(&df, &scfg).map_err(|e| {
-        CliError::input(format!("tenant {tenant}: {e}"))
-    })?;
+    let sets = series::datasets_from_frame(&df, &scfg)
+        .map_err(|e| CliError::input(format!("tenant {tenant}: {e}")))?;
     let outcome = match scfg.outcome {
         OutcomeKind::Conversions => "conversions",
         OutcomeKind::ConversionValue => "conversion_value",
@@ -212,7 +212,10 @@ fn card_for(tenant: &str, model: &BudgetModel, job: &BudgetJobConfig) -> ModelCa
         .models
         .iter()
         .flat_map(|m| &m.channels)
-        .filter_map(|c| c.spec.map(|s| format!("{}_{}", s.saturation.family(), s.adstock.family())))
+        .filter_map(|c| {
+            c.spec
+                .map(|s| format!("{}_{}", s.saturation.family(), s.adstock.family()))
+        })
         .collect();
     families.sort();
     families.dedup();
@@ -476,10 +479,20 @@ pub fn forecast(cfg: &Config, args: ForecastBudgetArgs) -> Result<(), CliError> 
         card.version,
         model.outcome,
         model.period.as_str(),
-        if multi { " (all entities; --json has each)" } else { "" }
+        if multi {
+            " (all entities; --json has each)"
+        } else {
+            ""
+        }
     );
     out.push_str(&render(
-        &["period", ">spend", ">outcome", &format!(">{lvl} interval"), ">from media"],
+        &[
+            "period",
+            ">spend",
+            ">outcome",
+            &format!(">{lvl} interval"),
+            ">from media",
+        ],
         &body,
     ));
     super::super::emit(&out);
@@ -541,8 +554,20 @@ mod tests {
         let csv = wide_csv(d);
         let csv_s = csv.display().to_string();
         let train = [
-            "train", "budget", "--tenant", "acme", "--input", &csv_s, "--date-col", "week",
-            "--outcome-col", "sales", "--spend-cols", "ch0,ch1", "--bootstrap", "10",
+            "train",
+            "budget",
+            "--tenant",
+            "acme",
+            "--input",
+            &csv_s,
+            "--date-col",
+            "week",
+            "--outcome-col",
+            "sales",
+            "--spend-cols",
+            "ch0,ch1",
+            "--bootstrap",
+            "10",
         ];
         omnify(d, &train).unwrap();
         let (card, model) = champion_model(&cfg(d), "acme", None).unwrap();
@@ -552,7 +577,10 @@ mod tests {
         assert_eq!(model.models[0].replicates.len(), 10);
         let rep = model.report();
         assert_eq!(rep.len(), 2);
-        assert!(rep.iter().all(|r| r.contribution_share > 0.0 && r.contribution_share < 1.0));
+        assert!(
+            rep.iter()
+                .all(|r| r.contribution_share > 0.0 && r.contribution_share < 1.0)
+        );
         // The same data and seed again: same holdout error, so not promoted.
         omnify(d, &train).unwrap();
         let reg = Registry::open(d.join("models"));
@@ -567,7 +595,16 @@ mod tests {
         let plan_s = plan.display().to_string();
         omnify(
             d,
-            &["forecast", "budget", "--tenant", "acme", "--plan", &plan_s, "--periods", "4"],
+            &[
+                "forecast",
+                "budget",
+                "--tenant",
+                "acme",
+                "--plan",
+                &plan_s,
+                "--periods",
+                "4",
+            ],
         )
         .unwrap();
         // The optimize JSON (field `recommended`) is also a plan.
@@ -577,7 +614,12 @@ mod tests {
         omnify(
             d,
             &[
-                "optimize", "--tenant", "acme", "--budget", &budget.to_string(), "--out",
+                "optimize",
+                "--tenant",
+                "acme",
+                "--budget",
+                &budget.to_string(),
+                "--out",
                 &out.display().to_string(),
             ],
         )
@@ -605,8 +647,16 @@ mod tests {
         let e = omnify(
             d,
             &[
-                "train", "budget", "--input", &csv, "--date-col", "week", "--outcome-col",
-                "sales", "--spend-cols", "ch0,radio",
+                "train",
+                "budget",
+                "--input",
+                &csv,
+                "--date-col",
+                "week",
+                "--outcome-col",
+                "sales",
+                "--spend-cols",
+                "ch0,radio",
             ],
         )
         .unwrap_err();
@@ -614,7 +664,11 @@ mod tests {
         assert!(e.message.contains("missing column `radio`") && !e.message.contains('\n'));
         let e = omnify(d, &["evaluate", "budget", "--tenant", "nobody"]).unwrap_err();
         assert_eq!(e.code, 2);
-        assert!(e.message.contains("no champion budget model"), "{}", e.message);
+        assert!(
+            e.message.contains("no champion budget model"),
+            "{}",
+            e.message
+        );
         let plan = d.join("plan.json");
         std::fs::write(&plan, r#"{"entities":[{"id":"a"},{"id":"b","spend":1}]}"#).unwrap();
         let e = read_plan(&plan).unwrap_err();
@@ -647,10 +701,15 @@ mod tests {
             })
             .collect();
         let wh = Warehouse::open(d.join("wh")).unwrap();
-        let df = crate::warehouse::validate_frame(rows_to_frame("acme", &rows).unwrap(), Some("acme"))
-            .unwrap();
+        let df =
+            crate::warehouse::validate_frame(rows_to_frame("acme", &rows).unwrap(), Some("acme"))
+                .unwrap();
         wh.ingest(df).unwrap();
-        omnify(d, &["train", "budget", "--tenant", "acme", "--bootstrap", "5"]).unwrap();
+        omnify(
+            d,
+            &["train", "budget", "--tenant", "acme", "--bootstrap", "5"],
+        )
+        .unwrap();
         let (_, model) = champion_model(&cfg(d), "acme", None).unwrap();
         let rep = model.report();
         assert_eq!(rep.len(), 1);
