@@ -19,13 +19,15 @@
 //!   family chosen per entity by holdout error, moving-block bootstrap intervals; reports
 //!   (contribution, share, ROAS with intervals, R², holdout MAPE, identifiability warnings),
 //!   curves for the allocator, and forecasts under a plan with adstock carried over;
+//! - `flight.rs`: flighting — a total spread over N future periods and the entities, carry-over
+//!   included (greedy exact-gain increments, capped at 2× each entity's largest past spend);
 //! - `job.rs`: `training/budget.toml` and the train → registry step;
 //! - `synth.rs`: known-truth data for recovery tests, coverage runs and benchmarks.
 //!
-//! Not built yet: flighting (the allocator spreading a total over N future periods with
-//! carry-over — today `omnify forecast budget` evaluates a constant per-period plan, and
-//! `omnify optimize` allocates one steady-state period); candle gradient fitting (the search is
-//! grid + pattern search with exact linear solves); the HTTP endpoints.
+//! Not built yet: candle gradient fitting (the search is grid + pattern search with exact linear
+//! solves — no candle); flighting with per-entity bounds or target modes (only the total and
+//! the 2× caps); forecasts of a per-period (flighted) plan (`forecast` takes a constant spend per
+//! entity); the HTTP endpoints.
 //!
 //! Files: `curve.rs` (curve families), `problem.rs` (checked inputs), `solver.rs` (concave
 //! multiplier method), `global.rs` (S-shaped search), `allocator.rs` (modes and report),
@@ -35,6 +37,7 @@ mod allocator;
 mod curve;
 mod error;
 pub mod fit;
+pub mod flight;
 mod global;
 pub mod job;
 mod problem;

@@ -87,6 +87,10 @@ pub struct OptimizeArgs {
     /// average.
     #[arg(long)]
     pub marginal: bool,
+    /// Flighting: spread --budget (the total over the horizon) over this many future periods
+    /// with the champion model, carry-over included; prints entity × period spends.
+    #[arg(long, value_name = "N", conflicts_with_all = ["curves", "constraints", "out"])]
+    pub periods: Option<usize>,
     /// Print the plan as JSON.
     #[arg(long, conflicts_with = "out")]
     pub json: bool,
@@ -330,8 +334,66 @@ fn table(a: &Allocation, objective: &str) -> String {
     out
 }
 
+/// `omnify optimize --periods N`: flighting with the champion model.
+fn optimize_flight(cfg: &Config, args: &OptimizeArgs, periods: usize) -> Result<(), CliError> {
+    if args.mode != ModeArg::Fixed {
+        return Err(CliError::input(
+            "--periods plans a fixed total: use --mode fixed",
+        ));
+    }
+    let tenant = args.tenant.clone().unwrap_or_else(|| cfg.tenant.clone());
+    let (card, model) = champion_model(cfg, &tenant, None)?;
+    let f = crate::budget::flight::flight(&model, args.budget, periods, 2000)
+        .map_err(CliError::input)?;
+    if args.json {
+        super::emit(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&f).map_err(CliError::runtime)?
+        ));
+        return Ok(());
+    }
+    let mut head = vec!["entity".to_string(), ">current".to_string()];
+    head.extend((1..=periods).map(|p| format!(">p{p}")));
+    let rows: Vec<Vec<String>> = f
+        .entities
+        .iter()
+        .map(|e| {
+            let mut r = vec![e.id.clone(), money(e.current)];
+            r.extend(e.spend.iter().map(|s| money(*s)));
+            r
+        })
+        .collect();
+    let head_ref: Vec<&str> = head.iter().map(|s| s.as_str()).collect();
+    let mut out = format!(
+        "budget model {} of tenant {tenant}: {} over {periods} {}s\n",
+        card.version,
+        money(args.budget),
+        model.period.as_str()
+    );
+    out.push_str(&render(&head_ref, &rows));
+    let lift = if f.expected_media_proportional > 0.0 {
+        format!(
+            " ({:+.1}%)",
+            100.0 * (f.expected_media / f.expected_media_proportional - 1.0)
+        )
+    } else {
+        String::new()
+    };
+    out.push_str(&format!(
+        "\nexpected {} from media over the horizon: {:.2} vs {:.2} with the current mix spread \
+         evenly{lift}; carry-over from past spend included, effects after the horizon not \
+         counted.\n",
+        model.outcome, f.expected_media, f.expected_media_proportional
+    ));
+    super::emit(&out);
+    Ok(())
+}
+
 /// Runs `omnify optimize`.
 pub fn optimize(cfg: &Config, args: OptimizeArgs) -> Result<(), CliError> {
+    if let Some(n) = args.periods {
+        return optimize_flight(cfg, &args, n);
+    }
     let (p, source) = match args.curves.clone() {
         Some(curves) => (problem(&args, &curves)?, curves.display().to_string()),
         None => {
@@ -428,6 +490,7 @@ mod tests {
             mode: ModeArg::Fixed,
             target: None,
             marginal: false,
+            periods: None,
             json: false,
             out: None,
         };
@@ -459,6 +522,7 @@ mod tests {
             mode: ModeArg::Fixed,
             target: None,
             marginal: false,
+            periods: None,
             json: false,
             out: None,
         };

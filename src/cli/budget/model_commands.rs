@@ -631,6 +631,24 @@ mod tests {
             .map(|l| l.split(',').nth(2).unwrap().parse::<f64>().unwrap())
             .sum();
         assert!((total - budget).abs() < 1e-6 * budget, "{text}");
+        // Flighting over 3 weeks spends the total exactly.
+        omnify(
+            d,
+            &[
+                "optimize",
+                "--tenant",
+                "acme",
+                "--budget",
+                "3000",
+                "--periods",
+                "3",
+                "--json",
+            ],
+        )
+        .unwrap();
+        let f = crate::budget::flight::flight(&model, 3000.0, 3, 300).unwrap();
+        let spent: f64 = f.entities.iter().flat_map(|e| &e.spend).sum();
+        assert!((spent - 3000.0).abs() < 1e-6, "{spent}");
         std::fs::write(
             &plan,
             r#"{"total_budget":1,"entities":[{"id":"ch0","recommended":10},{"id":"ch1","recommended":20}]}"#,
