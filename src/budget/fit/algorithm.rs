@@ -113,8 +113,7 @@ struct Ctx<'a> {
     base: Vec<Vec<f64>>,
     spend: &'a [Vec<f64>],
     lag: usize,
-    /// Largest effect a channel may have in one period: 2 × max |outcome|.
-    cap: f64,
+    cap: Cap,
 }
 
 fn gather(v: &[f64], rows: &[usize]) -> Vec<f64> {
@@ -131,6 +130,16 @@ fn positive_mean(v: &[f64]) -> f64 {
 
 /// Smallest mean saturation (over periods with media) a candidate may have.
 const LINEAR_LIMIT: f64 = 0.005;
+/// Largest mean saturation (over periods with media) a candidate may have.
+const SATURATED_LIMIT: f64 = 0.9;
+
+/// Whether a media column (saturation values) is inside the identifiable range: far into the
+/// linear regime β and the curvature trade off without bound; near full saturation the column
+/// is nearly constant wherever the entity spends and trades off against the intercept.
+fn plausible(m: &[f64]) -> bool {
+    let mean = positive_mean(m);
+    (LINEAR_LIMIT..=SATURATED_LIMIT).contains(&mean)
+}
 
 const REL: [f64; 5] = [0.25, 0.5, 1.0, 2.0, 4.0];
 
@@ -269,10 +278,19 @@ fn decode(t: &ChannelSpec, v: &[f64]) -> ChannelSpec {
 
 /// Residual sum of squares removed by adding column `m` (rows already gathered) to the
 /// others, and its coefficient; 0 when the coefficient would be negative.
-/// Candidates whose effect would exceed `cap` (outcome units) in some period score 0: an
-/// effect beyond twice the largest observed outcome can only be offset by an absurd baseline,
-/// and lets near-step curves trade off against the intercept without bound.
-fn gain(basis: &Basis, ry: &[f64], m: &[f64], cap: f64) -> f64 {
+/// Plausibility bounds on one channel's effect (outcome units).
+#[derive(Debug, Clone, Copy)]
+struct Cap {
+    /// Largest effect in one period: the largest observed outcome.
+    per_period: f64,
+    /// Largest mean effect per period: the mean observed outcome (a channel cannot cause more
+    /// than all of the outcome unless the baseline is negative).
+    share: f64,
+}
+
+/// Candidates beyond the [`Cap`] score 0: such effects can only be offset by a negative
+/// baseline, and let near-step curves trade off against the intercept without bound.
+fn gain(basis: &Basis, ry: &[f64], m: &[f64], cap: Cap) -> f64 {
     let r = basis.residual(m);
     let nr = dot(&r, &r);
     let nm = dot(m, m);
@@ -280,8 +298,10 @@ fn gain(basis: &Basis, ry: &[f64], m: &[f64], cap: f64) -> f64 {
         return 0.0;
     }
     let c = dot(&r, ry);
+    let beta = c / nr;
     let mmax = m.iter().fold(0.0f64, |a, v| a.max(*v));
-    if c <= 0.0 || (c / nr) * mmax > cap {
+    let msum: f64 = m.iter().sum();
+    if c <= 0.0 || beta * mmax > cap.per_period || beta * msum > cap.share * m.len() as f64 {
         0.0
     } else {
         c * c / nr
@@ -320,7 +340,7 @@ impl Ctx<'_> {
         let m = gather(&spec.media(&self.spend[j]), rows);
         // Far into the linear regime (saturation ≈ 0 at typical spend) β and the curvature
         // trade off without bound and extrapolate wildly; the search stays out of it.
-        if positive_mean(&m) < LINEAR_LIMIT {
+        if !plausible(&m) {
             return 0.0;
         }
         gain(basis, ry, &m, self.cap)
@@ -346,7 +366,7 @@ impl Ctx<'_> {
                 for &(_, sf) in allowed.iter().filter(|f| f.0 == af) {
                     for sat in saturation_grid(sf, aref) {
                         let m: Vec<f64> = ar.iter().map(|v| sat.value(*v)).collect();
-                        let g = if positive_mean(&m) < LINEAR_LIMIT {
+                        let g = if !plausible(&m) {
                             0.0
                         } else {
                             gain(basis, ry, &m, self.cap)
@@ -595,7 +615,10 @@ pub fn fit_dataset(ds: &Dataset, params: &FitParams) -> Result<FittedModel, FitE
         base: baseline.design(&ds.dates, Some(&ds.controls), Some(&ds.events)),
         spend: &ds.spend,
         lag: params.lag(ds.period),
-        cap: 2.0 * ds.outcome.iter().fold(0.0f64, |a, v| a.max(v.abs())),
+        cap: Cap {
+            per_period: ds.outcome.iter().fold(0.0f64, |a, v| a.max(v.abs())),
+            share: ds.outcome.iter().map(|v| v.abs()).sum::<f64>() / n as f64,
+        },
     };
     let nc = ds.channels.len();
     let all_fams: Vec<(AdstockFamily, SaturationFamily)> = params
