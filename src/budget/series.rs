@@ -97,6 +97,9 @@ impl Default for SeriesConfig {
     }
 }
 
+/// Name of the warehouse series' event column: 1 in periods where the entity spends.
+pub const DELIVERING: &str = "delivering";
+
 /// Column names of the entity × period frame.
 pub mod series_cols {
     pub const ENTITY: &str = "entity";
@@ -239,7 +242,7 @@ pub fn datasets_from_frame(
             .map(|s| f64::from(u8::from(*s > 0.0)))
             .collect();
         let events = if delivering.contains(&0.0) {
-            vec![("delivering".to_string(), delivering)]
+            vec![(DELIVERING.to_string(), delivering)]
         } else {
             Vec::new()
         };

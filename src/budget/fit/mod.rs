@@ -35,7 +35,7 @@ pub use baseline::BaselineSpec;
 pub use hyperparams::{AdstockFamily, FitParams, SaturationFamily};
 
 use super::curve::ResponseCurve;
-use super::series::{Dataset, PeriodKind};
+use super::series::{DELIVERING, Dataset, PeriodKind};
 use super::transform::{Adstock, Saturation, to_curve};
 
 /// Why a fit, report or forecast failed (one line).
@@ -319,7 +319,6 @@ impl BudgetModel {
                     m.baseline.first + chrono::Duration::days(self.period.days() * (n + h) as i64)
                 })
                 .collect();
-            let base = m.baseline.design(&dates, None, None);
             // History followed by the plan, per channel.
             let mut series = Vec::new();
             let mut spend_per_period = 0.0;
@@ -337,11 +336,32 @@ impl BudgetModel {
                         s
                     }
                 };
+                let max_past = ch.spend.iter().fold(0.0f64, |a, v| a.max(*v));
+                if s > 2.0 * max_past {
+                    notes.push(format!(
+                        "{}: planned spend {s:.2} is over twice its largest past spend per \
+                         period ({max_past:.2}); the curve there is extrapolated and the \
+                         interval is wide",
+                        ch.name
+                    ));
+                }
                 spend_per_period += s;
                 let mut x = ch.spend.clone();
                 x.extend(std::iter::repeat_n(s, periods));
                 series.push(x);
             }
+            // Future events are off, except the warehouse series' `delivering` indicator,
+            // which follows the plan (the baseline of attributed outcomes needs delivery).
+            let events: Vec<(String, Vec<f64>)> = m
+                .baseline
+                .events
+                .iter()
+                .map(|name| {
+                    let on = name == DELIVERING && spend_per_period > 0.0;
+                    (name.clone(), vec![f64::from(u8::from(on)); periods])
+                })
+                .collect();
+            let base = m.baseline.design(&dates, None, Some(&events));
             let predict = |coef: &[f64], specs: &[Option<ChannelSpec>], betas: &[f64]| {
                 let mut media = vec![0.0; periods];
                 for (j, x) in series.iter().enumerate() {
