@@ -194,3 +194,14 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks every subcommand's definition (unique names, valid defaults...).
+    #[test]
+    fn the_command_line_definition_is_valid() {
+        super::Cli::command().debug_assert();
+    }
+}
