@@ -218,6 +218,7 @@ fn coverage_over_generated_datasets() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(50);
+    let mut basic = 0;
     let (mut covered, mut total, mut share_err, mut roas_err, mut within) =
         (0, 0, 0.0f64, 0.0f64, 0);
     let t0 = std::time::Instant::now();
@@ -232,6 +233,14 @@ fn coverage_over_generated_datasets() {
             if r.contribution_share_lo <= t.share && t.share <= r.contribution_share_hi {
                 covered += 1;
             }
+            // The basic (reverse-percentile) interval, for comparison.
+            let (blo, bhi) = (
+                2.0 * r.contribution_share - r.contribution_share_hi,
+                2.0 * r.contribution_share - r.contribution_share_lo,
+            );
+            if blo <= t.share && t.share <= bhi {
+                basic += 1;
+            }
             let se = (r.contribution_share - t.share).abs();
             let re = (r.roas / t.roas - 1.0).abs();
             share_err = share_err.max(se);
@@ -242,7 +251,7 @@ fn coverage_over_generated_datasets() {
         }
     }
     println!(
-        "coverage {covered}/{total} = {:.3}; within ±1pt share and 5% ROAS: {within}/{total}; \
+        "coverage {covered}/{total} = {:.3} (basic intervals {basic}); within ±1pt share and 5% ROAS: {within}/{total}; \
          max share error {share_err:.4}; mean ROAS error {:.4}; {:.1}s",
         covered as f64 / total as f64,
         roas_err / total as f64,
