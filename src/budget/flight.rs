@@ -152,12 +152,10 @@ pub fn flight(
                 }
                 let d = delta.min(room);
                 let mut g = 0.0;
-                for t in p..periods {
-                    let w = u.w[t - p];
-                    if w == 0.0 {
-                        continue;
+                for (a, w) in ad[e][p..].iter().zip(&u.w) {
+                    if *w != 0.0 {
+                        g += u.media(a + w * d) - u.media(*a);
                     }
-                    g += u.media(ad[e][t] + w * d) - u.media(ad[e][t]);
                 }
                 // Compare gain per currency unit, so a capped smaller step competes fairly.
                 let rate = g / d;
@@ -168,8 +166,8 @@ pub fn flight(
         }
         let Some((e, p, d, _)) = best else { break };
         entities[e].spend[p] += d;
-        for t in p..periods {
-            ad[e][t] += units[e].w[t - p] * d;
+        for (a, w) in ad[e][p..].iter_mut().zip(&units[e].w) {
+            *a += w * d;
         }
         left -= d;
     }
@@ -190,8 +188,8 @@ pub fn flight(
         };
         let x = total * share / periods as f64;
         for p in 0..periods {
-            for t in p..periods {
-                ad_ref[e][t] += u.w[t - p] * x;
+            for (a, w) in ad_ref[e][p..].iter_mut().zip(&u.w) {
+                *a += w * x;
             }
         }
     }
