@@ -1,7 +1,11 @@
-//! `omnify optimize`: reads explicit response curves (JSON) and optional constraints (TOML),
-//! calls [`crate::budget::allocate`] and prints the plan as a table, JSON or a CSV file.
-//! Curves fitted from the warehouse (`omnify train budget`) are a later step; without
-//! `--curves` the command says so and exits 2.
+//! Budget commands. `omnify optimize`: response curves from explicit JSON (`--curves`) or from
+//! the tenant's champion budget model, optional constraints (TOML), then
+//! [`crate::budget::allocate`]; the plan as a table, JSON or a CSV file.
+//! `omnify train budget`: warehouse series (or a wide `--input` table) → fitted response model
+//! → registry version, promoted if it beats the champion on the holdout.
+//! `omnify evaluate budget`: per-entity contributions, shares and ROAS with intervals, fitted
+//! transforms, fit quality and identifiability warnings. `omnify forecast budget`: per-period
+//! outcome under a plan with intervals, adstock carried over.
 
 use std::path::{Path, PathBuf};
 
@@ -11,7 +15,14 @@ use serde::{Deserialize, Serialize};
 use super::CliError;
 use super::table::{money, render};
 use crate::budget::{Allocation, AllocationProblem, Constraints, EntitySpec, Mode, allocate};
+use crate::config::Config;
 use crate::warehouse::write_atomic;
+
+mod model_commands;
+pub use model_commands::{
+    EvaluateBudgetArgs, ForecastBudgetArgs, TrainBudgetArgs, champion_model, evaluate, forecast,
+    train,
+};
 
 /// What the curves measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -41,8 +52,8 @@ pub enum ModeArg {
 /// per-entity bounds, shift limits, fixed and zero-spend entities respected.
 #[derive(Debug, Args)]
 pub struct OptimizeArgs {
-    /// Tenant whose champion budget model supplies the curves (fitted curves are not built
-    /// yet: pass --curves).
+    /// Tenant whose champion budget model supplies the curves when --curves is not given
+    /// [default: the configured tenant].
     #[arg(long, value_name = "T")]
     pub tenant: Option<String>,
     /// Total budget per period, in currency units: spent exactly in fixed mode; the cap on
@@ -76,6 +87,10 @@ pub struct OptimizeArgs {
     /// average.
     #[arg(long)]
     pub marginal: bool,
+    /// Flighting: spread --budget (the total over the horizon) over this many future periods
+    /// with the champion model, carry-over included; prints entity × period spends.
+    #[arg(long, value_name = "N", conflicts_with_all = ["curves", "constraints", "out"])]
+    pub periods: Option<usize>,
     /// Print the plan as JSON.
     #[arg(long, conflicts_with = "out")]
     pub json: bool,
@@ -114,7 +129,14 @@ fn problem(args: &OptimizeArgs, curves: &Path) -> Result<AllocationProblem, CliE
     let text = read(curves)?;
     let file: CurvesFile = serde_json::from_str(&text)
         .map_err(|e| CliError::input(format!("{}: {e}", curves.display())))?;
-    let mut entities = file.entities;
+    problem_from(args, file.entities)
+}
+
+/// Builds the problem from entity specs and the flags.
+fn problem_from(
+    args: &OptimizeArgs,
+    mut entities: Vec<EntitySpec>,
+) -> Result<AllocationProblem, CliError> {
     let mut global_shift = None;
     if let Some(cpath) = &args.constraints {
         global_shift = load_constraints(cpath)?
@@ -312,16 +334,99 @@ fn table(a: &Allocation, objective: &str) -> String {
     out
 }
 
-/// Runs `omnify optimize`.
-pub fn optimize(args: OptimizeArgs) -> Result<(), CliError> {
-    let Some(curves) = args.curves.clone() else {
+/// `omnify optimize --periods N`: flighting with the champion model.
+fn optimize_flight(cfg: &Config, args: &OptimizeArgs, periods: usize) -> Result<(), CliError> {
+    if args.mode != ModeArg::Fixed {
         return Err(CliError::input(
-            "optimize: curves fitted from the warehouse come from `omnify train budget`, which \
-             is not built yet; pass explicit curves with --curves FILE.json",
+            "--periods plans a fixed total: use --mode fixed",
         ));
+    }
+    let tenant = args.tenant.clone().unwrap_or_else(|| cfg.tenant.clone());
+    let (card, model) = champion_model(cfg, &tenant, None)?;
+    let f = crate::budget::flight::flight(&model, args.budget, periods, 2000)
+        .map_err(CliError::input)?;
+    if args.json {
+        super::emit(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&f).map_err(CliError::runtime)?
+        ));
+        return Ok(());
+    }
+    let mut head = vec!["entity".to_string(), ">current".to_string()];
+    head.extend((1..=periods).map(|p| format!(">p{p}")));
+    let rows: Vec<Vec<String>> = f
+        .entities
+        .iter()
+        .map(|e| {
+            let mut r = vec![e.id.clone(), money(e.current)];
+            r.extend(e.spend.iter().map(|s| money(*s)));
+            r
+        })
+        .collect();
+    let head_ref: Vec<&str> = head.iter().map(|s| s.as_str()).collect();
+    let mut out = format!(
+        "budget model {} of tenant {tenant}: {} over {periods} {}s\n",
+        card.version,
+        money(args.budget),
+        model.period.as_str()
+    );
+    out.push_str(&render(&head_ref, &rows));
+    let lift = if f.expected_media_proportional > 0.0 {
+        format!(
+            " ({:+.1}%)",
+            100.0 * (f.expected_media / f.expected_media_proportional - 1.0)
+        )
+    } else {
+        String::new()
     };
-    let p = problem(&args, &curves)?;
-    let a = allocate(&p).map_err(|e| CliError::input(format!("{}: {e}", curves.display())))?;
+    out.push_str(&format!(
+        "\nexpected {} from media over the horizon: {:.2} vs {:.2} with the current mix spread \
+         evenly{lift}; carry-over from past spend included, effects after the horizon not \
+         counted.\n",
+        model.outcome, f.expected_media, f.expected_media_proportional
+    ));
+    super::emit(&out);
+    Ok(())
+}
+
+/// Runs `omnify optimize`.
+pub fn optimize(cfg: &Config, args: OptimizeArgs) -> Result<(), CliError> {
+    if let Some(n) = args.periods {
+        return optimize_flight(cfg, &args, n);
+    }
+    let (p, source) = match args.curves.clone() {
+        Some(curves) => (problem(&args, &curves)?, curves.display().to_string()),
+        None => {
+            let tenant = args.tenant.clone().unwrap_or_else(|| cfg.tenant.clone());
+            let (card, model) = champion_model(cfg, &tenant, None)?;
+            let entities = model
+                .curves()
+                .into_iter()
+                .map(|c| EntitySpec {
+                    id: c.id,
+                    curve: c.curve,
+                    current_spend: c.current_spend,
+                    min_spend: None,
+                    max_spend: None,
+                    max_shift_pct: None,
+                    fixed: false,
+                    allow_new: false,
+                })
+                .collect();
+            eprintln!(
+                "curves: budget model {} of tenant {tenant} ({} per {}, current spend = mean of \
+                 the latest periods)",
+                card.version,
+                model.outcome,
+                model.period.as_str()
+            );
+            (
+                problem_from(&args, entities)?,
+                format!("budget model {}", card.version),
+            )
+        }
+    };
+    let a = allocate(&p).map_err(|e| CliError::input(format!("{source}: {e}")))?;
     for n in &a.notes {
         eprintln!("note: {n}");
     }
@@ -385,6 +490,7 @@ mod tests {
             mode: ModeArg::Fixed,
             target: None,
             marginal: false,
+            periods: None,
             json: false,
             out: None,
         };
@@ -416,6 +522,7 @@ mod tests {
             mode: ModeArg::Fixed,
             target: None,
             marginal: false,
+            periods: None,
             json: false,
             out: None,
         };

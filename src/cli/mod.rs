@@ -64,6 +64,41 @@ pub enum Command {
     /// Recommend a budget split across entities from response curves (exact for concave
     /// curves, global for S-shaped), within bounds; or the most outcome meeting a CPA/ROAS target.
     Optimize(budget::OptimizeArgs),
+    /// Train models from the warehouse (or a wide table) and register them.
+    Train {
+        #[command(subcommand)]
+        command: TrainCommand,
+    },
+    /// Report how well a registered model fits and what it attributes.
+    Evaluate {
+        #[command(subcommand)]
+        command: EvaluateCommand,
+    },
+    /// Forecast future periods with a registered model.
+    Forecast {
+        #[command(subcommand)]
+        command: ForecastCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrainCommand {
+    /// Fit per-entity budget response curves (adstock + saturation, bootstrap intervals) and
+    /// register them; promoted only if better than the champion on the holdout.
+    Budget(budget::TrainBudgetArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvaluateCommand {
+    /// Per-entity contribution, share and ROAS with intervals, fitted curves, fit quality and
+    /// identifiability warnings of the budget model.
+    Budget(budget::EvaluateBudgetArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ForecastCommand {
+    /// Outcome per future period under a spend plan, with intervals, adstock carried over.
+    Budget(budget::ForecastBudgetArgs),
 }
 
 /// A command failure: the one-line message and the exit code.
@@ -147,7 +182,16 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Ingest(args) => data::ingest(&cfg, args),
         Command::Warehouse { command } => data::warehouse(&cfg, command),
         Command::Models { command } => models::run(&cfg, command),
-        Command::Optimize(args) => budget::optimize(args),
+        Command::Optimize(args) => budget::optimize(&cfg, args),
+        Command::Train { command } => match command {
+            TrainCommand::Budget(args) => budget::train(&cfg, args),
+        },
+        Command::Evaluate { command } => match command {
+            EvaluateCommand::Budget(args) => budget::evaluate(&cfg, args),
+        },
+        Command::Forecast { command } => match command {
+            ForecastCommand::Budget(args) => budget::forecast(&cfg, args),
+        },
     }
 }
 
