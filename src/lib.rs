@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod fatigue;
 pub mod features;
 pub mod fsutil;
 pub mod ingest;

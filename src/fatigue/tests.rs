@@ -1,0 +1,1 @@
+//! Model tests on small simulated data.
