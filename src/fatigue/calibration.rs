@@ -34,11 +34,20 @@ impl Platt {
         if events < 1.0 || events >= obs.len() as f64 {
             return Platt::IDENTITY;
         }
+        let nll = |a: f64, b: f64| -> f64 {
+            obs.iter()
+                .map(|&(z, y)| {
+                    let p = sigmoid(a * z + b).clamp(1e-12, 1.0 - 1e-12);
+                    -(y * p.ln() + (1.0 - y) * (1.0 - p).ln())
+                })
+                .sum()
+        };
         let (mut a, mut b) = (1.0, 0.0);
-        for _ in 0..50 {
-            // Gradient and Hessian of the negative log-likelihood; a tiny ridge keeps the
-            // Hessian invertible.
-            let (mut ga, mut gb, mut haa, mut hab, mut hbb) = (0.0, 0.0, 1e-6, 0.0, 1e-6);
+        let mut cur = nll(a, b);
+        for _ in 0..100 {
+            // Gradient and Hessian of the negative log-likelihood; a small ridge keeps the
+            // Hessian invertible when the logits barely vary.
+            let (mut ga, mut gb, mut haa, mut hab, mut hbb) = (0.0, 0.0, 1e-3, 0.0, 1e-3);
             for &(z, y) in &obs {
                 let p = sigmoid(a * z + b);
                 let r = p - y;
@@ -50,17 +59,29 @@ impl Platt {
                 hbb += w;
             }
             let det = haa * hbb - hab * hab;
-            if det.abs() < 1e-18 {
+            if !(det.is_finite() && det > 0.0) {
                 break;
             }
             let da = (hbb * ga - hab * gb) / det;
             let db = (haa * gb - hab * ga) / det;
-            a -= da;
-            b -= db;
-            if !(a.is_finite() && b.is_finite()) {
-                return Platt::IDENTITY;
+            // Damped step: halve until the likelihood improves; a stays positive (a negative
+            // slope would invert the model's ranking — then the model is useless, not
+            // miscalibrated, and the identity is kept).
+            let mut step = 1.0;
+            let mut moved = false;
+            while step > 1e-6 {
+                let (na, nb) = (a - step * da, b - step * db);
+                if na > 0.0 {
+                    let v = nll(na, nb);
+                    if v.is_finite() && v <= cur {
+                        moved = (na - a).abs() + (nb - b).abs() > 1e-12;
+                        (a, b, cur) = (na, nb, v);
+                        break;
+                    }
+                }
+                step /= 2.0;
             }
-            if da.abs() + db.abs() < 1e-10 {
+            if !moved {
                 break;
             }
         }

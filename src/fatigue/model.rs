@@ -80,7 +80,9 @@ impl FittedModel {
         cfg: &ModelsConfig,
     ) -> Result<FittedModel, FatigueError> {
         let body = match family {
-            "logistic_hazard" => ModelBody::Logistic(LogisticHazard::fit(train, &cfg.logistic)?),
+            "logistic_hazard" => {
+                ModelBody::Logistic(LogisticHazard::fit(train, &cfg.logistic, cfg.seed)?)
+            }
             "forest" => ModelBody::Forest(Forest::fit(train, &cfg.forest, cfg.seed)?),
             "survival_mlp" => {
                 ModelBody::Mlp(SurvivalMlp::fit(train, validation, &cfg.mlp, cfg.seed)?)

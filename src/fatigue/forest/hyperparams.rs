@@ -9,7 +9,7 @@ use crate::fatigue::FatigueError;
 pub struct ForestParams {
     /// Checkpoint days, increasing; the horizon is added if missing. Default [3, 7, 14].
     pub checkpoints: Vec<usize>,
-    /// Trees per checkpoint. Default 24.
+    /// Trees per checkpoint. Default 16.
     pub trees: usize,
     /// Maximum depth of a tree. Default 8.
     pub max_depth: usize,
@@ -25,7 +25,7 @@ impl Default for ForestParams {
     fn default() -> Self {
         ForestParams {
             checkpoints: vec![3, 7, 14],
-            trees: 24,
+            trees: 16,
             max_depth: 8,
             min_leaf: 20.0,
             bootstrap: 0.7,

@@ -7,7 +7,9 @@ use ndarray::{Array1, Array2, s};
 
 use super::LogisticHazardParams;
 use crate::fatigue::FatigueError;
-use crate::fatigue::common::{Standardizer, clamp_hazard, person_periods, sigmoid};
+use rand::Rng;
+
+use crate::fatigue::common::{Standardizer, clamp_hazard, person_periods, rng, sigmoid};
 use crate::fatigue::dataset::SurvivalData;
 
 /// A fitted logistic hazard: standardiser, feature coefficients β, day effects α_k.
@@ -23,13 +25,22 @@ impl LogisticHazard {
     pub fn fit(
         data: &SurvivalData,
         params: &LogisticHazardParams,
+        seed: u64,
     ) -> Result<LogisticHazard, FatigueError> {
         params.validate()?;
         let h = data.horizon;
         let p = data.x.ncols();
         let scaler = Standardizer::fit(&data.x);
         let z = scaler.transform(&data.x);
-        let pp = person_periods(data);
+        // Every event period, and each non-event period with probability r (seeded); the
+        // fitted logit is then the full-data logit + ln(1/r) in every row, so ln(r) is added
+        // back to the day effects (prior correction for outcome-dependent sampling).
+        let r = params.negative_sampling;
+        let mut g = rng(seed, 2000);
+        let pp: Vec<(usize, usize, bool)> = person_periods(data)
+            .into_iter()
+            .filter(|p| p.2 || r >= 1.0 || g.gen_bool(r))
+            .collect();
         let mut design = Array2::<f64>::zeros((pp.len(), p + h - 1));
         let mut y = Array1::<usize>::zeros(pp.len());
         for (r, &(i, k, e)) in pp.iter().enumerate() {
@@ -51,9 +62,15 @@ impl LogisticHazard {
             .max_iterations(params.max_iterations)
             .fit(&Dataset::new(design, y))
             .map_err(|e| FatigueError::Model(format!("logistic hazard: {e}")))?;
-        let w = fitted.params();
-        // linfa models P(larger class) = P(y = 1) here.
-        let b0 = fitted.intercept();
+        // linfa's "positive" class is the first label it meets in the data, so orient the
+        // coefficients towards y = 1 explicitly.
+        let sign = if fitted.labels().pos.class == 1 {
+            1.0
+        } else {
+            -1.0
+        };
+        let w = fitted.params().mapv(|v| sign * v);
+        let b0 = sign * fitted.intercept() + r.min(1.0).ln();
         let beta = w.slice(s![..p]).to_vec();
         let mut alpha = vec![b0];
         alpha.extend(w.slice(s![p..]).iter().map(|a| a + b0));
