@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 
 mod data;
+mod fatigue;
 mod models;
 mod simulate;
 mod table;
@@ -59,6 +60,22 @@ pub enum Command {
     Models {
         #[command(subcommand)]
         command: models::ModelsCommand,
+    },
+    /// Train a model kind on the warehouse and register it (promoted only if it beats the
+    /// champion on the holdout).
+    Train {
+        #[command(subcommand)]
+        command: fatigue::TrainCommand,
+    },
+    /// Evaluate every model and baseline of a kind on a time split of the warehouse.
+    Evaluate {
+        #[command(subcommand)]
+        command: fatigue::EvaluateCommand,
+    },
+    /// Score with the champion model.
+    Score {
+        #[command(subcommand)]
+        command: fatigue::ScoreCommand,
     },
 }
 
@@ -143,5 +160,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Ingest(args) => data::ingest(&cfg, args),
         Command::Warehouse { command } => data::warehouse(&cfg, command),
         Command::Models { command } => models::run(&cfg, command),
+        Command::Train { command } => fatigue::train(&cfg, command),
+        Command::Evaluate { command } => fatigue::evaluate(&cfg, command),
+        Command::Score { command } => fatigue::score(&cfg, command),
     }
 }
