@@ -133,7 +133,9 @@ fn frame(wh: &Warehouse, tenant: Option<&str>) -> Result<LazyFrame, CliError> {
     if df.height() == 0 {
         return Err(CliError::input(format!(
             "no ad_daily rows{} in the warehouse {}; run omnify ingest first",
-            tenant.map(|t| format!(" for tenant `{t}`")).unwrap_or_default(),
+            tenant
+                .map(|t| format!(" for tenant `{t}`"))
+                .unwrap_or_default(),
             wh.root().display()
         )));
     }
@@ -150,7 +152,8 @@ fn bar() -> indicatif::ProgressBar {
 }
 
 fn opt(v: Option<f64>, places: usize) -> String {
-    v.map(|x| table::decimal(x, places)).unwrap_or_else(|| "-".into())
+    v.map(|x| table::decimal(x, places))
+        .unwrap_or_else(|| "-".into())
 }
 
 /// The evaluation as a text table with the split and label-rule counts.
@@ -332,12 +335,16 @@ pub fn score(cfg: &Config, cmd: ScoreCommand) -> Result<(), CliError> {
     let model = FittedModel::from_files(&loaded.files).map_err(fatigue_err)?;
     let wh = Warehouse::open(cfg.warehouse_dir())?;
     let lf = frame(&wh, Some(&tenant))?;
-    let rows = fatigue::score(lf, args.as_of, &model, &loaded.card.version, &job)
-        .map_err(fatigue_err)?;
+    let rows =
+        fatigue::score(lf, args.as_of, &model, &loaded.card.version, &job).map_err(fatigue_err)?;
     if let Some(out) = &args.out {
         let mut df = fatigue::scores_frame(&rows).map_err(CliError::runtime)?;
         write_frame(&mut df, out)?;
-        emit(&format!("wrote {} scores to {}\n", rows.len(), out.display()));
+        emit(&format!(
+            "wrote {} scores to {}\n",
+            rows.len(),
+            out.display()
+        ));
     } else if args.json {
         emit(&(serde_json::to_string_pretty(&rows).map_err(CliError::runtime)? + "\n"));
     } else {
@@ -359,7 +366,14 @@ pub fn score(cfg: &Config, cmd: ScoreCommand) -> Result<(), CliError> {
             .collect();
         emit(&table::render(
             &[
-                "platform", "account", "ad", "status", ">p7", ">p14", ">exp_days", "action",
+                "platform",
+                "account",
+                "ad",
+                "status",
+                ">p7",
+                ">p14",
+                ">exp_days",
+                "action",
                 "drivers",
             ],
             &t,
@@ -387,4 +401,114 @@ fn write_frame(df: &mut DataFrame, out: &Path) -> Result<(), CliError> {
     res.map_err(|e| CliError::runtime(format!("cannot write {}: {e}", out.display())))?;
     std::fs::rename(&tmp, out)
         .map_err(|e| CliError::runtime(format!("cannot write {}: {e}", out.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, run};
+    use crate::registry::{ModelKind, Registry};
+    use crate::warehouse::Warehouse;
+
+    const SPEC: &str = "[evaluation]\nstride_days = 2\ntest_days = 40\nvalidation_days = 25\n\
+        [models]\nseed = 3\n[models.forest]\ntrees = 4\n[models.mlp]\nmax_epochs = 10\n";
+
+    fn cli(dir: &std::path::Path, args: &[&str]) -> Result<(), crate::cli::CliError> {
+        let wh = dir.join("wh");
+        let models = dir.join("models");
+        let spec = dir.join("fatigue.toml");
+        let mut argv = vec!["omnify".to_string()];
+        argv.extend(args.iter().map(|s| s.to_string()));
+        argv.extend([
+            "--warehouse".into(),
+            wh.display().to_string(),
+            "--models-dir".into(),
+            models.display().to_string(),
+        ]);
+        if args.len() >= 2 {
+            argv.extend(["--spec".into(), spec.display().to_string()]);
+        }
+        run(Cli::try_parse_from(argv).map_err(crate::cli::CliError::input)?)
+    }
+
+    /// train → registry version promoted; evaluate --json; score --out csv with one row per
+    /// active creative and the documented columns; a bad spec is an input error (exit 2).
+    #[test]
+    fn train_evaluate_score_in_a_temp_dir() {
+        // Polars plans recurse deeply in debug builds: run on a thread with a roomy stack so a
+        // deep plan fails this test instead of aborting the test binary.
+        std::thread::Builder::new()
+            .stack_size(64 << 20)
+            .spawn(train_evaluate_score)
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    fn train_evaluate_score() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("fatigue.toml"), SPEC).unwrap();
+        let frame = crate::fatigue::tests::sim_frame_with(5, 1, 160, 200)
+            .collect()
+            .unwrap();
+        let tenant = frame
+            .column("tenant")
+            .unwrap()
+            .str()
+            .unwrap()
+            .get(0)
+            .unwrap()
+            .to_string();
+        Warehouse::open(dir.path().join("wh"))
+            .unwrap()
+            .ingest(frame)
+            .unwrap();
+
+        cli(dir.path(), &["train", "fatigue", "--tenant", &tenant]).unwrap();
+        let reg = Registry::open(dir.path().join("models"));
+        let champion = reg.load_champion(&tenant, ModelKind::Fatigue).unwrap();
+        assert!(champion.card.metrics.contains_key("auc_14"));
+        assert_eq!(champion.card.seed, 3);
+        assert!(champion.files.contains_key("model.json"));
+
+        cli(dir.path(), &["evaluate", "fatigue", "--json"]).unwrap();
+
+        let out = dir.path().join("scores.csv");
+        let out_s = out.display().to_string();
+        cli(
+            dir.path(),
+            &[
+                "score",
+                "fatigue",
+                "--tenant",
+                &tenant,
+                "--as-of",
+                "2026-07-10",
+                "--out",
+                &out_s,
+            ],
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(&out).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "tenant,platform,account_id,ad_id,as_of,status,p_onset_7d,p_onset_14d,p_onset_7_14d,\
+             expected_days_to_onset,drivers,action,model_version"
+        );
+        let rows: Vec<&str> = lines.collect();
+        assert!(rows.len() >= 5, "{} scored creatives", rows.len());
+        assert!(rows.iter().all(|r| r.contains("2026-07-10")));
+        assert!(rows.iter().all(|r| r.ends_with(&champion.card.version)));
+
+        std::fs::write(
+            dir.path().join("fatigue.toml"),
+            "[evaluation]\nhorizon_days = 3\n",
+        )
+        .unwrap();
+        let err = cli(dir.path(), &["evaluate", "fatigue"]).unwrap_err();
+        assert_eq!(err.code, 2);
+        assert!(err.message.contains("horizon_days"), "{}", err.message);
+    }
 }

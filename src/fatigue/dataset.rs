@@ -249,13 +249,9 @@ pub fn prepare(lf: LazyFrame, cfg: &FatigueConfig) -> Result<Prepared, FatigueEr
         .iter()
         .position(|n| *n == CTR_VS_PEAK)
         .ok_or_else(|| FatigueError::Data("ctr_7d_vs_peak missing".into()))?;
-    let extra = extra_features(
-        &creative,
-        &day,
-        &ratio,
-        base.column(ctr_peak).as_slice(),
-        cfg,
-    );
+    // A column of the row-major matrix is strided: copy it out.
+    let ctr_peak: Vec<f64> = base.column(ctr_peak).to_vec();
+    let extra = extra_features(&creative, &day, &ratio, &ctr_peak, cfg);
     let mut x = Array2::<f64>::zeros((df.height(), base.ncols() + EXTRA_FEATURES.len()));
     x.slice_mut(s![.., ..base.ncols()]).assign(&base);
     x.slice_mut(s![.., base.ncols()..]).assign(&extra);
@@ -276,7 +272,7 @@ fn extra_features(
     creative: &[usize],
     day: &[i32],
     ratio: &[Option<f64>],
-    ctr_vs_peak: Option<&[f64]>,
+    ctr_vs_peak: &[f64],
     cfg: &FatigueConfig,
 ) -> Array2<f64> {
     let n = creative.len();
@@ -324,9 +320,7 @@ fn extra_features(
             Some(v) if slope > 1e-6 => ((onset_ln - v.ln()) / slope).min(DECAY_CAP),
             _ => DECAY_CAP,
         };
-        let below = ctr_vs_peak
-            .and_then(|c| c.get(r))
-            .is_some_and(|v| *v <= 0.8);
+        let below = ctr_vs_peak.get(r).is_some_and(|v| *v <= 0.8);
         run = if below { run + 1.0 } else { 0.0 };
         let row = [
             now.unwrap_or(1.0),

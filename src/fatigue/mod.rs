@@ -41,7 +41,7 @@ pub mod model;
 pub mod pipeline;
 pub mod score;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use config::{EvaluationConfig, JobConfig, ModelsConfig, ScoringConfig};
 pub use dataset::{Prepared, SurvivalData, prepare, split, survival_rows};

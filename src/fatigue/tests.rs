@@ -15,11 +15,21 @@ use crate::simulate::{SimConfig, simulate};
 
 /// `ad_daily` of a small simulated world (3 tenants, 50 creatives each, 200 days).
 pub(crate) fn sim_frame(seed: u64) -> LazyFrame {
+    sim_frame_with(seed, 3, 50, 200)
+}
+
+/// `ad_daily` of a simulated world starting 2026-01-01.
+pub(crate) fn sim_frame_with(
+    seed: u64,
+    tenants: usize,
+    creatives: usize,
+    days: usize,
+) -> LazyFrame {
     let world = simulate(&SimConfig {
         seed,
-        tenants: 3,
-        creatives_per_tenant: 50,
-        days: 200,
+        tenants,
+        creatives_per_tenant: creatives,
+        days,
         ..SimConfig::default()
     })
     .expect("simulate");
