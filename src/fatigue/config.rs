@@ -187,3 +187,27 @@ impl JobConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn committed_file_decodes_to_the_defaults() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("training/fatigue.toml");
+        let cfg = JobConfig::load(&path).unwrap();
+        assert_eq!(cfg.evaluation, EvaluationConfig::default());
+        assert_eq!(cfg.models, ModelsConfig::default());
+        assert_eq!(cfg.scoring, ScoringConfig::default());
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        let e = JobConfig::from_toml_str("[evaluation]\ngap_days = 3\n").unwrap_err();
+        assert!(e.to_string().contains("gap_days"), "{e}");
+        let e = JobConfig::from_toml_str("[models]\nfamilies = [\"svm\"]\n").unwrap_err();
+        assert!(e.to_string().contains("svm"), "{e}");
+        let e = JobConfig::from_toml_str("[models.mlp]\nlearning_rat = 1.0\n").unwrap_err();
+        assert!(e.to_string().contains("learning_rat"), "{e}");
+    }
+}

@@ -271,8 +271,8 @@ pub fn evaluate(hazards: &Array2<f64>, data: &SurvivalData) -> Metrics {
     // Lead times: first alert per creative among its rows with an onset within 14 days.
     let lead = pr.map(|(_, thr)| {
         let mut first: BTreeMap<usize, (i32, i32)> = BTreeMap::new();
-        for i in 0..data.len() {
-            if !(data.event[i] && data.duration[i] <= 14) || s[i].p14 < thr {
+        for (i, si) in s.iter().enumerate() {
+            if !(data.event[i] && data.duration[i] <= 14) || si.p14 < thr {
                 continue;
             }
             let Some(onset) = data.onset[i] else { continue };

@@ -46,12 +46,11 @@ impl ForestParams {
         if self.trees == 0 || self.max_depth == 0 {
             return bad("trees and max_depth must be ≥ 1");
         }
-        if !(self.bootstrap > 0.0 && self.bootstrap <= 1.0)
-            || !(self.features > 0.0 && self.features <= 1.0)
-        {
+        let share = |v: f64| v > 0.0 && v <= 1.0;
+        if !share(self.bootstrap) || !share(self.features) {
             return bad("bootstrap and features must be shares in (0, 1]");
         }
-        if !(self.min_leaf >= 1.0) {
+        if self.min_leaf.is_nan() || self.min_leaf < 1.0 {
             return bad("min_leaf must be ≥ 1");
         }
         Ok(())
