@@ -94,6 +94,9 @@ pub struct Summary {
     pub expected_days: f64,
     /// Expected onset day given an onset within the horizon: Σ k·f(k) / Σ f(k). Days.
     pub conditional_onset_day: f64,
+    /// Median onset day given an onset within the horizon: the first k with
+    /// 1 − S(k) ≥ ½(1 − S(H)) (the point forecast that minimises the absolute error). Days.
+    pub conditional_median_day: f64,
 }
 
 /// S(k) for k = 0..=H (S(0) = 1).
@@ -122,6 +125,12 @@ pub fn summarize(h: ArrayView1<f64>) -> Summary {
         p7_14: at(7) - at(14),
         expected_days,
         conditional_onset_day: if den > 0.0 { num / den } else { horizon as f64 },
+        conditional_median_day: {
+            let half = 0.5 * (1.0 - s[horizon]);
+            (1..=horizon)
+                .find(|&k| 1.0 - s[k] >= half)
+                .unwrap_or(horizon) as f64
+        },
     }
 }
 
@@ -146,6 +155,8 @@ mod tests {
         assert!((s.p14 - (1.0 - 0.2287679)).abs() < 1e-6);
         assert!((s.p7_14 - (0.4782969 - 0.2287679)).abs() < 1e-6);
         assert!((s.expected_days - 7.712321).abs() < 1e-5);
+        // Conditional median: ½(1 − S(14)) = .385616; 1 − S(4) = .3439 < it ≤ 1 − S(5) = .40951.
+        assert_eq!(s.conditional_median_day, 5.0);
         // Two days: h = (0.5, 1.0): f(1) = 0.5, f(2) = 0.5 → conditional day 1.5; S = 1, .5, 0
         // → restricted mean 1.5.
         let s = summarize(array![0.5, 1.0].view());
