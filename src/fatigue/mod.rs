@@ -23,10 +23,23 @@
 //! Configuration: `training/fatigue.toml` tables `[evaluation]`, `[models]` (with
 //! `[models.logistic]`, `[models.forest]`, `[models.mlp]`), `[scoring]` ([`config`]).
 //!
-//! State of the work (for whoever continues): everything above exists and is unit-tested;
-//! `omnify evaluate|train|score fatigue` are wired in `src/cli/fatigue.rs`. Not done: a GRU
-//! over the last N days (the network is an MLP on the features at t), isotonic calibration
-//! (Platt only), Criterion benches (`benches/fatigue.rs` not written), hyperparameter search.
+//! State of the work (for whoever continues):
+//! - Done and tested: dataset + time split (gap tests), the three learned families and five
+//!   baselines behind [`FittedModel`], Platt calibration, every metric (hand-computed tests),
+//!   save/load through the registry (checksums verified by [`crate::registry`]), `omnify
+//!   evaluate|train|score fatigue` (`src/cli/fatigue.rs`, CLI test in a temp dir), property
+//!   tests (probabilities in [0, 1], survival never rises), reproducibility (logistic and MLP
+//!   bit for bit; the forest only in quality — linfa-trees sums impurities in HashMap order).
+//! - Job spec flag is `--spec FILE` (the global `--config` is the omnify config file).
+//! - Training is per tenant (`--tenant` / `--all-tenants`); `evaluate` without `--tenant`
+//!   pools every tenant of the warehouse.
+//! - Scoring takes a creative's latest day ≤ as-of (if it delivered within `stop_after_days`);
+//!   drivers are occlusion effects on the ten [`model::DRIVER_FEATURES`].
+//! - Not done: a GRU over the last N days (the network is an MLP on the features at t);
+//!   isotonic calibration (Platt only); hyperparameter search; `benches/fatigue.rs` is written
+//!   and compiles but its figures were not measured (release builds were not allowed on the
+//!   shared build machine); the evaluation tables are in the fatigue2 branch's final report, not
+//!   yet in the README.
 
 pub mod baselines;
 pub mod calibration;
