@@ -147,23 +147,26 @@ fn bench_ingest(c: &mut Criterion) {
     g.finish();
 }
 
-/// Peak resident memory of a child `omnify` run, in bytes.
+/// Runs the `omnify` binary and returns (seconds, peak resident bytes); the binary logs its own
+/// peak (`VmHWM`) at debug level when it finishes.
 fn child_peak_rss(args: &[&str], dir: &Path) -> (f64, u64) {
     let t = Instant::now();
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_omnify"))
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_omnify"))
         .args(args)
         .current_dir(dir)
-        .stdout(std::process::Stdio::null())
-        .status()
+        .env("RUST_LOG", "debug")
+        .output()
         .expect("run omnify");
-    assert!(status.success(), "omnify {args:?} failed");
     let secs = t.elapsed().as_secs_f64();
-    // SAFETY: getrusage writes into the zeroed struct we pass; RUSAGE_CHILDREN covers waited
-    // children, and each measurement runs after the previous child was reaped, so ru_maxrss is
-    // the largest child so far (we measure in increasing input size).
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
-    (secs, ru.ru_maxrss as u64 * 1024)
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "omnify {args:?} failed: {err}");
+    let peak = err
+        .split("peak_rss_bytes=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .expect("omnify logs its peak memory at debug level");
+    (secs, peak)
 }
 
 fn memory_report() {
@@ -204,11 +207,48 @@ fn memory_report() {
     }
 }
 
+/// Peak memory and wall time of `omnify ingest` of a unified Parquet file of `n` rows.
+fn ingest_memory_report(n: usize) {
+    use polars::prelude::ParquetWriter;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut df = rows_to_frame("bench", &rows(Platform::Meta, n)).expect("frame");
+    let path = dir.path().join("history.parquet");
+    let file = std::fs::File::create(&path).expect("create");
+    ParquetWriter::new(file)
+        .finish(&mut df)
+        .expect("write parquet");
+    drop(df);
+    let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let (secs, peak) = child_peak_rss(
+        &[
+            "ingest",
+            "--warehouse",
+            "wh",
+            "--tenant",
+            "bench",
+            path.to_str().unwrap_or(""),
+        ],
+        dir.path(),
+    );
+    eprintln!(
+        "memory ingest/{n}: unified Parquet input {:.1} MB, peak RSS {:.1} MB, {:.2} s end to end",
+        bytes as f64 / 1e6,
+        peak as f64 / 1e6,
+        secs
+    );
+}
+
 criterion_group!(benches, bench_normalize, bench_ingest);
 
 fn main() {
     if std::env::var("OMNIFY_BENCH_SKIP_MEMORY").is_err() {
         memory_report();
+        let big = if std::env::var("OMNIFY_BENCH_ROWS").is_err() {
+            10_000_000
+        } else {
+            1_000_000
+        };
+        ingest_memory_report(big);
     }
     benches();
     Criterion::default().configure_from_args().final_summary();

@@ -24,8 +24,20 @@ fn main() {
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
-    if let Err(e) = omnify::cli::run(cli) {
+    let result = omnify::cli::run(cli);
+    if let Some(peak) = peak_rss_bytes() {
+        tracing::debug!(peak_rss_bytes = peak, "finished");
+    }
+    if let Err(e) = result {
         eprintln!("error: {}", e.message);
         std::process::exit(e.code);
     }
+}
+
+/// The process's peak resident memory (Linux `VmHWM`), for `-v` logs and the memory benches.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }

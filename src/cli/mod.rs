@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 
+mod budget;
 mod data;
 mod fatigue;
 mod models;
@@ -77,6 +78,9 @@ pub enum Command {
         #[command(subcommand)]
         command: fatigue::ScoreCommand,
     },
+    /// Recommend a budget split across entities from response curves (exact for concave
+    /// curves, global for S-shaped), within bounds; or the most outcome meeting a CPA/ROAS target.
+    Optimize(budget::OptimizeArgs),
 }
 
 /// A command failure: the one-line message and the exit code.
@@ -163,5 +167,17 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Train { command } => fatigue::train(&cfg, command),
         Command::Evaluate { command } => fatigue::evaluate(&cfg, command),
         Command::Score { command } => fatigue::score(&cfg, command),
+        Command::Optimize(args) => budget::optimize(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks every subcommand's definition (unique names, valid defaults...).
+    #[test]
+    fn the_command_line_definition_is_valid() {
+        super::Cli::command().debug_assert();
     }
 }

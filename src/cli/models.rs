@@ -25,19 +25,24 @@ pub enum ModelsCommand {
         /// fatigue or budget.
         kind: String,
         /// The version, or `champion`.
-        version: String,
+        #[arg(value_name = "VERSION")]
+        model_version: String,
         #[arg(long, value_name = "T")]
         tenant: Option<String>,
     },
     /// Make a version the champion (it is verified first).
     Promote {
+        /// fatigue or budget.
         kind: String,
-        version: String,
+        /// The version to promote.
+        #[arg(value_name = "VERSION")]
+        model_version: String,
         #[arg(long, value_name = "T")]
         tenant: Option<String>,
     },
     /// Restore the previous champion.
     Rollback {
+        /// fatigue or budget.
         kind: String,
         #[arg(long, value_name = "T")]
         tenant: Option<String>,
@@ -105,7 +110,7 @@ pub fn run(cfg: &Config, cmd: ModelsCommand) -> Result<(), CliError> {
         }
         ModelsCommand::Show {
             kind,
-            version,
+            model_version: version,
             tenant,
         } => {
             let (tenant, kind) = (tenant_of(tenant), ModelKind::parse(&kind).map_err(reg_err)?);
@@ -119,7 +124,7 @@ pub fn run(cfg: &Config, cmd: ModelsCommand) -> Result<(), CliError> {
         }
         ModelsCommand::Promote {
             kind,
-            version,
+            model_version: version,
             tenant,
         } => {
             let (tenant, kind) = (tenant_of(tenant), ModelKind::parse(&kind).map_err(reg_err)?);

@@ -1,7 +1,10 @@
 //! Parsing helpers shared by the connectors: numbers that arrive as JSON numbers or strings
 //! (with `"-"`/`"--"` for missing, thousands separators, `%` suffixes), micros, money
 //! validation, dates with or without time and offset, and CSV tables with preambles, footers
-//! and a UTF-8 BOM.
+//! and a UTF-8 BOM. Located reads: [`JsonNum`]'s `*_at` methods and the [`CsvRow`] accessor
+//! put every error at its line or JSON path and field; [`export_rows`] reads the UI exports
+//! whose columns map one-to-one onto the unified row (LinkedIn, TikTok); [`scope_unless`]
+//! asks for `--account-id` / `--currency` only when the file lacks the column.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -9,7 +12,8 @@ use std::fmt;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Timelike};
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
-use super::{Location, ParseError};
+use super::{Location, NativeRow, ParseError, ParseOptions, Platform};
+use crate::schema::AdDailyRow;
 
 /// The first `max` bytes as text (lossy), without a UTF-8 BOM. For content sniffing.
 pub fn text_head(bytes: &[u8], max: usize) -> String {
@@ -116,6 +120,42 @@ pub enum JsonNum<'a> {
 }
 
 impl<'a> JsonNum<'a> {
+    /// [`JsonNum::to_f64`] with the error placed at `loc` and `field`.
+    pub fn f64_at(
+        &self,
+        loc: impl FnOnce() -> Location,
+        field: &str,
+    ) -> Result<Option<f64>, ParseError> {
+        at(self.to_f64(), loc, field)
+    }
+
+    /// [`JsonNum::to_count`] with the error placed at `loc` and `field`.
+    pub fn count_at(
+        &self,
+        loc: impl FnOnce() -> Location,
+        field: &str,
+    ) -> Result<Option<i64>, ParseError> {
+        at(self.to_count(), loc, field)
+    }
+
+    /// [`JsonNum::to_money`] with the error placed at `loc` and `field`.
+    pub fn money_at(
+        &self,
+        loc: impl FnOnce() -> Location,
+        field: &str,
+    ) -> Result<Option<f64>, ParseError> {
+        at(self.to_money(), loc, field)
+    }
+
+    /// [`JsonNum::micros_to_money`] with the error placed at `loc` and `field`.
+    pub fn micros_money_at(
+        &self,
+        loc: impl FnOnce() -> Location,
+        field: &str,
+    ) -> Result<Option<f64>, ParseError> {
+        at(self.micros_to_money(), loc, field)
+    }
+
     /// As a float; `None` for null or a missing marker.
     pub fn to_f64(&self) -> Result<Option<f64>, String> {
         match self {
@@ -256,6 +296,51 @@ fn local_day(dt: NaiveDateTime) -> Option<NaiveDate> {
     }
 }
 
+/// A report day: plain `YYYY-MM-DD` (what these reports send) is read directly, being the
+/// hot path of million-row files; anything else goes through [`parse_day`].
+pub(crate) fn day(s: &str) -> Result<NaiveDate, String> {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        let mut v = 0u32;
+        for &c in b.get(r)? {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + (c - b'0') as u32;
+        }
+        Some(v)
+    };
+    if b.len() == 10
+        && b.get(4) == Some(&b'-')
+        && b.get(7) == Some(&b'-')
+        && let (Some(y), Some(m), Some(d)) = (digits(0..4), digits(5..7), digits(8..10))
+    {
+        return NaiveDate::from_ymd_opt(y as i32, m, d).ok_or_else(|| format!("not a date: {s:?}"));
+    }
+    parse_day(s)
+}
+
+/// Conversions may be fractional but never negative.
+pub(crate) fn nonneg(v: f64) -> Result<f64, String> {
+    if v < 0.0 {
+        Err(format!("value is negative: {v}"))
+    } else {
+        Ok(v)
+    }
+}
+
+/// Joins the present segment values with `|`; `None` when there are none.
+pub(crate) fn join_segment<'s>(parts: impl IntoIterator<Item = Option<&'s str>>) -> Option<String> {
+    let mut s = String::new();
+    for p in parts.into_iter().flatten() {
+        if !s.is_empty() {
+            s.push('|');
+        }
+        s.push_str(p);
+    }
+    (!s.is_empty()).then_some(s)
+}
+
 /// A CSV report: header row located after any preamble, records with their 1-based line
 /// numbers. Handles a UTF-8 BOM and `,`, `;` or tab delimiters (chosen from the header line).
 pub struct CsvTable {
@@ -367,7 +452,13 @@ impl CsvTable {
                     ),
                 ));
             }
-            records.push((line, rec.clone()));
+            records.push((
+                line,
+                std::mem::replace(
+                    &mut rec,
+                    csv::StringRecord::with_capacity(256, headers.len()),
+                ),
+            ));
         }
         Ok(CsvTable {
             headers,
@@ -400,6 +491,216 @@ impl CsvTable {
             )
         })
     }
+
+    /// The header text of column `c` (`?` if out of range), used as the field in errors.
+    pub fn header(&self, c: usize) -> &str {
+        self.headers.get(c).map(String::as_str).unwrap_or("?")
+    }
+
+    /// The records as typed accessors. `decimal_comma` says whether numbers use `,` as the
+    /// decimal separator (the `;`-delimited exports of European locales); it is the caller's
+    /// choice because some platforms never localise numbers whatever the delimiter.
+    pub fn rows(&self, decimal_comma: bool) -> impl Iterator<Item = CsvRow<'_>> {
+        self.records.iter().map(move |(line, rec)| CsvRow {
+            table: self,
+            line: *line,
+            rec,
+            decimal_comma,
+        })
+    }
+}
+
+/// One CSV record with its line, read through the column indices found by [`CsvTable::col`].
+/// Every cell is trimmed; every error carries the record's line and a field name (the
+/// column's header unless the caller names it), so connectors stop repeating the same closures.
+#[derive(Clone, Copy)]
+pub struct CsvRow<'a> {
+    table: &'a CsvTable,
+    /// 1-based line of the record.
+    pub line: u64,
+    rec: &'a csv::StringRecord,
+    decimal_comma: bool,
+}
+
+impl<'a> CsvRow<'a> {
+    /// The record's location for errors.
+    pub fn loc(&self) -> Location {
+        Location::Line {
+            line: self.line,
+            column: None,
+        }
+    }
+
+    /// The trimmed cell of column `c`; empty when the record is short.
+    pub fn cell(&self, c: usize) -> &'a str {
+        self.rec.get(c).unwrap_or("").trim()
+    }
+
+    /// The cell as text, `None` when the column is absent or the cell is a missing marker.
+    pub fn text(&self, c: Option<usize>) -> Option<String> {
+        c.map(|c| self.cell(c))
+            .filter(|s| !is_missing(s))
+            .map(str::to_string)
+    }
+
+    /// The header of column `c`.
+    pub fn header(&self, c: usize) -> &'a str {
+        self.table.header(c)
+    }
+
+    /// An error at this record for `field`.
+    pub fn error(&self, field: &str, msg: impl Into<String>) -> ParseError {
+        ParseError::new(self.loc(), Some(field), msg)
+    }
+
+    /// Attaches this record's location and `field` to a helper's message.
+    pub fn at<T>(&self, r: Result<T, String>, field: &str) -> Result<T, ParseError> {
+        at(r, || self.loc(), field)
+    }
+
+    /// The cell of column `c` as a count; errors name `field`.
+    pub fn count_as(&self, c: usize, field: &str) -> Result<Option<i64>, ParseError> {
+        self.at(parse_count(self.cell(c), self.decimal_comma), field)
+    }
+
+    /// The cell of column `c` as a decimal passed through `check`; errors name `field`.
+    pub fn decimal_as(
+        &self,
+        c: usize,
+        field: &str,
+        check: impl Fn(f64) -> Result<f64, String>,
+    ) -> Result<Option<f64>, ParseError> {
+        self.at(
+            parse_decimal(self.cell(c), self.decimal_comma).and_then(|v| v.map(check).transpose()),
+            field,
+        )
+    }
+
+    /// The cell of column `c` as money (finite, non-negative); errors name `field`.
+    pub fn money_as(&self, c: usize, field: &str) -> Result<Option<f64>, ParseError> {
+        self.decimal_as(c, field, check_money)
+    }
+
+    /// A count from an optional column; `None` when the column is absent. Errors name the header.
+    pub fn count(&self, c: Option<usize>) -> Result<Option<i64>, ParseError> {
+        match c {
+            Some(c) => self.count_as(c, self.header(c)),
+            None => Ok(None),
+        }
+    }
+
+    /// Money from an optional column; `None` when the column is absent. Errors name the header.
+    pub fn money(&self, c: Option<usize>) -> Result<Option<f64>, ParseError> {
+        match c {
+            Some(c) => self.money_as(c, self.header(c)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// A scope value (`--account-id`, `--currency`) needed only when the file lacks the column
+/// `col` that carries it: `None` when the column is there, else what `require` gives.
+pub fn scope_unless<T>(
+    col: Option<usize>,
+    require: impl FnOnce() -> Result<T, ParseError>,
+) -> Result<Option<T>, ParseError> {
+    match col {
+        Some(_) => Ok(None),
+        None => require().map(Some),
+    }
+}
+
+/// The columns of a UI export whose cells map one-to-one onto [`AdDailyRow`] fields, each as
+/// alternative header names (first found wins). Used by the LinkedIn and TikTok exports,
+/// which differ only in these names.
+pub struct ExportColumns<'n> {
+    /// The day column, required.
+    pub date: &'n [&'n str],
+    /// Field named in a bad-date error; `None` names the header as found.
+    pub date_field: Option<&'n str>,
+    /// The ad id column, required (names are not unique).
+    pub ad: &'n [&'n str],
+    /// Required.
+    pub impressions: &'n [&'n str],
+    pub clicks: &'n [&'n str],
+    pub spend: &'n [&'n str],
+    pub reach: &'n [&'n str],
+    pub conversions: &'n [&'n str],
+    pub conversion_value: &'n [&'n str],
+    pub video_views: &'n [&'n str],
+    /// Without this column the currency comes from `--currency`.
+    pub currency: &'n [&'n str],
+    pub campaign_id: &'n [&'n str],
+    pub ad_group_id: &'n [&'n str],
+    pub campaign_name: &'n [&'n str],
+    pub ad_group_name: &'n [&'n str],
+    pub ad_name: &'n [&'n str],
+}
+
+/// Reads the records of `table` through `cols` into rows of `platform` for the account in
+/// `opts` (these exports carry none). A `;`-delimited file is read with decimal commas; an
+/// empty clicks cell is 0, other absent metrics stay unknown.
+pub fn export_rows(
+    table: &CsvTable,
+    platform: Platform,
+    cols: &ExportColumns,
+    opts: &ParseOptions,
+) -> Result<Vec<NativeRow>, ParseError> {
+    let account = opts.require_account_id(platform)?;
+    let currency_c = table.col(cols.currency);
+    let date_c = table.require(cols.date)?;
+    let ad_c = table.require(cols.ad)?;
+    let impr_c = table.require(cols.impressions)?;
+    let [clicks_c, spend_c, reach_c, conv_c, value_c, video_c] = [
+        cols.clicks,
+        cols.spend,
+        cols.reach,
+        cols.conversions,
+        cols.conversion_value,
+        cols.video_views,
+    ]
+    .map(|n| table.col(n));
+    let names = [
+        cols.campaign_id,
+        cols.ad_group_id,
+        cols.campaign_name,
+        cols.ad_group_name,
+        cols.ad_name,
+    ]
+    .map(|n| table.col(n));
+    let fallback_currency = scope_unless(currency_c, || opts.require_currency(platform))?;
+    let mut out = Vec::with_capacity(table.records.len());
+    for r in table.rows(table.delimiter == b';') {
+        let ad_id = r
+            .text(Some(ad_c))
+            .ok_or_else(|| r.error(r.header(ad_c), "missing"))?;
+        let date_field = cols.date_field.unwrap_or_else(|| r.header(date_c));
+        let date = r.at(parse_day(r.cell(date_c)), date_field)?;
+        let mut row = AdDailyRow::new(platform, account.clone(), ad_id, date);
+        row.impressions = r
+            .count(Some(impr_c))?
+            .ok_or_else(|| r.error("Impressions", "missing"))?;
+        row.clicks = r.count(clicks_c)?.unwrap_or(0);
+        row.spend = r.money(spend_c)?;
+        row.reach = r.count(reach_c)?;
+        row.conversions = r.money(conv_c)?;
+        row.conversion_value = r.money(value_c)?;
+        row.video_views = r.count(video_c)?;
+        row.campaign_id = r.text(names[0]);
+        row.ad_group_id = r.text(names[1]);
+        row.campaign_name = r.text(names[2]);
+        row.ad_group_name = r.text(names[3]);
+        row.ad_name = r.text(names[4]);
+        row.currency = match &fallback_currency {
+            Some(c) => Some(c.clone()),
+            None => Some(
+                r.text(currency_c)
+                    .ok_or_else(|| r.error("Currency", "missing"))?,
+            ),
+        };
+        out.push(NativeRow::from(row));
+    }
+    Ok(out)
 }
 
 /// The bytes with CRLF line ends turned into LF. `csv` reports record lines one too low

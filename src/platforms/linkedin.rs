@@ -31,7 +31,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::common::{self, JsonNum, at, parse_day};
+use super::common::{self, JsonNum};
+use super::writer::{json_file_name, json_number, money_text, without_entities};
 use super::{
     Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
 };
@@ -186,36 +187,30 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
                     format!("not a date: {}-{}-{}", start.year, start.month, start.day),
                 )
             })?;
-        let impressions = at(e.impressions.to_count(), loc, "impressions")?
+        let impressions = e
+            .impressions
+            .count_at(loc, "impressions")?
             .ok_or_else(|| ParseError::new(loc(), Some("impressions"), "missing"))?;
-        let clicks = match at(e.landing_page_clicks.to_count(), loc, "landingPageClicks")? {
+        let clicks = match e.landing_page_clicks.count_at(loc, "landingPageClicks")? {
             Some(c) => c,
-            None => at(e.clicks.to_count(), loc, "clicks")?.unwrap_or(0),
+            None => e.clicks.count_at(loc, "clicks")?.unwrap_or(0),
         };
         let mut row = AdDailyRow::new(Platform::LinkedIn, account.clone(), ad_id, date);
         row.impressions = impressions;
         row.clicks = clicks;
-        row.spend = at(
-            e.cost_in_local_currency.to_money(),
-            loc,
-            "costInLocalCurrency",
-        )?;
-        row.conversions = at(
-            e.external_website_conversions.to_money(),
-            loc,
-            "externalWebsiteConversions",
-        )?;
-        row.conversion_value = at(
-            e.conversion_value_in_local_currency.to_money(),
-            loc,
-            "conversionValueInLocalCurrency",
-        )?;
-        row.video_views = at(e.video_views.to_count(), loc, "videoViews")?;
-        row.reach = at(
-            e.approximate_member_reach.to_count(),
-            loc,
-            "approximateMemberReach",
-        )?;
+        row.spend = e
+            .cost_in_local_currency
+            .money_at(loc, "costInLocalCurrency")?;
+        row.conversions = e
+            .external_website_conversions
+            .money_at(loc, "externalWebsiteConversions")?;
+        row.conversion_value = e
+            .conversion_value_in_local_currency
+            .money_at(loc, "conversionValueInLocalCurrency")?;
+        row.video_views = e.video_views.count_at(loc, "videoViews")?;
+        row.reach = e
+            .approximate_member_reach
+            .count_at(loc, "approximateMemberReach")?;
         row.currency = Some(currency.clone());
         out.push(NativeRow::from(row));
     }
@@ -242,105 +237,25 @@ fn parse_csv(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
                 .is_some_and(|c| c.trim().to_ascii_lowercase().starts_with("total"))
         },
     )?;
-    let account = opts.require_account_id(Platform::LinkedIn)?;
-    let currency_col = table.col(&["Currency"]);
-    let date_c = table.require(&[CSV_DATE])?;
-    let ad_c = table.require(&["Creative ID", "Creative Id", "Ad ID"])?;
-    let impr_c = table.require(&["Impressions"])?;
-    let clicks_c = table.col(&["Landing Page Clicks", "Clicks"]);
-    let spend_c = table.col(&["Total Spent", "Amount Spent"]);
-    let reach_c = table.col(&["Reach"]);
-    let conv_c = table.col(&["Conversions"]);
-    let value_c = table.col(&["Conversion Value", "Conversion Value In Local Currency"]);
-    let video_c = table.col(&["Video Views"]);
-    let names = [
-        table.col(&["Campaign Group ID"]),
-        table.col(&["Campaign ID"]),
-        table.col(&["Campaign Group Name"]),
-        table.col(&["Campaign Name"]),
-        table.col(&["Creative Name"]),
-    ];
-    let fallback_currency = match currency_col {
-        Some(_) => None,
-        None => Some(opts.require_currency(Platform::LinkedIn)?),
+    let cols = common::ExportColumns {
+        date: &[CSV_DATE],
+        date_field: Some(CSV_DATE),
+        ad: &["Creative ID", "Creative Id", "Ad ID"],
+        impressions: &["Impressions"],
+        clicks: &["Landing Page Clicks", "Clicks"],
+        spend: &["Total Spent", "Amount Spent"],
+        reach: &["Reach"],
+        conversions: &["Conversions"],
+        conversion_value: &["Conversion Value", "Conversion Value In Local Currency"],
+        video_views: &["Video Views"],
+        currency: &["Currency"],
+        campaign_id: &["Campaign Group ID"],
+        ad_group_id: &["Campaign ID"],
+        campaign_name: &["Campaign Group Name"],
+        ad_group_name: &["Campaign Name"],
+        ad_name: &["Creative Name"],
     };
-    let comma = table.delimiter == b';';
-    let header = |c: usize| table.headers.get(c).map(String::as_str).unwrap_or("?");
-    let mut out = Vec::with_capacity(table.records.len());
-    for (line, rec) in &table.records {
-        let loc = || Location::Line {
-            line: *line,
-            column: None,
-        };
-        let cell = |c: usize| rec.get(c).unwrap_or("").trim();
-        let text = |c: Option<usize>| {
-            c.map(cell)
-                .filter(|s| !common::is_missing(s))
-                .map(str::to_string)
-        };
-        let count = |c: Option<usize>| -> Result<Option<i64>, ParseError> {
-            match c {
-                Some(c) => at(common::parse_count(cell(c), comma), loc, header(c)),
-                None => Ok(None),
-            }
-        };
-        let money = |c: Option<usize>| -> Result<Option<f64>, ParseError> {
-            match c {
-                Some(c) => at(
-                    common::parse_decimal(cell(c), comma)
-                        .and_then(|v| v.map(common::check_money).transpose()),
-                    loc,
-                    header(c),
-                ),
-                None => Ok(None),
-            }
-        };
-        let ad_id = text(Some(ad_c))
-            .ok_or_else(|| ParseError::new(loc(), Some(header(ad_c)), "missing"))?;
-        let date = at(parse_day(cell(date_c)), loc, CSV_DATE)?;
-        let mut row = AdDailyRow::new(Platform::LinkedIn, account.clone(), ad_id, date);
-        row.impressions = count(Some(impr_c))?
-            .ok_or_else(|| ParseError::new(loc(), Some("Impressions"), "missing"))?;
-        row.clicks = count(clicks_c)?.unwrap_or(0);
-        row.spend = money(spend_c)?;
-        row.reach = count(reach_c)?;
-        row.conversions = money(conv_c)?;
-        row.conversion_value = money(value_c)?;
-        row.video_views = count(video_c)?;
-        row.campaign_id = text(names[0]);
-        row.ad_group_id = text(names[1]);
-        row.campaign_name = text(names[2]);
-        row.ad_group_name = text(names[3]);
-        row.ad_name = text(names[4]);
-        row.currency = match &fallback_currency {
-            Some(c) => Some(c.clone()),
-            None => Some(
-                text(currency_col)
-                    .ok_or_else(|| ParseError::new(loc(), Some("Currency"), "missing"))?,
-            ),
-        };
-        out.push(NativeRow::from(row));
-    }
-    Ok(out)
-}
-
-/// Money as LinkedIn writes it: a decimal string, with two decimals for whole cents, otherwise
-/// the shortest exact form.
-fn decimal_string(v: f64) -> String {
-    if (v * 100.0).round() / 100.0 == v {
-        format!("{v:.2}")
-    } else {
-        format!("{v}")
-    }
-}
-
-/// A JSON number: an integer when whole, so counts never print as `3.0`.
-fn json_number(v: f64) -> Value {
-    if v.fract() == 0.0 && v.abs() < 9.0e15 {
-        json!(v as i64)
-    } else {
-        json!(v)
-    }
+    common::export_rows(&table, Platform::LinkedIn, &cols, opts)
 }
 
 fn ymd(d: NaiveDate) -> Value {
@@ -382,7 +297,7 @@ pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
                 // The exact binary expansion: parses back to the same f64.
                 format!("{s:.19}")
             } else {
-                decimal_string(s)
+                money_text(s)
             };
             e.insert("costInLocalCurrency".into(), json!(text));
             if ctx.currency == "USD" {
@@ -395,7 +310,7 @@ pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
         if let Some(v) = r.conversion_value {
             e.insert(
                 "conversionValueInLocalCurrency".into(),
-                json!(decimal_string(v)),
+                json!(money_text(v)),
             );
         }
         if let Some(v) = r.video_views {
@@ -414,7 +329,7 @@ pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
     let first = sorted.first().map(|r| r.date).unwrap_or_default();
     let last = sorted.last().map(|r| r.date).unwrap_or_default();
     vec![NativeFile {
-        file_name: format!("linkedin_{}_{first}_{last}.json", ctx.account_id),
+        file_name: json_file_name(Platform::LinkedIn, &ctx.account_id, first, last, None),
         bytes: serde_json::to_vec_pretty(&body).unwrap_or_default(),
     }]
 }
@@ -422,188 +337,14 @@ pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
 /// What a LinkedIn adAnalytics report carries of a row: no campaign / ad-group ids or names
 /// and no creative name (they come from entity endpoints).
 pub fn carried(row: &AdDailyRow, _format: NativeFormat) -> AdDailyRow {
-    let mut r = row.clone();
-    r.campaign_id = None;
-    r.ad_group_id = None;
-    r.campaign_name = None;
-    r.ad_group_name = None;
-    r.ad_name = None;
-    r
-}
-
-/// Test helpers shared by the LinkedIn, TikTok, Snapchat, Pinterest and X connector tests:
-/// random account histories, the write → normalize round-trip check, and byte mutations.
-#[cfg(test)]
-pub(crate) mod testkit {
-    use std::collections::HashMap;
-
-    use chrono::NaiveDate;
-    use rand::{Rng, SeedableRng};
-    use rand_chacha::ChaCha8Rng;
-
-    use crate::platforms::{
-        NativeFormat, ParseOptions, Platform, WriteContext, carried, decompress, detect, normalize,
-        write_native,
-    };
-    use crate::schema::AdDailyRow;
-
-    pub const ACCOUNT: &str = "5101234";
-    pub const CURRENCY: &str = "EUR";
-
-    pub fn opts() -> ParseOptions {
-        ParseOptions {
-            account_id: Some(ACCOUNT.into()),
-            currency: Some(CURRENCY.into()),
-            ..Default::default()
-        }
-    }
-
-    pub fn ctx(seed: u64, utc_offset_minutes: i32, format: NativeFormat) -> WriteContext {
-        WriteContext {
-            account_id: ACCOUNT.into(),
-            account_name: "Acme EU".into(),
-            currency: CURRENCY.into(),
-            utc_offset_minutes,
-            format,
-            seed,
-        }
-    }
-
-    /// A random history of one account: 1–4 ads, each active on up to 8 distinct days spread
-    /// over ~7 weeks (so 7- and 30-day request windows and paging are crossed). Money is in
-    /// cents, conversions have two decimals; optional fields are sometimes absent.
-    pub fn rows(
-        seed: u64,
-        platform: Platform,
-        ad_id: fn(&mut ChaCha8Rng, usize) -> String,
-    ) -> Vec<AdDailyRow> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let base = NaiveDate::from_ymd_opt(2026, 2, 20).unwrap_or_default();
-        let n_ads = rng.gen_range(1..=4);
-        let mut out = Vec::new();
-        for a in 0..n_ads {
-            let id = ad_id(&mut rng, a);
-            let mut days: Vec<i64> = (0..rng.gen_range(1..=8))
-                .map(|_| rng.gen_range(0..50))
-                .collect();
-            days.sort_unstable();
-            days.dedup();
-            let campaign = rng.gen_range(100..999);
-            for d in days {
-                let date = base + chrono::Duration::days(d);
-                let mut r = AdDailyRow::new(platform, ACCOUNT.into(), id.clone(), date);
-                r.impressions = rng.gen_range(0..200_000);
-                r.clicks = rng.gen_range(0..=r.impressions.min(9_000));
-                let opt = |rng: &mut ChaCha8Rng| rng.gen_bool(0.8);
-                r.reach = opt(&mut rng).then(|| rng.gen_range(0..=r.impressions));
-                r.spend = opt(&mut rng).then(|| rng.gen_range(0..5_000_000) as f64 / 100.0);
-                r.conversions = opt(&mut rng).then(|| rng.gen_range(0..50_000) as f64 / 100.0);
-                r.conversion_value =
-                    opt(&mut rng).then(|| rng.gen_range(0..9_000_000) as f64 / 100.0);
-                r.video_views = opt(&mut rng).then(|| rng.gen_range(0..=r.impressions));
-                r.campaign_id = opt(&mut rng).then(|| campaign.to_string());
-                r.campaign_name = opt(&mut rng).then(|| format!("Campaign {campaign}"));
-                r.ad_group_id = opt(&mut rng).then(|| format!("{campaign}{a}"));
-                r.ad_group_name = opt(&mut rng).then(|| format!("Group {a}"));
-                r.ad_name = opt(&mut rng).then(|| format!("Creative \"{a}\" é"));
-                r.currency = Some(CURRENCY.into());
-                out.push(r);
-            }
-        }
-        out
-    }
-
-    fn close(a: Option<f64>, b: Option<f64>) -> bool {
-        match (a, b) {
-            (None, None) => true,
-            (Some(x), Some(y)) => (x - y).abs() <= 1e-6,
-            _ => false,
-        }
-    }
-
-    /// Writes `rows`, normalizes every written file (detected and by name) and checks that the
-    /// result is exactly `carried(row)` for every input row (money within 1e-6), that writing
-    /// is deterministic, and that file names follow `<platform>_<account>_<first>_<last>`.
-    pub fn round_trip(
-        platform: Platform,
-        rows: &[AdDailyRow],
-        ctx: &WriteContext,
-    ) -> Result<(), String> {
-        let files = write_native(platform, rows, ctx);
-        let again = write_native(platform, rows, ctx);
-        if files.len() != again.len()
-            || files
-                .iter()
-                .zip(&again)
-                .any(|(a, b)| a.bytes != b.bytes || a.file_name != b.file_name)
-        {
-            return Err("writer is not deterministic".into());
-        }
-        let prefix = format!("{}_{}_", platform.as_str(), ctx.account_id);
-        let opts = opts();
-        let mut got = Vec::new();
-        for f in &files {
-            if !f.file_name.starts_with(&prefix) {
-                return Err(format!("bad file name {}", f.file_name));
-            }
-            let plain = decompress(&f.bytes).map_err(|e| e.to_string())?;
-            let detected = detect(&plain).map_err(|e| format!("{}: {e}", f.file_name))?;
-            if detected != platform {
-                return Err(format!("{} detected as {detected}", f.file_name));
-            }
-            let (_, r) = normalize(Some(platform), &f.bytes, &opts)
-                .map_err(|e| format!("{}: {e}", f.file_name))?;
-            got.extend(r);
-        }
-        if got.len() != rows.len() {
-            return Err(format!("{} rows in, {} rows out", rows.len(), got.len()));
-        }
-        let by_key: HashMap<(String, NaiveDate), &AdDailyRow> =
-            got.iter().map(|r| ((r.ad_id.clone(), r.date), r)).collect();
-        for row in rows {
-            let want = carried(platform, ctx.format, row);
-            let have = by_key
-                .get(&(row.ad_id.clone(), row.date))
-                .ok_or_else(|| format!("row {} {} missing", row.ad_id, row.date))?;
-            let money_ok = close(want.spend, have.spend)
-                && close(want.conversions, have.conversions)
-                && close(want.conversion_value, have.conversion_value);
-            let mut w = want.clone();
-            let mut h = (*have).clone();
-            for r in [&mut w, &mut h] {
-                r.spend = None;
-                r.conversions = None;
-                r.conversion_value = None;
-            }
-            if !money_ok || w != h {
-                return Err(format!("mismatch:\n want {want:?}\n have {have:?}"));
-            }
-        }
-        Ok(())
-    }
-
-    /// Cuts `bytes` at `cut` (if shorter) and overwrites a few bytes: the no-panic corpus.
-    pub fn mutate(bytes: &[u8], cut: usize, flips: &[(usize, u8)]) -> Vec<u8> {
-        let mut b = bytes[..cut.min(bytes.len())].to_vec();
-        for &(i, v) in flips {
-            if !b.is_empty() {
-                let n = b.len();
-                b[i % n] = v;
-            }
-        }
-        b
-    }
-
-    /// A numeric id like the ones LinkedIn, Pinterest and TikTok use.
-    pub fn numeric_id(rng: &mut ChaCha8Rng, i: usize) -> String {
-        format!("{}{i}", rng.gen_range(10_000_000u64..99_999_999))
-    }
+    without_entities(row)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::testkit::{self, ACCOUNT, CURRENCY};
     use super::*;
+    use crate::platforms::common::parse_day;
+    use crate::platforms::testkit::{self, ACCOUNT, CURRENCY};
     use proptest::prelude::*;
 
     const DAILY: &str = concat!(
@@ -616,17 +357,12 @@ mod tests {
     }
 
     fn err_of(bytes: &[u8]) -> ParseError {
-        match parse(bytes, &testkit::opts()) {
-            Err(e) => e,
-            Ok(rows) => panic!("expected an error, got {} rows", rows.len()),
-        }
+        testkit::expect_err(parse(bytes, &testkit::opts()))
     }
 
     #[test]
     fn daily_fixture_totals() {
-        let (p, rows) =
-            crate::platforms::normalize(None, &fixture(), &testkit::opts()).expect("parses");
-        assert_eq!(p, Platform::LinkedIn);
+        let rows = testkit::normalize_as(Platform::LinkedIn, &fixture(), &testkit::opts());
         // 4 elements: creatives 123 (Jun 1, Jun 2) and 456 (Jun 1, Jun 2).
         assert_eq!(rows.len(), 4);
         // impressions 1000 + 1200 + 800 + 0 = 3000
@@ -717,24 +453,7 @@ mod tests {
         let bytes = fixture();
         let e = err_of(&bytes[..bytes.len() / 2]);
         assert!(matches!(e.location, Location::Line { .. }), "{e}");
-        let e = parse(
-            &bytes,
-            &ParseOptions {
-                currency: Some("EUR".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
-        assert!(e.message.contains("--account-id"), "{e}");
-        let e = parse(
-            &bytes,
-            &ParseOptions {
-                account_id: Some("1".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
-        assert!(e.message.contains("--currency"), "{e}");
+        testkit::assert_needs_scope(parse, &bytes, "EUR", "1");
     }
 
     #[test]
@@ -774,9 +493,7 @@ mod tests {
     #[test]
     fn campaign_manager_csv_totals() {
         let bytes = std::fs::read(CSV).expect("fixture");
-        let (p, rows) =
-            crate::platforms::normalize(None, &bytes, &testkit::opts()).expect("parses");
-        assert_eq!(p, Platform::LinkedIn);
+        let rows = testkit::normalize_as(Platform::LinkedIn, &bytes, &testkit::opts());
         // 3 data rows below a 4-line preamble; the "Total" row is dropped
         assert_eq!(rows.len(), 3);
         // Impressions "1,000" + 1200 + 800 = 3000
@@ -856,7 +573,7 @@ mod tests {
         fn round_trip(seed in any::<u64>(), csv in any::<bool>()) {
             let rows = testkit::rows(seed, Platform::LinkedIn, testkit::numeric_id);
             let format = if csv { NativeFormat::UiCsv } else { NativeFormat::ApiJson };
-            let ctx = testkit::ctx(seed, 0, format);
+            let ctx = testkit::ctx_at(seed, 0, format);
             prop_assert_eq!(testkit::round_trip(Platform::LinkedIn, &rows, &ctx), Ok(()));
         }
 
@@ -867,9 +584,9 @@ mod tests {
 
         #[test]
         fn never_panics_on_mutated_fixture(cut in 0usize..4000, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6)) {
-            let _ = parse(&testkit::mutate(&fixture(), cut, &flips), &testkit::opts());
+            let _ = parse(&testkit::cut_and_flip(&fixture(), cut, &flips), &testkit::opts());
             let csv = std::fs::read(CSV).expect("fixture");
-            let _ = parse(&testkit::mutate(&csv, cut, &flips), &testkit::opts());
+            let _ = parse(&testkit::cut_and_flip(&csv, cut, &flips), &testkit::opts());
         }
     }
 }

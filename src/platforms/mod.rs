@@ -14,6 +14,9 @@ use std::io::Read;
 use crate::schema::AdDailyRow;
 
 pub mod common;
+#[cfg(test)]
+pub(crate) mod testkit;
+pub(crate) mod writer;
 
 pub mod amazon_ads;
 pub mod google_ads;
@@ -251,30 +254,34 @@ impl From<AdDailyRow> for NativeRow {
 /// Reach is not additive, so an ad-day made of several segments has no reach.
 /// Output order: first appearance of each key.
 pub fn finalize(rows: Vec<NativeRow>) -> Vec<AdDailyRow> {
-    type Key = (Platform, String, String, chrono::NaiveDate);
-    // key -> (index in out, segments seen -> index in parts)
-    let mut index: HashMap<Key, usize> = HashMap::with_capacity(rows.len());
-    let mut groups: Vec<Vec<NativeRow>> = Vec::with_capacity(rows.len());
-    for r in rows {
-        let key = (
-            r.row.platform,
-            r.row.account_id.clone(),
-            r.row.ad_id.clone(),
-            r.row.date,
-        );
-        match index.get(&key) {
-            Some(&i) => {
-                let g = &mut groups[i];
-                if let Some(p) = g.iter_mut().find(|p| p.segment == r.segment) {
-                    *p = r;
-                } else {
-                    g.push(r);
-                }
-            }
-            None => {
-                index.insert(key, groups.len());
-                groups.push(vec![r]);
-            }
+    // Group by borrowed keys first (no string copies); most reports have one row per key.
+    let group_of: Vec<usize> = {
+        let mut index: HashMap<(Platform, &str, &str, chrono::NaiveDate), usize> =
+            HashMap::with_capacity(rows.len());
+        rows.iter()
+            .map(|r| {
+                let key = (
+                    r.row.platform,
+                    &*r.row.account_id,
+                    &*r.row.ad_id,
+                    r.row.date,
+                );
+                let next = index.len();
+                *index.entry(key).or_insert(next)
+            })
+            .collect()
+    };
+    let n_groups = group_of.iter().copied().max().map_or(0, |m| m + 1);
+    if n_groups == rows.len() {
+        return rows.into_iter().map(|r| r.row).collect();
+    }
+    let mut groups: Vec<Vec<NativeRow>> = (0..n_groups).map(|_| Vec::new()).collect();
+    for (r, g) in rows.into_iter().zip(group_of) {
+        let g = &mut groups[g];
+        if let Some(p) = g.iter_mut().find(|p| p.segment == r.segment) {
+            *p = r;
+        } else {
+            g.push(r);
         }
     }
     groups

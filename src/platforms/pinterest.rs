@@ -26,13 +26,13 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::common::{self, JsonNum, at};
+use super::writer::{json_file_name, json_number};
 use super::{
     Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
 };
@@ -159,41 +159,39 @@ fn row(
         Some(a) => a,
         None => opts.require_account_id(Platform::Pinterest)?,
     };
-    let impressions = match at(r.impression_1.to_count(), loc, "IMPRESSION_1")? {
+    let impressions = match r.impression_1.count_at(loc, "IMPRESSION_1")? {
         Some(v) => v,
-        None => at(r.paid_impression.to_count(), loc, "PAID_IMPRESSION")?
+        None => r
+            .paid_impression
+            .count_at(loc, "PAID_IMPRESSION")?
             .ok_or_else(|| ParseError::new(loc(), Some("IMPRESSION_1"), "missing"))?,
     };
     let mut row = AdDailyRow::new(Platform::Pinterest, account, ad_id, date);
     row.impressions = impressions;
-    row.clicks = match at(r.outbound_click_1.to_count(), loc, "OUTBOUND_CLICK_1")? {
+    row.clicks = match r.outbound_click_1.count_at(loc, "OUTBOUND_CLICK_1")? {
         Some(v) => v,
-        None => at(r.clickthrough_1.to_count(), loc, "CLICKTHROUGH_1")?.unwrap_or(0),
+        None => r
+            .clickthrough_1
+            .count_at(loc, "CLICKTHROUGH_1")?
+            .unwrap_or(0),
     };
-    row.spend = match at(
-        r.spend_in_micro_dollar.micros_to_money(),
-        loc,
-        "SPEND_IN_MICRO_DOLLAR",
-    )? {
+    row.spend = match r
+        .spend_in_micro_dollar
+        .micros_money_at(loc, "SPEND_IN_MICRO_DOLLAR")?
+    {
         Some(v) => Some(v),
-        None => at(r.spend_in_dollar.to_money(), loc, "SPEND_IN_DOLLAR")?,
+        None => r.spend_in_dollar.money_at(loc, "SPEND_IN_DOLLAR")?,
     };
-    row.reach = at(
-        r.total_impression_user.to_count(),
-        loc,
-        "TOTAL_IMPRESSION_USER",
-    )?;
-    row.conversions = at(r.total_conversions.to_money(), loc, "TOTAL_CONVERSIONS")?;
-    row.conversion_value = at(
-        r.total_checkout_value_in_micro_dollar.micros_to_money(),
-        loc,
-        "TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR",
-    )?;
-    row.video_views = at(
-        r.total_video_3sec_views.to_count(),
-        loc,
-        "TOTAL_VIDEO_3SEC_VIEWS",
-    )?;
+    row.reach = r
+        .total_impression_user
+        .count_at(loc, "TOTAL_IMPRESSION_USER")?;
+    row.conversions = r.total_conversions.money_at(loc, "TOTAL_CONVERSIONS")?;
+    row.conversion_value = r
+        .total_checkout_value_in_micro_dollar
+        .micros_money_at(loc, "TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR")?;
+    row.video_views = r
+        .total_video_3sec_views
+        .count_at(loc, "TOTAL_VIDEO_3SEC_VIEWS")?;
     row.campaign_id = id(&r.campaign_id);
     row.ad_group_id = id(&r.ad_group_id);
     row.campaign_name = r
@@ -207,14 +205,6 @@ fn row(
 
 fn micros(v: f64) -> i64 {
     (v * 1_000_000.0).round() as i64
-}
-
-fn json_number(v: f64) -> Value {
-    if v.fract() == 0.0 && v.abs() < 9.0e15 {
-        json!(v as i64)
-    } else {
-        json!(v)
-    }
 }
 
 /// The longest date range one synchronous analytics request may cover.
@@ -296,17 +286,16 @@ pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
         .into_iter()
         .enumerate()
         .map(|(i, w)| NativeFile {
-            file_name: file_name(ctx, first, last, many.then_some(i + 1)),
+            file_name: json_file_name(
+                Platform::Pinterest,
+                &ctx.account_id,
+                first,
+                last,
+                many.then_some(i + 1),
+            ),
             bytes: serde_json::to_vec(&Value::Array(w)).unwrap_or_default(),
         })
         .collect()
-}
-
-fn file_name(ctx: &WriteContext, first: NaiveDate, last: NaiveDate, part: Option<usize>) -> String {
-    match part {
-        Some(p) => format!("pinterest_{}_{first}_{last}_p{p}.json", ctx.account_id),
-        None => format!("pinterest_{}_{first}_{last}.json", ctx.account_id),
-    }
 }
 
 /// What Pinterest ads analytics carry of a row: ids and the campaign name, but no ad-group or
@@ -321,7 +310,8 @@ pub fn carried(row: &AdDailyRow, _format: NativeFormat) -> AdDailyRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platforms::linkedin::testkit;
+    use crate::platforms::testkit;
+    use chrono::NaiveDate;
     use proptest::prelude::*;
 
     const FIXTURE: &str = concat!(
@@ -334,17 +324,12 @@ mod tests {
     }
 
     fn err_of(bytes: &[u8]) -> ParseError {
-        match parse(bytes, &testkit::opts()) {
-            Err(e) => e,
-            Ok(rows) => panic!("expected an error, got {} rows", rows.len()),
-        }
+        testkit::expect_err(parse(bytes, &testkit::opts()))
     }
 
     #[test]
     fn fixture_totals() {
-        let (p, rows) =
-            crate::platforms::normalize(None, &fixture(), &testkit::opts()).expect("parses");
-        assert_eq!(p, Platform::Pinterest);
+        let rows = testkit::normalize_as(Platform::Pinterest, &fixture(), &testkit::opts());
         assert_eq!(rows.len(), 3);
         // IMPRESSION_1 100 + 2500 + PAID_IMPRESSION 40 (third row has no IMPRESSION_1) = 2640
         assert_eq!(rows.iter().map(|r| r.impressions).sum::<i64>(), 2640);
@@ -429,15 +414,13 @@ mod tests {
             Some("DATE")
         );
         // no AD_ACCOUNT_ID and no --account-id
-        let e = parse(
-            br#"[{"AD_ID":"1","DATE":"2024-01-01","IMPRESSION_1":1}]"#,
-            &ParseOptions {
-                currency: Some("USD".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
-        assert!(e.message.contains("--account-id"), "{e}");
+        testkit::assert_flag_named(
+            parse(
+                br#"[{"AD_ID":"1","DATE":"2024-01-01","IMPRESSION_1":1}]"#,
+                &testkit::only_currency("USD"),
+            ),
+            "--account-id",
+        );
     }
 
     #[test]
@@ -468,7 +451,7 @@ mod tests {
         #[test]
         fn round_trip(seed in any::<u64>()) {
             let rows = testkit::rows(seed, Platform::Pinterest, testkit::numeric_id);
-            prop_assert_eq!(testkit::round_trip(Platform::Pinterest, &rows, &testkit::ctx(seed, 0, NativeFormat::ApiJson)), Ok(()));
+            prop_assert_eq!(testkit::round_trip(Platform::Pinterest, &rows, &testkit::ctx_at(seed, 0, NativeFormat::ApiJson)), Ok(()));
         }
 
         #[test]
@@ -478,7 +461,7 @@ mod tests {
 
         #[test]
         fn never_panics_on_mutated_fixture(cut in 0usize..2000, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6)) {
-            let _ = parse(&testkit::mutate(&fixture(), cut, &flips), &testkit::opts());
+            let _ = parse(&testkit::cut_and_flip(&fixture(), cut, &flips), &testkit::opts());
         }
     }
 }

@@ -30,6 +30,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::common::{self, JsonNum, at};
+use super::writer::{json_file_name, json_number, without_entities};
 use super::{
     Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
 };
@@ -253,22 +254,20 @@ fn ad_series(
             ad_id.to_string(),
             date,
         );
-        row.impressions = at(s.impressions.to_count(), loc, "stats.impressions")?
+        row.impressions = s
+            .impressions
+            .count_at(loc, "stats.impressions")?
             .ok_or_else(|| ParseError::new(loc(), Some("stats.impressions"), "missing"))?;
-        row.clicks = at(s.swipes.to_count(), loc, "stats.swipes")?.unwrap_or(0);
-        row.spend = at(s.spend.micros_to_money(), loc, "stats.spend")?;
-        row.reach = at(s.uniques.to_count(), loc, "stats.uniques")?;
-        row.video_views = at(s.video_views.to_count(), loc, "stats.video_views")?;
-        row.conversions = at(
-            s.conversion_purchases.to_money(),
-            loc,
-            "stats.conversion_purchases",
-        )?;
-        row.conversion_value = at(
-            s.conversion_purchases_value.micros_to_money(),
-            loc,
-            "stats.conversion_purchases_value",
-        )?;
+        row.clicks = s.swipes.count_at(loc, "stats.swipes")?.unwrap_or(0);
+        row.spend = s.spend.micros_money_at(loc, "stats.spend")?;
+        row.reach = s.uniques.count_at(loc, "stats.uniques")?;
+        row.video_views = s.video_views.count_at(loc, "stats.video_views")?;
+        row.conversions = s
+            .conversion_purchases
+            .money_at(loc, "stats.conversion_purchases")?;
+        row.conversion_value = s
+            .conversion_purchases_value
+            .micros_money_at(loc, "stats.conversion_purchases_value")?;
         row.currency = Some(currency.to_string());
         out.push(NativeRow::from(row));
     }
@@ -291,14 +290,6 @@ fn local_midnight(d: NaiveDate, offset_minutes: i32) -> String {
 
 fn micros(v: f64) -> i64 {
     (v * 1_000_000.0).round() as i64
-}
-
-fn json_number(v: f64) -> Value {
-    if v.fract() == 0.0 && v.abs() < 9.0e15 {
-        json!(v as i64)
-    } else {
-        json!(v)
-    }
 }
 
 /// The `timeseries_stat` of one ad: a bucket per reported day.
@@ -378,7 +369,6 @@ pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
             "timeseries_stats": [{"sub_request_status": "SUCCESS", "timeseries_stat": stat}],
         })
     };
-    let base = format!("snapchat_{}_{first}_{last}", ctx.account_id);
     if ctx.seed.is_multiple_of(2) {
         let many = per_ad.len() > 1;
         per_ad
@@ -387,11 +377,13 @@ pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
             .map(|(i, (id, v))| {
                 let body = envelope(request_id(), ad_stat(id, v, first, last, off));
                 NativeFile {
-                    file_name: if many {
-                        format!("{base}_p{}.json", i + 1)
-                    } else {
-                        format!("{base}.json")
-                    },
+                    file_name: json_file_name(
+                        Platform::Snapchat,
+                        &ctx.account_id,
+                        first,
+                        last,
+                        many.then_some(i + 1),
+                    ),
                     bytes: serde_json::to_vec(&body).unwrap_or_default(),
                 }
             })
@@ -410,7 +402,7 @@ pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
             "breakdown_stats": {"ad": ads},
         });
         vec![NativeFile {
-            file_name: format!("{base}.json"),
+            file_name: json_file_name(Platform::Snapchat, &ctx.account_id, first, last, None),
             bytes: serde_json::to_vec(&envelope(request_id(), stat)).unwrap_or_default(),
         }]
     }
@@ -419,34 +411,21 @@ pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
 /// What Snapchat stats carry of a row: no campaign / ad squad ids or names and no ad name
 /// (they come from the entity endpoints).
 pub fn carried(row: &AdDailyRow, _format: NativeFormat) -> AdDailyRow {
-    let mut r = row.clone();
-    r.campaign_id = None;
-    r.ad_group_id = None;
-    r.campaign_name = None;
-    r.ad_group_name = None;
-    r.ad_name = None;
-    r
+    without_entities(row)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platforms::linkedin::testkit;
+    use crate::platforms::testkit;
     use proptest::prelude::*;
 
     fn fixture(name: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/tests/fixtures/snapchat/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read(path).expect("fixture")
+        testkit::fixture_bytes("snapchat", name)
     }
 
     fn err_of(bytes: &[u8]) -> ParseError {
-        match parse(bytes, &testkit::opts()) {
-            Err(e) => e,
-            Ok(rows) => panic!("expected an error, got {} rows", rows.len()),
-        }
+        testkit::expect_err(parse(bytes, &testkit::opts()))
     }
 
     fn uuid_id(rng: &mut ChaCha8Rng, _i: usize) -> String {
@@ -464,10 +443,11 @@ mod tests {
 
     #[test]
     fn per_ad_fixture_totals() {
-        let (p, rows) =
-            crate::platforms::normalize(None, &fixture("ad_stats_day.json"), &testkit::opts())
-                .expect("parses");
-        assert_eq!(p, Platform::Snapchat);
+        let rows = testkit::normalize_as(
+            Platform::Snapchat,
+            &fixture("ad_stats_day.json"),
+            &testkit::opts(),
+        );
         // 3 DAY buckets of one ad, 2016-08-05..07 in -07:00.
         assert_eq!(rows.len(), 3);
         let d = |day| NaiveDate::from_ymd_opt(2016, 8, day).unwrap();
@@ -585,24 +565,7 @@ mod tests {
             err_of(&bytes[..bytes.len() / 3]).location,
             Location::Line { .. }
         ));
-        let e = parse(
-            &bytes,
-            &ParseOptions {
-                currency: Some("USD".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
-        assert!(e.message.contains("--account-id"), "{e}");
-        let e = parse(
-            &bytes,
-            &ParseOptions {
-                account_id: Some("1".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
-        assert!(e.message.contains("--currency"), "{e}");
+        testkit::assert_needs_scope(parse, &bytes, "USD", "1");
     }
 
     #[test]
@@ -625,7 +588,7 @@ mod tests {
         #[test]
         fn round_trip(seed in any::<u64>(), off in prop::sample::select(vec![-420, -300, 0, 60, 330, 540, 765])) {
             let rows = testkit::rows(seed, Platform::Snapchat, uuid_id);
-            let ctx = testkit::ctx(seed, off, NativeFormat::ApiJson);
+            let ctx = testkit::ctx_at(seed, off, NativeFormat::ApiJson);
             prop_assert_eq!(testkit::round_trip(Platform::Snapchat, &rows, &ctx), Ok(()));
         }
 
@@ -636,7 +599,7 @@ mod tests {
 
         #[test]
         fn never_panics_on_mutated_fixture(cut in 0usize..3000, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6)) {
-            let _ = parse(&testkit::mutate(&fixture("ad_stats_day.json"), cut, &flips), &testkit::opts());
+            let _ = parse(&testkit::cut_and_flip(&fixture("ad_stats_day.json"), cut, &flips), &testkit::opts());
         }
     }
 }

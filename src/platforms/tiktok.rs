@@ -20,13 +20,13 @@
 
 use std::borrow::Cow;
 
-use chrono::NaiveDate;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::common::{self, JsonNum, at};
+use super::writer::{json_file_name, money_text};
 use super::{
     Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
 };
@@ -182,24 +182,22 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
             loc,
             "dimensions.stat_time_day",
         )?;
-        let impressions = at(m.impressions.to_count(), loc, "metrics.impressions")?
+        let impressions = m
+            .impressions
+            .count_at(loc, "metrics.impressions")?
             .ok_or_else(|| ParseError::new(loc(), Some("metrics.impressions"), "missing"))?;
         let mut row = AdDailyRow::new(Platform::TikTok, account.clone(), ad_id, date);
         row.impressions = impressions;
-        row.clicks = at(m.clicks.to_count(), loc, "metrics.clicks")?.unwrap_or(0);
-        row.spend = at(m.spend.to_money(), loc, "metrics.spend")?;
-        row.reach = at(m.reach.to_count(), loc, "metrics.reach")?;
-        row.conversions = at(m.conversion.to_money(), loc, "metrics.conversion")?;
-        row.conversion_value = at(
-            m.total_purchase_value.to_money(),
-            loc,
-            "metrics.total_purchase_value",
-        )?;
-        row.video_views = at(
-            m.video_play_actions.to_count(),
-            loc,
-            "metrics.video_play_actions",
-        )?;
+        row.clicks = m.clicks.count_at(loc, "metrics.clicks")?.unwrap_or(0);
+        row.spend = m.spend.money_at(loc, "metrics.spend")?;
+        row.reach = m.reach.count_at(loc, "metrics.reach")?;
+        row.conversions = m.conversion.money_at(loc, "metrics.conversion")?;
+        row.conversion_value = m
+            .total_purchase_value
+            .money_at(loc, "metrics.total_purchase_value")?;
+        row.video_views = m
+            .video_play_actions
+            .count_at(loc, "metrics.video_play_actions")?;
         row.campaign_id = attr_id(&m.campaign_id);
         row.ad_group_id = attr_id(&m.adgroup_id);
         row.campaign_name = attr_name(&m.campaign_name);
@@ -231,98 +229,28 @@ fn parse_csv(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
         rec.get(0)
             .is_some_and(|c| c.trim().to_ascii_lowercase().starts_with("total"))
     })?;
-    let account = opts.require_account_id(Platform::TikTok)?;
-    let date_c = table.require(&["By Day", "Date", "Day"])?;
-    let ad_c = table.require(&["Ad ID"])?;
-    let impr_c = table.require(&["Impressions"])?;
-    let clicks_c = table.col(&["Clicks (destination)", "Clicks"]);
-    let spend_c = table.col(&["Cost", "Spend"]);
-    let reach_c = table.col(&["Reach"]);
-    let conv_c = table.col(&["Conversions", "Total purchase (all-channels)"]);
-    let value_c = table.col(&[
-        "Total purchase value (all-channels)",
-        "Total purchase value",
-    ]);
-    let video_c = table.col(&["Video views", "Video plays"]);
-    let currency_c = table.col(&["Currency"]);
-    let names = [
-        table.col(&["Campaign ID"]),
-        table.col(&["Ad group ID"]),
-        table.col(&["Campaign name"]),
-        table.col(&["Ad group name"]),
-        table.col(&["Ad name"]),
-    ];
-    let fallback_currency = match currency_c {
-        Some(_) => None,
-        None => Some(opts.require_currency(Platform::TikTok)?),
+    let cols = common::ExportColumns {
+        date: &["By Day", "Date", "Day"],
+        date_field: None,
+        ad: &["Ad ID"],
+        impressions: &["Impressions"],
+        clicks: &["Clicks (destination)", "Clicks"],
+        spend: &["Cost", "Spend"],
+        reach: &["Reach"],
+        conversions: &["Conversions", "Total purchase (all-channels)"],
+        conversion_value: &[
+            "Total purchase value (all-channels)",
+            "Total purchase value",
+        ],
+        video_views: &["Video views", "Video plays"],
+        currency: &["Currency"],
+        campaign_id: &["Campaign ID"],
+        ad_group_id: &["Ad group ID"],
+        campaign_name: &["Campaign name"],
+        ad_group_name: &["Ad group name"],
+        ad_name: &["Ad name"],
     };
-    let comma = table.delimiter == b';';
-    let header = |c: usize| table.headers.get(c).map(String::as_str).unwrap_or("?");
-    let mut out = Vec::with_capacity(table.records.len());
-    for (line, rec) in &table.records {
-        let loc = || Location::Line {
-            line: *line,
-            column: None,
-        };
-        let cell = |c: usize| rec.get(c).unwrap_or("").trim();
-        let text = |c: Option<usize>| {
-            c.map(cell)
-                .filter(|s| !common::is_missing(s))
-                .map(str::to_string)
-        };
-        let count = |c: Option<usize>| -> Result<Option<i64>, ParseError> {
-            match c {
-                Some(c) => at(common::parse_count(cell(c), comma), loc, header(c)),
-                None => Ok(None),
-            }
-        };
-        let money = |c: Option<usize>| -> Result<Option<f64>, ParseError> {
-            match c {
-                Some(c) => at(
-                    common::parse_decimal(cell(c), comma)
-                        .and_then(|v| v.map(common::check_money).transpose()),
-                    loc,
-                    header(c),
-                ),
-                None => Ok(None),
-            }
-        };
-        let ad_id = text(Some(ad_c))
-            .ok_or_else(|| ParseError::new(loc(), Some(header(ad_c)), "missing"))?;
-        let date = at(super::common::parse_day(cell(date_c)), loc, header(date_c))?;
-        let mut row = AdDailyRow::new(Platform::TikTok, account.clone(), ad_id, date);
-        row.impressions = count(Some(impr_c))?
-            .ok_or_else(|| ParseError::new(loc(), Some("Impressions"), "missing"))?;
-        row.clicks = count(clicks_c)?.unwrap_or(0);
-        row.spend = money(spend_c)?;
-        row.reach = count(reach_c)?;
-        row.conversions = money(conv_c)?;
-        row.conversion_value = money(value_c)?;
-        row.video_views = count(video_c)?;
-        row.campaign_id = text(names[0]);
-        row.ad_group_id = text(names[1]);
-        row.campaign_name = text(names[2]);
-        row.ad_group_name = text(names[3]);
-        row.ad_name = text(names[4]);
-        row.currency = match &fallback_currency {
-            Some(c) => Some(c.clone()),
-            None => Some(
-                text(currency_c)
-                    .ok_or_else(|| ParseError::new(loc(), Some("Currency"), "missing"))?,
-            ),
-        };
-        out.push(NativeRow::from(row));
-    }
-    Ok(out)
-}
-
-/// TikTok's string form of money: two decimals for whole cents, else the exact shortest form.
-fn money_string(v: f64) -> String {
-    if (v * 100.0).round() / 100.0 == v {
-        format!("{v:.2}")
-    } else {
-        format!("{v}")
-    }
+    common::export_rows(&table, Platform::TikTok, &cols, opts)
 }
 
 fn opt_string<T>(v: Option<T>, f: impl Fn(T) -> String) -> Value {
@@ -355,7 +283,7 @@ fn item(r: &AdDailyRow) -> Value {
             "adgroup_id": text(&r.ad_group_id),
             "adgroup_name": text(&r.ad_group_name),
             "ad_name": text(&r.ad_name),
-            "spend": opt_string(r.spend, money_string),
+            "spend": opt_string(r.spend, money_text),
             "impressions": r.impressions.to_string(),
             "clicks": r.clicks.to_string(),
             "ctr": ratio(r.clicks as f64, r.impressions as f64, 100.0),
@@ -363,7 +291,7 @@ fn item(r: &AdDailyRow) -> Value {
             "cpm": ratio(spend, r.impressions as f64, 1000.0),
             "reach": opt_string(r.reach, |v| v.to_string()),
             "conversion": opt_string(r.conversions, |v| format!("{v}")),
-            "total_purchase_value": opt_string(r.conversion_value, money_string),
+            "total_purchase_value": opt_string(r.conversion_value, money_text),
             "video_play_actions": opt_string(r.video_views, |v| v.to_string()),
         }
     })
@@ -423,17 +351,16 @@ pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
         .into_iter()
         .enumerate()
         .map(|(i, bytes)| NativeFile {
-            file_name: file_name(ctx, first, last, many.then_some(i + 1)),
+            file_name: json_file_name(
+                Platform::TikTok,
+                &ctx.account_id,
+                first,
+                last,
+                many.then_some(i + 1),
+            ),
             bytes,
         })
         .collect()
-}
-
-fn file_name(ctx: &WriteContext, first: NaiveDate, last: NaiveDate, page: Option<usize>) -> String {
-    match page {
-        Some(p) => format!("tiktok_{}_{first}_{last}_p{p}.json", ctx.account_id),
-        None => format!("tiktok_{}_{first}_{last}.json", ctx.account_id),
-    }
 }
 
 /// What a TikTok integrated report carries of a row: everything (ids, names, reach and video
@@ -445,31 +372,23 @@ pub fn carried(row: &AdDailyRow, _format: NativeFormat) -> AdDailyRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platforms::linkedin::testkit;
+    use crate::platforms::testkit;
+    use chrono::NaiveDate;
     use proptest::prelude::*;
 
     fn fixture(name: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/tests/fixtures/tiktok/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read(path).expect("fixture")
+        testkit::fixture_bytes("tiktok", name)
     }
 
     fn err_of(bytes: &[u8]) -> ParseError {
-        match parse(bytes, &testkit::opts()) {
-            Err(e) => e,
-            Ok(rows) => panic!("expected an error, got {} rows", rows.len()),
-        }
+        testkit::expect_err(parse(bytes, &testkit::opts()))
     }
 
     #[test]
     fn two_pages_totals() {
         let mut rows = Vec::new();
         for f in ["report_p1.json", "report_p2.json"] {
-            let (p, r) =
-                crate::platforms::normalize(None, &fixture(f), &testkit::opts()).expect("parses");
-            assert_eq!(p, Platform::TikTok);
+            let r = testkit::normalize_as(Platform::TikTok, &fixture(f), &testkit::opts());
             rows.extend(r);
         }
         // page 1 has 2 rows, page 2 has 1 (page_info total_number 3, total_page 2)
@@ -571,24 +490,7 @@ mod tests {
             err_of(&bytes[..bytes.len() - 10]).location,
             Location::Line { .. }
         ));
-        let e = parse(
-            &bytes,
-            &ParseOptions {
-                currency: Some("USD".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
-        assert!(e.message.contains("--account-id"), "{e}");
-        let e = parse(
-            &bytes,
-            &ParseOptions {
-                account_id: Some("1".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
-        assert!(e.message.contains("--currency"), "{e}");
+        testkit::assert_needs_scope(parse, &bytes, "USD", "1");
     }
 
     #[test]
@@ -608,9 +510,7 @@ mod tests {
     #[test]
     fn ads_manager_export_totals() {
         let bytes = fixture("ads_manager_export.csv");
-        let (p, rows) =
-            crate::platforms::normalize(None, &bytes, &testkit::opts()).expect("parses");
-        assert_eq!(p, Platform::TikTok);
+        let rows = testkit::normalize_as(Platform::TikTok, &bytes, &testkit::opts());
         // 3 rows; the "Total of 3 results" row is dropped
         assert_eq!(rows.len(), 3);
         // Impressions "10,505" + 2000 + 0 = 12505
@@ -648,7 +548,7 @@ mod tests {
         fn round_trip(seed in any::<u64>(), csv in any::<bool>()) {
             let rows = testkit::rows(seed, Platform::TikTok, testkit::numeric_id);
             let format = if csv { NativeFormat::UiCsv } else { NativeFormat::ApiJson };
-            prop_assert_eq!(testkit::round_trip(Platform::TikTok, &rows, &testkit::ctx(seed, 480, format)), Ok(()));
+            prop_assert_eq!(testkit::round_trip(Platform::TikTok, &rows, &testkit::ctx_at(seed, 480, format)), Ok(()));
         }
 
         #[test]
@@ -658,8 +558,8 @@ mod tests {
 
         #[test]
         fn never_panics_on_mutated_fixture(cut in 0usize..3000, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6)) {
-            let _ = parse(&testkit::mutate(&fixture("report_p1.json"), cut, &flips), &testkit::opts());
-            let _ = parse(&testkit::mutate(&fixture("ads_manager_export.csv"), cut, &flips), &testkit::opts());
+            let _ = parse(&testkit::cut_and_flip(&fixture("report_p1.json"), cut, &flips), &testkit::opts());
+            let _ = parse(&testkit::cut_and_flip(&fixture("ads_manager_export.csv"), cut, &flips), &testkit::opts());
         }
     }
 }

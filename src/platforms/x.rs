@@ -36,6 +36,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
 use super::common::{self, JsonNum, at};
+use super::writer::{json_file_name, json_number, without_entities, zero_missing_money};
 use super::{
     Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
 };
@@ -227,11 +228,9 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
         || Location::Path("request.params".into()),
         "start_time",
     )?;
-    let declared = at(
-        resp.time_series_length.to_count(),
-        || Location::File,
-        "time_series_length",
-    )?;
+    let declared = resp
+        .time_series_length
+        .count_at(|| Location::File, "time_series_length")?;
     let account = opts.require_account_id(Platform::X)?;
     let currency = opts.require_currency(Platform::X)?;
     let scope = Scope {
@@ -422,14 +421,6 @@ fn series(values: Vec<Option<Value>>) -> Value {
     }
 }
 
-fn json_number(v: f64) -> Value {
-    if v.fract() == 0.0 && v.abs() < 9.0e15 {
-        json!(v as i64)
-    } else {
-        json!(v)
-    }
-}
-
 /// Writes the synchronous stats responses X returns for one account: 7-day windows from the
 /// first day, each split into requests of at most 20 promoted tweets that were active in the
 /// window (as `active_entities` would list), one file per request. Days on which an entity has
@@ -547,11 +538,13 @@ pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
         .into_iter()
         .enumerate()
         .map(|(i, b)| NativeFile {
-            file_name: if many {
-                format!("x_{}_{first}_{last}_p{}.json", ctx.account_id, i + 1)
-            } else {
-                format!("x_{}_{first}_{last}.json", ctx.account_id)
-            },
+            file_name: json_file_name(
+                Platform::X,
+                &ctx.account_id,
+                first,
+                last,
+                many.then_some(i + 1),
+            ),
             bytes: serde_json::to_vec(&b).unwrap_or_default(),
         })
         .collect()
@@ -560,16 +553,9 @@ pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
 /// What X stats carry of a row: no hierarchy, names or reach; spend, conversions, value and
 /// video views are always reported (no data reads as 0).
 pub fn carried(row: &AdDailyRow, _format: NativeFormat) -> AdDailyRow {
-    let mut r = row.clone();
-    r.campaign_id = None;
-    r.ad_group_id = None;
-    r.campaign_name = None;
-    r.ad_group_name = None;
-    r.ad_name = None;
+    let mut r = without_entities(row);
     r.reach = None;
-    r.spend = Some(row.spend.unwrap_or(0.0));
-    r.conversions = Some(row.conversions.unwrap_or(0.0));
-    r.conversion_value = Some(row.conversion_value.unwrap_or(0.0));
+    zero_missing_money(&mut r);
     r.video_views = Some(row.video_views.unwrap_or(0));
     r
 }
@@ -577,19 +563,15 @@ pub fn carried(row: &AdDailyRow, _format: NativeFormat) -> AdDailyRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platforms::linkedin::testkit;
+    use crate::platforms::testkit;
     use proptest::prelude::*;
 
     fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/tests/fixtures/x/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read(path).expect("fixture")
+        testkit::fixture_bytes("x", name)
     }
 
     fn err_of(bytes: &[u8]) -> ParseError {
-        match parse(bytes, &testkit::opts()) {
-            Err(e) => e,
-            Ok(rows) => panic!("expected an error, got {} rows", rows.len()),
-        }
+        testkit::expect_err(parse(bytes, &testkit::opts()))
     }
 
     fn base36_id(rng: &mut ChaCha8Rng, i: usize) -> String {
@@ -603,10 +585,8 @@ mod tests {
 
     #[test]
     fn seven_day_fixture_totals() {
-        let (p, rows) =
-            crate::platforms::normalize(None, &fixture("stats_7day.json"), &testkit::opts())
-                .expect("parses");
-        assert_eq!(p, Platform::X);
+        let rows =
+            testkit::normalize_as(Platform::X, &fixture("stats_7day.json"), &testkit::opts());
         // entity 1bx7i: days 0,1,2,4,6 have a value (3 and 5 are null in every metric);
         // entity 2cy8j: its whole arrays are null except impressions on day 0 → 1 row. 5 + 1 = 6.
         assert_eq!(rows.len(), 6);
@@ -733,24 +713,7 @@ mod tests {
             err_of(&bytes[..bytes.len() - 3]).location,
             Location::Line { .. }
         ));
-        let e = parse(
-            &bytes,
-            &ParseOptions {
-                currency: Some("USD".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
-        assert!(e.message.contains("--account-id"), "{e}");
-        let e = parse(
-            &bytes,
-            &ParseOptions {
-                account_id: Some("1".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
-        assert!(e.message.contains("--currency"), "{e}");
+        testkit::assert_needs_scope(parse, &bytes, "USD", "1");
     }
 
     #[test]
@@ -796,7 +759,7 @@ mod tests {
                 })
             })
             .collect();
-        let ctx = testkit::ctx(7, -300, NativeFormat::ApiJson);
+        let ctx = testkit::ctx_at(7, -300, NativeFormat::ApiJson);
         let files = write(&rows, &ctx);
         assert_eq!(files.len(), 4);
         assert_eq!(
@@ -818,7 +781,7 @@ mod tests {
         #[test]
         fn round_trip(seed in any::<u64>(), off in prop::sample::select(vec![-720, -480, 0, 60, 540, 765, 840])) {
             let rows = testkit::rows(seed, Platform::X, base36_id);
-            prop_assert_eq!(testkit::round_trip(Platform::X, &rows, &testkit::ctx(seed, off, NativeFormat::ApiJson)), Ok(()));
+            prop_assert_eq!(testkit::round_trip(Platform::X, &rows, &testkit::ctx_at(seed, off, NativeFormat::ApiJson)), Ok(()));
         }
 
         #[test]
@@ -828,7 +791,7 @@ mod tests {
 
         #[test]
         fn never_panics_on_mutated_fixture(cut in 0usize..3000, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6)) {
-            let _ = parse(&testkit::mutate(&fixture("stats_7day.json"), cut, &flips), &testkit::opts());
+            let _ = parse(&testkit::cut_and_flip(&fixture("stats_7day.json"), cut, &flips), &testkit::opts());
         }
     }
 }

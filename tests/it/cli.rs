@@ -16,6 +16,7 @@ fn every_subcommand_explains_itself() {
         vec!["warehouse", "--help"],
         vec!["warehouse", "summary", "--help"],
         vec!["models", "list", "--help"],
+        vec!["optimize", "--help"],
         vec!["models", "promote", "--help"],
     ] {
         let out = omnify(dir.path(), &args);

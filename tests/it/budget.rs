@@ -1,0 +1,112 @@
+//! `omnify optimize` as a user runs it: explicit curves, a constraints file, JSON and CSV plans.
+
+use crate::common::{fixture, omnify, stderr, stdout};
+
+#[test]
+fn optimize_spends_the_budget_within_every_constraint() {
+    let dir = tempfile::tempdir().unwrap();
+    let curves = fixture("budget/curves.json");
+    let constraints = fixture("budget/constraints.toml");
+    let out = omnify(
+        dir.path(),
+        &[
+            "optimize",
+            "--budget",
+            "2600",
+            "--curves",
+            curves.to_str().unwrap(),
+            "--constraints",
+            constraints.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let entities = v["entities"].as_array().unwrap();
+    assert_eq!(entities.len(), 5);
+    let rec = |id: &str| -> f64 {
+        entities.iter().find(|e| e["id"] == id).unwrap()["recommended"]
+            .as_f64()
+            .unwrap()
+    };
+    let total: f64 = entities
+        .iter()
+        .map(|e| e["recommended"].as_f64().unwrap())
+        .sum();
+    assert!(
+        (total - 2600.0).abs() <= 2600.0 * 1e-6,
+        "budget spent exactly: {total}"
+    );
+    // Brand search is fixed at its current 300.
+    assert!((rec("google_ads:search_brand") - 300.0).abs() < 1e-9);
+    // ±50% of current: meta 1200 -> [600, 1800]; tiktok 600 -> [300, 900]; linkedin 500 -> [250, 750].
+    let within = |id: &str, lo: f64, hi: f64| {
+        let r = rec(id);
+        assert!(
+            r >= lo - 1e-6 && r <= hi + 1e-6,
+            "{id}: {r} not in [{lo}, {hi}]"
+        );
+    };
+    within("meta:prospecting", 600.0, 1800.0);
+    within("tiktok:spark_ads", 300.0, 900.0);
+    within("linkedin:abm", 250.0, 750.0);
+    within("pinterest:new", 0.0, 400.0);
+    let expected = v["expected_outcome"].as_f64().unwrap();
+    let current = v["expected_outcome_current"].as_f64().unwrap();
+    assert!(
+        expected >= current - 1e-9,
+        "never worse than the current split"
+    );
+    for e in entities {
+        assert!(e["binding"].is_string() && e["marginal_return"].is_number());
+    }
+
+    let out = omnify(
+        dir.path(),
+        &[
+            "optimize",
+            "--budget",
+            "2600",
+            "--curves",
+            curves.to_str().unwrap(),
+            "--out",
+            "plan.csv",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan = std::fs::read_to_string(dir.path().join("plan.csv")).unwrap();
+    assert_eq!(plan.lines().count(), 6, "header + 5 entities: {plan}");
+}
+
+#[test]
+fn optimize_without_curves_says_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = omnify(dir.path(), &["optimize", "--budget", "1000"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("train budget"), "{}", stderr(&out));
+}
+
+#[test]
+fn infeasible_bounds_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let curves = fixture("budget/curves.json");
+    // Minimums (tiktok 200) plus fixed brand search (300) cannot fit in 100.
+    let out = omnify(
+        dir.path(),
+        &[
+            "optimize",
+            "--budget",
+            "100",
+            "--curves",
+            curves.to_str().unwrap(),
+            "--constraints",
+            fixture("budget/constraints.toml").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("budget") && err.trim().lines().count() == 1,
+        "{err}"
+    );
+}
