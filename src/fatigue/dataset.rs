@@ -40,9 +40,10 @@ pub const EXTRA_FEATURES: [&str; 7] = [
     "decay_days_to_onset",
 ];
 
-/// Cap of the extrapolated days to the onset ratio (and of an infinite ratio).
+/// Cap of the extrapolated days to the onset ratio. Days.
 const DECAY_CAP: f64 = 60.0;
-const RATIO_CAP: f64 = 10.0;
+/// Cap of the label ratio as a feature (zero results with cost is +∞). Ratio.
+pub const RATIO_CAP: f64 = 10.0;
 
 /// Every model input name, in matrix column order.
 pub fn all_feature_names() -> Vec<String> {

@@ -103,10 +103,14 @@ pub fn score(
                 Some(1.0),
                 Some(0.0),
                 Some(0.0),
-                format!(
-                    "onset confirmed: cost ratio {:.2}x launch",
-                    p.ratio[r].unwrap_or(f64::NAN)
-                ),
+                match p.ratio[r] {
+                    // Ratios are capped when computed (zero results with cost is +inf).
+                    Some(v) if v >= super::dataset::RATIO_CAP => {
+                        format!("onset confirmed: cost ratio ≥ {:.0}x launch", v)
+                    }
+                    Some(v) => format!("onset confirmed: cost ratio {v:.2}x launch"),
+                    None => "onset confirmed".to_string(),
+                },
                 "refresh_now",
             ),
             (s, Some((sm, d))) if s.at_risk() => {
