@@ -8,6 +8,7 @@
 pub mod budget;
 pub mod cli;
 pub mod config;
+pub mod fatigue;
 pub mod features;
 pub mod fsutil;
 pub mod ingest;

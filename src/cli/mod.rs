@@ -10,6 +10,7 @@ use crate::config::Config;
 
 mod budget;
 mod data;
+mod fatigue;
 mod models;
 mod simulate;
 mod table;
@@ -61,15 +62,22 @@ pub enum Command {
         #[command(subcommand)]
         command: models::ModelsCommand,
     },
+    /// Score with the champion model.
+    Score {
+        #[command(subcommand)]
+        command: ScoreCommand,
+    },
     /// Recommend a budget split across entities from response curves (exact for concave
     /// curves, global for S-shaped), within bounds; or the most outcome meeting a CPA/ROAS target.
     Optimize(budget::OptimizeArgs),
-    /// Train models from the warehouse (or a wide table) and register them.
+    /// Train models from the warehouse (or a wide table) and register them (promoted only if
+    /// they beat the champion on the holdout).
     Train {
         #[command(subcommand)]
         command: TrainCommand,
     },
-    /// Report how well a registered model fits and what it attributes.
+    /// Evaluate a model kind: every fatigue model and baseline on a time split, or how well the
+    /// budget model fits and what it attributes.
     Evaluate {
         #[command(subcommand)]
         command: EvaluateCommand,
@@ -83,6 +91,9 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum TrainCommand {
+    /// Fit every fatigue model on a time split, register the best by the configured holdout
+    /// metric, and promote it only if it beats the current champion.
+    Fatigue(fatigue::TrainFatigueArgs),
     /// Fit per-entity budget response curves (adstock + saturation, bootstrap intervals) and
     /// register them; promoted only if better than the champion on the holdout.
     Budget(budget::TrainBudgetArgs),
@@ -90,9 +101,17 @@ pub enum TrainCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum EvaluateCommand {
+    /// One row per model and non-learned baseline with every holdout metric (time split).
+    Fatigue(fatigue::EvaluateFatigueArgs),
     /// Per-entity contribution, share and ROAS with intervals, fitted curves, fit quality and
     /// identifiability warnings of the budget model.
     Budget(budget::EvaluateBudgetArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScoreCommand {
+    /// Score every active creative at an as-of day with the tenant's champion model.
+    Fatigue(fatigue::ScoreFatigueArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -184,10 +203,15 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Models { command } => models::run(&cfg, command),
         Command::Optimize(args) => budget::optimize(&cfg, args),
         Command::Train { command } => match command {
+            TrainCommand::Fatigue(args) => fatigue::train(&cfg, args),
             TrainCommand::Budget(args) => budget::train(&cfg, args),
         },
         Command::Evaluate { command } => match command {
+            EvaluateCommand::Fatigue(args) => fatigue::evaluate(&cfg, args),
             EvaluateCommand::Budget(args) => budget::evaluate(&cfg, args),
+        },
+        Command::Score { command } => match command {
+            ScoreCommand::Fatigue(args) => fatigue::score(&cfg, args),
         },
         Command::Forecast { command } => match command {
             ForecastCommand::Budget(args) => budget::forecast(&cfg, args),

@@ -17,6 +17,12 @@ fn every_subcommand_explains_itself() {
         vec!["warehouse", "summary", "--help"],
         vec!["models", "list", "--help"],
         vec!["optimize", "--help"],
+        vec!["train", "fatigue", "--help"],
+        vec!["train", "budget", "--help"],
+        vec!["evaluate", "fatigue", "--help"],
+        vec!["evaluate", "budget", "--help"],
+        vec!["score", "fatigue", "--help"],
+        vec!["forecast", "budget", "--help"],
         vec!["models", "promote", "--help"],
     ] {
         let out = omnify(dir.path(), &args);

@@ -1,0 +1,495 @@
+//! The survival dataset of as-of rows (DESIGN.md §4 "Prediction", "Evaluation"), from the
+//! `ad_daily` frame: labels ([`label_days`], [`label_creatives`]) and features ([`features`]) are
+//! joined per creative-day, a few label-history features are added (ratio now, its 7-day max and
+//! log-slope, days at `limited`, the CTR-below-peak run, the decay-curve extrapolation to the
+//! onset ratio — all from days ≤ t), then:
+//!
+//! - **as-of rows**: creative-days t on which the creative delivered, its ratio is known and it
+//!   is not yet fatigued (`healthy` or `limited`), not `insufficient_data`, and the calendar day
+//!   number is a multiple of `stride_days`;
+//! - **duration / event**, administratively censored at the horizon H so a row's label reads
+//!   days ≤ t + H only: an onset d = onset − t days later (d ≥ 1; an onset run that started on or
+//!   before t but completes after t counts as d = 1) is an event if d ≤ H, otherwise the row is
+//!   censored at H; a creative without onset is censored at min(censor − t, H); a row with no
+//!   follow-up (censor = t) is dropped;
+//! - **time split** ([`split`]): test = the last `test_days` as-of days; validation = the
+//!   `validation_days` before a gap ≥ H; train = everything before a second gap. Labels never
+//!   reach into a later slice; onsets themselves come from the full history.
+
+use std::collections::HashMap;
+
+use ndarray::{Array2, Axis, s};
+use polars::prelude::*;
+
+use super::FatigueError;
+use super::config::EvaluationConfig;
+use crate::features::cols::*;
+use crate::features::{
+    FatigueConfig, feature_matrix, feature_names, features, label_creatives, label_days,
+};
+use crate::schema::cols as ad;
+
+/// Label-history features appended to [`feature_names`] (all from days ≤ t).
+pub const EXTRA_FEATURES: [&str; 7] = [
+    "label_ratio",
+    "label_ratio_known",
+    "label_ratio_max_7d",
+    "label_log_ratio_slope_7d",
+    "label_days_limited_7d",
+    "ctr_below_peak_run",
+    "decay_days_to_onset",
+];
+
+/// Cap of the extrapolated days to the onset ratio. Days.
+const DECAY_CAP: f64 = 60.0;
+/// Cap of the label ratio as a feature (zero results with cost is +∞). Ratio.
+pub const RATIO_CAP: f64 = 10.0;
+
+/// Every model input name, in matrix column order.
+pub fn all_feature_names() -> Vec<String> {
+    feature_names()
+        .into_iter()
+        .chain(EXTRA_FEATURES)
+        .map(String::from)
+        .collect()
+}
+
+/// A creative: (tenant, platform, account_id, ad_id).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct CreativeKey {
+    pub tenant: String,
+    pub platform: String,
+    pub account_id: String,
+    pub ad_id: String,
+}
+
+/// Status of a creative-day as the labels know it that day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayStatus {
+    Healthy,
+    Limited,
+    Fatigued,
+    Insufficient,
+}
+
+impl DayStatus {
+    fn parse(s: Option<&str>) -> DayStatus {
+        match s {
+            Some(STATUS_HEALTHY) => DayStatus::Healthy,
+            Some(STATUS_LIMITED) => DayStatus::Limited,
+            Some(STATUS_FATIGUED) => DayStatus::Fatigued,
+            _ => DayStatus::Insufficient,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DayStatus::Healthy => STATUS_HEALTHY,
+            DayStatus::Limited => STATUS_LIMITED,
+            DayStatus::Fatigued => STATUS_FATIGUED,
+            DayStatus::Insufficient => STATUS_INSUFFICIENT,
+        }
+    }
+    /// At risk of onset: the ratio is known and no onset has completed.
+    pub fn at_risk(self) -> bool {
+        matches!(self, DayStatus::Healthy | DayStatus::Limited)
+    }
+}
+
+/// Per-creative labels from the full history.
+#[derive(Debug, Clone)]
+pub struct CreativeLabels {
+    pub key: CreativeKey,
+    /// Onset day (days since 1970-01-01), if any.
+    pub onset: Option<i32>,
+    /// Censoring day (last active day if stopped, else the account's last data day).
+    pub censor: i32,
+    pub insufficient: bool,
+    pub left_truncated: bool,
+}
+
+/// Every creative-day of the frame with its features and status (computed once; both the
+/// survival dataset and scoring read it).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub feature_names: Vec<String>,
+    pub creatives: Vec<CreativeLabels>,
+    /// Per grid row: index into `creatives`.
+    pub creative: Vec<usize>,
+    /// Per grid row: day number (days since 1970-01-01).
+    pub day: Vec<i32>,
+    pub status: Vec<DayStatus>,
+    /// Per grid row: the label ratio that day (null when unknown).
+    pub ratio: Vec<Option<f64>>,
+    pub x: Array2<f64>,
+}
+
+fn key_exprs() -> Vec<Expr> {
+    CREATIVE_KEY.iter().map(|k| col(*k)).collect()
+}
+
+fn strs(df: &DataFrame, name: &str) -> Result<Vec<String>, FatigueError> {
+    let c = df.column(name)?.str()?;
+    Ok(c.iter().map(|v| v.unwrap_or("").to_string()).collect())
+}
+
+fn days_of(df: &DataFrame, name: &str) -> Result<Vec<Option<i32>>, FatigueError> {
+    let c = df.column(name)?.cast(&DataType::Int32)?;
+    Ok(c.i32()?.iter().collect())
+}
+
+fn bools(df: &DataFrame, name: &str) -> Result<Vec<bool>, FatigueError> {
+    Ok(df
+        .column(name)?
+        .bool()?
+        .iter()
+        .map(|v| v.unwrap_or(false))
+        .collect())
+}
+
+/// Joins labels and features of an `ad_daily` frame and adds the label-history features.
+pub fn prepare(lf: LazyFrame, cfg: &FatigueConfig) -> Result<Prepared, FatigueError> {
+    let used_ratio = if cfg.labels.seasonal_adjustment {
+        ADJUSTED_RATIO
+    } else {
+        RATIO
+    };
+    let mut lab_sel = key_exprs();
+    lab_sel.extend([
+        col(ad::DATE),
+        col(STATUS).alias("__status"),
+        col(used_ratio).cast(DataType::Float64).alias("__ratio"),
+    ]);
+    let labs = label_days(lf.clone(), &cfg.labels)?.select(lab_sel);
+    let mut on = key_exprs();
+    on.push(col(ad::DATE));
+    let mut args = JoinArgs::new(JoinType::Left);
+    args.maintain_order = MaintainOrderJoin::Left;
+    let joined = features(lf.clone(), &cfg.features)?.join(labs, on.clone(), on, args);
+    let creatives_lf = label_creatives(lf, &cfg.labels)?;
+    let df = joined.collect()?;
+    let cre = creatives_lf.collect()?;
+
+    // Creatives by key.
+    let (t, p, a, i) = (
+        strs(&cre, ad::TENANT)?,
+        strs(&cre, ad::PLATFORM)?,
+        strs(&cre, ad::ACCOUNT_ID)?,
+        strs(&cre, ad::AD_ID)?,
+    );
+    let onset = days_of(&cre, ONSET_DATE)?;
+    let censor = days_of(&cre, CENSOR_DATE)?;
+    let insufficient = bools(&cre, INSUFFICIENT_DATA)?;
+    let left_trunc = bools(&cre, LEFT_TRUNCATED)?;
+    let mut creatives = Vec::with_capacity(cre.height());
+    let mut index: HashMap<CreativeKey, usize> = HashMap::with_capacity(cre.height());
+    for r in 0..cre.height() {
+        let key = CreativeKey {
+            tenant: t[r].clone(),
+            platform: p[r].clone(),
+            account_id: a[r].clone(),
+            ad_id: i[r].clone(),
+        };
+        index.insert(key.clone(), r);
+        creatives.push(CreativeLabels {
+            key,
+            onset: onset[r],
+            censor: censor[r].unwrap_or(i32::MIN),
+            insufficient: insufficient[r],
+            left_truncated: left_trunc[r],
+        });
+    }
+
+    let (t, p, a, i) = (
+        strs(&df, ad::TENANT)?,
+        strs(&df, ad::PLATFORM)?,
+        strs(&df, ad::ACCOUNT_ID)?,
+        strs(&df, ad::AD_ID)?,
+    );
+    let day: Vec<i32> = days_of(&df, ad::DATE)?
+        .into_iter()
+        .map(|d| d.unwrap_or(0))
+        .collect();
+    let status: Vec<DayStatus> = df
+        .column("__status")?
+        .str()?
+        .iter()
+        .map(DayStatus::parse)
+        .collect();
+    let ratio: Vec<Option<f64>> = df
+        .column("__ratio")?
+        .f64()?
+        .iter()
+        .map(|v| v.filter(|r| !r.is_nan()).map(|r| r.min(RATIO_CAP)))
+        .collect();
+    let mut creative = Vec::with_capacity(df.height());
+    let mut last: Option<(usize, usize)> = None; // (row of the previous key, its creative)
+    for r in 0..df.height() {
+        let same = last.is_some_and(|(pr, _)| {
+            t[pr] == t[r] && p[pr] == p[r] && a[pr] == a[r] && i[pr] == i[r]
+        });
+        let c = if same {
+            last.map(|(_, c)| c).unwrap_or(0)
+        } else {
+            let key = CreativeKey {
+                tenant: t[r].clone(),
+                platform: p[r].clone(),
+                account_id: a[r].clone(),
+                ad_id: i[r].clone(),
+            };
+            *index.get(&key).ok_or_else(|| {
+                FatigueError::Data(format!("creative {key:?} has features but no labels"))
+            })?
+        };
+        last = Some((r, c));
+        creative.push(c);
+    }
+
+    let base = feature_matrix(&df)?;
+    let names = feature_names();
+    let ctr_peak = names
+        .iter()
+        .position(|n| *n == CTR_VS_PEAK)
+        .ok_or_else(|| FatigueError::Data("ctr_7d_vs_peak missing".into()))?;
+    // A column of the row-major matrix is strided: copy it out.
+    let ctr_peak: Vec<f64> = base.column(ctr_peak).to_vec();
+    let extra = extra_features(&creative, &day, &ratio, &ctr_peak, cfg);
+    let mut x = Array2::<f64>::zeros((df.height(), base.ncols() + EXTRA_FEATURES.len()));
+    x.slice_mut(s![.., ..base.ncols()]).assign(&base);
+    x.slice_mut(s![.., base.ncols()..]).assign(&extra);
+    Ok(Prepared {
+        feature_names: all_feature_names(),
+        creatives,
+        creative,
+        day,
+        status,
+        ratio,
+        x,
+    })
+}
+
+/// The [`EXTRA_FEATURES`] of every grid row, walking each creative's days in order (rows are
+/// sorted by creative, then day, with every calendar day present).
+fn extra_features(
+    creative: &[usize],
+    day: &[i32],
+    ratio: &[Option<f64>],
+    ctr_vs_peak: &[f64],
+    cfg: &FatigueConfig,
+) -> Array2<f64> {
+    let n = creative.len();
+    let mut out = Array2::<f64>::zeros((n, EXTRA_FEATURES.len()));
+    let onset_ln = cfg.labels.onset_ratio.ln();
+    let mut start = 0;
+    let mut run = 0.0;
+    for r in 0..n {
+        if r > 0 && creative[r] != creative[r - 1] {
+            start = r;
+            run = 0.0;
+        }
+        let lo = start.max(r.saturating_sub(6));
+        // Known ratios in the last 7 calendar days (rows lo..=r are consecutive days).
+        let pts: Vec<(f64, f64)> = (lo..=r)
+            .filter_map(|k| {
+                ratio[k]
+                    .filter(|v| *v > 0.0)
+                    .map(|v| ((day[k] - day[r]) as f64, v))
+            })
+            .collect();
+        let now = ratio[r].filter(|v| *v > 0.0);
+        let max7 = pts.iter().map(|p| p.1).fold(f64::NAN, f64::max);
+        let limited = pts
+            .iter()
+            .filter(|p| p.1 >= cfg.labels.limited_ratio)
+            .count() as f64;
+        let slope = if pts.len() >= 3 {
+            let m = pts.len() as f64;
+            let (st, sy) = pts
+                .iter()
+                .fold((0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1.ln()));
+            let (mt, my) = (st / m, sy / m);
+            let (mut num, mut den) = (0.0, 0.0);
+            for p in &pts {
+                num += (p.0 - mt) * (p.1.ln() - my);
+                den += (p.0 - mt) * (p.0 - mt);
+            }
+            if den > 0.0 { num / den } else { 0.0 }
+        } else {
+            0.0
+        };
+        let decay = match now {
+            Some(v) if v.ln() >= onset_ln => 0.0,
+            Some(v) if slope > 1e-6 => ((onset_ln - v.ln()) / slope).min(DECAY_CAP),
+            _ => DECAY_CAP,
+        };
+        let below = ctr_vs_peak.get(r).is_some_and(|v| *v <= 0.8);
+        run = if below { run + 1.0 } else { 0.0 };
+        let row = [
+            now.unwrap_or(1.0),
+            if now.is_some() { 1.0 } else { 0.0 },
+            if max7.is_nan() { 1.0 } else { max7 },
+            slope,
+            limited,
+            run,
+            decay,
+        ];
+        for (j, v) in row.into_iter().enumerate() {
+            out[[r, j]] = v;
+        }
+    }
+    out
+}
+
+/// As-of rows with censored durations (see the module docs).
+#[derive(Debug, Clone)]
+pub struct SurvivalData {
+    pub feature_names: Vec<String>,
+    pub horizon: usize,
+    /// Per row: index into the creatives of the [`Prepared`] it came from.
+    pub creative: Vec<usize>,
+    /// As-of day (days since 1970-01-01).
+    pub as_of: Vec<i32>,
+    pub x: Array2<f64>,
+    /// Days from t to the event or censoring, 1..=H.
+    pub duration: Vec<usize>,
+    pub event: Vec<bool>,
+    /// The creative's onset day from the full history (for alert lead times).
+    pub onset: Vec<Option<i32>>,
+}
+
+impl SurvivalData {
+    pub fn len(&self) -> usize {
+        self.duration.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.duration.is_empty()
+    }
+    /// The rows at `idx`, in that order.
+    pub fn subset(&self, idx: &[usize]) -> SurvivalData {
+        SurvivalData {
+            feature_names: self.feature_names.clone(),
+            horizon: self.horizon,
+            creative: idx.iter().map(|&i| self.creative[i]).collect(),
+            as_of: idx.iter().map(|&i| self.as_of[i]).collect(),
+            x: self.x.select(Axis(0), idx),
+            duration: idx.iter().map(|&i| self.duration[i]).collect(),
+            event: idx.iter().map(|&i| self.event[i]).collect(),
+            onset: idx.iter().map(|&i| self.onset[i]).collect(),
+        }
+    }
+    /// Event within k days: Some(true) / Some(false), None when censored before k.
+    pub fn label_at(&self, i: usize, k: usize) -> Option<bool> {
+        if self.event[i] && self.duration[i] <= k {
+            Some(true)
+        } else if self.duration[i] >= k {
+            Some(false)
+        } else {
+            None
+        }
+    }
+}
+
+/// Builds the as-of rows of a prepared frame.
+pub fn survival_rows(p: &Prepared, ev: &EvaluationConfig) -> SurvivalData {
+    let h = ev.horizon_days;
+    let delivered = p.feature_names.iter().position(|n| n == DELIVERED_1D);
+    let stride = ev.stride_days.max(1) as i32;
+    let mut rows = Vec::new();
+    let (mut duration, mut event, mut onset) = (Vec::new(), Vec::new(), Vec::new());
+    for r in 0..p.day.len() {
+        let Some(c) = p.creatives.get(p.creative[r]) else {
+            continue;
+        };
+        let t = p.day[r];
+        let active = delivered.is_none_or(|j| p.x[[r, j]] > 0.5);
+        if !active || !p.status[r].at_risk() || c.insufficient || t.rem_euclid(stride) != 0 {
+            continue;
+        }
+        if ev.drop_left_truncated && c.left_truncated {
+            continue;
+        }
+        let (d, e) = match c.onset {
+            Some(o) => {
+                let d = (o - t).max(1) as usize;
+                if d <= h { (d, true) } else { (h, false) }
+            }
+            None => {
+                let d = c.censor - t;
+                if d <= 0 {
+                    continue;
+                }
+                ((d as usize).min(h), false)
+            }
+        };
+        rows.push(r);
+        duration.push(d);
+        event.push(e);
+        onset.push(c.onset);
+    }
+    SurvivalData {
+        feature_names: p.feature_names.clone(),
+        horizon: h,
+        creative: rows.iter().map(|&r| p.creative[r]).collect(),
+        as_of: rows.iter().map(|&r| p.day[r]).collect(),
+        x: p.x.select(Axis(0), &rows),
+        duration,
+        event,
+        onset,
+    }
+}
+
+/// Row indices of the three time slices and their as-of day ranges (inclusive).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Split {
+    pub train: Vec<usize>,
+    pub validation: Vec<usize>,
+    pub test: Vec<usize>,
+    pub train_days: (i32, i32),
+    pub validation_days: (i32, i32),
+    pub test_days: (i32, i32),
+}
+
+/// The time split (module docs). Errors when a slice would be empty.
+pub fn split(d: &SurvivalData, ev: &EvaluationConfig) -> Result<Split, FatigueError> {
+    let (Some(&lo), Some(&hi)) = (d.as_of.iter().min(), d.as_of.iter().max()) else {
+        return Err(FatigueError::Data(
+            "no as-of rows (no active, labelled creative-days)".into(),
+        ));
+    };
+    let gap = ev.gap();
+    let test_start = hi - ev.test_days + 1;
+    let val_end = test_start - gap; // exclusive
+    let val_start = val_end - ev.validation_days;
+    let train_end = val_start - gap; // exclusive
+    let mut sp = Split {
+        train: Vec::new(),
+        validation: Vec::new(),
+        test: Vec::new(),
+        train_days: (lo, train_end - 1),
+        validation_days: (val_start, val_end - 1),
+        test_days: (test_start, hi),
+    };
+    for (i, &t) in d.as_of.iter().enumerate() {
+        if t < train_end {
+            sp.train.push(i);
+        } else if t >= val_start && t < val_end {
+            sp.validation.push(i);
+        } else if t >= test_start {
+            sp.test.push(i);
+        }
+    }
+    for (name, v) in [
+        ("train", &sp.train),
+        ("validation", &sp.validation),
+        ("test", &sp.test),
+    ] {
+        if v.is_empty() {
+            return Err(FatigueError::Data(format!(
+                "the {name} slice is empty: {} as-of days of data cannot hold train + {} validation + {} test days with {gap}-day gaps",
+                hi - lo + 1,
+                ev.validation_days,
+                ev.test_days
+            )));
+        }
+    }
+    Ok(sp)
+}

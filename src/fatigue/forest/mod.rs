@@ -1,0 +1,15 @@
+//! Random forest per horizon (linfa decision trees, bagged here with a seeded stream): for each
+//! checkpoint day c (e.g. 3, 7, 14) a forest classifies "onset within c days" on the rows whose
+//! status at c is known (not censored before c). The vote shares F(c) are made non-decreasing
+//! in c, interpolated linearly between checkpoints (F(0) = 0) and turned into hazards
+//! h(k) = (F(k) − F(k−1)) / (1 − F(k−1)), so every horizon is read from one consistent curve.
+//! Bagging is done here rather than with `linfa-ensemble` so the bootstrap is seeded and the
+//! fitted trees serialise (the ensemble type has no serde support). linfa-trees accumulates
+//! class impurities in HashMap order, so ties between equally good splits can resolve
+//! differently from run to run: forests are reproducible in quality, not bit for bit.
+
+mod algorithm;
+mod hyperparams;
+
+pub use algorithm::Forest;
+pub use hyperparams::ForestParams;

@@ -1,0 +1,239 @@
+//! One fitted model of any family behind the same interface: hazards (calibrated when a
+//! calibration was fitted), drivers, and files for the registry (`model.json` + the family's
+//! weights: `logistic.json`, `forest.json`, `mlp.safetensors` + `mlp.json`, `baseline.json`).
+
+use std::collections::BTreeMap;
+
+use ndarray::Array2;
+
+use super::FatigueError;
+use super::baselines::{Baseline, BaselineRule};
+use super::calibration::Platt;
+use super::common::summarize;
+use super::config::ModelsConfig;
+use super::dataset::SurvivalData;
+use super::forest::Forest;
+use super::logistic::LogisticHazard;
+use super::mlp::SurvivalMlp;
+
+/// The fitted parameters of one family.
+#[derive(Debug, Clone)]
+pub enum ModelBody {
+    Logistic(LogisticHazard),
+    Forest(Forest),
+    Mlp(SurvivalMlp),
+    Baseline(Baseline),
+}
+
+/// What `model.json` stores next to the weights.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ModelMeta {
+    pub name: String,
+    pub calibration: Option<Platt>,
+    pub feature_names: Vec<String>,
+    /// Training means of the features (the "typical" value drivers compare against).
+    pub means: Vec<f64>,
+    pub horizon: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct FittedModel {
+    pub meta: ModelMeta,
+    pub body: ModelBody,
+}
+
+/// Features whose effect is reported as a driver, with a label for people.
+pub const DRIVER_FEATURES: [(&str, &str); 10] = [
+    ("label_ratio", "cost ratio to launch"),
+    ("label_log_ratio_slope_7d", "cost ratio trend/day"),
+    ("decay_days_to_onset", "days to 2x (trend)"),
+    ("ctr_7d_vs_peak", "CTR vs peak"),
+    ("ctr_7d_vs_baseline", "CTR vs launch"),
+    ("frequency_7d", "frequency 7d"),
+    ("cpc_7d_vs_baseline", "CPC vs launch"),
+    ("cvr_7d_vs_baseline", "CVR vs launch"),
+    ("cpm_7d_vs_baseline", "CPM vs launch"),
+    ("age_days", "age (days)"),
+];
+
+fn json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, FatigueError> {
+    serde_json::to_vec(v).map_err(|e| FatigueError::Io(e.to_string()))
+}
+
+fn from_json<T: for<'de> serde::Deserialize<'de>>(
+    files: &BTreeMap<String, Vec<u8>>,
+    name: &str,
+) -> Result<T, FatigueError> {
+    let bytes = files
+        .get(name)
+        .ok_or_else(|| FatigueError::Model(format!("model files lack {name}")))?;
+    serde_json::from_slice(bytes).map_err(|e| FatigueError::Model(format!("{name}: {e}")))
+}
+
+impl FittedModel {
+    /// Fits a learned family (`logistic_hazard`, `forest`, `survival_mlp`) on `train`, then
+    /// its Platt calibration on `validation`.
+    pub fn fit_learned(
+        family: &str,
+        train: &SurvivalData,
+        validation: &SurvivalData,
+        cfg: &ModelsConfig,
+    ) -> Result<FittedModel, FatigueError> {
+        let body = match family {
+            "logistic_hazard" => {
+                ModelBody::Logistic(LogisticHazard::fit(train, &cfg.logistic, cfg.seed)?)
+            }
+            "forest" => ModelBody::Forest(Forest::fit(train, &cfg.forest, cfg.seed)?),
+            "survival_mlp" => {
+                ModelBody::Mlp(SurvivalMlp::fit(train, validation, &cfg.mlp, cfg.seed)?)
+            }
+            other => {
+                return Err(FatigueError::Config(format!(
+                    "unknown model family `{other}`"
+                )));
+            }
+        };
+        let mut m = FittedModel {
+            meta: Self::meta(family, train),
+            body,
+        };
+        if !validation.is_empty() {
+            let raw = m.raw_hazards(&validation.x)?;
+            m.meta.calibration = Some(Platt::fit(&raw, validation));
+        }
+        Ok(m)
+    }
+
+    /// Fits a baseline's life tables on `train` (no calibration: the life tables are already
+    /// observed rates).
+    pub fn fit_baseline(
+        rule: BaselineRule,
+        train: &SurvivalData,
+    ) -> Result<FittedModel, FatigueError> {
+        Ok(FittedModel {
+            meta: Self::meta(rule.name(), train),
+            body: ModelBody::Baseline(Baseline::fit(train, rule)?),
+        })
+    }
+
+    fn meta(name: &str, train: &SurvivalData) -> ModelMeta {
+        ModelMeta {
+            name: name.to_string(),
+            calibration: None,
+            feature_names: train.feature_names.clone(),
+            means: train
+                .x
+                .mean_axis(ndarray::Axis(0))
+                .map(|m| m.to_vec())
+                .unwrap_or_default(),
+            horizon: train.horizon,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.meta.name
+    }
+
+    pub fn is_baseline(&self) -> bool {
+        matches!(self.body, ModelBody::Baseline(_))
+    }
+
+    fn raw_hazards(&self, x: &Array2<f64>) -> Result<Array2<f64>, FatigueError> {
+        if x.ncols() != self.meta.feature_names.len() {
+            return Err(FatigueError::Data(format!(
+                "model `{}` expects {} features, got {}",
+                self.meta.name,
+                self.meta.feature_names.len(),
+                x.ncols()
+            )));
+        }
+        Ok(match &self.body {
+            ModelBody::Logistic(m) => m.hazards(x),
+            ModelBody::Forest(m) => m.hazards(x),
+            ModelBody::Mlp(m) => m.hazards(x)?,
+            ModelBody::Baseline(m) => m.hazards(x),
+        })
+    }
+
+    /// Hazards h(1..=H) per row (n × H), calibrated.
+    pub fn hazards(&self, x: &Array2<f64>) -> Result<Array2<f64>, FatigueError> {
+        let mut h = self.raw_hazards(x)?;
+        if let Some(c) = &self.meta.calibration {
+            c.apply(&mut h);
+        }
+        Ok(h)
+    }
+
+    /// Up to `n` drivers per row: the listed features whose replacement by their training mean
+    /// lowers P(onset ≤ 14 days) the most (occlusion; model-agnostic, so every family explains
+    /// itself the same way), as "label value (typical v) +d pts".
+    pub fn drivers(&self, x: &Array2<f64>, n: usize) -> Result<Vec<Vec<String>>, FatigueError> {
+        let base: Vec<f64> = self
+            .hazards(x)?
+            .rows()
+            .into_iter()
+            .map(|r| summarize(r).p14)
+            .collect();
+        let mut effects: Vec<Vec<(f64, String)>> = vec![Vec::new(); x.nrows()];
+        for (feat, label) in DRIVER_FEATURES {
+            let Some(j) = self.meta.feature_names.iter().position(|f| f == feat) else {
+                continue;
+            };
+            let mean = self.meta.means.get(j).copied().unwrap_or(0.0);
+            let mut xo = x.clone();
+            xo.column_mut(j).fill(mean);
+            let h = self.hazards(&xo)?;
+            for (i, r) in h.rows().into_iter().enumerate() {
+                let d = base[i] - summarize(r).p14;
+                if d >= 0.01 {
+                    effects[i].push((
+                        d,
+                        format!(
+                            "{label} {:.2} (typical {mean:.2}) +{:.0} pts",
+                            x[[i, j]],
+                            d * 100.0
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(effects
+            .into_iter()
+            .map(|mut e| {
+                e.sort_by(|a, b| b.0.total_cmp(&a.0));
+                e.into_iter().take(n).map(|e| e.1).collect()
+            })
+            .collect())
+    }
+
+    /// The files of a registry version.
+    pub fn to_files(&self) -> Result<Vec<(String, Vec<u8>)>, FatigueError> {
+        let mut files = vec![("model.json".to_string(), json(&self.meta)?)];
+        match &self.body {
+            ModelBody::Logistic(m) => files.push(("logistic.json".into(), json(m)?)),
+            ModelBody::Forest(m) => files.push(("forest.json".into(), json(m)?)),
+            ModelBody::Mlp(m) => files.extend(m.to_files()?),
+            ModelBody::Baseline(m) => files.push(("baseline.json".into(), json(m)?)),
+        }
+        Ok(files)
+    }
+
+    /// Rebuilds a model from the (checksum-verified) files of a registry version.
+    pub fn from_files(files: &BTreeMap<String, Vec<u8>>) -> Result<FittedModel, FatigueError> {
+        let meta: ModelMeta = from_json(files, "model.json")?;
+        let body = if files.contains_key("logistic.json") {
+            ModelBody::Logistic(from_json(files, "logistic.json")?)
+        } else if files.contains_key("forest.json") {
+            ModelBody::Forest(from_json(files, "forest.json")?)
+        } else if let (Some(w), Some(m)) = (files.get("mlp.safetensors"), files.get("mlp.json")) {
+            ModelBody::Mlp(SurvivalMlp::from_files(w, m)?)
+        } else if files.contains_key("baseline.json") {
+            ModelBody::Baseline(from_json(files, "baseline.json")?)
+        } else {
+            return Err(FatigueError::Model(
+                "model files hold no known weights".into(),
+            ));
+        };
+        Ok(FittedModel { meta, body })
+    }
+}

@@ -1,0 +1,180 @@
+//! Scoring (DESIGN.md §4 "Prediction"): every active creative of an `ad_daily` frame at an
+//! as-of day, with the champion model — one row per creative with the onset probabilities,
+//! expected days to onset, status, drivers and recommended action. The CLI and the API call
+//! [`score`].
+//!
+//! Only rows dated ≤ as-of are read. A creative is active when it delivered within the last
+//! `stop_after_days` days up to the as-of day; its features are those of its latest day ≤ as-of.
+//! Status `fatigued` → onset already confirmed: probabilities 1, expected days 0, `refresh_now`.
+//! `insufficient_data` → no probabilities, action `insufficient_data`.
+
+use chrono::NaiveDate;
+use ndarray::Axis;
+use polars::prelude::*;
+
+use super::FatigueError;
+use super::common::summarize;
+use super::config::JobConfig;
+use super::dataset::{DayStatus, prepare};
+use super::model::FittedModel;
+use crate::features::cols::DELIVERED_1D;
+use crate::schema::{cols as ad, date_to_days};
+
+/// One scored creative.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ScoreRow {
+    pub tenant: String,
+    pub platform: String,
+    pub account_id: String,
+    pub ad_id: String,
+    pub as_of: NaiveDate,
+    pub status: String,
+    pub p_onset_7d: Option<f64>,
+    pub p_onset_14d: Option<f64>,
+    pub p_onset_7_14d: Option<f64>,
+    /// Restricted mean days to onset within the horizon. Days.
+    pub expected_days_to_onset: Option<f64>,
+    pub drivers: String,
+    pub action: String,
+    pub model_version: String,
+}
+
+/// Scores every active creative of `lf` at `as_of` with `model` (registry `version`).
+pub fn score(
+    lf: LazyFrame,
+    as_of: NaiveDate,
+    model: &FittedModel,
+    version: &str,
+    cfg: &JobConfig,
+) -> Result<Vec<ScoreRow>, FatigueError> {
+    let lf = lf.filter(col(ad::DATE).lt_eq(lit(as_of)));
+    let p = prepare(lf, &cfg.base)?;
+    if p.feature_names != model.meta.feature_names {
+        return Err(FatigueError::Data(
+            "the model was trained on a different feature set; retrain it (omnify train fatigue)"
+                .into(),
+        ));
+    }
+    let t = date_to_days(as_of);
+    let stop = cfg.base.labels.stop_after_days as i32;
+    let delivered = p.feature_names.iter().position(|n| n == DELIVERED_1D);
+    // Latest row per creative and its last delivering day (rows sorted by creative, day).
+    let mut last_row: Vec<Option<usize>> = vec![None; p.creatives.len()];
+    let mut last_active: Vec<Option<i32>> = vec![None; p.creatives.len()];
+    for r in 0..p.day.len() {
+        let c = p.creative[r];
+        last_row[c] = Some(r);
+        if delivered.is_none_or(|j| p.x[[r, j]] > 0.5) {
+            last_active[c] = Some(p.day[r]);
+        }
+    }
+    let picked: Vec<(usize, usize)> = (0..p.creatives.len())
+        .filter_map(|c| {
+            let r = last_row[c]?;
+            let a = last_active[c]?;
+            (t - a < stop).then_some((c, r))
+        })
+        .collect();
+    let model_rows: Vec<usize> = picked
+        .iter()
+        .filter(|(_, r)| p.status[*r].at_risk())
+        .map(|(_, r)| *r)
+        .collect();
+    let x = p.x.select(Axis(0), &model_rows);
+    let hz = model.hazards(&x)?;
+    let drivers = model.drivers(&x, cfg.scoring.drivers)?;
+    let mut by_row = std::collections::HashMap::new();
+    for (i, r) in model_rows.iter().enumerate() {
+        by_row.insert(
+            *r,
+            (
+                summarize(hz.row(i)),
+                drivers.get(i).cloned().unwrap_or_default(),
+            ),
+        );
+    }
+    let mut out = Vec::with_capacity(picked.len());
+    for (c, r) in picked {
+        let key = &p.creatives[c].key;
+        let status = p.status[r];
+        let (p7, p14, p714, exp, drv, action) = match (status, by_row.get(&r)) {
+            (DayStatus::Fatigued, _) => (
+                Some(1.0),
+                Some(1.0),
+                Some(0.0),
+                Some(0.0),
+                match p.ratio[r] {
+                    // Ratios are capped when computed (zero results with cost is +inf).
+                    Some(v) if v >= super::dataset::RATIO_CAP => {
+                        format!("onset confirmed: cost ratio ≥ {:.0}x launch", v)
+                    }
+                    Some(v) => format!("onset confirmed: cost ratio {v:.2}x launch"),
+                    None => "onset confirmed".to_string(),
+                },
+                "refresh_now",
+            ),
+            (s, Some((sm, d))) if s.at_risk() => {
+                let action = if sm.p7 >= cfg.scoring.refresh_now_p7 {
+                    "refresh_now"
+                } else if sm.p14 >= cfg.scoring.prepare_refresh_p14 {
+                    "prepare_refresh"
+                } else {
+                    "keep"
+                };
+                (
+                    Some(sm.p7),
+                    Some(sm.p14),
+                    Some(sm.p7_14),
+                    Some(sm.expected_days),
+                    d.join("; "),
+                    action,
+                )
+            }
+            _ => (None, None, None, None, String::new(), "insufficient_data"),
+        };
+        out.push(ScoreRow {
+            tenant: key.tenant.clone(),
+            platform: key.platform.clone(),
+            account_id: key.account_id.clone(),
+            ad_id: key.ad_id.clone(),
+            as_of,
+            status: status.as_str().to_string(),
+            p_onset_7d: p7,
+            p_onset_14d: p14,
+            p_onset_7_14d: p714,
+            expected_days_to_onset: exp,
+            drivers: drv,
+            action: action.to_string(),
+            model_version: version.to_string(),
+        });
+    }
+    Ok(out)
+}
+
+/// The scores as a frame (columns in the documented order).
+pub fn scores_frame(rows: &[ScoreRow]) -> PolarsResult<DataFrame> {
+    let s = |f: &dyn Fn(&ScoreRow) -> String| rows.iter().map(f).collect::<Vec<String>>();
+    let o = |f: &dyn Fn(&ScoreRow) -> Option<f64>| rows.iter().map(f).collect::<Vec<Option<f64>>>();
+    let dates: Vec<i32> = rows.iter().map(|r| date_to_days(r.as_of)).collect();
+    DataFrame::new(
+        rows.len(),
+        vec![
+            Column::new("tenant".into(), s(&|r| r.tenant.clone())),
+            Column::new("platform".into(), s(&|r| r.platform.clone())),
+            Column::new("account_id".into(), s(&|r| r.account_id.clone())),
+            Column::new("ad_id".into(), s(&|r| r.ad_id.clone())),
+            Column::new("as_of".into(), dates).cast(&DataType::Date)?,
+            Column::new("status".into(), s(&|r| r.status.clone())),
+            Column::new("p_onset_7d".into(), o(&|r| r.p_onset_7d)),
+            Column::new("p_onset_14d".into(), o(&|r| r.p_onset_14d)),
+            Column::new("p_onset_7_14d".into(), o(&|r| r.p_onset_7_14d)),
+            Column::new(
+                "expected_days_to_onset".into(),
+                o(&|r| r.expected_days_to_onset),
+            ),
+            Column::new("drivers".into(), s(&|r| r.drivers.clone())),
+            Column::new("action".into(), s(&|r| r.action.clone())),
+            Column::new("model_version".into(), s(&|r| r.model_version.clone())),
+        ],
+    )
+}
