@@ -30,10 +30,91 @@ pub struct SimulateArgs {
     /// Gzip every file (`.gz`; ingestion opens gzip transparently). Used for the bundled sample.
     #[arg(long)]
     pub gzip: bool,
+    /// Instead of platform reports, write a wide media-mix table (`mmm_weekly.csv`: week,
+    /// outcome, one spend column per channel) with N channels over --days/7 weeks, plus its
+    /// truth (`mmm_truth.csv`: adstock decay, Hill half-saturation and shape, β, true
+    /// contribution, share and ROAS per channel) — the input `omnify train budget --input`
+    /// takes.
+    #[arg(long, value_name = "N")]
+    pub mmm: Option<usize>,
+}
+
+/// Writes the wide MMM table and its truth (`--mmm N`).
+fn run_mmm(args: &SimulateArgs, channels: usize) -> Result<(), CliError> {
+    use crate::budget::series::PeriodKind;
+    use crate::budget::synth::{SynthConfig, generate};
+    if channels == 0 || args.days < 7 * 20 {
+        return Err(CliError::input(
+            "--mmm needs at least 1 channel and --days of at least 140 (20 weeks)",
+        ));
+    }
+    let cfg = SynthConfig {
+        seed: args.seed,
+        channels,
+        periods: args.days / 7,
+        period: PeriodKind::Week,
+        ..SynthConfig::default()
+    };
+    let (data, truth) = generate(&cfg);
+    let mut table = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["week".to_string(), "outcome".to_string()];
+    header.extend(data.channels.iter().map(|c| format!("spend_{c}")));
+    let csv_err = |e: csv::Error| CliError::runtime(e);
+    table.write_record(&header).map_err(csv_err)?;
+    for (i, d) in data.dates.iter().enumerate() {
+        let mut rec = vec![d.to_string(), format!("{:.2}", data.outcome[i])];
+        rec.extend(data.spend.iter().map(|s| format!("{:.2}", s[i])));
+        table.write_record(&rec).map_err(csv_err)?;
+    }
+    let mut t = csv::Writer::from_writer(Vec::new());
+    t.write_record([
+        "channel",
+        "adstock_decay",
+        "hill_half_saturation",
+        "hill_shape",
+        "beta",
+        "contribution",
+        "share",
+        "roas",
+    ])
+    .map_err(csv_err)?;
+    for c in &truth {
+        t.write_record([
+            format!("spend_{}", c.name),
+            format!("{:.6}", c.decay),
+            format!("{:.6}", c.half_saturation),
+            format!("{:.6}", c.shape),
+            format!("{:.6}", c.beta),
+            format!("{:.4}", c.contribution),
+            format!("{:.6}", c.share),
+            format!("{:.6}", c.roas),
+        ])
+        .map_err(csv_err)?;
+    }
+    let inner = |w: csv::Writer<Vec<u8>>| w.into_inner().map_err(|e| CliError::runtime(e.error()));
+    let write = |name: &str, bytes: Vec<u8>| {
+        let path = args.out.join(name);
+        crate::fsutil::write_atomic(&path, &bytes)
+            .map_err(|e| CliError::runtime(format!("{}: {e}", path.display())))
+    };
+    write("mmm_weekly.csv", inner(table)?)?;
+    write("mmm_truth.csv", inner(t)?)?;
+    let spend_cols: Vec<String> = data.channels.iter().map(|c| format!("spend_{c}")).collect();
+    super::emit(&format!(
+        "wrote {} weeks × {channels} channels to {}\ntrain on it with: omnify train budget --input {} --date-col week --outcome-col outcome --spend-cols {}\n",
+        data.dates.len(),
+        args.out.join("mmm_weekly.csv").display(),
+        args.out.join("mmm_weekly.csv").display(),
+        spend_cols.join(","),
+    ));
+    Ok(())
 }
 
 /// Runs `omnify simulate`.
 pub fn run(args: SimulateArgs) -> Result<(), CliError> {
+    if let Some(channels) = args.mmm {
+        return run_mmm(&args, channels);
+    }
     let cfg = SimConfig {
         seed: args.seed,
         tenants: args.tenants,

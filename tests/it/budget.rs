@@ -110,3 +110,50 @@ fn infeasible_bounds_are_explained() {
         "{err}"
     );
 }
+
+/// The bundled wide MMM table is what `simulate --mmm` makes, and `train budget --input` fits it.
+#[test]
+fn bundled_mmm_table_regenerates_and_trains() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = omnify(
+        dir.path(),
+        &[
+            "simulate", "--mmm", "4", "--days", "1092", "--seed", "11", "--out", "mmm",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mmm");
+    for f in ["mmm_weekly.csv", "mmm_truth.csv"] {
+        assert_eq!(
+            std::fs::read(dir.path().join("mmm").join(f)).unwrap(),
+            std::fs::read(root.join(f)).unwrap(),
+            "{f}: regenerate data/mmm (see data/README.md)"
+        );
+    }
+    let input = root.join("mmm_weekly.csv");
+    let out = omnify(
+        dir.path(),
+        &[
+            "train",
+            "budget",
+            "--tenant",
+            "mmm",
+            "--models-dir",
+            "models",
+            "--bootstrap",
+            "0",
+            "--input",
+            input.to_str().unwrap(),
+            "--date-col",
+            "week",
+            "--outcome-col",
+            "outcome",
+            "--spend-cols",
+            "spend_ch0,spend_ch1,spend_ch2,spend_ch3",
+            "--json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("spend_ch3"), "{text}");
+}
