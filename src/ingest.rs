@@ -230,11 +230,15 @@ pub fn load_file(input: &InputFile, opts: &LoadOptions) -> Result<DataFrame, Ing
                         source,
                     }
                 })?;
+            // Free the report before building the frame and the rows before validating it:
+            // peak memory is what the bytes, rows and frame hold at once (issue 2).
+            drop(bytes);
             if rows.is_empty() {
                 tracing::warn!(file = %file, "report holds no ad-day rows");
             }
             let df = rows_to_frame(&input.tenant, &rows)
                 .map_err(|e| read_err(format!("building rows: {e}")))?;
+            drop(rows);
             validate_frame(df, None).map_err(invalid)
         }
     }

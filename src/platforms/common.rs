@@ -43,6 +43,12 @@ pub fn parse_decimal(s: &str, decimal_comma: bool) -> Result<Option<f64>, String
         return Ok(None);
     }
     let t = t.strip_suffix('%').unwrap_or(t).trim();
+    // Hot path (every metric cell of a million-row export): plain digits with `,` thousands
+    // separators are read without building a cleaned copy. Same result as the general path:
+    // the separators are dropped and at most 15 digits are exact in an f64.
+    if let Some(v) = plain_count(t, decimal_comma) {
+        return Ok(Some(v as f64));
+    }
     let cleaned: Cow<'_, str> = if decimal_comma {
         Cow::Owned(
             t.chars()
@@ -65,10 +71,35 @@ pub fn parse_decimal(s: &str, decimal_comma: bool) -> Result<Option<f64>, String
 /// A non-negative whole count (impressions, clicks, reach...). Accepts `"1,234"` and `"12.0"`;
 /// rejects fractions and negatives. `None` for a missing marker.
 pub fn parse_count(s: &str, decimal_comma: bool) -> Result<Option<i64>, String> {
+    if let Some(v) = plain_count(s.trim(), decimal_comma) {
+        return Ok(Some(v));
+    }
     match parse_decimal(s, decimal_comma)? {
         None => Ok(None),
         Some(v) => count_from_f64(v).map(Some),
     }
+}
+
+/// `t` (already trimmed) as a whole number when it is only ASCII digits, with `,` thousands
+/// separators unless `decimal_comma`; at most 15 digits so the value is exactly what parsing
+/// through an f64 would give. `None` sends the caller down the general path.
+fn plain_count(t: &str, decimal_comma: bool) -> Option<i64> {
+    let mut v: i64 = 0;
+    let mut digits = 0u32;
+    for &b in t.as_bytes() {
+        match b {
+            b'0'..=b'9' => {
+                digits += 1;
+                if digits > 15 {
+                    return None;
+                }
+                v = v * 10 + i64::from(b - b'0');
+            }
+            b',' if !decimal_comma => {}
+            _ => return None,
+        }
+    }
+    (digits > 0).then_some(v)
 }
 
 pub fn count_from_f64(v: f64) -> Result<i64, String> {
@@ -172,6 +203,14 @@ impl<'a> JsonNum<'a> {
         match self {
             JsonNum::Int(i) if *i >= 0 => Ok(Some(*i)),
             JsonNum::Int(i) => Err(format!("count is negative: {i}")),
+            // Meta sends every count as a string of digits: skip the float round trip.
+            JsonNum::Str(s) => match plain_count(s.trim(), false) {
+                Some(v) => Ok(Some(v)),
+                None => match parse_decimal(s, false)? {
+                    None => Ok(None),
+                    Some(v) => count_from_f64(v).map(Some),
+                },
+            },
             other => match other.to_f64()? {
                 None => Ok(None),
                 Some(v) => count_from_f64(v).map(Some),
@@ -343,12 +382,30 @@ pub(crate) fn join_segment<'s>(parts: impl IntoIterator<Item = Option<&'s str>>)
 
 /// A CSV report: header row located after any preamble, records with their 1-based line
 /// numbers. Handles a UTF-8 BOM and `,`, `;` or tab delimiters (chosen from the header line).
+///
+/// Records are stored compactly (issue 2: a million-row export held as one `StringRecord`
+/// per row cost ~3× the file): the cells of every record are concatenated into one `String`
+/// and each record keeps only its line, where its text starts, and its cells' end offsets
+/// (relative to that start, as `u32`) in one shared vector.
 pub struct CsvTable {
     pub headers: Vec<String>,
     /// 1-based line of the header row.
     pub header_line: u64,
-    pub records: Vec<(u64, csv::StringRecord)>,
     pub delimiter: u8,
+    /// The unescaped text of every cell of every record, back to back.
+    text: String,
+    /// End offset of each cell, relative to its record's `text_start`.
+    cell_ends: Vec<u32>,
+    records: Vec<RecordMeta>,
+}
+
+/// Where one record lives in a [`CsvTable`]'s shared buffers.
+struct RecordMeta {
+    line: u64,
+    /// Offset of the record's first cell in `CsvTable::text`.
+    text_start: usize,
+    /// Index of the record's first cell in `CsvTable::cell_ends`.
+    first_cell: usize,
 }
 
 impl CsvTable {
@@ -414,7 +471,16 @@ impl CsvTable {
             .iter()
             .map(|h| h.trim().to_string())
             .collect();
-        let mut records = Vec::new();
+        // A record is on average a little longer than its cells; the file size bounds the text.
+        let mut table = CsvTable {
+            headers,
+            header_line,
+            delimiter,
+            text: String::with_capacity(text.len().saturating_sub(start)),
+            cell_ends: Vec::new(),
+            records: Vec::new(),
+        };
+        let headers_len = table.headers.len();
         let mut rec = csv::StringRecord::new();
         loop {
             let more = rdr.read_record(&mut rec).map_err(|e| {
@@ -441,25 +507,60 @@ impl CsvTable {
             if is_footer(&rec) {
                 break;
             }
-            if rec.len() < headers.len() {
+            if rec.len() < headers_len {
                 return Err(ParseError::new(
                     Location::Line { line, column: None },
                     None,
                     format!(
                         "row has {} cells, the header has {} (truncated file?)",
                         rec.len(),
-                        headers.len()
+                        headers_len
                     ),
                 ));
             }
-            records.push((line, rec.clone()));
+            table.push(line, &rec)?;
         }
-        Ok(CsvTable {
-            headers,
-            header_line,
-            records,
-            delimiter,
-        })
+        table.text.shrink_to_fit();
+        table.cell_ends.shrink_to_fit();
+        table.records.shrink_to_fit();
+        Ok(table)
+    }
+
+    /// Appends one record to the compact store.
+    fn push(&mut self, line: u64, rec: &csv::StringRecord) -> Result<(), ParseError> {
+        let text_start = self.text.len();
+        let first_cell = self.cell_ends.len();
+        if self.records.is_empty() {
+            // Most exports have one record per line: size the per-cell index once.
+            self.cell_ends.reserve(rec.len() * 1024);
+        }
+        for cell in rec.iter() {
+            self.text.push_str(cell);
+            let end = u32::try_from(self.text.len() - text_start).map_err(|_| {
+                ParseError::new(
+                    Location::Line { line, column: None },
+                    None,
+                    "record is longer than 4 GiB",
+                )
+            })?;
+            self.cell_ends.push(end);
+        }
+        self.records.push(RecordMeta {
+            line,
+            text_start,
+            first_cell,
+        });
+        Ok(())
+    }
+
+    /// Number of records (header, preamble, blank lines and footers excluded).
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether the table has no records.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
     }
 
     /// Index of the first header equal to one of `names` (case-insensitive, trimmed).
@@ -495,11 +596,22 @@ impl CsvTable {
     /// decimal separator (the `;`-delimited exports of European locales); it is the caller's
     /// choice because some platforms never localise numbers whatever the delimiter.
     pub fn rows(&self, decimal_comma: bool) -> impl Iterator<Item = CsvRow<'_>> {
-        self.records.iter().map(move |(line, rec)| CsvRow {
-            table: self,
-            line: *line,
-            rec,
-            decimal_comma,
+        self.records.iter().enumerate().map(move |(i, m)| {
+            let end_cell = self
+                .records
+                .get(i + 1)
+                .map_or(self.cell_ends.len(), |next| next.first_cell);
+            let end_text = self
+                .records
+                .get(i + 1)
+                .map_or(self.text.len(), |next| next.text_start);
+            CsvRow {
+                table: self,
+                line: m.line,
+                text: self.text.get(m.text_start..end_text).unwrap_or(""),
+                ends: self.cell_ends.get(m.first_cell..end_cell).unwrap_or(&[]),
+                decimal_comma,
+            }
         })
     }
 }
@@ -512,7 +624,10 @@ pub struct CsvRow<'a> {
     table: &'a CsvTable,
     /// 1-based line of the record.
     pub line: u64,
-    rec: &'a csv::StringRecord,
+    /// The record's cells, back to back.
+    text: &'a str,
+    /// End of each cell in `text`.
+    ends: &'a [u32],
     decimal_comma: bool,
 }
 
@@ -527,7 +642,17 @@ impl<'a> CsvRow<'a> {
 
     /// The trimmed cell of column `c`; empty when the record is short.
     pub fn cell(&self, c: usize) -> &'a str {
-        self.rec.get(c).unwrap_or("").trim()
+        let Some(&end) = self.ends.get(c) else {
+            return "";
+        };
+        let start = match c.checked_sub(1) {
+            Some(p) => self.ends.get(p).copied().unwrap_or(0),
+            None => 0,
+        };
+        self.text
+            .get(start as usize..end as usize)
+            .unwrap_or("")
+            .trim()
     }
 
     /// The cell as text, `None` when the column is absent or the cell is a missing marker.
@@ -663,7 +788,7 @@ pub fn export_rows(
     ]
     .map(|n| table.col(n));
     let fallback_currency = scope_unless(currency_c, || opts.require_currency(platform))?;
-    let mut out = Vec::with_capacity(table.records.len());
+    let mut out = Vec::with_capacity(table.len());
     for r in table.rows(table.delimiter == b';') {
         let ad_id = r
             .text(Some(ad_c))

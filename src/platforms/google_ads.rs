@@ -315,7 +315,7 @@ fn parse_csv(body: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseEr
     // Scope values are needed only when the export lacks the columns.
     let scope_account = common::scope_unless(c_cust, || opts.require_account_id(P))?;
     let scope_currency = common::scope_unless(c_cur, || opts.require_currency(P))?;
-    let mut out = Vec::with_capacity(t.records.len());
+    let mut out = Vec::with_capacity(t.len());
     for r in t.rows(false) {
         let cell = |c: usize| r.cell(c);
         let opt_text = |c: Option<usize>| r.text(c);

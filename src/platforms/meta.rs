@@ -255,8 +255,15 @@ fn json_row(
             let mut n = 0i64;
             for (j, a) in list.iter().enumerate() {
                 if a.action_type == "video_view" {
-                    let f = format!("video_play_actions[{j}].value");
-                    n += at(a.value.to_count(), loc, &f)?.unwrap_or(0);
+                    // The field name is built only on error: this runs for every row.
+                    n += a
+                        .value
+                        .to_count()
+                        .map_err(|m| {
+                            let f = format!("video_play_actions[{j}].value");
+                            ParseError::new(loc(), Some(&f), m)
+                        })?
+                        .unwrap_or(0);
                 }
             }
             Some(n)
@@ -300,12 +307,15 @@ fn pick_events(
                 .find(|(_, a)| a.action_type == alias.as_str())
         });
         if let Some((j, a)) = hit {
-            let f = format!("{field}[{j}].value");
-            let v = at(
-                a.value.to_f64().and_then(|o| o.map(nonneg).transpose()),
-                loc,
-                &f,
-            )?;
+            // The field name is built only on error: this runs for every row.
+            let v = a
+                .value
+                .to_f64()
+                .and_then(|o| o.map(nonneg).transpose())
+                .map_err(|m| {
+                    let f = format!("{field}[{j}].value");
+                    ParseError::new(loc(), Some(&f), m)
+                })?;
             total += v.unwrap_or(0.0);
         }
     }
@@ -401,7 +411,7 @@ fn parse_csv(body: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseEr
         _ => None,
     };
     let name = |c: usize| t.header(c);
-    let mut out = Vec::with_capacity(t.records.len());
+    let mut out = Vec::with_capacity(t.len());
     for r in t.rows(dc) {
         let text = |c: Option<usize>| r.text(c);
         // A summary row (Ads Manager's optional totals line) has no identity at all.

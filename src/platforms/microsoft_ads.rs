@@ -90,7 +90,7 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
     let seg_cols: Vec<usize> = SEGMENT_COLUMNS.iter().filter_map(|n| t.col(&[n])).collect();
     let scope_account = common::scope_unless(c_acc, || opts.require_account_id(P))?;
     let scope_currency = common::scope_unless(c_cur, || opts.require_currency(P))?;
-    let mut out = Vec::with_capacity(t.records.len());
+    let mut out = Vec::with_capacity(t.len());
     for r in t.rows(false) {
         let text = |c: Option<usize>| r.text(c);
         let cell = |c: usize| r.cell(c);

@@ -7,7 +7,6 @@
 //! Field names, units and quirks per platform are documented in each module, with the source.
 //! Parsers never panic on arbitrary bytes (property-tested in `tests/it/parsers.rs`).
 
-use std::collections::HashMap;
 use std::fmt;
 use std::io::Read;
 
@@ -255,9 +254,13 @@ impl From<AdDailyRow> for NativeRow {
 /// Output order: first appearance of each key.
 pub fn finalize(rows: Vec<NativeRow>) -> Vec<AdDailyRow> {
     // Group by borrowed keys first (no string copies); most reports have one row per key.
+    // Polars' hasher (foldhash) rather than SipHash: the keys are the file's own ids, and
+    // hashing a million of them with SipHash was a visible share of normalize (issue 2).
     let group_of: Vec<usize> = {
-        let mut index: HashMap<(Platform, &str, &str, chrono::NaiveDate), usize> =
-            HashMap::with_capacity(rows.len());
+        let mut index: polars::prelude::PlHashMap<
+            (Platform, &str, &str, chrono::NaiveDate),
+            usize,
+        > = polars::prelude::PlHashMap::with_capacity_and_hasher(rows.len(), Default::default());
         rows.iter()
             .map(|r| {
                 let key = (
