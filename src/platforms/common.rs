@@ -418,6 +418,57 @@ impl CsvTable {
         is_header: impl Fn(&[String]) -> bool,
         is_footer: impl Fn(&csv::StringRecord) -> bool,
     ) -> Result<CsvTable, ParseError> {
+        let mut table = Self::scan(bytes, is_header, is_footer, |_, _| {})?;
+        table.text.shrink_to_fit();
+        table.cell_ends.shrink_to_fit();
+        table.records.shrink_to_fit();
+        Ok(table)
+    }
+
+    /// Like [`CsvTable::read`], but without keeping the records: `setup` gets the table once
+    /// its header is read (to find columns), then `each` gets every record in turn, so a
+    /// million-row export never sits in memory as records next to the rows made from them
+    /// (issue 2). Errors take the same precedence as `read` then a loop over
+    /// [`CsvTable::rows`]: a malformed or short record anywhere, then `setup`'s error, then
+    /// the first record `each` rejects (after which `each` is not called again).
+    pub fn stream<S>(
+        bytes: &[u8],
+        is_header: impl Fn(&[String]) -> bool,
+        is_footer: impl Fn(&csv::StringRecord) -> bool,
+        decimal_comma: bool,
+        setup: impl FnOnce(&CsvTable) -> Result<S, ParseError>,
+        mut each: impl FnMut(&mut S, CsvRow<'_>) -> Result<(), ParseError>,
+    ) -> Result<S, ParseError> {
+        let mut setup = Some(setup);
+        let mut state: Option<Result<S, ParseError>> = None;
+        Self::scan(bytes, is_header, is_footer, |t, header| {
+            if header {
+                if let Some(f) = setup.take() {
+                    state = Some(f(t));
+                }
+                return;
+            }
+            if let Some(Ok(s)) = &mut state
+                && let Some(row) = t.rows(decimal_comma).next()
+                && let Err(e) = each(s, row)
+            {
+                state = Some(Err(e));
+            }
+            t.text.clear();
+            t.cell_ends.clear();
+            t.records.clear();
+        })?;
+        state.unwrap_or_else(|| Err(ParseError::file("no header row found")))
+    }
+
+    /// Reads the header, then every record into the compact store; `event(table, true)` is
+    /// called once after the header, `event(table, false)` after each record is stored.
+    fn scan(
+        bytes: &[u8],
+        is_header: impl Fn(&[String]) -> bool,
+        is_footer: impl Fn(&csv::StringRecord) -> bool,
+        mut event: impl FnMut(&mut CsvTable, bool),
+    ) -> Result<CsvTable, ParseError> {
         let bytes = lf_only(strip_bom(bytes));
         let bytes: &[u8] = &bytes;
         let text = std::str::from_utf8(bytes).map_err(|e| {
@@ -481,6 +532,7 @@ impl CsvTable {
             records: Vec::new(),
         };
         let headers_len = table.headers.len();
+        event(&mut table, true);
         let mut rec = csv::StringRecord::new();
         loop {
             let more = rdr.read_record(&mut rec).map_err(|e| {
@@ -519,10 +571,8 @@ impl CsvTable {
                 ));
             }
             table.push(line, &rec)?;
+            event(&mut table, false);
         }
-        table.text.shrink_to_fit();
-        table.cell_ends.shrink_to_fit();
-        table.records.shrink_to_fit();
         Ok(table)
     }
 

@@ -294,83 +294,126 @@ fn is_total(rec: &csv::StringRecord) -> bool {
         .is_some_and(|c| c.trim_start().starts_with("Total"))
 }
 
+/// Column indices of a UI export, found from its header.
+struct UiCols {
+    day: usize,
+    ad: usize,
+    impr: usize,
+    clicks: usize,
+    cost: usize,
+    conv: Option<usize>,
+    value: Option<usize>,
+    camp: Option<usize>,
+    camp_id: Option<usize>,
+    group: Option<usize>,
+    group_id: Option<usize>,
+    ad_name: Option<usize>,
+    cur: Option<usize>,
+    cust: Option<usize>,
+    device: Option<usize>,
+    network: Option<usize>,
+    /// `--account-id` / `--currency`, needed only when the export lacks the columns.
+    scope_account: Option<String>,
+    scope_currency: Option<String>,
+}
+
 fn parse_csv(body: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseError> {
-    let t = CsvTable::read(body, is_ui_header, is_total)?;
-    let c_day = t.require(&["Day"])?;
-    let c_ad = t.require(&["Ad ID"])?;
-    let c_impr = t.require(&["Impr.", "Impressions"])?;
-    let c_clicks = t.require(&["Clicks"])?;
-    let c_cost = t.require(&["Cost"])?;
-    let c_conv = t.col(&["Conversions"]);
-    let c_value = t.col(&["Conv. value", "Conversion value"]);
-    let c_camp = t.col(&["Campaign"]);
-    let c_camp_id = t.col(&["Campaign ID"]);
-    let c_group = t.col(&["Ad group"]);
-    let c_group_id = t.col(&["Ad group ID"]);
-    let c_ad_name = t.col(&["Ad name"]);
-    let c_cur = t.col(&["Currency code", "Currency"]);
-    let c_cust = t.col(&["Customer ID", "Account ID"]);
-    let c_device = t.col(&["Device"]);
-    let c_network = t.col(&["Network", "Network (with search partners)"]);
-    // Scope values are needed only when the export lacks the columns.
-    let scope_account = common::scope_unless(c_cust, || opts.require_account_id(P))?;
-    let scope_currency = common::scope_unless(c_cur, || opts.require_currency(P))?;
-    let mut out = Vec::with_capacity(t.len());
-    for r in t.rows(false) {
-        let cell = |c: usize| r.cell(c);
-        let opt_text = |c: Option<usize>| r.text(c);
-        let required = |f: &str| r.error(f, "required value is empty");
-        let ad_id = opt_text(Some(c_ad)).ok_or_else(|| required("Ad ID"))?;
-        let date = r.at(day(cell(c_day)), "Day")?;
-        let impressions = r
-            .count_as(c_impr, t.header(c_impr))?
-            .ok_or_else(|| required(t.header(c_impr)))?;
-        // The UI writes `--` where a metric has no data; for a delivered ad-day that is 0.
-        let clicks = r.count_as(c_clicks, "Clicks")?.unwrap_or(0);
-        let money =
-            |c: usize, f: &str| -> Result<f64, ParseError> { Ok(r.money_as(c, f)?.unwrap_or(0.0)) };
-        let spend = money(c_cost, "Cost")?;
-        let conversions = match c_conv {
-            Some(c) => Some(r.decimal_as(c, "Conversions", nonneg)?.unwrap_or(0.0)),
-            None => None,
+    // Streamed: each record becomes a row as it is read, so the export's records are never
+    // all held next to the rows (issue 2).
+    let setup = |t: &CsvTable| -> Result<(UiCols, Vec<NativeRow>), ParseError> {
+        let cols = UiCols {
+            day: t.require(&["Day"])?,
+            ad: t.require(&["Ad ID"])?,
+            impr: t.require(&["Impr.", "Impressions"])?,
+            clicks: t.require(&["Clicks"])?,
+            cost: t.require(&["Cost"])?,
+            conv: t.col(&["Conversions"]),
+            value: t.col(&["Conv. value", "Conversion value"]),
+            camp: t.col(&["Campaign"]),
+            camp_id: t.col(&["Campaign ID"]),
+            group: t.col(&["Ad group"]),
+            group_id: t.col(&["Ad group ID"]),
+            ad_name: t.col(&["Ad name"]),
+            cur: t.col(&["Currency code", "Currency"]),
+            cust: t.col(&["Customer ID", "Account ID"]),
+            device: t.col(&["Device"]),
+            network: t.col(&["Network", "Network (with search partners)"]),
+            scope_account: None,
+            scope_currency: None,
         };
-        let value = c_value.map(|c| money(c, "Conv. value")).transpose()?;
-        let account_id = match &scope_account {
-            Some(a) => a.clone(),
-            None => opt_text(c_cust).ok_or_else(|| required("Customer ID"))?,
+        let cols = UiCols {
+            scope_account: common::scope_unless(cols.cust, || opts.require_account_id(P))?,
+            scope_currency: common::scope_unless(cols.cur, || opts.require_currency(P))?,
+            ..cols
         };
-        let currency = match &scope_currency {
-            Some(c) => c.clone(),
-            None => opt_text(c_cur).ok_or_else(|| required("Currency code"))?,
-        };
-        let segment = join_segment([
-            c_device.map(cell).filter(|s| !s.is_empty()),
-            c_network.map(cell).filter(|s| !s.is_empty()),
-        ]);
-        out.push(NativeRow {
-            row: AdDailyRow {
-                platform: P,
-                account_id,
-                ad_id,
-                campaign_id: opt_text(c_camp_id),
-                ad_group_id: opt_text(c_group_id),
-                campaign_name: opt_text(c_camp),
-                ad_group_name: opt_text(c_group),
-                ad_name: opt_text(c_ad_name),
-                date,
-                impressions,
-                clicks,
-                reach: None,
-                spend: Some(spend),
-                currency: Some(currency),
-                conversions,
-                conversion_value: value,
-                video_views: None,
-            },
-            segment,
-        });
-    }
+        // One record per line at most: sizing from the line count avoids regrowing (and
+        // briefly doubling) a vector of a million rows.
+        // A record has at least one byte per column, which bounds this for junk input.
+        let lines = body.iter().filter(|&&b| b == b'\n').count() + 1;
+        let cap = lines.min(body.len() / t.headers.len().max(1));
+        Ok((cols, Vec::with_capacity(cap)))
+    };
+    let (_, out) = CsvTable::stream(body, is_ui_header, is_total, false, setup, |st, r| {
+        let (c, out) = st;
+        out.push(ui_row(c, &r)?);
+        Ok(())
+    })?;
     Ok(out)
+}
+
+fn ui_row(c: &UiCols, r: &common::CsvRow) -> Result<NativeRow, ParseError> {
+    let cell = |c: usize| r.cell(c);
+    let opt_text = |c: Option<usize>| r.text(c);
+    let required = |f: &str| r.error(f, "required value is empty");
+    let ad_id = opt_text(Some(c.ad)).ok_or_else(|| required("Ad ID"))?;
+    let date = r.at(day(cell(c.day)), "Day")?;
+    let impressions = r
+        .count_as(c.impr, r.header(c.impr))?
+        .ok_or_else(|| required(r.header(c.impr)))?;
+    // The UI writes `--` where a metric has no data; for a delivered ad-day that is 0.
+    let clicks = r.count_as(c.clicks, "Clicks")?.unwrap_or(0);
+    let money =
+        |c: usize, f: &str| -> Result<f64, ParseError> { Ok(r.money_as(c, f)?.unwrap_or(0.0)) };
+    let spend = money(c.cost, "Cost")?;
+    let conversions = match c.conv {
+        Some(c) => Some(r.decimal_as(c, "Conversions", nonneg)?.unwrap_or(0.0)),
+        None => None,
+    };
+    let value = c.value.map(|c| money(c, "Conv. value")).transpose()?;
+    let account_id = match &c.scope_account {
+        Some(a) => a.clone(),
+        None => opt_text(c.cust).ok_or_else(|| required("Customer ID"))?,
+    };
+    let currency = match &c.scope_currency {
+        Some(c) => c.clone(),
+        None => opt_text(c.cur).ok_or_else(|| required("Currency code"))?,
+    };
+    let segment = join_segment([
+        c.device.map(cell).filter(|s| !s.is_empty()),
+        c.network.map(cell).filter(|s| !s.is_empty()),
+    ]);
+    Ok(NativeRow {
+        row: AdDailyRow {
+            platform: P,
+            account_id,
+            ad_id,
+            campaign_id: opt_text(c.camp_id),
+            ad_group_id: opt_text(c.group_id),
+            campaign_name: opt_text(c.camp),
+            ad_group_name: opt_text(c.group),
+            ad_name: opt_text(c.ad_name),
+            date,
+            impressions,
+            clicks,
+            reach: None,
+            spend: Some(spend),
+            currency: Some(currency),
+            conversions,
+            conversion_value: value,
+            video_views: None,
+        },
+        segment,
+    })
 }
 
 // ---------------------------------------------------------------- writer

@@ -173,7 +173,13 @@ fn parse_json(body: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
     let link_mode = data
         .iter()
         .any(|r| !matches!(r.inline_link_clicks, JsonNum::Null));
-    let scope_account = if data.iter().any(|r| r.account_id.to_id().is_none()) {
+    // Same test as `to_id().is_none()` without building an id string per row.
+    let lacks_id = |n: &JsonNum| match n {
+        JsonNum::Null => true,
+        JsonNum::Str(s) => s.trim().is_empty(),
+        JsonNum::Int(_) | JsonNum::Float(_) => false,
+    };
+    let scope_account = if data.iter().any(|r| lacks_id(&r.account_id)) {
         Some(opts.require_account_id(P)?)
     } else {
         None
