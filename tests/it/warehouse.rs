@@ -21,28 +21,12 @@ fn unified(rel: &str, tenant: &str) -> InputFile {
 
 fn totals(wh: &Warehouse) -> (usize, i64, f64, f64) {
     let df = wh.load(None).unwrap();
-    let imp = df
-        .column(cols::IMPRESSIONS)
-        .unwrap()
-        .i64()
-        .unwrap()
-        .sum()
-        .unwrap_or(0);
-    let spend = df
-        .column(cols::SPEND)
-        .unwrap()
-        .f64()
-        .unwrap()
-        .sum()
-        .unwrap_or(0.0);
-    let conv = df
-        .column(cols::CONVERSIONS)
-        .unwrap()
-        .f64()
-        .unwrap()
-        .sum()
-        .unwrap_or(0.0);
-    (df.height(), imp, spend, conv)
+    let sum = |name: &str| -> f64 {
+        let c = df.column(name).unwrap().cast(&DataType::Float64).unwrap();
+        c.f64().unwrap().sum().unwrap_or(0.0)
+    };
+    let imp = sum(cols::IMPRESSIONS) as i64;
+    (df.height(), imp, sum(cols::SPEND), sum(cols::CONVERSIONS))
 }
 
 #[test]
