@@ -60,6 +60,7 @@ mod global;
 pub mod job;
 mod problem;
 pub mod series;
+pub mod service;
 mod solver;
 pub mod synth;
 pub mod transform;

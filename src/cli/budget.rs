@@ -10,10 +10,11 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::CliError;
 use super::table::{money, render};
+use crate::budget::service::{self, ModeKind, OptimizeOptions, PlanView};
 use crate::budget::{Allocation, AllocationProblem, Constraints, EntitySpec, Mode, allocate};
 use crate::config::Config;
 use crate::warehouse::write_atomic;
@@ -135,110 +136,40 @@ fn problem(args: &OptimizeArgs, curves: &Path) -> Result<AllocationProblem, CliE
 /// Builds the problem from entity specs and the flags.
 fn problem_from(
     args: &OptimizeArgs,
-    mut entities: Vec<EntitySpec>,
+    entities: Vec<EntitySpec>,
 ) -> Result<AllocationProblem, CliError> {
-    let mut global_shift = None;
-    if let Some(cpath) = &args.constraints {
-        global_shift = load_constraints(cpath)?
-            .apply(&mut entities)
-            .map_err(|e| CliError::input(format!("{}: {e}", cpath.display())))?;
-    }
-    let objective = args.objective.unwrap_or(match args.mode {
-        ModeArg::TargetRoas => Objective::Value,
-        _ => Objective::Conversions,
-    });
-    let need_target = || {
-        args.target.ok_or_else(|| {
-            CliError::input("--target is required with --mode target_cpa or target_roas")
-        })
+    let constraints = match &args.constraints {
+        Some(p) => Some(load_constraints(p)?),
+        None => None,
     };
-    let mode = match args.mode {
-        ModeArg::Fixed => {
-            if args.target.is_some() || args.marginal {
-                return Err(CliError::input(
-                    "--target and --marginal apply only to --mode target_cpa or target_roas",
-                ));
-            }
-            Mode::FixedBudget
-        }
-        ModeArg::TargetCpa => {
-            if objective != Objective::Conversions {
-                return Err(CliError::input(
-                    "--mode target_cpa needs curves of conversions (--objective conversions)",
-                ));
-            }
-            Mode::TargetCpa {
-                target: need_target()?,
-                marginal: args.marginal,
-            }
-        }
-        ModeArg::TargetRoas => {
-            if objective != Objective::Value {
-                return Err(CliError::input(
-                    "--mode target_roas needs curves of conversion value (--objective value)",
-                ));
-            }
-            Mode::TargetRoas {
-                target: need_target()?,
-                marginal: args.marginal,
-            }
-        }
-    };
-    Ok(AllocationProblem {
-        entities,
+    let o = OptimizeOptions {
         budget: args.budget,
-        mode,
-        max_shift_pct: global_shift,
+        objective: args.objective.map(|o| match o {
+            Objective::Conversions => service::Objective::Conversions,
+            Objective::Value => service::Objective::Value,
+        }),
+        mode: match args.mode {
+            ModeArg::Fixed => ModeKind::Fixed,
+            ModeArg::TargetCpa => ModeKind::TargetCpa,
+            ModeArg::TargetRoas => ModeKind::TargetRoas,
+        },
+        target: args.target,
+        marginal: args.marginal,
+        constraints,
+    };
+    service::build_problem(entities, &o).map_err(|e| {
+        // Name the flags and files the user wrote.
+        let msg = e
+            .to_string()
+            .replace("mode target_", "--mode target_")
+            .replace("target is required", "--target is required")
+            .replace("target and marginal", "--target and --marginal")
+            .replace("(objective ", "(--objective ");
+        match (&args.constraints, msg.strip_prefix("constraints: ")) {
+            (Some(p), Some(rest)) => CliError::input(format!("{}: {rest}", p.display())),
+            _ => CliError::input(msg),
+        }
     })
-}
-
-/// The `--json` shape (field order as documented).
-#[derive(Debug, Serialize)]
-struct PlanJson<'a> {
-    total_budget: f64,
-    expected_outcome: f64,
-    expected_outcome_current: f64,
-    mode: &'a str,
-    lambda: Option<f64>,
-    kkt_gap: f64,
-    entities: Vec<EntityJson<'a>>,
-}
-
-#[derive(Debug, Serialize)]
-struct EntityJson<'a> {
-    id: &'a str,
-    current: f64,
-    recommended: f64,
-    delta: f64,
-    expected_outcome_current: f64,
-    expected_outcome_recommended: f64,
-    marginal_return: Option<f64>,
-    binding: &'static str,
-}
-
-fn plan_json(a: &Allocation) -> PlanJson<'_> {
-    PlanJson {
-        total_budget: a.total_budget,
-        expected_outcome: a.expected_outcome,
-        expected_outcome_current: a.expected_outcome_current,
-        mode: &a.mode,
-        lambda: a.lambda,
-        kkt_gap: a.kkt_gap,
-        entities: a
-            .entities
-            .iter()
-            .map(|e| EntityJson {
-                id: &e.id,
-                current: e.current,
-                recommended: e.recommended,
-                delta: e.delta,
-                expected_outcome_current: e.expected_outcome_current,
-                expected_outcome_recommended: e.expected_outcome_recommended,
-                marginal_return: e.marginal_return,
-                binding: e.binding.as_str(),
-            })
-            .collect(),
-    }
 }
 
 fn csv_bytes(a: &Allocation) -> Result<Vec<u8>, CliError> {
@@ -399,20 +330,7 @@ pub fn optimize(cfg: &Config, args: OptimizeArgs) -> Result<(), CliError> {
         None => {
             let tenant = args.tenant.clone().unwrap_or_else(|| cfg.tenant.clone());
             let (card, model) = champion_model(cfg, &tenant, None)?;
-            let entities = model
-                .curves()
-                .into_iter()
-                .map(|c| EntitySpec {
-                    id: c.id,
-                    curve: c.curve,
-                    current_spend: c.current_spend,
-                    min_spend: None,
-                    max_spend: None,
-                    max_shift_pct: None,
-                    fixed: false,
-                    allow_new: false,
-                })
-                .collect();
+            let entities = service::champion_entities(&model);
             eprintln!(
                 "curves: budget model {} of tenant {tenant} ({} per {}, current spend = mean of \
                  the latest periods)",
@@ -433,7 +351,8 @@ pub fn optimize(cfg: &Config, args: OptimizeArgs) -> Result<(), CliError> {
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&plan_json(&a)).map_err(CliError::runtime)?
+            serde_json::to_string_pretty(&PlanView::from_allocation(&a))
+                .map_err(CliError::runtime)?
         );
     } else if let Some(out) = &args.out {
         write_atomic(out, &csv_bytes(&a)?)
@@ -527,7 +446,7 @@ mod tests {
             out: None,
         };
         let a = allocate(&problem(&args, &curves).unwrap()).unwrap();
-        let v = serde_json::to_value(plan_json(&a)).unwrap();
+        let v = serde_json::to_value(PlanView::from_allocation(&a)).unwrap();
         assert_eq!(v["entities"][1]["binding"], "max");
         assert!((v["entities"][0]["recommended"].as_f64().unwrap() - 100.0).abs() < 1e-9);
         let csv = String::from_utf8(csv_bytes(&a).unwrap()).unwrap();

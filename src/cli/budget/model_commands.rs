@@ -8,15 +8,15 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::super::CliError;
 use super::super::table::{money, render};
-use crate::budget::fit::{self, BudgetModel, EntityReport};
+use crate::budget::fit::{BudgetModel, EntityReport};
 use crate::budget::job::BudgetJobConfig;
-use crate::budget::series::{self, OutcomeKind, PeriodKind, WideSpec};
+use crate::budget::series::{self, PeriodKind, WideSpec};
+use crate::budget::service::{self, ServiceError};
 use crate::config::Config;
-use crate::registry::{ModelCard, ModelKind, Registry};
+use crate::registry::{ModelCard, Registry};
 use crate::warehouse::Warehouse;
 
 /// Period of a wide table or of the warehouse series.
@@ -119,25 +119,15 @@ pub fn champion_model(
     tenant: &str,
     version: Option<&str>,
 ) -> Result<(ModelCard, BudgetModel), CliError> {
-    let reg = registry(cfg);
-    let loaded = match version {
-        Some(v) => reg.load(tenant, ModelKind::Budget, v),
-        None => reg.load_champion(tenant, ModelKind::Budget),
+    service::load_model(&registry(cfg), tenant, version).map_err(service_err)
+}
+
+/// Exit code 2 for the caller's input, 1 for failures of the run.
+pub fn service_err(e: ServiceError) -> CliError {
+    match e {
+        ServiceError::Invalid(_) | ServiceError::NotFound(_) => CliError::input(e),
+        ServiceError::Failed(_) => CliError::runtime(e),
     }
-    .map_err(CliError::input)?;
-    let bytes = loaded.files.get("model.json").ok_or_else(|| {
-        CliError::runtime(format!(
-            "budget model {} has no model.json",
-            loaded.card.version
-        ))
-    })?;
-    let model: BudgetModel = serde_json::from_slice(bytes).map_err(|e| {
-        CliError::runtime(format!(
-            "budget model {}: model.json: {e}",
-            loaded.card.version
-        ))
-    })?;
-    Ok((loaded.card, model))
 }
 
 fn load_datasets(
@@ -172,77 +162,8 @@ fn load_datasets(
         };
     }
     let wh = Warehouse::open(cfg.warehouse_dir())?;
-    let scfg = job.series.clone();
-    let df = wh.query(Some(tenant), |lf| {
-        series::entity_period(lf, &scfg).collect()
-    })?;
-    let sets = series::datasets_from_frame(&df, &scfg)
-        .map_err(|e| CliError::input(format!("tenant {tenant}: {e}")))?;
-    let outcome = match scfg.outcome {
-        OutcomeKind::Conversions => "conversions",
-        OutcomeKind::ConversionValue => "conversion_value",
-    };
-    Ok((sets, "warehouse".into(), outcome.into()))
-}
-
-fn card_for(tenant: &str, model: &BudgetModel, job: &BudgetJobConfig) -> ModelCard {
-    let features: Vec<String> = model
-        .models
-        .iter()
-        .flat_map(|m| m.channels.iter().map(|c| c.name.clone()))
-        .collect();
-    let mut h = Sha256::new();
-    h.update(model.source.as_bytes());
-    h.update(model.outcome.as_bytes());
-    h.update(model.period.as_str().as_bytes());
-    for f in &features {
-        h.update(f.as_bytes());
-        h.update([0]);
-    }
-    let mut metrics = BTreeMap::new();
-    if let Some(w) = model.holdout_wape() {
-        metrics.insert("holdout_wape".to_string(), w);
-    }
-    let r2: Vec<f64> = model.models.iter().map(|m| m.r2).collect();
-    if !r2.is_empty() {
-        metrics.insert("mean_r2".into(), r2.iter().sum::<f64>() / r2.len() as f64);
-    }
-    metrics.insert("entities".into(), features.len() as f64);
-    let mut families: Vec<String> = model
-        .models
-        .iter()
-        .flat_map(|m| &m.channels)
-        .filter_map(|c| {
-            c.spec
-                .map(|s| format!("{}_{}", s.saturation.family(), s.adstock.family()))
-        })
-        .collect();
-    families.sort();
-    families.dedup();
-    let (from, to) = model.range().unzip();
-    ModelCard {
-        kind: ModelKind::Budget,
-        version: String::new(),
-        tenant: tenant.to_string(),
-        created: String::new(),
-        model: if families.is_empty() {
-            "response_curves".into()
-        } else {
-            format!("response_curves({})", families.join(","))
-        },
-        data_from: from,
-        data_to: to,
-        rows: model.models.iter().map(|m| m.baseline.n as u64).sum(),
-        features,
-        schema_hash: hex::encode(h.finalize()),
-        hyperparameters: serde_json::to_value(job).unwrap_or_default(),
-        seed: model.seed,
-        metrics,
-        selection_metric: "holdout_wape".into(),
-        higher_is_better: false,
-        crate_version: String::new(),
-        files: BTreeMap::new(),
-    }
+    let (sets, outcome) = service::warehouse_datasets(&wh, tenant, job).map_err(service_err)?;
+    Ok((sets, "warehouse".into(), outcome))
 }
 
 fn pct(v: f64) -> String {
@@ -334,12 +255,10 @@ pub fn train(cfg: &Config, args: TrainBudgetArgs) -> Result<(), CliError> {
         sets.first().map_or(0, |d| d.dates.len()),
         job.fit.bootstrap
     );
-    let model = fit::train(&sets, &job.fit, &source, &outcome).map_err(CliError::input)?;
+    let service::Trained { model, decision } =
+        service::train_and_register(&registry(cfg), &tenant, &sets, &job, &source, &outcome)
+            .map_err(service_err)?;
     eprintln!("fitted in {:.1}s", t0.elapsed().as_secs_f64());
-    let bytes = serde_json::to_vec(&model).map_err(CliError::runtime)?;
-    let decision = registry(cfg)
-        .register_and_maybe_promote(card_for(&tenant, &model, &job), &[("model.json", bytes)])
-        .map_err(CliError::runtime)?;
     let rows = model.report();
     if args.json {
         let j = TrainJson {
@@ -417,27 +336,7 @@ fn read_plan(path: &Path) -> Result<BTreeMap<String, f64>, CliError> {
         .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
     let v: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
-    let bad = |m: String| CliError::input(format!("{}: {m}", path.display()));
-    let list = v
-        .get("entities")
-        .and_then(|e| e.as_array())
-        .ok_or_else(|| bad("expected {\"entities\": [...]}".into()))?;
-    let mut plan = BTreeMap::new();
-    for (i, e) in list.iter().enumerate() {
-        let id = e
-            .get("id")
-            .and_then(|x| x.as_str())
-            .ok_or_else(|| bad(format!("entities[{i}].id: missing or not a string")))?;
-        let spend = e
-            .get("spend")
-            .or_else(|| e.get("recommended"))
-            .and_then(|x| x.as_f64())
-            .ok_or_else(|| bad(format!("entities[{i}].spend: missing or not a number")))?;
-        if plan.insert(id.to_string(), spend).is_some() {
-            return Err(bad(format!("entities[{i}].id: `{id}` appears twice")));
-        }
-    }
-    Ok(plan)
+    service::parse_plan(&v).map_err(|e| CliError::input(format!("{}: {e}", path.display())))
 }
 
 /// Runs `omnify forecast budget`.
@@ -506,6 +405,7 @@ mod tests {
     use super::*;
     use crate::budget::synth::{SynthConfig, generate};
     use crate::cli::{Cli, run};
+    use crate::registry::ModelKind;
 
     fn omnify(dir: &Path, args: &[&str]) -> Result<(), CliError> {
         let mut v = vec![
