@@ -60,7 +60,9 @@ pub use config::{EvaluationConfig, JobConfig, ModelsConfig, ScoringConfig};
 pub use dataset::{Prepared, SurvivalData, prepare, split, survival_rows};
 pub use metrics::{Metrics, evaluate as metrics};
 pub use model::FittedModel;
-pub use pipeline::{EvaluationReport, TrainOutcome, evaluate, impressions_clicks_only, train};
+pub use pipeline::{
+    EvaluationReport, Progress, TrainOutcome, evaluate, impressions_clicks_only, train,
+};
 pub use score::{ScoreRow, score, scores_frame};
 
 /// The learned families `[models] families` may list.
