@@ -262,6 +262,16 @@ impl Workers {
         c.notify_all();
     }
 
+    /// A function that wakes the workers, for code that does not own the pool.
+    pub fn waker(&self) -> impl Fn() + Send + Sync + 'static {
+        let wake = self.wake.clone();
+        move || {
+            let (m, c) = &*wake;
+            *m.lock().unwrap_or_else(|e| e.into_inner()) = true;
+            c.notify_all();
+        }
+    }
+
     /// Asks workers to stop after their current job and waits for them.
     pub fn shutdown(self) {
         self.stop.store(true, Ordering::SeqCst);

@@ -17,7 +17,16 @@ use subtle::ConstantTimeEq;
 
 /// What a key may do. Each role includes the ones before it.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -48,7 +57,7 @@ impl Role {
 }
 
 /// A stored key (never the secret).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct KeyRecord {
     pub id: String,
     pub tenant: String,
@@ -59,7 +68,9 @@ pub struct KeyRecord {
 }
 
 /// A job's life: queued → running → succeeded | failed | cancelled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
     Queued,
@@ -104,13 +115,14 @@ impl JobStatus {
 }
 
 /// A retraining job as stored.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Job {
     pub id: String,
     pub tenant: String,
     /// `fatigue` or `budget`.
     pub kind: String,
     /// Overrides of the job spec (JSON object), if any.
+    #[schema(value_type = Option<Object>)]
     pub config: Option<serde_json::Value>,
     pub status: JobStatus,
     /// 0–1.

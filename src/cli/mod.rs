@@ -12,6 +12,7 @@ mod budget;
 mod data;
 mod fatigue;
 mod models;
+mod serve;
 mod simulate;
 mod table;
 
@@ -86,6 +87,13 @@ pub enum Command {
     Forecast {
         #[command(subcommand)]
         command: ForecastCommand,
+    },
+    /// Serve the JSON API over HTTP; on an empty state, bootstrap the bundled sample first.
+    Serve(serve::ServeArgs),
+    /// API keys: create (printed once), list, revoke. Stored hashed in the state file.
+    Keys {
+        #[command(subcommand)]
+        command: serve::KeysCommand,
     },
 }
 
@@ -216,6 +224,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Forecast { command } => match command {
             ForecastCommand::Budget(args) => budget::forecast(&cfg, args),
         },
+        Command::Serve(args) => serve::serve(&cfg, args),
+        Command::Keys { command } => serve::keys(&cfg, command),
     }
 }
 
