@@ -259,3 +259,6 @@ async fn limit_time(limit: Duration, req: Request, next: Next) -> Response {
         .into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests;
