@@ -1109,3 +1109,57 @@ fn operations_metrics_openapi_limits() {
         }
     });
 }
+
+#[test]
+fn batched_scores_equal_one_by_one_scores() {
+    let e = env();
+    let champion = e
+        .st
+        .champions
+        .get(&e.a, ModelKind::Fatigue)
+        .unwrap()
+        .unwrap();
+    let spec = e.st.fatigue_spec.clone();
+    // Four requests sharing an account id and dates: batched, account-relative features must
+    // still be computed per request.
+    let reqs: Vec<Vec<crate::schema::AdDailyRow>> = (0..4)
+        .map(|i| {
+            let start = chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+            (0..28)
+                .map(|d| {
+                    let mut r = crate::schema::AdDailyRow::new(
+                        crate::platforms::Platform::Meta,
+                        "1".into(),
+                        format!("ad{i}"),
+                        start + chrono::Duration::days(d),
+                    );
+                    r.impressions = 1000 + 300 * i - (10 + 5 * i) * d;
+                    r.clicks = 30 - d / (i + 1);
+                    r.spend = Some(10.0 + i as f64 * 3.0);
+                    r
+                })
+                .collect()
+        })
+        .collect();
+    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 3, 28).unwrap();
+    let tenant = e.a.clone();
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || {
+            let refs: Vec<&[crate::schema::AdDailyRow]> = reqs.iter().map(|r| r.as_slice()).collect();
+            let together =
+                super::batcher::run_group(&tenant, &champion, as_of, &refs, &spec).unwrap();
+            assert_eq!(together.len(), 4);
+            for (i, r) in reqs.iter().enumerate() {
+                let alone = super::batcher::run_group(&tenant, &champion, as_of, &[r.as_slice()], &spec)
+                    .unwrap()
+                    .pop()
+                    .unwrap();
+                assert_eq!(together[i], alone, "request {i}");
+                assert_eq!(alone[0].account_id, "1");
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
