@@ -15,6 +15,7 @@ pub mod fsutil;
 pub mod ingest;
 pub mod platforms;
 pub mod registry;
+pub mod report;
 pub mod schema;
 pub mod simulate;
 pub mod warehouse;
