@@ -12,6 +12,7 @@ mod budget;
 mod data;
 mod fatigue;
 mod models;
+mod report;
 mod simulate;
 mod table;
 
@@ -87,6 +88,9 @@ pub enum Command {
         #[command(subcommand)]
         command: ForecastCommand,
     },
+    /// Write the forecast report of a tenant: one self-contained HTML page (creatives at risk,
+    /// forecast quality, budget shifts) plus its tables as CSV and Parquet.
+    Report(report::ReportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -216,6 +220,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Forecast { command } => match command {
             ForecastCommand::Budget(args) => budget::forecast(&cfg, args),
         },
+        Command::Report(args) => report::run(&cfg, args),
     }
 }
 

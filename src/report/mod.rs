@@ -194,14 +194,28 @@ impl Report {
 }
 
 /// Gathers, renders and writes the report of `tenant` at `as_of` (default: the tenant's last
-/// data day) into `out_dir`.
+/// data day) into `out_dir`, with the fatigue job spec in force (`training/fatigue.toml`) and
+/// [`DEFAULT_TOP_N`] charted creatives. The entry point of the API.
 pub fn generate(
     cfg: &Config,
     tenant: &str,
     as_of: Option<NaiveDate>,
     out_dir: &Path,
 ) -> Result<ReportMeta, ReportError> {
-    let inputs = gather(cfg, tenant, as_of)?;
+    let job = crate::bootstrap::fatigue_job().map_err(ReportError::Failed)?;
+    generate_with(cfg, tenant, as_of, out_dir, &job, DEFAULT_TOP_N)
+}
+
+/// [`generate`] with an explicit fatigue job spec and number of charted creatives.
+pub fn generate_with(
+    cfg: &Config,
+    tenant: &str,
+    as_of: Option<NaiveDate>,
+    out_dir: &Path,
+    job: &crate::fatigue::JobConfig,
+    top_n: usize,
+) -> Result<ReportMeta, ReportError> {
+    let inputs = gather_with(cfg, tenant, as_of, job, top_n)?;
     let report = render(&inputs)?;
     let files = report.write(out_dir)?;
     Ok(ReportMeta {
