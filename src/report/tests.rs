@@ -162,3 +162,125 @@ fn quantile_by_hand() {
     assert_eq!(quantile(&[1.0, 2.0, 4.0, 8.0], 0.5), 3.0);
     assert!(quantile(&[], 0.5).is_nan());
 }
+
+const SPEC: &str = "[evaluation]\nstride_days = 2\ntest_days = 40\nvalidation_days = 25\n\
+    [models]\nseed = 3\nfamilies = [\"logistic_hazard\", \"forest\"]\n[models.forest]\ntrees = 4\n";
+
+/// From warehouse rows to files: only a budget champion (fatigue sections are notes), then
+/// both champions, an older fatigue champion without a stored evaluation, and the errors the
+/// API maps to 404 / 422.
+#[test]
+fn end_to_end_on_a_small_simulated_warehouse() {
+    // Polars plans recurse deeply in debug builds: a roomy stack (as the CLI tests do).
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(end_to_end)
+        .unwrap()
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+}
+
+fn end_to_end() {
+    use crate::budget::job::BudgetJobConfig;
+    use crate::budget::service;
+    use crate::registry::{ModelKind, Registry};
+    use crate::warehouse::Warehouse;
+
+    let dir = tempfile::tempdir().unwrap();
+    let frame = crate::fatigue::tests::sim_frame_with(5, 1, 60, 200)
+        .collect()
+        .unwrap();
+    let tenant = frame
+        .column("tenant")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_string();
+    let wh = Warehouse::open(dir.path().join("wh")).unwrap();
+    wh.ingest(frame.clone()).unwrap();
+    let cfg = Config {
+        data_dir: dir.path().to_path_buf(),
+        warehouse_dir: Some(dir.path().join("wh")),
+        models_dir: dir.path().join("models"),
+        ..Config::default()
+    };
+    let reg = Registry::open(&cfg.models_dir);
+    let job = crate::fatigue::JobConfig::from_toml_str(SPEC).unwrap();
+    let out = dir.path().join("out");
+
+    // No champion at all → NotFound; unknown tenant → NotFound; as-of outside → Invalid.
+    let e = generate_with(&cfg, &tenant, None, &out, &job, 3).unwrap_err();
+    assert!(matches!(e, ReportError::NotFound(_)), "{e}");
+    let e = generate_with(&cfg, "nobody", None, &out, &job, 3).unwrap_err();
+    assert!(matches!(e, ReportError::NotFound(_)), "{e}");
+    let old = NaiveDate::from_ymd_opt(2020, 1, 1);
+    let e = generate_with(&cfg, &tenant, old, &out, &job, 3).unwrap_err();
+    assert!(matches!(e, ReportError::Invalid(_)), "{e}");
+    assert!(e.to_string().contains("2020-01-01"), "{e}");
+
+    // Budget champion only: the fatigue sections say what to run.
+    let mut bjob = BudgetJobConfig::default();
+    bjob.fit.bootstrap = 20;
+    service::train_from_warehouse(&wh, &reg, &tenant, &bjob).unwrap();
+    let meta = generate_with(&cfg, &tenant, None, &out, &job, 3).unwrap();
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("No champion fatigue model"),
+        "fatigue note missing"
+    );
+    assert!(meta.counts["entities"] > 0);
+    assert_charts_have_data(&html);
+
+    // Both champions.
+    crate::fatigue::train(frame.clone().lazy(), &tenant, &job, &reg, &mut |_, _, _| {}).unwrap();
+    let champion = reg.load_champion(&tenant, ModelKind::Fatigue).unwrap();
+    let stored: crate::fatigue::pipeline::StoredEvaluation =
+        serde_json::from_slice(&champion.files["evaluation.json"]).unwrap();
+    assert_eq!(stored.model, champion.card.model);
+    assert!(!stored.curves[&stored.model].roc_14.is_empty());
+    let as_of = NaiveDate::from_ymd_opt(2026, 7, 10).unwrap();
+    let meta = generate_with(&cfg, &tenant, Some(as_of), &out, &job, 3).unwrap();
+    assert_eq!(meta.as_of, as_of);
+    assert_eq!(meta.files, FILES);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let doc = Html::parse_document(&html);
+    for (id, _) in SECTIONS {
+        assert!(doc.select(&sel(&format!("section#{id}"))).next().is_some());
+    }
+    assert!(
+        !html.contains("No champion"),
+        "a section is missing its model"
+    );
+    let charts = assert_charts_have_data(&html);
+    // ROC, calibration, backtest, forecast and at least one curve and one creative.
+    assert!(charts >= 6, "{charts} charts");
+    assert_self_contained(&html);
+    let scores = std::fs::read_to_string(out.join("scores.csv")).unwrap();
+    assert_eq!(
+        scores.lines().count() as u64 - 1,
+        meta.counts["creatives_scored"]
+    );
+    assert!(scores.lines().next().unwrap().ends_with(",spend_7d"));
+
+    // A champion trained before evaluations were stored: a note naming the version.
+    let mut files = champion.files.clone();
+    files.remove("evaluation.json");
+    let refs: Vec<(&str, Vec<u8>)> = files.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+    let older = reg.register(champion.card.clone(), &refs).unwrap();
+    reg.promote(&tenant, ModelKind::Fatigue, &older.version)
+        .unwrap();
+    generate_with(&cfg, &tenant, Some(as_of), &out, &job, 3).unwrap();
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let doc = Html::parse_document(&html);
+    let note: String = doc
+        .select(&sel("section#quality p.note"))
+        .next()
+        .map(|n| n.text().collect())
+        .unwrap_or_default();
+    assert!(
+        note.contains(&older.version) && note.contains("retrain"),
+        "{note}"
+    );
+}

@@ -252,8 +252,8 @@ fn forecast_chart(b: &BudgetInputs) -> Chart {
     let line = |v: &[PeriodForecast]| v.iter().map(|p| (x(p), p.outcome)).collect::<Vec<_>>();
     Chart {
         title: "Forecast outcome per period under the current and the recommended split".into(),
-        width: 760.0,
-        height: 280.0,
+        width: 1100.0,
+        height: 320.0,
         x: xa,
         y: Axis::linear(
             &format!("{} per {}", b.outcome.replace('_', " "), b.period),

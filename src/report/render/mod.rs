@@ -175,7 +175,7 @@ fn summary(inp: &ReportInputs) -> Markup {
                 @for (kind, card) in [("Creative fatigue", inp.fatigue.ready().map(|x| &x.card)),
                                       ("Budget response", inp.budget.ready().map(|x| &x.card))] {
                     @match card {
-                        Some(c) => tr { td { (kind) } td.mono { (c.version) } td { (c.model) }
+                        Some(c) => tr { td { (kind) } td.mono { (c.version) } td.wrap { (family(c)) }
                                         td { (f::timestamp(&c.created)) } td { (card_range(c)) }
                                         td.num { (card_score(c)) } },
                         None => tr { td { (kind) } td colspan="5" { "no champion model" } },
@@ -191,6 +191,11 @@ fn summary(inp: &ReportInputs) -> Markup {
          model versions produced them.",
         body,
     )
+}
+
+/// The model family, breakable after commas (budget cards list every curve family).
+fn family(c: &ModelCard) -> String {
+    c.model.replace(',', ", ")
 }
 
 fn card_range(c: &ModelCard) -> String {
@@ -255,7 +260,7 @@ fn definitions(inp: &ReportInputs) -> Markup {
                 @for (kind, card) in [("Creative fatigue", inp.fatigue.ready().map(|x| &x.card)),
                                       ("Budget response", inp.budget.ready().map(|x| &x.card))] {
                     @if let Some(c) = card {
-                        tr { td { (kind) ": " (c.model) } td.mono { (c.version) }
+                        tr { td.wrap { (kind) ": " (family(c)) } td.mono { (c.version) }
                              td { @match (c.data_from, c.data_to) {
                                      (Some(a), Some(b)) => (f::date_range(a, b)),
                                      _ => (MISSING) } }
