@@ -5,4 +5,5 @@ mod cli;
 mod common;
 mod parsers;
 mod pipeline;
+mod report;
 mod warehouse;
