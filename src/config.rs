@@ -1,7 +1,7 @@
 //! Typed configuration: defaults → file → environment → command-line flags, in that order of
 //! precedence (later wins). The file is `--config FILE`, else `$OMNIFY_CONFIG`, else
 //! `./omnify.toml` when present. Environment variables: `OMNIFY_DATA_DIR`,
-//! `OMNIFY_WAREHOUSE_DIR`, `OMNIFY_MODELS_DIR`, `OMNIFY_STATE`, `OMNIFY_TENANT`.
+//! `OMNIFY_WAREHOUSE_DIR`, `OMNIFY_MODELS_DIR`, `OMNIFY_STATE`, `OMNIFY_TENANT`, `OMNIFY_ADDR` (the `[api]` listen address).
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +25,126 @@ pub struct Config {
     /// the same event in order of preference (never added up). Default: purchases
     /// (`omni_purchase`, else `purchase`, else `offsite_conversion.fb_pixel_purchase`).
     pub conversion_events: ConversionEvents,
+    /// The HTTP service (`omnify serve`).
+    pub api: ApiConfig,
+    /// Retraining schedule: each entry enqueues jobs for its tenants when due.
+    pub schedule: Vec<ScheduleEntry>,
+}
+
+/// `[api]`: the HTTP service.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Listen address. Default `127.0.0.1:8080`.
+    pub addr: String,
+    /// Largest request body, bytes, for every route but batch scoring and ingest. Default 4 MiB.
+    pub body_limit_bytes: usize,
+    /// Largest body of `POST /v1/fatigue/score` and `POST /v1/ingest/{platform}` (a
+    /// 10,000-creative batch with 28 days of history is about 21 MB). Default 64 MiB.
+    pub batch_body_limit_bytes: usize,
+    /// Most creatives in one scoring request. Default 10,000.
+    pub max_batch_creatives: usize,
+    /// A request taking longer is answered 503. Default 60 s.
+    pub request_timeout_secs: u64,
+    /// Sustained requests per second allowed per API key (bursts up to the same number);
+    /// beyond it, 429 with `Retry-After`. Default 2,000.
+    pub rate_limit_per_second: u32,
+    /// Training jobs run at once (each on its own thread, off the request path). Default 1.
+    pub job_workers: usize,
+    /// How often the registry is checked for champions promoted elsewhere, ms. Default 1,000.
+    pub model_poll_ms: u64,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            addr: "127.0.0.1:8080".into(),
+            body_limit_bytes: 4 << 20,
+            batch_body_limit_bytes: 64 << 20,
+            max_batch_creatives: 10_000,
+            request_timeout_secs: 60,
+            rate_limit_per_second: 2_000,
+            job_workers: 1,
+            model_poll_ms: 1_000,
+        }
+    }
+}
+
+/// `[[schedule]]`: enqueue a retraining job of `kind` for `tenants` (empty: every tenant in
+/// the warehouse) every day at `daily_at` (UTC, `HH:MM`) or every `every_hours` hours.
+/// A job already queued or running for the same tenant and kind is not duplicated. The first
+/// time the server sees an entry it only records the time, so starting a server never
+/// triggers a burst of retraining.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleEntry {
+    /// `fatigue` or `budget`.
+    pub kind: String,
+    #[serde(default)]
+    pub tenants: Vec<String>,
+    #[serde(default)]
+    pub daily_at: Option<String>,
+    #[serde(default)]
+    pub every_hours: Option<f64>,
+}
+
+impl ScheduleEntry {
+    /// A stable name for the entry's last-run record.
+    pub fn name(&self) -> String {
+        format!(
+            "{}:{}:{}:{}",
+            self.kind,
+            self.tenants.join(","),
+            self.daily_at.as_deref().unwrap_or(""),
+            self.every_hours.map(|h| h.to_string()).unwrap_or_default()
+        )
+    }
+
+    /// Checks the entry; the message names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.kind != "fatigue" && self.kind != "budget" {
+            return Err(format!(
+                "schedule.kind: `{}` is not fatigue or budget",
+                self.kind
+            ));
+        }
+        match (&self.daily_at, self.every_hours) {
+            (Some(t), None) => chrono::NaiveTime::parse_from_str(t, "%H:%M")
+                .map(|_| ())
+                .map_err(|_| format!("schedule.daily_at: `{t}` is not HH:MM (UTC)")),
+            (None, Some(h)) if h.is_finite() && h > 0.0 => Ok(()),
+            (None, Some(h)) => Err(format!(
+                "schedule.every_hours: {h} is not a positive number"
+            )),
+            _ => Err("schedule: give exactly one of daily_at or every_hours".into()),
+        }
+    }
+
+    /// Whether the entry is due at `now`, given when it last ran.
+    pub fn due(
+        &self,
+        last: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> bool {
+        if let Some(h) = self.every_hours {
+            return (now - last).num_seconds() as f64 >= h * 3600.0;
+        }
+        let Some(t) = self
+            .daily_at
+            .as_deref()
+            .and_then(|t| chrono::NaiveTime::parse_from_str(t, "%H:%M").ok())
+        else {
+            return false;
+        };
+        // The latest slot at or before now; due when the last run was before it.
+        let today = now.date_naive().and_time(t).and_utc();
+        let slot = if today <= now {
+            today
+        } else {
+            today - chrono::Duration::days(1)
+        };
+        last < slot
+    }
 }
 
 impl Default for Config {
@@ -36,6 +156,8 @@ impl Default for Config {
             state: None,
             tenant: "default".into(),
             conversion_events: ConversionEvents::default(),
+            api: ApiConfig::default(),
+            schedule: Vec::new(),
         }
     }
 }
@@ -75,7 +197,11 @@ impl Config {
 
     /// Parses TOML text over the defaults.
     pub fn from_toml(text: &str) -> Result<Config, String> {
-        toml::from_str(text).map_err(|e| e.to_string().replace('\n', " "))
+        let c: Config = toml::from_str(text).map_err(|e| e.to_string().replace('\n', " "))?;
+        for s in &c.schedule {
+            s.validate()?;
+        }
+        Ok(c)
     }
 
     /// Applies `OMNIFY_*` variables read through `get`.
@@ -94,6 +220,9 @@ impl Config {
         }
         if let Some(v) = get("OMNIFY_TENANT") {
             self.tenant = v;
+        }
+        if let Some(v) = get("OMNIFY_ADDR") {
+            self.api.addr = v;
         }
     }
 
@@ -129,6 +258,40 @@ mod tests {
         c.apply_env(|k| (k == "OMNIFY_TENANT").then(|| "beta".to_string()));
         assert_eq!(c.tenant, "beta");
         assert_eq!(c.data_dir, PathBuf::from("/srv/omnify"));
+    }
+
+    #[test]
+    fn schedule_entries_validate_and_fall_due() {
+        let c = Config::from_toml(
+            "[api]\naddr = \"0.0.0.0:9000\"\n[[schedule]]\nkind = \"fatigue\"\ndaily_at = \"02:30\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.api.addr, "0.0.0.0:9000");
+        assert_eq!(c.api.job_workers, 1);
+        let s = &c.schedule[0];
+        let t = |x: &str| {
+            chrono::DateTime::parse_from_rfc3339(x)
+                .unwrap()
+                .with_timezone(&chrono::Utc)
+        };
+        // Last ran yesterday 02:30; at 02:29 today not due, at 02:31 due.
+        assert!(!s.due(t("2026-11-25T02:30:00Z"), t("2026-11-26T02:29:00Z")));
+        assert!(s.due(t("2026-11-25T02:30:00Z"), t("2026-11-26T02:31:00Z")));
+        // Ran today after the slot: not due until tomorrow's.
+        assert!(!s.due(t("2026-11-26T02:31:00Z"), t("2026-11-26T23:00:00Z")));
+        let every = ScheduleEntry {
+            kind: "budget".into(),
+            tenants: vec![],
+            daily_at: None,
+            every_hours: Some(6.0),
+        };
+        assert!(!every.due(t("2026-11-26T00:00:00Z"), t("2026-11-26T05:59:00Z")));
+        assert!(every.due(t("2026-11-26T00:00:00Z"), t("2026-11-26T06:00:00Z")));
+        let e = Config::from_toml("[[schedule]]\nkind = \"fatigue\"\ndaily_at = \"25:00\"\n")
+            .unwrap_err();
+        assert!(e.contains("daily_at"), "{e}");
+        let e = Config::from_toml("[[schedule]]\nkind = \"churn\"\nevery_hours = 1\n").unwrap_err();
+        assert!(e.contains("schedule.kind"), "{e}");
     }
 
     #[test]

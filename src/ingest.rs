@@ -183,6 +183,27 @@ pub fn load_file(input: &InputFile, opts: &LoadOptions) -> Result<DataFrame, Ing
         )));
     }
     let raw = fs::read(&input.path).map_err(|e| read_err(e.to_string()))?;
+    load_bytes(input, raw, opts)
+}
+
+/// Reads one report already in memory (an upload) into a validated `ad_daily` frame;
+/// `input.path` only names it in messages.
+pub fn load_bytes(
+    input: &InputFile,
+    raw: Vec<u8>,
+    opts: &LoadOptions,
+) -> Result<DataFrame, IngestError> {
+    let file = input.path.display().to_string();
+    let read_err = |message: String| IngestError::Read {
+        file: file.clone(),
+        message,
+    };
+    if !valid_tenant(&input.tenant) {
+        return Err(IngestError::Usage(format!(
+            "invalid tenant {:?}: use 1-64 letters, digits, '_' or '-'",
+            input.tenant
+        )));
+    }
     // gzip/zip downloads of unified files are opened like native ones.
     let bytes = platforms::decompress(&raw)
         .map_err(|source| IngestError::Parse {

@@ -5,6 +5,7 @@
 //! [`warehouse`] (Parquet `ad_daily`) → features → fatigue / budget → registry → jobs →
 //! api / cli / report. Nothing below `api` imports axum; nothing below `cli` imports clap.
 
+pub mod api;
 pub mod bootstrap;
 pub mod budget;
 pub mod cli;
@@ -13,9 +14,11 @@ pub mod fatigue;
 pub mod features;
 pub mod fsutil;
 pub mod ingest;
+pub mod jobs;
 pub mod platforms;
 pub mod registry;
 pub mod report;
 pub mod schema;
 pub mod simulate;
+pub mod state;
 pub mod warehouse;

@@ -85,7 +85,7 @@ pub fn champion_entities(model: &BudgetModel) -> Vec<EntitySpec> {
 }
 
 /// What the curves measure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Objective {
     /// Conversions per period.
@@ -95,7 +95,7 @@ pub enum Objective {
 }
 
 /// What to optimise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ModeKind {
     /// Spend exactly the budget, maximising the total outcome.
@@ -187,7 +187,7 @@ pub fn build_problem(
 }
 
 /// The documented JSON shape of a plan (`omnify optimize --json`, `POST /v1/budget/optimize`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlanView {
     pub total_budget: f64,
     pub expected_outcome: f64,
@@ -199,10 +199,13 @@ pub struct PlanView {
     /// Notes from the allocator (e.g. entities held at zero).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The budget model whose curves were used (absent for explicit curves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_version: Option<String>,
 }
 
 /// One entity of a [`PlanView`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EntityPlanView {
     pub id: String,
     pub current: f64,
@@ -239,6 +242,31 @@ impl PlanView {
                 })
                 .collect(),
             notes: a.notes.clone(),
+            model_version: None,
+        }
+    }
+}
+
+/// A forecast with the model version that made it (`omnify forecast budget --json`,
+/// `POST /v1/budget/forecast`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ForecastView {
+    pub model_version: String,
+    /// Central interval level of `outcome_lo`/`outcome_hi` (e.g. 0.9).
+    pub interval: f64,
+    /// Per series (each entity, and `total` when there are several) and period.
+    #[schema(value_type = Vec<Object>)]
+    pub rows: Vec<super::fit::PeriodForecast>,
+    pub notes: Vec<String>,
+}
+
+impl ForecastView {
+    pub fn new(model_version: &str, f: super::Forecast) -> ForecastView {
+        ForecastView {
+            model_version: model_version.to_string(),
+            interval: f.interval,
+            rows: f.rows,
+            notes: f.notes,
         }
     }
 }

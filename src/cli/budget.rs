@@ -325,12 +325,14 @@ pub fn optimize(cfg: &Config, args: OptimizeArgs) -> Result<(), CliError> {
     if let Some(n) = args.periods {
         return optimize_flight(cfg, &args, n);
     }
+    let mut model_version = None;
     let (p, source) = match args.curves.clone() {
         Some(curves) => (problem(&args, &curves)?, curves.display().to_string()),
         None => {
             let tenant = args.tenant.clone().unwrap_or_else(|| cfg.tenant.clone());
             let (card, model) = champion_model(cfg, &tenant, None)?;
             let entities = service::champion_entities(&model);
+            model_version = Some(card.version.clone());
             eprintln!(
                 "curves: budget model {} of tenant {tenant} ({} per {}, current spend = mean of \
                  the latest periods)",
@@ -351,8 +353,11 @@ pub fn optimize(cfg: &Config, args: OptimizeArgs) -> Result<(), CliError> {
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&PlanView::from_allocation(&a))
-                .map_err(CliError::runtime)?
+            serde_json::to_string_pretty(&PlanView {
+                model_version,
+                ..PlanView::from_allocation(&a)
+            })
+            .map_err(CliError::runtime)?
         );
     } else if let Some(out) = &args.out {
         write_atomic(out, &csv_bytes(&a)?)

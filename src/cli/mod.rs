@@ -13,6 +13,7 @@ mod data;
 mod fatigue;
 mod models;
 mod report;
+mod serve;
 mod simulate;
 mod table;
 
@@ -91,6 +92,13 @@ pub enum Command {
     /// Write the forecast report of a tenant: one self-contained HTML page (creatives at risk,
     /// forecast quality, budget shifts) plus its tables as CSV and Parquet.
     Report(report::ReportArgs),
+    /// Serve the JSON API over HTTP; on an empty state, bootstrap the bundled sample first.
+    Serve(serve::ServeArgs),
+    /// API keys: create (printed once), list, revoke. Stored hashed in the state file.
+    Keys {
+        #[command(subcommand)]
+        command: serve::KeysCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -221,6 +229,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             ForecastCommand::Budget(args) => budget::forecast(&cfg, args),
         },
         Command::Report(args) => report::run(&cfg, args),
+        Command::Serve(args) => serve::serve(&cfg, args),
+        Command::Keys { command } => serve::keys(&cfg, command),
     }
 }
 

@@ -13,7 +13,7 @@ use ndarray::Axis;
 use polars::prelude::*;
 
 use super::FatigueError;
-use super::common::summarize;
+use super::common::{summarize, survival};
 use super::config::JobConfig;
 use super::dataset::{DayStatus, prepare};
 use super::model::FittedModel;
@@ -21,7 +21,7 @@ use crate::features::cols::DELIVERED_1D;
 use crate::schema::{cols as ad, date_to_days};
 
 /// One scored creative.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ScoreRow {
     pub tenant: String,
     pub platform: String,
@@ -37,6 +37,10 @@ pub struct ScoreRow {
     pub drivers: String,
     pub action: String,
     pub model_version: String,
+    /// Survival curve S(k) = P(no onset within k days), k = 1..horizon, for creatives scored by
+    /// the model (absent when fatigued or without enough data). Not in the CSV/Parquet output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub survival: Option<Vec<f64>>,
 }
 
 /// Scores every active creative of `lf` at `as_of` with `model` (registry `version`).
@@ -90,6 +94,11 @@ pub fn score(
             (
                 summarize(hz.row(i)),
                 drivers.get(i).cloned().unwrap_or_default(),
+                survival(hz.row(i))
+                    .iter()
+                    .skip(1)
+                    .copied()
+                    .collect::<Vec<f64>>(),
             ),
         );
     }
@@ -97,6 +106,7 @@ pub fn score(
     for (c, r) in picked {
         let key = &p.creatives[c].key;
         let status = p.status[r];
+        let curve = by_row.get(&r).map(|(_, _, s)| s.clone());
         let (p7, p14, p714, exp, drv, action) = match (status, by_row.get(&r)) {
             (DayStatus::Fatigued, _) => (
                 Some(1.0),
@@ -113,7 +123,7 @@ pub fn score(
                 },
                 "refresh_now",
             ),
-            (s, Some((sm, d))) if s.at_risk() => {
+            (s, Some((sm, d, _))) if s.at_risk() => {
                 let action = if sm.p7 >= cfg.scoring.refresh_now_p7 {
                     "refresh_now"
                 } else if sm.p14 >= cfg.scoring.prepare_refresh_p14 {
@@ -146,6 +156,7 @@ pub fn score(
             drivers: drv,
             action: action.to_string(),
             model_version: version.to_string(),
+            survival: if status.at_risk() { curve } else { None },
         });
     }
     Ok(out)

@@ -396,6 +396,24 @@ impl Registry {
         Ok(out)
     }
 
+    /// Removes every model of `tenant` (all kinds and versions). Returns whether anything
+    /// was there.
+    pub fn delete_tenant(&self, tenant: &str) -> Result<bool, RegistryError> {
+        if tenant.is_empty()
+            || !tenant
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Ok(false);
+        }
+        let dir = self.root.join(tenant);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Self::io(&dir)(e)),
+        }
+    }
+
     /// Makes `version` the champion (verifying it loads first).
     pub fn promote(
         &self,

@@ -454,7 +454,8 @@ fn budget_section(reg: &Registry, tenant: &str) -> Result<Section<BudgetInputs>,
     let problem =
         service::build_problem(entities.clone(), &opts).map_err(|e| failed("budget plan")(&e))?;
     let alloc = allocate(&problem).map_err(|e| failed("budget plan")(&e))?;
-    let plan = PlanView::from_allocation(&alloc);
+    let mut plan = PlanView::from_allocation(&alloc);
+    plan.model_version = Some(card.version.clone());
     let point = plan.expected_outcome - plan.expected_outcome_current;
     let (lo, hi) = interval(lift_replicates(&model, &plan), model.interval, point);
     let rec: HashMap<&str, f64> = plan

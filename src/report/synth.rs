@@ -170,6 +170,11 @@ pub fn inputs(creatives: usize, entities: usize, seed: u64) -> ReportInputs {
                 },
                 action: action.into(),
                 model_version: "20261101T120000Z-00000001".into(),
+                // Constant daily hazard h with 1 − (1 − h)^14 = P(onset ≤ 14).
+                survival: p14.filter(|_| status != "fatigued").map(|p| {
+                    let h = 1.0 - (1.0 - p.min(0.999)).powf(1.0 / 14.0);
+                    (1..=14).map(|k| (1.0 - h).powi(k)).collect()
+                }),
             },
             spend_7d: (rng.gen_range(50.0..5_000.0f64) * 100.0).round() / 100.0,
         });
@@ -298,6 +303,7 @@ pub fn inputs(creatives: usize, entities: usize, seed: u64) -> ReportInputs {
                 kkt_gap: 0.0,
                 entities: plan_entities,
                 notes: Vec::new(),
+                model_version: None,
             },
             lift: Estimate {
                 point: lift,

@@ -351,9 +351,10 @@ pub fn forecast(cfg: &Config, args: ForecastBudgetArgs) -> Result<(), CliError> 
         eprintln!("note: {n}");
     }
     if args.json {
+        let view = service::ForecastView::new(&card.version, f);
         super::super::emit(&format!(
             "{}\n",
-            serde_json::to_string_pretty(&f).map_err(CliError::runtime)?
+            serde_json::to_string_pretty(&view).map_err(CliError::runtime)?
         ));
         return Ok(());
     }

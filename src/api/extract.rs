@@ -1,0 +1,159 @@
+//! Request extractors: the caller behind a bearer key (with its rate limit), and JSON bodies
+//! whose errors become problem+json (400 malformed, 413 too large, 415 not JSON, 422 with the
+//! field path).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::state::{KeyRecord, Role};
+
+/// How long a key lookup is trusted before the state is asked again (a key revoked from
+/// another process stops working within this time; revocations through the API at once).
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub key_id: String,
+    pub tenant: String,
+    pub role: Role,
+}
+
+impl Caller {
+    /// 403 unless the key's role is at least `role`.
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.role >= role {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "this needs a {} key; this key is {}",
+                role.as_str(),
+                self.role.as_str()
+            )))
+        }
+    }
+}
+
+/// Looks a presented key up, through a short-lived cache keyed by the key's hash.
+pub fn authenticate(state: &AppState, key: &str) -> Result<Option<KeyRecord>, ApiError> {
+    let h = hex::encode(Sha256::digest(key.as_bytes()));
+    if let Some((rec, at)) = state
+        .key_cache
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&h)
+        && at.elapsed() < KEY_CACHE_TTL
+    {
+        return Ok(rec.clone());
+    }
+    let rec = state.state.authenticate(key)?;
+    let mut cache = state.key_cache.write().unwrap_or_else(|e| e.into_inner());
+    if cache.len() > 100_000 {
+        cache.clear();
+    }
+    cache.insert(h, (rec.clone(), Instant::now()));
+    Ok(rec)
+}
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| {
+                ApiError::unauthorized("send the API key as `Authorization: Bearer <key>`")
+            })?
+            .to_str()
+            .map_err(|_| ApiError::unauthorized("the Authorization header is not text"))?;
+        let key = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header must be `Bearer <key>`")
+            })?
+            .trim();
+        let rec = authenticate(state, key)?
+            .ok_or_else(|| ApiError::unauthorized("unknown or revoked API key"))?;
+        if let Err(not_until) = state.limiter.check_key(&rec.id) {
+            use governor::clock::Clock;
+            let wait = not_until.wait_time_from(state.clock.now());
+            return Err(ApiError::rate_limited(
+                wait.as_secs_f64().ceil().max(1.0) as u64
+            ));
+        }
+        Ok(Caller {
+            key_id: rec.id,
+            tenant: rec.tenant,
+            role: rec.role,
+        })
+    }
+}
+
+/// A JSON body of type `T`.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+/// Parses JSON bytes; syntax errors are 400, shape errors 422 with the field path.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let path = if path == "." { "body".into() } else { path };
+                ApiError::invalid(path, inner.to_string())
+            }
+            _ => ApiError::bad_request(format!("the body is not valid JSON: {inner}")),
+        }
+    })
+}
+
+/// Reads the body bytes under the route's size limit (413 beyond it).
+pub async fn body_bytes(req: Request, state: &Arc<AppState>) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(format!(
+                "the body exceeds this route's limit ({}); send smaller batches",
+                e.body_text()
+            ))
+        } else {
+            ApiError::bad_request(format!("cannot read the body: {}", e.body_text()))
+        }
+    })
+}
+
+impl<T: DeserializeOwned> FromRequest<Arc<AppState>> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let ct = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let mime = ct.split(';').next().unwrap_or("").trim();
+        if !(mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")) {
+            return Err(ApiError::unsupported_media(format!(
+                "send JSON with `Content-Type: application/json` (got `{}`)",
+                if ct.is_empty() { "nothing" } else { ct }
+            )));
+        }
+        let bytes = body_bytes(req, state).await?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}

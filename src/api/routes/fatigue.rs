@@ -1,0 +1,379 @@
+//! `POST /v1/fatigue/score`: the tenant's champion fatigue model scores creatives either from
+//! the warehouse (`ad_ids`) or from histories in the body (`creatives`, nothing stored).
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use chrono::NaiveDate;
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::Errors;
+use crate::api::champions::Model;
+use crate::api::error::{ApiError, FieldError};
+use crate::api::extract::{ApiJson, Caller};
+use crate::api::{AppState, blocking};
+use crate::fatigue::ScoreRow;
+use crate::platforms::Platform;
+use crate::registry::ModelKind;
+use crate::schema::{AdDailyRow, cols, rows_to_frame};
+use crate::state::Role;
+
+/// Score creatives: give `ad_ids` (scored from the warehouse) or `creatives` with their
+/// daily history (scored from the body; nothing is stored). Not both.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreRequest {
+    /// The day to score at [default: the latest day in the data].
+    #[serde(default)]
+    pub as_of: Option<NaiveDate>,
+    /// Ad ids of the caller's tenant in the warehouse.
+    #[serde(default)]
+    pub ad_ids: Option<Vec<String>>,
+    /// Creatives with their history.
+    #[serde(default)]
+    pub creatives: Option<Vec<CreativeHistory>>,
+}
+
+/// One creative and its daily history.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreativeHistory {
+    /// google_ads, meta, linkedin, tiktok, microsoft_ads, snapchat, pinterest, x, amazon_ads.
+    pub platform: String,
+    pub account_id: String,
+    pub ad_id: String,
+    /// One entry per day (a missing day counts as no delivery).
+    pub history: Vec<HistoryDay>,
+}
+
+/// One day of a creative.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryDay {
+    pub date: NaiveDate,
+    pub impressions: i64,
+    pub clicks: i64,
+    /// Account currency units.
+    pub spend: f64,
+    #[serde(default)]
+    pub reach: Option<i64>,
+    #[serde(default)]
+    pub conversions: Option<f64>,
+    #[serde(default)]
+    pub conversion_value: Option<f64>,
+}
+
+/// Scores, one per creative.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ScoreResponse {
+    pub model_version: String,
+    pub as_of: NaiveDate,
+    pub scores: Vec<ScoreRow>,
+    /// Requested ad ids with no rows in the tenant's warehouse.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown_ad_ids: Vec<String>,
+}
+
+fn check_creatives(list: &[CreativeHistory], max: usize) -> Result<Vec<AdDailyRow>, ApiError> {
+    let mut errors = Vec::new();
+    let mut err = |path: String, message: &str| {
+        if errors.len() < 50 {
+            errors.push(FieldError {
+                path,
+                message: message.to_string(),
+            });
+        }
+    };
+    if list.is_empty() {
+        err("creatives".into(), "give at least one creative");
+    }
+    if list.len() > max {
+        return Err(ApiError::invalid(
+            "creatives",
+            format!("{} creatives; at most {max} per request", list.len()),
+        ));
+    }
+    let mut rows = Vec::with_capacity(list.iter().map(|c| c.history.len()).sum());
+    let mut seen = HashSet::new();
+    for (i, c) in list.iter().enumerate() {
+        let platform = match Platform::from_name(&c.platform) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                err(format!("creatives[{i}].platform"), &e.to_string());
+                None
+            }
+        };
+        if c.account_id.trim().is_empty() {
+            err(format!("creatives[{i}].account_id"), "must not be empty");
+        }
+        if c.ad_id.trim().is_empty() {
+            err(format!("creatives[{i}].ad_id"), "must not be empty");
+        }
+        if !seen.insert((c.platform.as_str(), c.account_id.as_str(), c.ad_id.as_str())) {
+            err(
+                format!("creatives[{i}].ad_id"),
+                "this creative appears twice in the request",
+            );
+        }
+        if c.history.is_empty() {
+            err(format!("creatives[{i}].history"), "give at least one day");
+        }
+        let mut days = HashSet::with_capacity(c.history.len());
+        for (j, d) in c.history.iter().enumerate() {
+            let at = |f: &str| format!("creatives[{i}].history[{j}].{f}");
+            if !days.insert(d.date) {
+                err(at("date"), "this day appears twice");
+            }
+            if d.impressions < 0 {
+                err(at("impressions"), "must be ≥ 0");
+            }
+            if d.clicks < 0 {
+                err(at("clicks"), "must be ≥ 0");
+            }
+            if !d.spend.is_finite() || d.spend < 0.0 {
+                err(at("spend"), "must be a finite number ≥ 0");
+            }
+            if d.reach.is_some_and(|r| r < 0) {
+                err(at("reach"), "must be ≥ 0");
+            }
+            if d.conversions.is_some_and(|v| !v.is_finite() || v < 0.0) {
+                err(at("conversions"), "must be a finite number ≥ 0");
+            }
+            if d.conversion_value
+                .is_some_and(|v| !v.is_finite() || v < 0.0)
+            {
+                err(at("conversion_value"), "must be a finite number ≥ 0");
+            }
+            if let Some(p) = platform {
+                let mut r = AdDailyRow::new(p, c.account_id.clone(), c.ad_id.clone(), d.date);
+                r.impressions = d.impressions;
+                r.clicks = d.clicks;
+                r.spend = Some(d.spend);
+                r.reach = d.reach;
+                r.conversions = d.conversions;
+                r.conversion_value = d.conversion_value;
+                rows.push(r);
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(rows)
+    } else {
+        Err(ApiError::invalid_fields(errors))
+    }
+}
+
+/// A row for a requested creative the model did not score (no delivery in the last days).
+fn inactive(key: (&str, &str, &str), tenant: &str, as_of: NaiveDate, version: &str) -> ScoreRow {
+    ScoreRow {
+        tenant: tenant.to_string(),
+        platform: key.0.to_string(),
+        account_id: key.1.to_string(),
+        ad_id: key.2.to_string(),
+        as_of,
+        status: "inactive".into(),
+        p_onset_7d: None,
+        p_onset_14d: None,
+        p_onset_7_14d: None,
+        expected_days_to_onset: None,
+        drivers: "no delivery in the days before as_of".into(),
+        action: "none".into(),
+        model_version: version.to_string(),
+        survival: None,
+    }
+}
+
+/// The distinct (platform, account_id, ad_id) of a frame, in order of first appearance.
+fn creative_keys(df: &DataFrame) -> Result<Vec<(String, String, String)>, ApiError> {
+    let get = |c: &str| {
+        df.column(c)
+            .and_then(|c| c.str().cloned())
+            .map_err(ApiError::internal)
+    };
+    let (p, a, d) = (
+        get(cols::PLATFORM)?,
+        get(cols::ACCOUNT_ID)?,
+        get(cols::AD_ID)?,
+    );
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for ((p, a), d) in p.iter().zip(a.iter()).zip(d.iter()) {
+        let k = (
+            p.unwrap_or_default().to_string(),
+            a.unwrap_or_default().to_string(),
+            d.unwrap_or_default().to_string(),
+        );
+        if seen.insert(k.clone()) {
+            out.push(k);
+        }
+    }
+    Ok(out)
+}
+
+fn latest_date(df: &DataFrame) -> Result<Option<NaiveDate>, ApiError> {
+    let s = df
+        .column(cols::DATE)
+        .and_then(|c| c.as_materialized_series().max_reduce())
+        .map_err(ApiError::internal)?;
+    Ok(match s.value() {
+        AnyValue::Date(d) => Some(crate::schema::days_to_date(*d)),
+        _ => None,
+    })
+}
+
+/// Scores creatives with the tenant's champion fatigue model.
+#[utoipa::path(
+    post,
+    path = "/v1/fatigue/score",
+    tag = "fatigue",
+    request_body = ScoreRequest,
+    responses(
+        (status = 200, description = "One score per creative", body = ScoreResponse),
+        Errors
+    ),
+    security(("bearer" = []))
+)]
+pub async fn score(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    ApiJson(req): ApiJson<ScoreRequest>,
+) -> Result<Json<ScoreResponse>, ApiError> {
+    caller.require(Role::Read)?;
+    if !st.is_ready() {
+        return Err(ApiError::unavailable("models are loading", 5));
+    }
+    let max = st.cfg.api.max_batch_creatives;
+    enum Source {
+        Body(Vec<AdDailyRow>),
+        Warehouse(Vec<String>),
+    }
+    let source = match (req.ad_ids, req.creatives) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "body",
+                "give either ad_ids or creatives, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(ApiError::invalid("body", "give ad_ids or creatives"));
+        }
+        (Some(ids), None) => {
+            if ids.is_empty() || ids.len() > max {
+                return Err(ApiError::invalid(
+                    "ad_ids",
+                    format!("give 1 to {max} ad ids (got {})", ids.len()),
+                ));
+            }
+            if let Some(i) = ids.iter().position(|s| s.trim().is_empty()) {
+                return Err(ApiError::invalid(
+                    format!("ad_ids[{i}]"),
+                    "must not be empty",
+                ));
+            }
+            Source::Warehouse(ids)
+        }
+        (None, Some(c)) => Source::Body(check_creatives(&c, max)?),
+    };
+    let tenant = caller.tenant.clone();
+    let as_of_req = req.as_of;
+    blocking(move || {
+        let champion = st
+            .champions
+            .get(&tenant, ModelKind::Fatigue)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| {
+                ApiError::not_found(format!(
+                    "tenant `{tenant}` has no champion fatigue model; train one (POST /v1/jobs)"
+                ))
+            })?;
+        let Model::Fatigue(model) = &champion.model else {
+            return Err(ApiError::internal("fatigue slot holds another kind"));
+        };
+        let version = champion.version().to_string();
+        let (df, wanted): (DataFrame, Vec<(String, String, String)>) = match source {
+            Source::Body(rows) => {
+                let mut keys: Vec<(String, String, String)> = rows
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.platform.as_str().to_string(),
+                            r.account_id.clone(),
+                            r.ad_id.clone(),
+                        )
+                    })
+                    .collect();
+                keys.dedup();
+                (
+                    rows_to_frame(&tenant, &rows).map_err(ApiError::internal)?,
+                    keys,
+                )
+            }
+            Source::Warehouse(ids) => {
+                let list = Series::new("ids".into(), ids.clone());
+                let df = st
+                    .warehouse
+                    .query(Some(&tenant), |lf| {
+                        lf.filter(col(cols::AD_ID).is_in(lit(list).implode(false), false))
+                            .collect()
+                    })
+                    .map_err(ApiError::internal)?;
+                let mut keys = creative_keys(&df)?;
+                let found: BTreeSet<&str> = keys.iter().map(|k| k.2.as_str()).collect();
+                let unknown: Vec<String> = ids
+                    .iter()
+                    .filter(|i| !found.contains(i.as_str()))
+                    .cloned()
+                    .collect();
+                // Unknown ids are marked by an empty platform.
+                keys.extend(
+                    unknown
+                        .into_iter()
+                        .map(|i| (String::new(), String::new(), i)),
+                );
+                (df, keys)
+            }
+        };
+        let as_of = match as_of_req {
+            Some(d) => d,
+            None => latest_date(&df)?.ok_or_else(|| {
+                ApiError::invalid("ad_ids", "none of these ads has rows in the warehouse")
+            })?,
+        };
+        let scored = if df.height() == 0 {
+            Vec::new()
+        } else {
+            crate::fatigue::score(df.lazy(), as_of, model, &version, &st.fatigue_spec).map_err(
+                |e| match e {
+                    crate::fatigue::FatigueError::Data(m) => ApiError::unprocessable(m),
+                    other => ApiError::internal(other),
+                },
+            )?
+        };
+        let mut scores = scored;
+        let mut unknown_ad_ids = Vec::new();
+        let scored_keys: HashSet<(String, String, String)> = scores
+            .iter()
+            .map(|s| (s.platform.clone(), s.account_id.clone(), s.ad_id.clone()))
+            .collect();
+        let mut extra = Vec::new();
+        for k in &wanted {
+            if k.0.is_empty() {
+                unknown_ad_ids.push(k.2.clone());
+            } else if !scored_keys.contains(k) {
+                extra.push(inactive((&k.0, &k.1, &k.2), &tenant, as_of, &version));
+            }
+        }
+        scores.extend(extra);
+        Ok(Json(ScoreResponse {
+            model_version: version,
+            as_of,
+            scores,
+            unknown_ad_ids,
+        }))
+    })
+    .await
+}

@@ -1,0 +1,136 @@
+//! Retraining jobs: `POST /v1/jobs` queues one (202), `GET /v1/jobs` lists the tenant's,
+//! `GET /v1/jobs/{id}` shows status, progress, timings, the resulting version or the error,
+//! `DELETE /v1/jobs/{id}` cancels.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::Errors;
+use crate::api::error::ApiError;
+use crate::api::extract::{ApiJson, Caller};
+use crate::api::{AppState, blocking};
+use crate::state::{Job, Role};
+
+/// A retraining request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobRequest {
+    /// `fatigue` or `budget`.
+    pub kind: String,
+    /// Overrides of the job spec, laid over `training/<kind>.toml` key by key, e.g.
+    /// `{"fit": {"bootstrap": 100}}` or `{"models": {"seed": 7}}`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// Most jobs to return, newest first (default 50, at most 500).
+    pub limit: Option<usize>,
+}
+
+/// Queues a retraining job for the caller's tenant.
+#[utoipa::path(
+    post,
+    path = "/v1/jobs",
+    tag = "jobs",
+    request_body = JobRequest,
+    responses((status = 202, description = "Queued; poll the Location", body = Job), Errors),
+    security(("bearer" = []))
+)]
+pub async fn create(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    ApiJson(req): ApiJson<JobRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require(Role::Write)?;
+    let job = blocking(move || {
+        crate::jobs::validate_request(&req.kind, req.config.as_ref()).map_err(|e| {
+            let (path, msg) = e.split_once(": ").unwrap_or(("config", &e));
+            ApiError::invalid(path, msg)
+        })?;
+        let j = st
+            .state
+            .enqueue(&caller.tenant, &req.kind, req.config.as_ref(), "api")?;
+        st.wake_workers();
+        Ok(j)
+    })
+    .await?;
+    let loc = format!("/v1/jobs/{}", job.id);
+    Ok((StatusCode::ACCEPTED, [(header::LOCATION, loc)], Json(job)))
+}
+
+/// The caller's jobs, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs",
+    tag = "jobs",
+    params(ListQuery),
+    responses((status = 200, description = "Jobs", body = Vec<Job>), Errors),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<Job>>, ApiError> {
+    caller.require(Role::Read)?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    blocking(move || Ok(Json(st.state.jobs(Some(&caller.tenant), limit)?))).await
+}
+
+/// One job.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{id}",
+    tag = "jobs",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, description = "The job", body = Job), Errors),
+    security(("bearer" = []))
+)]
+pub async fn get(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Job>, ApiError> {
+    caller.require(Role::Read)?;
+    blocking(move || {
+        st.state
+            .job(&id, Some(&caller.tenant))?
+            .map(Json)
+            .ok_or_else(|| ApiError::not_found(format!("no job `{id}`")))
+    })
+    .await
+}
+
+/// Cancels a job: a queued one at once, a running one at its next step (nothing is
+/// registered). Finished jobs are left as they are.
+#[utoipa::path(
+    delete,
+    path = "/v1/jobs/{id}",
+    tag = "jobs",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, description = "The job after the request", body = Job), Errors),
+    security(("bearer" = []))
+)]
+pub async fn cancel(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Job>, ApiError> {
+    caller.require(Role::Write)?;
+    blocking(move || {
+        st.state
+            .cancel(&id, Some(&caller.tenant))?
+            .map(Json)
+            .ok_or_else(|| ApiError::not_found(format!("no job `{id}`")))
+    })
+    .await
+}

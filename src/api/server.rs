@@ -1,0 +1,232 @@
+//! `omnify serve`: bind, announce, bootstrap the bundled sample when the state is empty, load
+//! the champions, start the job workers, the registry poller and the schedule, serve until
+//! SIGTERM or Ctrl-C, then drain in-flight requests.
+//!
+//! The socket is bound first, so `/healthz` answers at once and `/readyz` (and the model
+//! routes) answer 503 with `Retry-After` until the bootstrap and the first model load finish.
+//! Accepted connections get TCP_NODELAY (small responses are not held back ~40 ms by delayed
+//! ACKs). A job still running at shutdown is requeued by the next start.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::serve::ListenerExt;
+
+use super::{AppState, app};
+use crate::config::Config;
+use crate::jobs::{Scheduler, Workers};
+use crate::state::Role;
+
+/// How `omnify serve` starts.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// Start empty: no sample ingest, no training, no admin key (tests, real deployments).
+    pub no_bootstrap: bool,
+}
+
+/// The tenant the bootstrap admin key is for: the configured tenant when it has data, else
+/// the first tenant in the warehouse.
+fn admin_tenant(cfg: &Config, st: &AppState) -> Result<String, String> {
+    let tenants = crate::bootstrap::tenants(&st.warehouse)?;
+    Ok(if tenants.contains(&cfg.tenant) || tenants.is_empty() {
+        cfg.tenant.clone()
+    } else {
+        tenants[0].clone()
+    })
+}
+
+fn bootstrap(st: &AppState, opts: &ServeOptions, base_url: &str) -> Result<(), String> {
+    if !opts.no_bootstrap {
+        let t0 = std::time::Instant::now();
+        let b = crate::bootstrap::ensure_sample(&st.cfg, &mut |line| {
+            eprintln!("bootstrap: {line}");
+        })?;
+        for (tenant, kind, err) in &b.failed {
+            eprintln!("bootstrap: training the {kind} model of {tenant} failed: {err}");
+        }
+        if b.ingested_rows > 0 || !b.trained.is_empty() {
+            eprintln!(
+                "bootstrap: {} rows ingested, {} models trained in {:.0} s",
+                b.ingested_rows,
+                b.trained.len(),
+                t0.elapsed().as_secs_f64()
+            );
+        }
+        if !st.state.has_admin_key().map_err(|e| e.to_string())? {
+            let tenant = admin_tenant(&st.cfg, st)?;
+            let (_, key) = st
+                .state
+                .create_key(&tenant, Role::Admin, "bootstrap admin key")
+                .map_err(|e| e.to_string())?;
+            println!(
+                "\nAdmin key for tenant `{tenant}` (shown once; only its hash is stored):\n  {key}\n\
+                 Try it:\n  curl -s -H 'Authorization: Bearer {key}' {base_url}/v1/models\n\
+                 More keys: omnify keys create --tenant {tenant} --role read\n"
+            );
+        }
+    }
+    st.champions.refresh()?;
+    Ok(())
+}
+
+/// Runs the server until a shutdown signal. Blocking: it owns its runtime.
+pub fn serve(cfg: Config, opts: ServeOptions) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        // Polars plans recurse deeply; blocking-pool threads run them.
+        .thread_stack_size(32 << 20)
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    rt.block_on(run(cfg, opts))
+}
+
+async fn run(cfg: Config, opts: ServeOptions) -> Result<(), String> {
+    let addr = cfg.api.addr.clone();
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e} (set --addr or [api] addr)"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let base_url = format!("http://{local}");
+    let st = Arc::new(AppState::open(cfg.clone())?);
+    println!("OmniFy listening on {base_url} (API description: {base_url}/openapi.json)");
+
+    // Workers start after the bootstrap (its training must not race a requeued job).
+    let workers: Arc<std::sync::Mutex<Option<Workers>>> = Arc::new(std::sync::Mutex::new(None));
+    {
+        let st = st.clone();
+        let workers = workers.clone();
+        let base_url = base_url.clone();
+        tokio::task::spawn_blocking(move || {
+            match bootstrap(&st, &opts, &base_url) {
+                Ok(()) => {
+                    st.set_ready(true);
+                    println!(
+                        "OmniFy is ready: {} champion models loaded",
+                        st.champions.cached().len()
+                    );
+                }
+                Err(e) => {
+                    eprintln!("error: startup failed: {e}");
+                    std::process::exit(1);
+                }
+            }
+            let on_done = {
+                let st = st.clone();
+                Arc::new(move |_: &crate::state::Job, _| {
+                    if let Err(e) = st.champions.refresh() {
+                        tracing::error!(error = %e, "refreshing champions after a job failed");
+                    }
+                })
+            };
+            match Workers::start(
+                st.cfg.clone(),
+                st.state.clone(),
+                st.cfg.api.job_workers,
+                on_done,
+            ) {
+                Ok(w) => {
+                    let wake = w.waker();
+                    *st.wake_workers.write().unwrap_or_else(|e| e.into_inner()) =
+                        Some(Arc::new(wake));
+                    *workers.lock().unwrap_or_else(|e| e.into_inner()) = Some(w);
+                }
+                Err(e) => {
+                    eprintln!("error: cannot start the job workers: {e}");
+                    std::process::exit(1);
+                }
+            }
+        });
+    }
+    // The registry poller: promotions by other processes reach the server.
+    {
+        let st = st.clone();
+        let every = Duration::from_millis(st.cfg.api.model_poll_ms.max(100));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                if !st.is_ready() {
+                    continue;
+                }
+                let s = st.clone();
+                match tokio::task::spawn_blocking(move || s.champions.refresh()).await {
+                    Ok(Ok(swapped)) => {
+                        for (t, k, v) in swapped {
+                            tracing::info!(tenant = %t, kind = k.as_str(), version = %v,
+                                "serving a new champion");
+                        }
+                    }
+                    Ok(Err(e)) => tracing::error!(error = %e, "polling the registry failed"),
+                    Err(e) => tracing::error!(error = %e, "registry poll task failed"),
+                }
+            }
+        });
+    }
+    // The schedule.
+    if !st.cfg.schedule.is_empty() {
+        let st = st.clone();
+        tokio::spawn(async move {
+            let sched = Arc::new(Scheduler::new(st.cfg.schedule.clone()));
+            let mut tick = tokio::time::interval(Duration::from_secs(30));
+            loop {
+                tick.tick().await;
+                let s = st.clone();
+                let sched = sched.clone();
+                let r = tokio::task::spawn_blocking(move || -> Result<usize, String> {
+                    let tenants = crate::bootstrap::tenants(&s.warehouse)?;
+                    let q = sched
+                        .tick(&s.state, &tenants, chrono::Utc::now())
+                        .map_err(|e| e.to_string())?;
+                    Ok(q.len())
+                });
+                match r.await {
+                    Ok(Ok(n)) if n > 0 => {
+                        tracing::info!(queued = n, "scheduled retraining queued");
+                        st.wake_workers();
+                    }
+                    Ok(Err(e)) => tracing::error!(error = %e, "schedule tick failed"),
+                    _ => {}
+                }
+            }
+        });
+    }
+
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
+    axum::serve(listener, app(st.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))?;
+    eprintln!(
+        "shutting down: in-flight requests answered; a running job is requeued at the next start"
+    );
+    if let Some(w) = workers.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        w.stop_flag()
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

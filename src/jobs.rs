@@ -1,0 +1,440 @@
+//! Batch retraining jobs (DESIGN.md §6): jobs are rows of the SQLite state
+//! ([`crate::state`]); a bounded pool of worker threads claims them oldest first and runs
+//! training off the async runtime, so scoring keeps answering while a job runs. A job trains
+//! the tenant's fatigue or budget model from the warehouse, registers the version and promotes
+//! it only when it beats the champion on the holdout.
+//!
+//! - **Progress** (0–1 and the current step) is written to the state as the training reports
+//!   it (at most a few times a second).
+//! - **Cancel**: a queued job is cancelled at once; a running one stops at its next step and
+//!   registers nothing (the worker unwinds out of the training with a private marker, which
+//!   skips the panic hook; any other panic in training fails the job instead of the server).
+//! - **Restarts**: jobs a dead process left `running` are requeued when workers start.
+//! - **Schedule**: [`Scheduler::tick`] enqueues the `[[schedule]]` entries that are due.
+//! - **Config**: a job's `config` JSON object is laid over the job spec in force
+//!   (`training/fatigue.toml` / `training/budget.toml`), key by key.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::bootstrap;
+use crate::budget::fit;
+use crate::budget::job::BudgetJobConfig;
+use crate::budget::service as budget_service;
+use crate::config::{Config, ScheduleEntry};
+use crate::fatigue::JobConfig;
+use crate::registry::Registry;
+use crate::state::{Job, JobStatus, State, StateError};
+use crate::warehouse::Warehouse;
+
+/// What a successful job produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobOutcome {
+    pub version: String,
+    pub promoted: bool,
+    pub message: String,
+}
+
+/// Unwinding payload of a cancelled job.
+struct Cancelled;
+
+/// Lays `over` (JSON object) over `base` (TOML table), recursing into tables.
+fn merge(base: &mut toml::Table, over: &toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            _ => {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// The TOML text of the job spec file (if present) with the job's overrides applied.
+fn spec_text(file: &str, overrides: Option<&serde_json::Value>) -> Result<String, String> {
+    let path = std::path::Path::new(file);
+    let mut base: toml::Table = if path.exists() {
+        let t = std::fs::read_to_string(path).map_err(|e| format!("{file}: {e}"))?;
+        toml::from_str(&t).map_err(|e| format!("{file}: {}", e.message()))?
+    } else {
+        toml::Table::new()
+    };
+    if let Some(o) = overrides {
+        if !o.is_object() {
+            return Err("config: expected a JSON object of job spec sections".into());
+        }
+        let over = match toml::Value::try_from(o) {
+            Ok(toml::Value::Table(t)) => t,
+            Ok(_) => return Err("config: expected a JSON object of job spec sections".into()),
+            Err(e) => return Err(format!("config: not representable as a job spec: {e}")),
+        };
+        merge(&mut base, &over);
+    }
+    toml::to_string(&base).map_err(|e| format!("config: {e}"))
+}
+
+/// The fatigue job spec with `overrides`; the error names the field.
+pub fn fatigue_spec(overrides: Option<&serde_json::Value>) -> Result<JobConfig, String> {
+    let text = spec_text("training/fatigue.toml", overrides)?;
+    let cfg = JobConfig::from_toml_str(&text).map_err(|e| format!("config: {e}"))?;
+    cfg.validate().map_err(|e| format!("config: {e}"))?;
+    Ok(cfg)
+}
+
+/// The budget job spec with `overrides`; the error names the field.
+pub fn budget_spec(overrides: Option<&serde_json::Value>) -> Result<BudgetJobConfig, String> {
+    let text = spec_text("training/budget.toml", overrides)?;
+    BudgetJobConfig::from_toml(&text).map_err(|e| format!("config: {e}"))
+}
+
+/// Checks a job request before it is queued: known kind, valid config.
+pub fn validate_request(kind: &str, config: Option<&serde_json::Value>) -> Result<(), String> {
+    match kind {
+        "fatigue" => fatigue_spec(config).map(|_| ()),
+        "budget" => budget_spec(config).map(|_| ()),
+        other => Err(format!("kind: `{other}` is not fatigue or budget")),
+    }
+}
+
+/// Runs one claimed job to its end and records the result in the state.
+pub fn run(cfg: &Config, state: &State, job: &Job) -> Result<JobStatus, StateError> {
+    let last = Mutex::new(Instant::now() - Duration::from_secs(1));
+    // Reports progress and unwinds when a cancel was requested.
+    let report = |p: f64, msg: &str| {
+        let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
+        let cancel = if l.elapsed() >= Duration::from_millis(200) || p >= 1.0 {
+            *l = Instant::now();
+            drop(l);
+            state.progress(&job.id, p, msg).unwrap_or(false)
+        } else {
+            drop(l);
+            state
+                .job(&job.id, None)
+                .ok()
+                .flatten()
+                .is_some_and(|j| j.cancel_requested)
+        };
+        if cancel {
+            std::panic::resume_unwind(Box::new(Cancelled));
+        }
+    };
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| execute(cfg, job, &report)));
+    match result {
+        Ok(Ok(o)) => {
+            state.succeed(&job.id, &o.version, o.promoted, &o.message)?;
+            Ok(JobStatus::Succeeded)
+        }
+        Ok(Err(e)) => {
+            state.fail(&job.id, &e)?;
+            Ok(JobStatus::Failed)
+        }
+        Err(payload) if payload.is::<Cancelled>() => {
+            state.mark_cancelled(&job.id, "cancelled while running; nothing registered")?;
+            Ok(JobStatus::Cancelled)
+        }
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown".into());
+            tracing::error!(job = %job.id, panic = %what, "training panicked");
+            state.fail(
+                &job.id,
+                "internal error while training (see the server log)",
+            )?;
+            Ok(JobStatus::Failed)
+        }
+    }
+}
+
+fn execute(cfg: &Config, job: &Job, report: &dyn Fn(f64, &str)) -> Result<JobOutcome, String> {
+    let wh = Warehouse::open(cfg.warehouse_dir()).map_err(|e| e.to_string())?;
+    let reg = Registry::open(&cfg.models_dir);
+    match job.kind.as_str() {
+        "fatigue" => {
+            let spec = fatigue_spec(job.config.as_ref())?;
+            report(0.0, "loading the warehouse");
+            let mut progress = |i: usize, n: usize, msg: &str| {
+                report(0.05 + 0.9 * i as f64 / n.max(1) as f64, msg);
+            };
+            let (version, promoted) =
+                bootstrap::train_fatigue(&wh, &reg, &job.tenant, &spec, &mut progress)?;
+            Ok(JobOutcome {
+                message: format!(
+                    "registered fatigue model {version}{}",
+                    if promoted {
+                        ", promoted to champion"
+                    } else {
+                        ", not promoted (the champion is as good or better)"
+                    }
+                ),
+                version,
+                promoted,
+            })
+        }
+        "budget" => {
+            let spec = budget_spec(job.config.as_ref())?;
+            report(0.0, "building entity-period series");
+            let (sets, outcome) = budget_service::warehouse_datasets(&wh, &job.tenant, &spec)
+                .map_err(|e| e.to_string())?;
+            report(0.1, "fitting response curves and bootstrap intervals");
+            let model =
+                fit::train(&sets, &spec.fit, "warehouse", &outcome).map_err(|e| e.to_string())?;
+            report(0.95, "registering");
+            let bytes = serde_json::to_vec(&model).map_err(|e| e.to_string())?;
+            let d = reg
+                .register_and_maybe_promote(
+                    budget_service::card_for(&job.tenant, &model, &spec),
+                    &[("model.json", bytes)],
+                )
+                .map_err(|e| e.to_string())?;
+            Ok(JobOutcome {
+                message: format!(
+                    "registered budget model {}{}",
+                    d.version,
+                    if d.promoted {
+                        ", promoted to champion"
+                    } else {
+                        ", not promoted"
+                    }
+                ),
+                version: d.version,
+                promoted: d.promoted,
+            })
+        }
+        other => Err(format!("unknown job kind `{other}`")),
+    }
+}
+
+/// A pool of worker threads claiming jobs from the state.
+pub struct Workers {
+    stop: Arc<AtomicBool>,
+    wake: Arc<(Mutex<bool>, Condvar)>,
+    handles: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Workers {
+    /// Requeues interrupted jobs and starts `n` workers. `on_done` runs after each job (the
+    /// server refreshes its models there).
+    pub fn start(
+        cfg: Config,
+        state: Arc<State>,
+        n: usize,
+        on_done: Arc<dyn Fn(&Job, JobStatus) + Send + Sync>,
+    ) -> Result<Workers, StateError> {
+        let requeued = state.requeue_interrupted()?;
+        if requeued > 0 {
+            tracing::warn!(requeued, "jobs interrupted by a restart were requeued");
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let wake = Arc::new((Mutex::new(false), Condvar::new()));
+        let handles = (0..n.max(1))
+            .map(|i| {
+                let (cfg, state, stop, wake, on_done) = (
+                    cfg.clone(),
+                    state.clone(),
+                    stop.clone(),
+                    wake.clone(),
+                    on_done.clone(),
+                );
+                std::thread::Builder::new()
+                    .name(format!("omnify-job-{i}"))
+                    // Polars plans recurse deeply; training runs on a roomy stack.
+                    .stack_size(64 << 20)
+                    .spawn(move || worker(cfg, state, stop, wake, on_done))
+                    .expect("spawning a worker thread")
+            })
+            .collect();
+        Ok(Workers {
+            stop,
+            wake,
+            handles,
+        })
+    }
+
+    /// Wakes a worker (a job was queued).
+    pub fn notify(&self) {
+        let (m, c) = &*self.wake;
+        *m.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        c.notify_all();
+    }
+
+    /// A function that wakes the workers, for code that does not own the pool.
+    pub fn waker(&self) -> impl Fn() + Send + Sync + 'static {
+        let wake = self.wake.clone();
+        move || {
+            let (m, c) = &*wake;
+            *m.lock().unwrap_or_else(|e| e.into_inner()) = true;
+            c.notify_all();
+        }
+    }
+
+    /// Asks workers to stop after their current job and waits for them.
+    pub fn shutdown(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.notify();
+        for h in self.handles {
+            let _ = h.join();
+        }
+    }
+
+    /// Asks workers to stop without waiting (a running job is requeued at the next start).
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
+}
+
+fn worker(
+    cfg: Config,
+    state: Arc<State>,
+    stop: Arc<AtomicBool>,
+    wake: Arc<(Mutex<bool>, Condvar)>,
+    on_done: Arc<dyn Fn(&Job, JobStatus) + Send + Sync>,
+) {
+    while !stop.load(Ordering::SeqCst) {
+        match state.claim() {
+            Ok(Some(job)) => {
+                tracing::info!(job = %job.id, tenant = %job.tenant, kind = %job.kind, "job started");
+                match run(&cfg, &state, &job) {
+                    Ok(status) => {
+                        tracing::info!(job = %job.id, status = status.as_str(), "job finished");
+                        on_done(&job, status);
+                    }
+                    Err(e) => tracing::error!(job = %job.id, error = %e, "job state update failed"),
+                }
+            }
+            Ok(None) => {
+                // Jobs queued by other processes are picked up within a second.
+                let (m, c) = &*wake;
+                let mut woken = m.lock().unwrap_or_else(|e| e.into_inner());
+                if !*woken {
+                    woken = c
+                        .wait_timeout(woken, Duration::from_secs(1))
+                        .map(|(g, _)| g)
+                        .unwrap_or_else(|e| e.into_inner().0);
+                }
+                *woken = false;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "claiming a job failed");
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+/// Enqueues scheduled retraining.
+pub struct Scheduler {
+    entries: Vec<ScheduleEntry>,
+}
+
+impl Scheduler {
+    pub fn new(entries: Vec<ScheduleEntry>) -> Scheduler {
+        Scheduler { entries }
+    }
+
+    /// Enqueues the jobs of every due entry at `now`; returns the jobs queued. `tenants` lists
+    /// the warehouse's tenants (for entries without their own list).
+    pub fn tick(
+        &self,
+        state: &State,
+        tenants: &[String],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Job>, StateError> {
+        let mut queued = Vec::new();
+        for e in &self.entries {
+            let name = e.name();
+            let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let last = state
+                .last_run(&name)?
+                .and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok())
+                .map(|d| d.with_timezone(&chrono::Utc));
+            let Some(last) = last else {
+                state.set_last_run(&name, &stamp)?;
+                continue;
+            };
+            if !e.due(last, now) {
+                continue;
+            }
+            state.set_last_run(&name, &stamp)?;
+            let list = if e.tenants.is_empty() {
+                tenants
+            } else {
+                &e.tenants[..]
+            };
+            for t in list {
+                let busy = state.jobs(Some(t), 200)?.iter().any(|j| {
+                    j.kind == e.kind && matches!(j.status, JobStatus::Queued | JobStatus::Running)
+                });
+                if !busy {
+                    queued.push(state.enqueue(t, &e.kind, None, "schedule")?);
+                }
+            }
+        }
+        Ok(queued)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_overrides_are_laid_over_the_spec_and_checked() {
+        let b = budget_spec(Some(&serde_json::json!({"fit": {"bootstrap": 7}}))).unwrap();
+        assert_eq!(b.fit.bootstrap, 7);
+        // Untouched keys keep the shipped defaults.
+        assert_eq!(b.series, BudgetJobConfig::default().series);
+        let e = budget_spec(Some(&serde_json::json!({"fit": {"bootstrp": 7}}))).unwrap_err();
+        assert!(e.contains("bootstrp"), "{e}");
+        let e = validate_request("churn", None).unwrap_err();
+        assert!(e.starts_with("kind:"), "{e}");
+        let e = validate_request("fatigue", Some(&serde_json::json!([1]))).unwrap_err();
+        assert!(e.contains("JSON object"), "{e}");
+        let f = fatigue_spec(Some(&serde_json::json!({"models": {"seed": 11}}))).unwrap();
+        assert_eq!(f.models.seed, 11);
+    }
+
+    #[test]
+    fn scheduler_records_first_sight_then_enqueues_when_due_without_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path().join("s.sqlite")).unwrap();
+        let s = Scheduler::new(vec![ScheduleEntry {
+            kind: "budget".into(),
+            tenants: vec![],
+            daily_at: None,
+            every_hours: Some(1.0),
+        }]);
+        let t = |x: &str| {
+            chrono::DateTime::parse_from_rfc3339(x)
+                .unwrap()
+                .with_timezone(&chrono::Utc)
+        };
+        let tenants = vec!["a".to_string(), "b".to_string()];
+        assert!(
+            s.tick(&state, &tenants, t("2026-11-26T00:00:00Z"))
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            s.tick(&state, &tenants, t("2026-11-26T00:30:00Z"))
+                .unwrap()
+                .is_empty()
+        );
+        let q = s.tick(&state, &tenants, t("2026-11-26T01:00:00Z")).unwrap();
+        assert_eq!(q.len(), 2);
+        assert!(
+            q.iter()
+                .all(|j| j.source == "schedule" && j.kind == "budget")
+        );
+        // Still queued an hour later: not duplicated.
+        assert!(
+            s.tick(&state, &tenants, t("2026-11-26T02:00:00Z"))
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
