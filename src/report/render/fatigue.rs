@@ -75,7 +75,7 @@ pub fn at_risk_section(inp: &ReportInputs) -> Markup {
                reaches 2× its launch level in the week after next; the expected onset is the \
                day the cost is forecast to cross that line. Drivers say what pushes the risk up \
                most. The charts show the cost over time against the launch baseline and the 2× \
-               line, with the forecast window shaded.";
+               line, with the likely onset days shaded (the middle half of the forecast).";
     let fi = match &inp.fatigue {
         Section::Ready(fi) => fi,
         Section::Missing(n) => return section("at-risk", how, note(n)),
@@ -144,6 +144,23 @@ pub fn at_risk_section(inp: &ReportInputs) -> Markup {
     section("at-risk", how, body)
 }
 
+/// The middle half of the onset day given an onset within the horizon, in days after the
+/// as-of day: the first k with F(k) ≥ ¼·F(H) and the first with F(k) ≥ ¾·F(H), where
+/// F(k) = 1 − S(k) from the creative's survival curve S(1..=H). None without a curve or risk.
+pub fn onset_window(survival: &[f64]) -> Option<(usize, usize)> {
+    let f_h = 1.0 - *survival.last()?;
+    if !(f_h.is_finite() && f_h > 0.0) {
+        return None;
+    }
+    let first = |share: f64| {
+        survival
+            .iter()
+            .position(|s| 1.0 - s >= share * f_h - 1e-12)
+            .map(|i| i + 1)
+    };
+    Some((first(0.25)?, first(0.75)?))
+}
+
 fn day_axis(title: &str, from: NaiveDate, to: NaiveDate) -> Axis {
     let (a, b) = (date_to_days(from) as f64, date_to_days(to) as f64);
     let mut ax = Axis::exact(title, a, b, |_| String::new());
@@ -187,7 +204,24 @@ fn creative_chart(
     let unit = metric_label(&h.metric_kind, inp.currency.as_deref());
     let decimals = if top_val >= 100.0 { 0 } else { 2 };
     let t = |d: NaiveDate| date_to_days(d) as f64;
-    let p714 = c.score.p_onset_7_14d.unwrap_or(f64::NAN);
+    let p14 = c.score.p_onset_14d.unwrap_or(f64::NAN);
+    // The forecast window: the middle half of the likely onset days, else the 7–14 day span.
+    let (span, span_label) = match c.score.survival.as_deref().and_then(onset_window) {
+        Some((a, b)) => (
+            (a as f64 - 0.5, b as f64 + 0.5),
+            format!(
+                "likely onset, days {a}–{b} (P ≤ 14 d = {})",
+                f::percent(p14, 0)
+            ),
+        ),
+        None => (
+            (7.0, 14.0),
+            format!(
+                "7–14 d window, P = {}",
+                f::percent(c.score.p_onset_7_14d.unwrap_or(f64::NAN), 0)
+            ),
+        ),
+    };
     Chart {
         title: format!(
             "Rolling {unit} of {} against its launch baseline",
@@ -199,10 +233,10 @@ fn creative_chart(
         y: Axis::linear(&unit, 0.0, top_val, |v| f::number(v, decimals)),
         layers: vec![
             Layer::Span {
-                x0: t(inp.as_of + Duration::days(7)),
-                x1: t(inp.as_of + Duration::days(14)),
+                x0: t(inp.as_of) + span.0,
+                x1: t(inp.as_of) + span.1,
                 colour: palette::ORANGE,
-                label: Some(format!("7–14 d window, P = {}", f::percent(p714, 0))),
+                label: Some(span_label),
             },
             Layer::HLine {
                 y: h.baseline,
@@ -466,6 +500,17 @@ mod tests {
         // Actual day 5: forecast 4 alone → mean = quartiles = 4. NaN pairs are dropped.
         let b = backtest_by_day(&[[1.0, 2.0], [3.0, 2.0], [4.0, 5.0], [f64::NAN, 5.0]]);
         assert_eq!(b, vec![(2.0, 2.0, 1.5, 2.5), (5.0, 4.0, 4.0, 4.0)]);
+    }
+
+    #[test]
+    fn onset_window_by_hand() {
+        // S = .9, .8, .7, .6 (H = 4): F = .1, .2, .3, .4; F(H) = .4 → ¼ of it = .1 first
+        // reached on day 1, ¾ = .3 on day 3.
+        assert_eq!(onset_window(&[0.9, 0.8, 0.7, 0.6]), Some((1, 3)));
+        // All risk on day 5: S = 1, 1, 1, 1, .5 → both quartiles on day 5.
+        assert_eq!(onset_window(&[1.0, 1.0, 1.0, 1.0, 0.5]), Some((5, 5)));
+        assert_eq!(onset_window(&[1.0, 1.0]), None);
+        assert_eq!(onset_window(&[]), None);
     }
 
     #[test]
