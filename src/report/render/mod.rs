@@ -124,14 +124,13 @@ fn summary(inp: &ReportInputs) -> Markup {
             let base = b.plan.expected_outcome_current;
             let rel = |v: f64| if base.abs() > 0.0 { v / base } else { f64::NAN };
             html! {
-                (kpi("Recommended budget shift",
-                     &format!("{} per {}", f::money(moved, cur), b.period),
+                (kpi(&format!("Recommended budget shift per {}", b.period),
+                     &f::money(moved, cur),
                      &format!("of {} per {} moved between {} entities",
                               f::money(b.plan.total_budget, cur), b.period,
                               f::count(b.plan.entities.len() as u64))))
-                (kpi("Expected lift",
-                     &format!("{} {} per {}", f::signed_number(b.lift.point, 1),
-                              budget::outcome_word(&b.outcome), b.period),
+                (kpi(&format!("Expected lift, {} per {}", budget::outcome_word(&b.outcome), b.period),
+                     &f::signed_number(b.lift.point, 1),
                      &format!("{} ({}% interval {} to {})",
                               f::signed_percent(rel(b.lift.point), 1),
                               f::number(b.interval * 100.0, 0),
