@@ -186,7 +186,15 @@ impl Report {
             } else {
                 self.html.as_bytes().to_vec()
             };
-            write_atomic(&dir.join(name), &bytes).map_err(|e| fail(name, &e))?;
+            let path = dir.join(name);
+            write_atomic(&path, &bytes).map_err(|e| fail(name, &e))?;
+            // Temp files are created owner-only; a report is meant to be shared and served.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
+                    .map_err(|e| fail(name, &e))?;
+            }
             out.push(name.to_string());
         }
         Ok(out)

@@ -137,6 +137,15 @@ fn tables_and_files() {
     let out = dir.path().join("nested/report");
     let files = r.write(&out).unwrap();
     assert_eq!(files, FILES);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(out.join("report.html"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644);
+    }
     let csv = std::fs::read_to_string(out.join("plan.csv")).unwrap();
     assert!(csv.starts_with("entity,current,recommended,delta,"));
     assert_eq!(csv.lines().count(), 6);
