@@ -20,6 +20,13 @@ cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
 
+echo "== chromium (the report's headless-browser test)"
+# On CI a missing browser fails the run (the test would fail too); locally the test skips.
+if ! ./scripts/setup-chromium.sh; then
+  if [ "${CI:-}" = "true" ]; then exit 1; fi
+  echo "warning: chromium not installed; the report's browser test will be skipped" >&2
+fi
+
 echo "== cargo test"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

@@ -17,6 +17,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod platforms;
 pub mod registry;
+pub mod report;
 pub mod schema;
 pub mod simulate;
 pub mod state;

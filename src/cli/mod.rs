@@ -12,6 +12,7 @@ mod budget;
 mod data;
 mod fatigue;
 mod models;
+mod report;
 mod serve;
 mod simulate;
 mod table;
@@ -88,6 +89,9 @@ pub enum Command {
         #[command(subcommand)]
         command: ForecastCommand,
     },
+    /// Write the forecast report of a tenant: one self-contained HTML page (creatives at risk,
+    /// forecast quality, budget shifts) plus its tables as CSV and Parquet.
+    Report(report::ReportArgs),
     /// Serve the JSON API over HTTP; on an empty state, bootstrap the bundled sample first.
     Serve(serve::ServeArgs),
     /// API keys: create (printed once), list, revoke. Stored hashed in the state file.
@@ -224,6 +228,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Forecast { command } => match command {
             ForecastCommand::Budget(args) => budget::forecast(&cfg, args),
         },
+        Command::Report(args) => report::run(&cfg, args),
         Command::Serve(args) => serve::serve(&cfg, args),
         Command::Keys { command } => serve::keys(&cfg, command),
     }

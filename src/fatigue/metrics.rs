@@ -30,7 +30,7 @@ use super::common::{Summary, summarize_all};
 use super::dataset::SurvivalData;
 
 /// Every holdout metric of one model (None where undefined, e.g. no events).
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Metrics {
     pub rows: usize,
     pub events_14: usize,
@@ -305,9 +305,159 @@ pub fn evaluate(hazards: &Array2<f64>, data: &SurvivalData) -> Metrics {
     }
 }
 
+/// Most ROC points kept per model (thinned evenly; the curve is monotone, so its shape stays).
+pub const MAX_ROC_POINTS: usize = 101;
+/// Most (predicted, realized) onset pairs kept per model (evenly sampled over the test rows).
+pub const MAX_ONSET_PAIRS: usize = 400;
+
+/// One equal-width bin of P(onset ≤ 14) (the same bins as [`ece`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CalibrationBin {
+    /// Bin bounds (probability).
+    pub lower: f64,
+    pub upper: f64,
+    /// Mean predicted P(onset ≤ 14) of the bin's rows (probability).
+    pub mean_predicted: f64,
+    /// Share of the bin's rows with an onset within 14 days (probability).
+    pub observed_rate: f64,
+    pub rows: usize,
+}
+
+/// What reports draw for one model, from the same test rows as [`evaluate`]: the ROC and the
+/// calibration bins of P(onset ≤ 14), and a backtest of predicted vs realized onset days.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Curves {
+    /// (false-positive rate, true-positive rate) from (0, 0) to (1, 1), one point per
+    /// distinct threshold, thinned to at most [`MAX_ROC_POINTS`]. Empty without both classes.
+    pub roc_14: Vec<[f64; 2]>,
+    /// Non-empty bins only, lowest first.
+    pub calibration: Vec<CalibrationBin>,
+    /// (predicted, realized) onset day after the as-of day for rows with an onset within the
+    /// horizon: the conditional median day (the point forecast of [`Metrics::onset_mae`]) and
+    /// the observed duration. Days.
+    pub onsets: Vec<[f64; 2]>,
+}
+
+/// ROC points of `scores` against `labels`: thresholds from the highest score down, tied
+/// scores taken together (one diagonal step). Empty without both classes.
+pub fn roc(scores: &[f64], labels: &[bool]) -> Vec<[f64; 2]> {
+    let n = scores.len().min(labels.len());
+    let pos = labels[..n].iter().filter(|l| **l).count();
+    let neg = n - pos;
+    if pos == 0 || neg == 0 {
+        return Vec::new();
+    }
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let mut pts = vec![[0.0, 0.0]];
+    let (mut tp, mut fp) = (0usize, 0usize);
+    let mut i = 0;
+    while i < n {
+        let s = scores[idx[i]];
+        while i < n && scores[idx[i]] == s {
+            if labels[idx[i]] {
+                tp += 1;
+            } else {
+                fp += 1;
+            }
+            i += 1;
+        }
+        pts.push([fp as f64 / neg as f64, tp as f64 / pos as f64]);
+    }
+    thin(pts, MAX_ROC_POINTS)
+}
+
+/// Keeps at most `max` (≥ 2) items, evenly spaced, always the first and the last.
+fn thin<T: Copy>(v: Vec<T>, max: usize) -> Vec<T> {
+    if v.len() <= max || max < 2 {
+        return v;
+    }
+    let last = v.len() - 1;
+    (0..max).map(|k| v[k * last / (max - 1)]).collect()
+}
+
+/// The non-empty bins of 10 equal-width bins of `p` against `y` (as [`ece`]).
+pub fn calibration_bins(p: &[f64], y: &[bool]) -> Vec<CalibrationBin> {
+    let mut bins = [(0.0f64, 0.0f64, 0usize); 10];
+    for (pi, yi) in p.iter().zip(y) {
+        let b = ((pi * 10.0).floor().max(0.0) as usize).min(9);
+        bins[b].0 += pi;
+        bins[b].1 += f64::from(u8::from(*yi));
+        bins[b].2 += 1;
+    }
+    bins.iter()
+        .enumerate()
+        .filter(|(_, b)| b.2 > 0)
+        .map(|(k, b)| CalibrationBin {
+            lower: k as f64 / 10.0,
+            upper: (k + 1) as f64 / 10.0,
+            mean_predicted: b.0 / b.2 as f64,
+            observed_rate: b.1 / b.2 as f64,
+            rows: b.2,
+        })
+        .collect()
+}
+
+/// The [`Curves`] of `hazards` (rows of `data`).
+pub fn curves(hazards: &Array2<f64>, data: &SurvivalData) -> Curves {
+    let s: Vec<Summary> = summarize_all(hazards);
+    let (p14, y14): (Vec<f64>, Vec<bool>) = (0..data.len())
+        .filter_map(|i| data.label_at(i, 14).map(|l| (s[i].p14, l)))
+        .unzip();
+    let onsets: Vec<[f64; 2]> = (0..data.len())
+        .filter(|&i| data.event[i])
+        .map(|i| [s[i].conditional_median_day, data.duration[i] as f64])
+        .collect();
+    Curves {
+        roc_14: roc(&p14, &y14),
+        calibration: calibration_bins(&p14, &y14),
+        onsets: thin(onsets, MAX_ONSET_PAIRS),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roc_points_by_hand_and_area_equals_auc() {
+        // Same rows as `auc_with_ties_by_hand`: 2 positives, 2 negatives. Thresholds from the
+        // top: 0.8 (p) → (0, ½); 0.4 (p and n together) → (½, 1); 0.1 (n) → (1, 1).
+        // Trapezoids: 0·… + ½·(½ + 1)/2 = .375 + ½·1 = .5 → .875 = the AUC.
+        let r = roc(&[0.1, 0.4, 0.4, 0.8], &[false, true, false, true]);
+        assert_eq!(r, vec![[0.0, 0.0], [0.0, 0.5], [0.5, 1.0], [1.0, 1.0]]);
+        let area: f64 = r
+            .windows(2)
+            .map(|w| (w[1][0] - w[0][0]) * (w[1][1] + w[0][1]) / 2.0)
+            .sum();
+        assert!((area - 0.875).abs() < 1e-12);
+        assert!(roc(&[0.3, 0.4], &[true, true]).is_empty());
+        // 1,000 distinct scores thin to MAX_ROC_POINTS, keeping both ends.
+        let scores: Vec<f64> = (0..1000).map(|i| i as f64).collect();
+        let labels: Vec<bool> = (0..1000).map(|i| i % 3 == 0).collect();
+        let r = roc(&scores, &labels);
+        assert_eq!(r.len(), MAX_ROC_POINTS);
+        assert_eq!(r[0], [0.0, 0.0]);
+        assert_eq!(r[MAX_ROC_POINTS - 1], [1.0, 1.0]);
+    }
+
+    #[test]
+    fn calibration_bins_by_hand() {
+        // As `ece_by_hand`: bin 1 (.1–.2) holds p .1, .1 with y 0, 1 → mean .1, rate .5;
+        // bin 9 (.9–1) holds .9, .9 with y 1, 1 → mean .9, rate 1. p = 1.0 falls in bin 9.
+        let b = calibration_bins(
+            &[0.1, 0.1, 0.9, 0.9, 1.0],
+            &[false, true, true, true, false],
+        );
+        assert_eq!(b.len(), 2);
+        assert_eq!((b[0].lower, b[0].rows), (0.1, 2));
+        assert!((b[0].mean_predicted - 0.1).abs() < 1e-12);
+        assert!((b[0].observed_rate - 0.5).abs() < 1e-12);
+        // Bin 9: p .9, .9, 1.0 → mean 2.8/3; y 1, 1, 0 → rate 2/3.
+        assert_eq!(b[1].rows, 3);
+        assert!((b[1].mean_predicted - 2.8 / 3.0).abs() < 1e-12);
+        assert!((b[1].observed_rate - 2.0 / 3.0).abs() < 1e-12);
+    }
 
     #[test]
     fn auc_with_ties_by_hand() {
@@ -397,5 +547,10 @@ mod tests {
         assert_eq!(m.median_lead_days, Some(10.0));
         assert_eq!(m.auc_14, Some(1.0));
         assert_eq!(m.onset_mae, Some(4.0));
+        // The backtest pairs are the same (conditional median, realized duration) pairs.
+        let c = curves(&hz, &data);
+        assert_eq!(c.onsets, vec![[2.0, 10.0], [2.0, 6.0], [2.0, 2.0]]);
+        // All 3 positives score above all 3 negatives → the ROC goes straight up.
+        assert_eq!(c.roc_14, vec![[0.0, 0.0], [0.0, 1.0], [1.0, 1.0]]);
     }
 }

@@ -1,7 +1,9 @@
 //! The jobs: [`evaluate`] (fit every learned family and baseline on the train slice, score the
 //! test slice, one metrics row each, plus the label-rule counts) and [`train`] (the same, then
 //! the best learned model by the configured metric is registered with its card and promoted
-//! only if it beats the champion on the holdout).
+//! only if it beats the champion on the holdout). A registered version also stores
+//! [`EVALUATION_FILE`]: the evaluation table plus every model's ROC, calibration bins and
+//! onset backtest on the test slice ([`StoredEvaluation`]), which reports draw.
 
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -10,7 +12,9 @@ use super::FatigueError;
 use super::baselines::BaselineRule;
 use super::config::JobConfig;
 use super::dataset::{Split, SurvivalData, prepare, split, survival_rows};
-use super::metrics::{Metrics, evaluate as metrics_of, metric_direction};
+use super::metrics::{
+    Curves, Metrics, curves as curves_of, evaluate as metrics_of, metric_direction,
+};
 use super::model::FittedModel;
 use crate::features::{RuleCounts, label_creatives, rule_counts};
 use crate::registry::{ModelCard, ModelKind, PromotionDecision, Registry};
@@ -29,7 +33,7 @@ pub fn impressions_clicks_only(lf: LazyFrame) -> LazyFrame {
 }
 
 /// One row of the evaluation table.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ModelReport {
     pub model: String,
     pub learned: bool,
@@ -37,7 +41,7 @@ pub struct ModelReport {
 }
 
 /// Days of a slice, as dates.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SliceInfo {
     pub from: NaiveDate,
     pub to: NaiveDate,
@@ -45,7 +49,7 @@ pub struct SliceInfo {
     pub events: usize,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct EvaluationReport {
     pub train: SliceInfo,
     pub validation: SliceInfo,
@@ -55,6 +59,20 @@ pub struct EvaluationReport {
     pub models: Vec<ModelReport>,
 }
 
+/// Registry file of a fatigue version holding its [`StoredEvaluation`].
+pub const EVALUATION_FILE: &str = "evaluation.json";
+
+/// What `evaluation.json` holds: the holdout evaluation of the job that trained the version,
+/// and the chart data of every model on the same test rows.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct StoredEvaluation {
+    /// The registered (champion-candidate) model's name.
+    pub model: String,
+    pub report: EvaluationReport,
+    /// Per model name (learned families and baselines).
+    pub curves: std::collections::BTreeMap<String, Curves>,
+}
+
 /// Progress callback: (step done, steps total, what is next).
 pub type Progress<'a> = &'a mut dyn FnMut(usize, usize, &str);
 
@@ -62,6 +80,8 @@ pub type Progress<'a> = &'a mut dyn FnMut(usize, usize, &str);
 pub struct Evaluated {
     pub report: EvaluationReport,
     pub fitted: Vec<FittedModel>,
+    /// Chart data of each model in `fitted` (same order), on the test slice.
+    pub curves: Vec<Curves>,
     pub train_rows: usize,
     pub split: Split,
 }
@@ -96,25 +116,30 @@ pub fn evaluate(
     let mut step = 1;
     let mut fitted = Vec::new();
     let mut models = Vec::new();
+    let mut curves = Vec::new();
     for fam in families {
         progress(step, total, &format!("fitting {fam}"));
         let m = FittedModel::fit_learned(fam, &train, &val, &cfg.models)?;
+        let hz = m.hazards(&test.x)?;
         models.push(ModelReport {
             model: fam.clone(),
             learned: true,
-            metrics: metrics_of(&m.hazards(&test.x)?, &test),
+            metrics: metrics_of(&hz, &test),
         });
+        curves.push(curves_of(&hz, &test));
         fitted.push(m);
         step += 1;
     }
     for rule in BaselineRule::ALL {
         progress(step, total, &format!("scoring {}", rule.name()));
         let m = FittedModel::fit_baseline(rule, &train)?;
+        let hz = m.hazards(&test.x)?;
         models.push(ModelReport {
             model: rule.name().into(),
             learned: false,
-            metrics: metrics_of(&m.hazards(&test.x)?, &test),
+            metrics: metrics_of(&hz, &test),
         });
+        curves.push(curves_of(&hz, &test));
         fitted.push(m);
         step += 1;
     }
@@ -129,6 +154,7 @@ pub fn evaluate(
             models,
         },
         fitted,
+        curves,
         train_rows: train.len(),
         split: sp,
     })
@@ -209,7 +235,22 @@ pub fn train(
         crate_version: String::new(),
         files: Default::default(),
     };
-    let files = model.to_files()?;
+    let stored = StoredEvaluation {
+        model: report.model.clone(),
+        report: ev.report.clone(),
+        curves: ev
+            .report
+            .models
+            .iter()
+            .zip(&ev.curves)
+            .map(|(r, c)| (r.model.clone(), c.clone()))
+            .collect(),
+    };
+    let mut files = model.to_files()?;
+    files.push((
+        EVALUATION_FILE.to_string(),
+        serde_json::to_vec(&stored).map_err(|e| FatigueError::Io(e.to_string()))?,
+    ));
     let refs: Vec<(&str, Vec<u8>)> = files.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
     let decision = registry.register_and_maybe_promote(card, &refs)?;
     Ok(TrainOutcome {

@@ -165,7 +165,7 @@ pub fn label_creatives(lf: LazyFrame, cfg: &LabelConfig) -> PolarsResult<LazyFra
 }
 
 /// How many creatives each labelling rule affected; printed with every evaluation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 pub struct RuleCounts {
     pub creatives: u64,
     /// First row on the account's first data day (baseline from first available days).

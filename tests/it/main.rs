@@ -6,4 +6,5 @@ mod cli;
 mod common;
 mod parsers;
 mod pipeline;
+mod report;
 mod warehouse;
