@@ -209,6 +209,9 @@ fn execute(cfg: &Config, job: &Job, report: &dyn Fn(f64, &str)) -> Result<JobOut
     }
 }
 
+/// Called after each job with its final status.
+pub type OnDone = Arc<dyn Fn(&Job, JobStatus) + Send + Sync>;
+
 /// A pool of worker threads claiming jobs from the state.
 pub struct Workers {
     stop: Arc<AtomicBool>,
@@ -223,7 +226,7 @@ impl Workers {
         cfg: Config,
         state: Arc<State>,
         n: usize,
-        on_done: Arc<dyn Fn(&Job, JobStatus) + Send + Sync>,
+        on_done: OnDone,
     ) -> Result<Workers, StateError> {
         let requeued = state.requeue_interrupted()?;
         if requeued > 0 {
@@ -292,7 +295,7 @@ fn worker(
     state: Arc<State>,
     stop: Arc<AtomicBool>,
     wake: Arc<(Mutex<bool>, Condvar)>,
-    on_done: Arc<dyn Fn(&Job, JobStatus) + Send + Sync>,
+    on_done: OnDone,
 ) {
     while !stop.load(Ordering::SeqCst) {
         match state.claim() {

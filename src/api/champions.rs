@@ -87,6 +87,16 @@ impl Champions {
         Ok(slot)
     }
 
+    /// The slot of (tenant, kind) if it is in memory (`Some(None)`: known to have no
+    /// champion); `None` when it must be loaded. Never blocks on I/O.
+    pub fn cached_slot(&self, tenant: &str, kind: ModelKind) -> Option<Slot> {
+        self.map
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(tenant.to_string(), kind))
+            .cloned()
+    }
+
     /// The cached champion without loading (for metrics and readiness).
     pub fn cached(&self) -> Vec<(String, ModelKind, String)> {
         let mut v: Vec<_> = self

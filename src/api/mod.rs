@@ -29,6 +29,7 @@ use crate::registry::Registry;
 use crate::state::{KeyRecord, State};
 use crate::warehouse::Warehouse;
 
+mod batcher;
 pub mod champions;
 pub mod error;
 pub mod extract;
@@ -39,6 +40,7 @@ mod server;
 pub use champions::Champions;
 pub use error::{ApiError, FieldError, Problem};
 pub use metrics::Metrics;
+pub use routes::fatigue::{CreativeHistory, HistoryDay, ScoreRequest, ScoreResponse};
 pub use server::{ServeOptions, serve};
 
 type KeyCache = RwLock<HashMap<String, (Option<KeyRecord>, Instant)>>;
@@ -50,6 +52,8 @@ pub struct AppState {
     pub registry: Registry,
     pub warehouse: Arc<Warehouse>,
     pub champions: Champions,
+    /// Batches small scoring requests into shared feature runs.
+    pub batcher: batcher::Batcher,
     /// The fatigue job spec in force (scoring thresholds, feature settings).
     pub fatigue_spec: JobConfig,
     pub key_cache: KeyCache,
@@ -73,6 +77,10 @@ impl AppState {
             .unwrap_or(std::num::NonZeroU32::MIN);
         Ok(AppState {
             champions: Champions::new(registry.clone()),
+            batcher: batcher::Batcher::start(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+                fatigue_spec.clone(),
+            ),
             registry,
             warehouse: Arc::new(warehouse),
             state: Arc::new(state),
@@ -259,3 +267,6 @@ async fn limit_time(limit: Duration, req: Request, next: Next) -> Response {
         .into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -139,7 +139,7 @@ pub async fn erase_tenant(
 ) -> Result<Json<Erased>, ApiError> {
     caller.require(Role::Admin)?;
     if id != caller.tenant {
-        return Err(ApiError::not_found(format!("no tenant `{id}`")));
+        return Err(ApiError::not_found("no such tenant"));
     }
     blocking(move || {
         let partitions = st

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::Errors;
-use crate::api::champions::Model;
+use crate::api::champions::{Champion, Model};
 use crate::api::error::{ApiError, FieldError};
 use crate::api::extract::{ApiJson, Caller};
 use crate::api::{AppState, blocking};
@@ -280,63 +280,51 @@ pub async fn score(
     };
     let tenant = caller.tenant.clone();
     let as_of_req = req.as_of;
+    let champion = fatigue_champion(&st, &tenant).await?;
+    let version = champion.version().to_string();
+    // Small requests from the body go through the batcher: scored together with whatever
+    // else is waiting, in one feature run.
+    if let Source::Body(rows) = source {
+        let wanted = body_keys(&rows);
+        let as_of = as_of_req
+            .or_else(|| rows.iter().map(|r| r.date).max())
+            .ok_or_else(|| ApiError::invalid("creatives", "no history"))?;
+        let scored = if wanted.len() <= BATCHED_MAX_CREATIVES {
+            st.batcher
+                .score(&tenant, champion.clone(), as_of, rows, wanted.len())
+                .await?
+        } else {
+            let (st, tenant, champion) = (st.clone(), tenant.clone(), champion.clone());
+            blocking(move || {
+                let df = rows_to_frame(&tenant, &rows).map_err(ApiError::internal)?;
+                drop(rows);
+                run_score(df, as_of, &champion, &st.fatigue_spec)
+            })
+            .await?
+        };
+        return Ok(Json(finish(scored, &wanted, &tenant, as_of, &version)));
+    }
+    let Source::Warehouse(ids) = source else {
+        return Err(ApiError::internal("unreachable request source"));
+    };
     blocking(move || {
-        let champion = st
-            .champions
-            .get(&tenant, ModelKind::Fatigue)
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| {
-                ApiError::not_found(format!(
-                    "tenant `{tenant}` has no champion fatigue model; train one (POST /v1/jobs)"
-                ))
-            })?;
-        let Model::Fatigue(model) = &champion.model else {
-            return Err(ApiError::internal("fatigue slot holds another kind"));
-        };
-        let version = champion.version().to_string();
-        let (df, wanted): (DataFrame, Vec<(String, String, String)>) = match source {
-            Source::Body(rows) => {
-                let mut keys: Vec<(String, String, String)> = rows
-                    .iter()
-                    .map(|r| {
-                        (
-                            r.platform.as_str().to_string(),
-                            r.account_id.clone(),
-                            r.ad_id.clone(),
-                        )
-                    })
-                    .collect();
-                keys.dedup();
-                (
-                    rows_to_frame(&tenant, &rows).map_err(ApiError::internal)?,
-                    keys,
-                )
-            }
-            Source::Warehouse(ids) => {
-                let list = Series::new("ids".into(), ids.clone());
-                let df = st
-                    .warehouse
-                    .query(Some(&tenant), |lf| {
-                        lf.filter(col(cols::AD_ID).is_in(lit(list).implode(false), false))
-                            .collect()
-                    })
-                    .map_err(ApiError::internal)?;
-                let mut keys = creative_keys(&df)?;
-                let found: BTreeSet<&str> = keys.iter().map(|k| k.2.as_str()).collect();
-                let unknown: Vec<String> = ids
-                    .iter()
-                    .filter(|i| !found.contains(i.as_str()))
-                    .cloned()
-                    .collect();
-                // Unknown ids are marked by an empty platform.
-                keys.extend(
-                    unknown
-                        .into_iter()
-                        .map(|i| (String::new(), String::new(), i)),
-                );
-                (df, keys)
-            }
-        };
+        let list = Series::new("ids".into(), ids.clone());
+        let df = st
+            .warehouse
+            .query(Some(&tenant), |lf| {
+                lf.filter(col(cols::AD_ID).is_in(lit(list).implode(false), false))
+                    .collect()
+            })
+            .map_err(ApiError::internal)?;
+        let mut wanted = creative_keys(&df)?;
+        let found: BTreeSet<&str> = wanted.iter().map(|k| k.2.as_str()).collect();
+        let unknown: Vec<String> = ids
+            .iter()
+            .filter(|i| !found.contains(i.as_str()))
+            .cloned()
+            .collect();
+        // Unknown ids are marked by an empty platform.
+        wanted.extend(unknown.into_iter().map(|i| (String::new(), String::new(), i)));
         let as_of = match as_of_req {
             Some(d) => d,
             None => latest_date(&df)?.ok_or_else(|| {
@@ -346,34 +334,97 @@ pub async fn score(
         let scored = if df.height() == 0 {
             Vec::new()
         } else {
-            crate::fatigue::score(df.lazy(), as_of, model, &version, &st.fatigue_spec).map_err(
-                |e| match e {
-                    crate::fatigue::FatigueError::Data(m) => ApiError::unprocessable(m),
-                    other => ApiError::internal(other),
-                },
-            )?
+            run_score(df, as_of, &champion, &st.fatigue_spec)?
         };
-        let mut scores = scored;
+        Ok(Json(finish(scored, &wanted, &tenant, as_of, &version)))
+    })
+    .await
+}
+
+/// Requests with at most this many creatives are batched with others.
+const BATCHED_MAX_CREATIVES: usize = 16;
+
+type Key = (String, String, String);
+
+/// The champion fatigue model of `tenant`, without blocking when it is in memory.
+async fn fatigue_champion(st: &Arc<AppState>, tenant: &str) -> Result<Arc<Champion>, ApiError> {
+    let slot = match st.champions.cached_slot(tenant, ModelKind::Fatigue) {
+        Some(s) => s,
+        None => {
+            let (st, t) = (st.clone(), tenant.to_string());
+            blocking(move || {
+                st.champions
+                    .get(&t, ModelKind::Fatigue)
+                    .map_err(ApiError::internal)
+            })
+            .await?
+        }
+    };
+    slot.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "tenant `{tenant}` has no champion fatigue model; train one (POST /v1/jobs)"
+        ))
+    })
+}
+
+fn run_score(
+    df: DataFrame,
+    as_of: NaiveDate,
+    champion: &Champion,
+    spec: &crate::fatigue::JobConfig,
+) -> Result<Vec<ScoreRow>, ApiError> {
+    let Model::Fatigue(model) = &champion.model else {
+        return Err(ApiError::internal("fatigue slot holds another kind"));
+    };
+    crate::fatigue::score(df.lazy(), as_of, model, champion.version(), spec).map_err(|e| match e {
+        crate::fatigue::FatigueError::Data(m) => ApiError::unprocessable(m),
+        other => ApiError::internal(other),
+    })
+}
+
+/// The (platform, account_id, ad_id) of body rows, in order.
+fn body_keys(rows: &[AdDailyRow]) -> Vec<Key> {
+    let mut keys: Vec<Key> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.platform.as_str().to_string(),
+                r.account_id.clone(),
+                r.ad_id.clone(),
+            )
+        })
+        .collect();
+    keys.dedup();
+    keys
+}
+
+/// One score per wanted creative: the model's, or `inactive`; unknown ids listed apart.
+fn finish(
+    scored: Vec<ScoreRow>,
+    wanted: &[Key],
+    tenant: &str,
+    as_of: NaiveDate,
+    version: &str,
+) -> ScoreResponse {
+    let mut scores = scored;
         let mut unknown_ad_ids = Vec::new();
         let scored_keys: HashSet<(String, String, String)> = scores
             .iter()
             .map(|s| (s.platform.clone(), s.account_id.clone(), s.ad_id.clone()))
             .collect();
         let mut extra = Vec::new();
-        for k in &wanted {
+        for k in wanted {
             if k.0.is_empty() {
                 unknown_ad_ids.push(k.2.clone());
             } else if !scored_keys.contains(k) {
-                extra.push(inactive((&k.0, &k.1, &k.2), &tenant, as_of, &version));
+                extra.push(inactive((&k.0, &k.1, &k.2), tenant, as_of, version));
             }
         }
         scores.extend(extra);
-        Ok(Json(ScoreResponse {
-            model_version: version,
+        ScoreResponse {
+            model_version: version.to_string(),
             as_of,
             scores,
             unknown_ad_ids,
-        }))
-    })
-    .await
+        }
 }

@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use crate::api::error::{ApiError, Problem};
 use crate::api::{AppState, blocking};
+use crate::schema::cols;
 
 /// Liveness.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -73,11 +74,13 @@ pub async fn readyz(State(st): State<Arc<AppState>>) -> Result<Json<Ready>, ApiE
         content_type = "text/plain")))]
 pub async fn metrics(State(st): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
     let text = blocking(move || {
-        let jobs: Vec<(String, i64)> = st
-            .state
-            .job_counts()?
-            .into_iter()
-            .map(|(s, n)| (s.as_str().to_string(), n))
+        let counts = st.state.job_counts()?;
+        let jobs: Vec<(String, i64)> = crate::state::JobStatus::ALL
+            .iter()
+            .map(|s| {
+                let n = counts.iter().find(|(c, _)| c == s).map_or(0, |(_, n)| *n);
+                (s.as_str().to_string(), n)
+            })
             .collect();
         let champions: Vec<(String, String, String)> = st
             .champions
@@ -86,15 +89,17 @@ pub async fn metrics(State(st): State<Arc<AppState>>) -> Result<impl IntoRespons
             .map(|(t, k, v)| (t, k.as_str().to_string(), v))
             .collect();
         let rows = st.metrics.warehouse_rows(|| {
-            st.warehouse
-                .query(None, |lf| lf.select([len()]).collect())
-                .ok()
-                .and_then(|df| {
-                    df.columns()
-                        .first()
-                        .and_then(|c| c.get(0).ok())
-                        .and_then(|v| v.extract::<u64>())
-                })
+            // Only the date column is read.
+            match st
+                .warehouse
+                .query(None, |lf| lf.select([col(cols::DATE)]).collect())
+            {
+                Ok(df) => Some(df.height() as u64),
+                Err(e) => {
+                    tracing::warn!(error = %e, "counting warehouse rows failed");
+                    None
+                }
+            }
         });
         Ok(st.metrics.render(&jobs, &champions, rows))
     })

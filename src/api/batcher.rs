@@ -1,0 +1,205 @@
+//! Dynamic batching of small scoring requests. Feature building runs a Polars query whose
+//! fixed cost (planning, dispatch) dwarfs the work for one creative, so requests that arrive
+//! while a scorer thread is busy are queued and scored together in one run.
+//!
+//! Requests never influence each other: each one's account ids are namespaced with its
+//! sequence number before the rows are joined (account-relative features group by tenant,
+//! platform and account), and requests are grouped by tenant, champion version and as-of day.
+//! A test checks that batched answers equal one-by-one answers.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+
+use chrono::NaiveDate;
+use polars::prelude::IntoLazy;
+
+use super::champions::{Champion, Model};
+use super::error::ApiError;
+use crate::fatigue::{FatigueError, JobConfig, ScoreRow};
+use crate::schema::{AdDailyRow, rows_to_frame};
+
+/// Separates the request number from the account id inside a batch.
+const SEP: char = '\u{1f}';
+
+/// Most creatives scored in one batch.
+pub const MAX_BATCH_CREATIVES: usize = 512;
+
+/// One queued request.
+struct Item {
+    tenant: String,
+    champion: Arc<Champion>,
+    as_of: NaiveDate,
+    rows: Vec<AdDailyRow>,
+    creatives: usize,
+    reply: tokio::sync::oneshot::Sender<Result<Vec<ScoreRow>, ApiError>>,
+}
+
+/// The queue and its scorer threads.
+pub struct Batcher {
+    tx: SyncSender<Item>,
+}
+
+fn score_err(e: FatigueError) -> ApiError {
+    match e {
+        FatigueError::Data(m) => ApiError::unprocessable(m),
+        other => ApiError::internal(other),
+    }
+}
+
+/// Scores several requests of the same tenant, champion and as-of in one run; returns each
+/// request's scores.
+pub(crate) fn run_group(
+    tenant: &str,
+    champion: &Champion,
+    as_of: NaiveDate,
+    requests: &[&[AdDailyRow]],
+    spec: &JobConfig,
+) -> Result<Vec<Vec<ScoreRow>>, ApiError> {
+    let Model::Fatigue(model) = &champion.model else {
+        return Err(ApiError::internal("fatigue slot holds another kind"));
+    };
+    let mut rows = Vec::with_capacity(requests.iter().map(|r| r.len()).sum());
+    for (n, req) in requests.iter().enumerate() {
+        for r in req.iter() {
+            let mut r = r.clone();
+            if requests.len() > 1 {
+                r.account_id = format!("{n}{SEP}{}", r.account_id);
+            }
+            rows.push(r);
+        }
+    }
+    let df = rows_to_frame(tenant, &rows).map_err(ApiError::internal)?;
+    drop(rows);
+    let scores = crate::fatigue::score(df.lazy(), as_of, model, champion.version(), spec)
+        .map_err(score_err)?;
+    if requests.len() == 1 {
+        return Ok(vec![scores]);
+    }
+    let mut per: Vec<Vec<ScoreRow>> = vec![Vec::new(); requests.len()];
+    for mut s in scores {
+        let Some((n, acct)) = s.account_id.split_once(SEP) else {
+            continue;
+        };
+        let Ok(n) = n.parse::<usize>() else { continue };
+        s.account_id = acct.to_string();
+        if let Some(v) = per.get_mut(n) {
+            v.push(s);
+        }
+    }
+    Ok(per)
+}
+
+/// Scores a group and answers each request. If a joint run fails, each request is scored
+/// alone, so one request's bad data cannot fail its neighbours.
+fn answer_group(items: Vec<Item>, spec: &JobConfig) {
+    let Some(first) = items.first() else {
+        return;
+    };
+    let (tenant, champion, as_of) = (first.tenant.clone(), first.champion.clone(), first.as_of);
+    let reqs: Vec<&[AdDailyRow]> = items.iter().map(|i| i.rows.as_slice()).collect();
+    match run_group(&tenant, &champion, as_of, &reqs, spec) {
+        Ok(per) => {
+            for (it, v) in items.into_iter().zip(per) {
+                let _ = it.reply.send(Ok(v));
+            }
+        }
+        Err(e) if items.len() == 1 => {
+            for it in items {
+                let _ = it.reply.send(Err(e));
+                break;
+            }
+        }
+        Err(_) => {
+            for it in items {
+                let r = run_group(&tenant, &champion, as_of, &[it.rows.as_slice()], spec)
+                    .map(|mut v| v.pop().unwrap_or_default());
+                let _ = it.reply.send(r);
+            }
+        }
+    }
+}
+
+fn worker(rx: Arc<Mutex<Receiver<Item>>>, spec: Arc<JobConfig>) {
+    loop {
+        let mut batch = Vec::new();
+        {
+            let rx = rx.lock().unwrap_or_else(|e| e.into_inner());
+            match rx.recv() {
+                Ok(it) => batch.push(it),
+                Err(_) => return,
+            }
+            let mut n = batch[0].creatives;
+            while n < MAX_BATCH_CREATIVES {
+                match rx.try_recv() {
+                    Ok(it) => {
+                        n += it.creatives;
+                        batch.push(it);
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        let mut groups: HashMap<(String, String, NaiveDate), Vec<Item>> = HashMap::new();
+        for it in batch {
+            groups
+                .entry((it.tenant.clone(), it.champion.version().to_string(), it.as_of))
+                .or_default()
+                .push(it);
+        }
+        for (_, items) in groups {
+            answer_group(items, &spec);
+        }
+    }
+}
+
+impl Batcher {
+    /// Starts `threads` scorer threads.
+    pub fn start(threads: usize, spec: JobConfig) -> Batcher {
+        let (tx, rx) = sync_channel::<Item>(4096);
+        let rx = Arc::new(Mutex::new(rx));
+        let spec = Arc::new(spec);
+        for i in 0..threads.max(1) {
+            let (rx, spec) = (rx.clone(), spec.clone());
+            let _ = std::thread::Builder::new()
+                .name(format!("omnify-score-{i}"))
+                .stack_size(32 << 20)
+                .spawn(move || worker(rx, spec));
+        }
+        Batcher { tx }
+    }
+
+    /// Queues a request and waits for its scores.
+    pub async fn score(
+        &self,
+        tenant: &str,
+        champion: Arc<Champion>,
+        as_of: NaiveDate,
+        rows: Vec<AdDailyRow>,
+        creatives: usize,
+    ) -> Result<Vec<ScoreRow>, ApiError> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let item = Item {
+            tenant: tenant.to_string(),
+            champion,
+            as_of,
+            rows,
+            creatives,
+            reply,
+        };
+        match self.tx.try_send(item) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                return Err(ApiError::unavailable(
+                    "the scoring queue is full; retry shortly",
+                    1,
+                ));
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(ApiError::internal("the scorer threads stopped"));
+            }
+        }
+        rx.await
+            .map_err(|_| ApiError::internal("a scorer thread dropped a request"))?
+    }
+}

@@ -1,0 +1,1165 @@
+//! Router tests without a socket: every route, role and error class, cross-tenant attempts
+//! included. One fixture (a simulated warehouse of two tenants, a fatigue model and a budget
+//! model for the first) is built once and copied into a fresh folder per test.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use polars::prelude::*;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use super::{AppState, app};
+use crate::budget::job::BudgetJobConfig;
+use crate::budget::series::Dataset;
+use crate::budget::service as budget_service;
+use crate::budget::synth::{SynthConfig, generate};
+use crate::config::Config;
+use crate::fatigue::JobConfig;
+use crate::registry::{ModelKind, Registry};
+use crate::state::Role;
+use crate::warehouse::Warehouse;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    tenant_a: String,
+    tenant_b: String,
+    frame: DataFrame,
+}
+
+const SPEC: &str = "[evaluation]\nstride_days = 2\ntest_days = 40\nvalidation_days = 25\n\
+    [models]\nseed = 3\n[models.forest]\ntrees = 4\n[models.mlp]\nmax_epochs = 10\n";
+
+fn synth_sets() -> Vec<Dataset> {
+    let (ds, _) = generate(&SynthConfig {
+        channels: 2,
+        periods: 60,
+        noise: 0.02,
+        ..SynthConfig::default()
+    });
+    vec![ds]
+}
+
+fn small_budget_job() -> BudgetJobConfig {
+    let mut j = BudgetJobConfig::default();
+    j.fit.bootstrap = 10;
+    j
+}
+
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        std::thread::Builder::new()
+            .stack_size(64 << 20)
+            .spawn(|| {
+                let dir = tempfile::tempdir().unwrap();
+                let root = dir.path().to_path_buf();
+                let frame = crate::fatigue::tests::sim_frame_with(5, 2, 160, 200)
+                    .collect()
+                    .unwrap();
+                let mut tenants: Vec<String> = frame
+                    .column("tenant")
+                    .unwrap()
+                    .str()
+                    .unwrap()
+                    .iter()
+                    .flatten()
+                    .map(str::to_string)
+                    .collect();
+                tenants.sort();
+                tenants.dedup();
+                let wh = Warehouse::open(root.join("wh")).unwrap();
+                wh.ingest(frame.clone()).unwrap();
+                let reg = Registry::open(root.join("models"));
+                let job = JobConfig::from_toml_str(SPEC).unwrap();
+                crate::bootstrap::train_fatigue(&wh, &reg, &tenants[0], &job, &mut |_, _, _| {})
+                    .unwrap();
+                budget_service::train_and_register(
+                    &reg,
+                    &tenants[0],
+                    &synth_sets(),
+                    &small_budget_job(),
+                    "mmm.csv",
+                    "sales",
+                )
+                .unwrap();
+                Fixture {
+                    _dir: dir,
+                    root,
+                    tenant_a: tenants[0].clone(),
+                    tenant_b: tenants[1].clone(),
+                    frame,
+                }
+            })
+            .unwrap()
+            .join()
+            .unwrap()
+    })
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), t).unwrap();
+        }
+    }
+}
+
+/// A test server over a private copy of the fixture.
+struct Env {
+    _dir: tempfile::TempDir,
+    st: Arc<AppState>,
+    app: axum::Router,
+    a: String,
+    b: String,
+}
+
+fn env_with(tweak: impl FnOnce(&mut Config)) -> Env {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&f.root, dir.path());
+    let mut cfg = Config {
+        data_dir: dir.path().to_path_buf(),
+        warehouse_dir: Some(dir.path().join("wh")),
+        models_dir: dir.path().join("models"),
+        state: Some(dir.path().join("state.sqlite")),
+        ..Config::default()
+    };
+    tweak(&mut cfg);
+    let st = Arc::new(AppState::open(cfg).unwrap());
+    st.champions.refresh().unwrap();
+    st.set_ready(true);
+    Env {
+        app: app(st.clone()),
+        st,
+        _dir: dir,
+        a: f.tenant_a.clone(),
+        b: f.tenant_b.clone(),
+    }
+}
+
+fn env() -> Env {
+    env_with(|_| {})
+}
+
+impl Env {
+    fn key(&self, tenant: &str, role: Role) -> String {
+        self.st.state.create_key(tenant, role, "test").unwrap().1
+    }
+}
+
+/// Runs async code on a runtime with roomy stacks (Polars plans recurse deeply in debug).
+fn run<T: Send + 'static>(f: impl std::future::Future<Output = T> + Send + 'static) -> T {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_stack_size(64 << 20)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+struct Resp {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    json: Value,
+    text: String,
+}
+
+async fn call(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> Resp {
+    let mut b = Request::builder().method(method).uri(uri);
+    if let Some(k) = key {
+        b = b.header(header::AUTHORIZATION, format!("Bearer {k}"));
+    }
+    let req = match body {
+        Some(v) => b
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(v.to_string()))
+            .unwrap(),
+        None => b.body(Body::empty()).unwrap(),
+    };
+    send(app, req).await
+}
+
+async fn send(app: &axum::Router, req: Request<Body>) -> Resp {
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Resp {
+        status,
+        headers,
+        json,
+        text,
+    }
+}
+
+fn assert_problem(r: &Resp, status: u16) {
+    assert_eq!(r.status.as_u16(), status, "{}", r.text);
+    assert_eq!(
+        r.headers[header::CONTENT_TYPE],
+        "application/problem+json",
+        "{}",
+        r.text
+    );
+    assert_eq!(r.json["status"], status);
+    assert!(
+        r.json["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("urn:omnify:problem:")
+    );
+    assert!(!r.json["detail"].as_str().unwrap().is_empty());
+}
+
+fn history(days: usize, spend: f64) -> Value {
+    let start = chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+    Value::Array(
+        (0..days)
+            .map(|d| {
+                json!({"date": (start + chrono::Duration::days(d as i64)).to_string(),
+                       "impressions": 1000 + 10 * d, "clicks": 20, "spend": spend})
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn authentication_and_roles() {
+    let e = env();
+    run(async move {
+        // No key, a malformed one, an unknown one: 401 with a Bearer challenge.
+        let r = call(&e.app, "GET", "/v1/models", None, None).await;
+        assert_problem(&r, 401);
+        assert!(r.headers.contains_key(header::WWW_AUTHENTICATE));
+        assert_problem(
+            &call(&e.app, "GET", "/v1/models", Some("nope"), None).await,
+            401,
+        );
+        let forged = "omk_0123456789ab_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        assert_problem(
+            &call(&e.app, "GET", "/v1/models", Some(forged), None).await,
+            401,
+        );
+        let read = e.key(&e.a, Role::Read);
+        let write = e.key(&e.a, Role::Write);
+        let admin = e.key(&e.a, Role::Admin);
+        assert_eq!(
+            call(&e.app, "GET", "/v1/models", Some(&read), None)
+                .await
+                .status,
+            200
+        );
+        // read < write < admin.
+        let job = json!({"kind": "budget"});
+        assert_problem(
+            &call(&e.app, "POST", "/v1/jobs", Some(&read), Some(job.clone())).await,
+            403,
+        );
+        let k = json!({"role": "read"});
+        assert_problem(
+            &call(&e.app, "POST", "/v1/keys", Some(&write), Some(k.clone())).await,
+            403,
+        );
+        assert_problem(
+            &call(&e.app, "POST", "/v1/ingest/meta", Some(&read), None).await,
+            403,
+        );
+        let r = call(&e.app, "POST", "/v1/keys", Some(&admin), Some(k)).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let new_key = r.json["key"].as_str().unwrap().to_string();
+        assert_eq!(r.json["tenant"], e.a);
+        // The listing never shows secrets; revocation works at once.
+        let r = call(&e.app, "GET", "/v1/keys", Some(&admin), None).await;
+        assert_eq!(r.json.as_array().unwrap().len(), 4);
+        assert!(!r.text.contains(new_key.rsplit('_').next().unwrap()));
+        assert_eq!(
+            call(&e.app, "GET", "/v1/jobs", Some(&new_key), None)
+                .await
+                .status,
+            200
+        );
+        let id = r.json[3]["id"].as_str().unwrap().to_string();
+        let r = call(
+            &e.app,
+            "DELETE",
+            &format!("/v1/keys/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 204, "{}", r.text);
+        assert_problem(
+            &call(&e.app, "GET", "/v1/jobs", Some(&new_key), None).await,
+            401,
+        );
+        assert_problem(
+            &call(
+                &e.app,
+                "DELETE",
+                &format!("/v1/keys/{id}"),
+                Some(&admin),
+                None,
+            )
+            .await,
+            404,
+        );
+    });
+}
+
+#[test]
+fn another_tenant_sees_nothing() {
+    let e = env();
+    run(async move {
+        let a_write = e.key(&e.a, Role::Write);
+        let a_admin = e.key(&e.a, Role::Admin);
+        let b_admin = e.key(&e.b, Role::Admin);
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/jobs",
+            Some(&a_write),
+            Some(json!({"kind": "budget"})),
+        )
+        .await;
+        assert_eq!(r.status, 202, "{}", r.text);
+        let job = r.json["id"].as_str().unwrap().to_string();
+        let v =
+            e.st.registry
+                .champion(&e.a, ModelKind::Fatigue)
+                .unwrap()
+                .unwrap();
+        // Every id of tenant A answers 404 to tenant B's admin key, never 403.
+        for (m, uri) in [
+            ("GET", format!("/v1/jobs/{job}")),
+            ("DELETE", format!("/v1/jobs/{job}")),
+            ("GET", format!("/v1/models/fatigue/{v}")),
+            ("POST", format!("/v1/models/fatigue/{v}/promote")),
+            ("DELETE", format!("/v1/tenants/{}", e.a)),
+        ] {
+            let r = call(&e.app, m, &uri, Some(&b_admin), None).await;
+            assert_problem(&r, 404);
+            assert!(!r.text.contains(&e.a), "{uri}: {}", r.text);
+        }
+        let a_key_id = e.st.state.list_keys(Some(&e.a)).unwrap()[0].id.clone();
+        assert_problem(
+            &call(
+                &e.app,
+                "DELETE",
+                &format!("/v1/keys/{a_key_id}"),
+                Some(&b_admin),
+                None,
+            )
+            .await,
+            404,
+        );
+        // B's lists are empty; B has no models to score with.
+        let r = call(&e.app, "GET", "/v1/jobs", Some(&b_admin), None).await;
+        assert_eq!(r.json, json!([]));
+        let r = call(&e.app, "GET", "/v1/models", Some(&b_admin), None).await;
+        assert_eq!(r.json["fatigue"]["champion"], Value::Null);
+        assert_eq!(r.json["fatigue"]["versions"], json!([]));
+        // A's ad ids are unknown to B even with A's champion loaded.
+        let a_ad = first_ad(&e.a);
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/fatigue/score",
+            Some(&b_admin),
+            Some(json!({"ad_ids": [a_ad]})),
+        )
+        .await;
+        assert_problem(&r, 404);
+        // A still sees its job.
+        assert_eq!(
+            call(
+                &e.app,
+                "GET",
+                &format!("/v1/jobs/{job}"),
+                Some(&a_admin),
+                None
+            )
+            .await
+            .status,
+            200
+        );
+    });
+}
+
+/// An ad of `tenant` and its last delivering day (so it is active there).
+fn active_ad(tenant: &str) -> (String, chrono::NaiveDate) {
+    let f = fixture();
+    let df = f
+        .frame
+        .clone()
+        .lazy()
+        .filter(
+            col("tenant")
+                .eq(lit(tenant))
+                .and(col("impressions").gt(lit(0))),
+        )
+        .group_by([col("ad_id")])
+        .agg([col("date").max()])
+        .sort(
+            ["date"],
+            SortMultipleOptions::default().with_order_descending(true),
+        )
+        .collect()
+        .unwrap();
+    let ad = df
+        .column("ad_id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_string();
+    let d = match df.column("date").unwrap().get(0).unwrap() {
+        AnyValue::Date(d) => crate::schema::days_to_date(d),
+        other => panic!("{other:?}"),
+    };
+    (ad, d)
+}
+
+fn first_ad(tenant: &str) -> String {
+    let f = fixture();
+    f.frame
+        .clone()
+        .lazy()
+        .filter(col("tenant").eq(lit(tenant)))
+        .select([col("ad_id")])
+        .collect()
+        .unwrap()
+        .column("ad_id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn scoring_from_the_body_and_from_the_warehouse() {
+    let e = env();
+    run(async move {
+        let key = e.key(&e.a, Role::Read);
+        let champion =
+            e.st.registry
+                .champion(&e.a, ModelKind::Fatigue)
+                .unwrap()
+                .unwrap();
+        let body = json!({"creatives": [
+            {"platform": "meta", "account_id": "1", "ad_id": "a", "history": history(28, 10.0)},
+            {"platform": "tiktok", "account_id": "2", "ad_id": "b", "history": history(28, 12.5)},
+        ]});
+        let r = call(&e.app, "POST", "/v1/fatigue/score", Some(&key), Some(body)).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["model_version"], champion);
+        assert_eq!(r.json["as_of"], "2026-03-28");
+        let scores = r.json["scores"].as_array().unwrap();
+        assert_eq!(scores.len(), 2);
+        for s in scores {
+            assert_eq!(s["tenant"], e.a);
+            if s["status"] == "healthy" || s["status"] == "limited" {
+                let p7 = s["p_onset_7d"].as_f64().unwrap();
+                let surv = s["survival"].as_array().unwrap();
+                assert!(surv.len() >= 14);
+                // P(onset within 7 days) = 1 − S(7).
+                assert!((p7 - (1.0 - surv[6].as_f64().unwrap())).abs() < 1e-9);
+                let monotone = surv.windows(2).all(|w| w[1].as_f64() <= w[0].as_f64());
+                assert!(monotone, "{s}");
+            }
+        }
+        // From the warehouse: the same numbers as the library's own scoring of those rows.
+        let (ad, as_of) = active_ad(&e.a);
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/fatigue/score",
+            Some(&key),
+            Some(json!({"ad_ids": [ad, "no-such-ad"], "as_of": as_of.to_string()})),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["unknown_ad_ids"], json!(["no-such-ad"]));
+        let got = &r.json["scores"][0];
+        assert_eq!(got["ad_id"], ad);
+        let loaded =
+            e.st.registry
+                .load_champion(&e.a, ModelKind::Fatigue)
+                .unwrap();
+        let model = crate::fatigue::FittedModel::from_files(&loaded.files).unwrap();
+        let f = fixture();
+        let lf = f.frame.clone().lazy().filter(
+            col("tenant")
+                .eq(lit(e.a.as_str()))
+                .and(col("ad_id").eq(lit(ad.as_str()))),
+        );
+        let want = std::thread::Builder::new()
+            .stack_size(64 << 20)
+            .spawn(move || {
+                crate::fatigue::score(
+                    lf,
+                    as_of,
+                    &model,
+                    &loaded.card.version,
+                    &crate::bootstrap::fatigue_job().unwrap(),
+                )
+                .unwrap()
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(got["status"], want[0].status);
+        assert_eq!(got["p_onset_14d"].as_f64(), want[0].p_onset_14d);
+    });
+}
+
+#[test]
+fn scoring_input_errors_name_the_field() {
+    let e = env_with(|c| {
+        c.api.max_batch_creatives = 3;
+        c.api.batch_body_limit_bytes = 20_000;
+    });
+    run(async move {
+        let key = e.key(&e.a, Role::Read);
+        let score = |body: Value| {
+            let app = e.app.clone();
+            let key = key.clone();
+            async move { call(&app, "POST", "/v1/fatigue/score", Some(&key), Some(body)).await }
+        };
+        let mut h = history(5, 10.0);
+        h[2]["spend"] = json!(-3.0);
+        h[3]["impressions"] = json!(-1);
+        let r = score(json!({"creatives": [
+            {"platform": "meta", "account_id": "1", "ad_id": "a", "history": history(3, 1.0)},
+            {"platform": "meta", "account_id": "1", "ad_id": "b", "history": h}]}))
+        .await;
+        assert_problem(&r, 422);
+        let paths: Vec<&str> = r.json["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["path"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "creatives[1].history[2].spend",
+                "creatives[1].history[3].impressions"
+            ]
+        );
+        // A wrong type is caught while parsing, with its path.
+        let mut h = history(3, 1.0);
+        h[1]["clicks"] = json!("many");
+        let r = score(json!({"creatives": [{"platform": "meta", "account_id": "1", "ad_id": "a", "history": h}]})).await;
+        assert_problem(&r, 422);
+        assert_eq!(
+            r.json["errors"][0]["path"],
+            "creatives[0].history[1].clicks"
+        );
+        let r = score(json!({"creatives": [{"platform": "myspace", "account_id": "1", "ad_id": "a", "history": history(2, 1.0)}]})).await;
+        assert_eq!(r.json["errors"][0]["path"], "creatives[0].platform");
+        let r = score(json!({"ad_ids": ["x"], "creatives": []})).await;
+        assert_problem(&r, 422);
+        let r = score(json!({"ad_ids": ["a", "b", "c", "d"]})).await;
+        assert_problem(&r, 422);
+        assert_eq!(r.json["errors"][0]["path"], "ad_ids");
+        let r = score(json!({"unknown_field": 1})).await;
+        assert_problem(&r, 422);
+        // Malformed JSON 400, not JSON 415, too large 413.
+        let raw = |ct: &str, body: String| {
+            Request::builder()
+                .method("POST")
+                .uri("/v1/fatigue/score")
+                .header(header::AUTHORIZATION, format!("Bearer {key}"))
+                .header(header::CONTENT_TYPE, ct)
+                .body(Body::from(body))
+                .unwrap()
+        };
+        assert_problem(
+            &send(&e.app, raw("application/json", "{\"ad_ids\": [".into())).await,
+            400,
+        );
+        assert_problem(&send(&e.app, raw("text/csv", "a,b".into())).await, 415);
+        let big = json!({"ad_ids": ["x".repeat(30_000)]}).to_string();
+        assert_problem(&send(&e.app, raw("application/json", big)).await, 413);
+    });
+}
+
+#[test]
+fn budget_plans_and_forecasts() {
+    let e = env();
+    run(async move {
+        let key = e.key(&e.a, Role::Read);
+        // Two identical Michaelis–Menten curves 10·s/(50+s): by symmetry and concavity the
+        // optimum splits 200 evenly, 100 each, each yielding 10·100/150 = 6.6667.
+        let mm = json!({"type": "michaelis_menten", "beta": 10.0, "half_saturation": 50.0});
+        let body = json!({"budget": 200.0, "entities": [
+            {"id": "a", "curve": mm, "current_spend": 150.0},
+            {"id": "b", "curve": mm, "current_spend": 50.0}]});
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/budget/optimize",
+            Some(&key),
+            Some(body),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        for ent in r.json["entities"].as_array().unwrap() {
+            assert!(
+                (ent["recommended"].as_f64().unwrap() - 100.0).abs() < 1e-4,
+                "{ent}"
+            );
+            assert!(
+                (ent["expected_outcome_recommended"].as_f64().unwrap() - 20.0 / 3.0).abs() < 1e-4
+            );
+        }
+        assert!((r.json["expected_outcome"].as_f64().unwrap() - 40.0 / 3.0).abs() < 1e-4);
+        assert_eq!(r.json.get("model_version"), None);
+        // The champion's curves.
+        let champion =
+            e.st.registry
+                .champion(&e.a, ModelKind::Budget)
+                .unwrap()
+                .unwrap();
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/budget/optimize",
+            Some(&key),
+            Some(json!({"budget": 1000.0})),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["model_version"], champion);
+        let total: f64 = r.json["entities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["recommended"].as_f64().unwrap())
+            .sum();
+        assert!((total - 1000.0).abs() < 1e-6);
+        // Errors name the field.
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/budget/optimize",
+            Some(&key),
+            Some(json!({"budget": -5})),
+        )
+        .await;
+        assert_problem(&r, 422);
+        assert_eq!(r.json["errors"][0]["path"], "budget");
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/budget/optimize",
+            Some(&key),
+            Some(json!({"budget": 100, "mode": "target_cpa"})),
+        )
+        .await;
+        assert_problem(&r, 422);
+        assert!(r.json["detail"].as_str().unwrap().contains("target"));
+        // Forecast: a plan per period.
+        let plan = json!({"entities": [{"id": "ch0", "spend": 100.0}, {"id": "ch1", "spend": 50.0}], "periods": 4});
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/budget/forecast",
+            Some(&key),
+            Some(plan),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["model_version"], champion);
+        let rows = r.json["rows"].as_array().unwrap();
+        assert!(rows.len() >= 4);
+        for row in rows {
+            let (lo, mid, hi) = (
+                row["outcome_lo"].as_f64().unwrap(),
+                row["outcome"].as_f64().unwrap(),
+                row["outcome_hi"].as_f64().unwrap(),
+            );
+            assert!(lo <= mid + 1e-9 && mid <= hi + 1e-9, "{row}");
+        }
+        let r = call(&e.app, "POST", "/v1/budget/forecast", Some(&key),
+            Some(json!({"entities": [{"id": "ch0", "spend": 1}, {"id": "ch0", "spend": 2}], "periods": 2}))).await;
+        assert_eq!(r.json["errors"][0]["path"], "entities[1].id");
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/budget/forecast",
+            Some(&key),
+            Some(json!({"entities": [], "periods": 0})),
+        )
+        .await;
+        assert_eq!(r.json["errors"][0]["path"], "periods");
+        // Another tenant without a budget model.
+        let b = e.key(&e.b, Role::Read);
+        assert_problem(
+            &call(
+                &e.app,
+                "POST",
+                "/v1/budget/optimize",
+                Some(&b),
+                Some(json!({"budget": 10})),
+            )
+            .await,
+            404,
+        );
+    });
+}
+
+#[test]
+fn ingest_is_validated_atomic_and_idempotent() {
+    let e = env();
+    run(async move {
+        let key = e.key(&e.b, Role::Write);
+        let fixture = std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/meta/insights_p1.json"),
+        )
+        .unwrap();
+        let post = |uri: &str, body: Vec<u8>| {
+            Request::builder()
+                .method("POST")
+                .uri(uri)
+                .header(header::AUTHORIZATION, format!("Bearer {key}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body))
+                .unwrap()
+        };
+        // The fixture holds 3 ad-days (ad 2384 on 09-01 and 09-02, ad 2385 on 09-01).
+        let r = send(&e.app, post("/v1/ingest/meta", fixture.clone())).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            (
+                r.json["rows"].as_u64(),
+                r.json["inserted"].as_u64(),
+                r.json["replaced"].as_u64()
+            ),
+            (Some(3), Some(3), Some(0))
+        );
+        assert_eq!(r.json["platforms"], json!(["meta"]));
+        let r = send(&e.app, post("/v1/ingest/auto", fixture.clone())).await;
+        assert_eq!(
+            (r.json["inserted"].as_u64(), r.json["replaced"].as_u64()),
+            (Some(0), Some(3))
+        );
+        // A truncated report: 422 naming the problem, and nothing written.
+        let before = e.st.warehouse.summary(Some(&e.b)).unwrap().rows;
+        let r = send(
+            &e.app,
+            post("/v1/ingest/meta", fixture[..fixture.len() / 2].to_vec()),
+        )
+        .await;
+        assert_problem(&r, 422);
+        assert_eq!(e.st.warehouse.summary(Some(&e.b)).unwrap().rows, before);
+        assert_problem(
+            &send(&e.app, post("/v1/ingest/myspace", fixture.clone())).await,
+            404,
+        );
+        assert_problem(
+            &send(&e.app, post("/v1/ingest/meta", Vec::new())).await,
+            422,
+        );
+    });
+}
+
+#[test]
+fn jobs_models_promotion_and_hot_swap() {
+    let e = env();
+    run(async move {
+        let key = e.key(&e.a, Role::Write);
+        let old =
+            e.st.registry
+                .champion(&e.a, ModelKind::Budget)
+                .unwrap()
+                .unwrap();
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/jobs",
+            Some(&key),
+            Some(json!({"kind": "churn"})),
+        )
+        .await;
+        assert_eq!(r.json["errors"][0]["path"], "kind");
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/jobs",
+            Some(&key),
+            Some(json!({"kind": "budget", "config": {"fit": {"bootstrp": 3}}})),
+        )
+        .await;
+        assert_problem(&r, 422);
+        assert!(r.text.contains("bootstrp"));
+        // Queue two; cancel the second while queued.
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/jobs",
+            Some(&key),
+            Some(json!({"kind": "budget", "config": {"fit": {"bootstrap": 4}}})),
+        )
+        .await;
+        assert_eq!(r.status, 202, "{}", r.text);
+        let id = r.json["id"].as_str().unwrap().to_string();
+        assert_eq!(r.headers[header::LOCATION], format!("/v1/jobs/{id}"));
+        assert_eq!(r.json["status"], "queued");
+        let r2 = call(
+            &e.app,
+            "POST",
+            "/v1/jobs",
+            Some(&key),
+            Some(json!({"kind": "fatigue"})),
+        )
+        .await;
+        let id2 = r2.json["id"].as_str().unwrap().to_string();
+        let r = call(
+            &e.app,
+            "DELETE",
+            &format!("/v1/jobs/{id2}"),
+            Some(&key),
+            None,
+        )
+        .await;
+        assert_eq!(r.json["status"], "cancelled");
+        // Run the first the way a worker does (off the async runtime).
+        let st = e.st.clone();
+        tokio::task::spawn_blocking(move || {
+            let job = st.state.claim().unwrap().unwrap();
+            crate::jobs::run(&st.cfg, &st.state, &job).unwrap();
+        })
+        .await
+        .unwrap();
+        let r = call(&e.app, "GET", &format!("/v1/jobs/{id}"), Some(&key), None).await;
+        assert_eq!(r.json["status"], "succeeded", "{}", r.text);
+        assert_eq!(r.json["progress"], 1.0);
+        let new = r.json["version"].as_str().unwrap().to_string();
+        assert!(r.json["duration_seconds"].as_f64().unwrap() >= 0.0);
+        // The new warehouse-trained version is registered; promote it explicitly and see it
+        // served without a restart.
+        let r = call(
+            &e.app,
+            "POST",
+            &format!("/v1/models/budget/{new}/promote"),
+            Some(&key),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["previous"], old);
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/budget/optimize",
+            Some(&key),
+            Some(json!({"budget": 500})),
+        )
+        .await;
+        assert_eq!(r.json["model_version"], new, "{}", r.text);
+        let r = call(&e.app, "GET", "/v1/models", Some(&key), None).await;
+        assert_eq!(r.json["budget"]["champion"], new);
+        assert_eq!(r.json["budget"]["versions"].as_array().unwrap().len(), 2);
+        let r = call(
+            &e.app,
+            "GET",
+            &format!("/v1/models/budget/{new}"),
+            Some(&key),
+            None,
+        )
+        .await;
+        assert_eq!(r.json["version"], new);
+        // Rollback restores the old one; a second rollback has nothing to go back to.
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/models/budget/rollback",
+            Some(&key),
+            None,
+        )
+        .await;
+        assert_eq!(r.json["champion"], old, "{}", r.text);
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/budget/optimize",
+            Some(&key),
+            Some(json!({"budget": 500})),
+        )
+        .await;
+        assert_eq!(r.json["model_version"], old);
+        assert_problem(
+            &call(
+                &e.app,
+                "POST",
+                "/v1/models/budget/rollback",
+                Some(&key),
+                None,
+            )
+            .await,
+            409,
+        );
+        assert_problem(
+            &call(&e.app, "GET", "/v1/models/churn/x", Some(&key), None).await,
+            404,
+        );
+        // A promotion made by another process (the registry directly) is picked up by the poll.
+        e.st.registry
+            .promote(&e.a, ModelKind::Budget, &new)
+            .unwrap();
+        e.st.champions.refresh().unwrap();
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/budget/optimize",
+            Some(&key),
+            Some(json!({"budget": 500})),
+        )
+        .await;
+        assert_eq!(r.json["model_version"], new);
+        let r = call(&e.app, "GET", "/v1/jobs", Some(&key), None).await;
+        assert_eq!(r.json.as_array().unwrap().len(), 2);
+    });
+}
+
+#[test]
+fn erase_tenant_removes_everything_of_it_only() {
+    let e = env();
+    run(async move {
+        let admin = e.key(&e.a, Role::Admin);
+        let b = e.key(&e.b, Role::Read);
+        e.st.state.enqueue(&e.a, "budget", None, "api").unwrap();
+        let read = e.key(&e.a, Role::Read);
+        assert_problem(
+            &call(
+                &e.app,
+                "DELETE",
+                &format!("/v1/tenants/{}", e.a),
+                Some(&read),
+                None,
+            )
+            .await,
+            403,
+        );
+        let r = call(
+            &e.app,
+            "DELETE",
+            &format!("/v1/tenants/{}", e.a),
+            Some(&admin),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["jobs"], 1);
+        assert_eq!(r.json["keys"], 2);
+        assert_eq!(r.json["models"], true);
+        assert!(r.json["warehouse_partitions"].as_u64().unwrap() > 0);
+        assert_problem(
+            &call(&e.app, "GET", "/v1/models", Some(&admin), None).await,
+            401,
+        );
+        assert_eq!(e.st.warehouse.summary(Some(&e.a)).unwrap().rows, 0);
+        assert!(e.st.warehouse.summary(Some(&e.b)).unwrap().rows > 0);
+        assert_eq!(
+            e.st.registry.champion(&e.a, ModelKind::Fatigue).unwrap(),
+            None
+        );
+        assert_eq!(
+            call(&e.app, "GET", "/v1/jobs", Some(&b), None).await.status,
+            200
+        );
+    });
+}
+
+#[test]
+fn operations_metrics_openapi_limits() {
+    let e = env_with(|c| c.api.rate_limit_per_second = 3);
+    run(async move {
+        let r = call(&e.app, "GET", "/healthz", None, None).await;
+        assert_eq!(r.json["status"], "ok");
+        let r = call(&e.app, "GET", "/readyz", None, None).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(r.json["champions"].as_array().unwrap().len() >= 2);
+        e.st.set_ready(false);
+        let r = call(&e.app, "GET", "/readyz", None, None).await;
+        assert_problem(&r, 503);
+        assert!(r.headers.contains_key(header::RETRY_AFTER));
+        let key = e.key(&e.a, Role::Read);
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/fatigue/score",
+            Some(&key),
+            Some(json!({"ad_ids": ["x"]})),
+        )
+        .await;
+        assert_problem(&r, 503);
+        e.st.set_ready(true);
+        // Rate limit: 3 per second per key, then 429 with Retry-After.
+        let mut codes = Vec::new();
+        for _ in 0..5 {
+            codes.push(
+                call(&e.app, "GET", "/v1/jobs", Some(&key), None)
+                    .await
+                    .status
+                    .as_u16(),
+            );
+        }
+        assert!(codes.contains(&429), "{codes:?}");
+        let r = call(&e.app, "GET", "/v1/jobs", Some(&key), None).await;
+        assert_problem(&r, 429);
+        assert!(
+            r.headers[header::RETRY_AFTER]
+                .to_str()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+                >= 1
+        );
+        // Unknown route: problem+json 404.
+        assert_problem(&call(&e.app, "GET", "/v2/nothing", None, None).await, 404);
+        // Metrics: request counts per route and status, jobs, champions, warehouse rows.
+        let r = call(&e.app, "GET", "/metrics", None, None).await;
+        assert_eq!(r.status, 200);
+        assert!(
+            r.text.contains(
+                "omnify_http_requests_total{route=\"/v1/jobs\",method=\"GET\",status=\"429\"}"
+            ),
+            "{}",
+            r.text
+        );
+        assert!(
+            r.text
+                .contains("omnify_http_request_duration_seconds_bucket{"),
+            "{}",
+            r.text
+        );
+        assert!(r.text.contains(&format!(
+            "omnify_champion_info{{tenant=\"{}\",kind=\"fatigue\"",
+            e.a
+        )));
+        let rows = e.st.warehouse.summary(None).unwrap().rows;
+        assert!(
+            r.text.contains(&format!("omnify_warehouse_rows {rows}")),
+            "{}",
+            r.text
+        );
+        assert!(r.text.trim_end().ends_with("# EOF"));
+        // OpenAPI 3.1 with every route, request/response schemas and error responses.
+        let r = call(&e.app, "GET", "/openapi.json", None, None).await;
+        assert!(r.json["openapi"].as_str().unwrap().starts_with("3.1"));
+        let paths = r.json["paths"].as_object().unwrap();
+        for p in [
+            "/v1/fatigue/score",
+            "/v1/budget/optimize",
+            "/v1/budget/forecast",
+            "/v1/ingest/{platform}",
+            "/v1/jobs",
+            "/v1/jobs/{id}",
+            "/v1/models",
+            "/v1/models/{kind}/{version}",
+            "/v1/models/{kind}/{version}/promote",
+            "/v1/models/{kind}/rollback",
+            "/v1/keys",
+            "/v1/keys/{id}",
+            "/v1/tenants/{id}",
+            "/healthz",
+            "/readyz",
+            "/metrics",
+        ] {
+            assert!(
+                paths.contains_key(p),
+                "{p} missing from the OpenAPI document"
+            );
+        }
+        let score = &paths["/v1/fatigue/score"]["post"];
+        assert!(score["requestBody"].is_object());
+        assert!(score["responses"]["422"].is_object());
+        let schemas = r.json["components"]["schemas"].as_object().unwrap();
+        for s in [
+            "ScoreRequest",
+            "ScoreResponse",
+            "Problem",
+            "PlanView",
+            "Job",
+        ] {
+            assert!(schemas.contains_key(s), "{s}");
+        }
+    });
+}
+
+#[test]
+fn batched_scores_equal_one_by_one_scores() {
+    let e = env();
+    let champion = e
+        .st
+        .champions
+        .get(&e.a, ModelKind::Fatigue)
+        .unwrap()
+        .unwrap();
+    let spec = e.st.fatigue_spec.clone();
+    // Four requests sharing an account id and dates: batched, account-relative features must
+    // still be computed per request.
+    let reqs: Vec<Vec<crate::schema::AdDailyRow>> = (0..4)
+        .map(|i| {
+            let start = chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+            (0..28)
+                .map(|d| {
+                    let mut r = crate::schema::AdDailyRow::new(
+                        crate::platforms::Platform::Meta,
+                        "1".into(),
+                        format!("ad{i}"),
+                        start + chrono::Duration::days(d),
+                    );
+                    r.impressions = 1000 + 300 * i - (10 + 5 * i) * d;
+                    r.clicks = 30 - d / (i + 1);
+                    r.spend = Some(10.0 + i as f64 * 3.0);
+                    r
+                })
+                .collect()
+        })
+        .collect();
+    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 3, 28).unwrap();
+    let tenant = e.a.clone();
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || {
+            let refs: Vec<&[crate::schema::AdDailyRow]> = reqs.iter().map(|r| r.as_slice()).collect();
+            let together =
+                super::batcher::run_group(&tenant, &champion, as_of, &refs, &spec).unwrap();
+            assert_eq!(together.len(), 4);
+            for (i, r) in reqs.iter().enumerate() {
+                let alone = super::batcher::run_group(&tenant, &champion, as_of, &[r.as_slice()], &spec)
+                    .unwrap()
+                    .pop()
+                    .unwrap();
+                assert_eq!(together[i], alone, "request {i}");
+                assert_eq!(alone[0].account_id, "1");
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}

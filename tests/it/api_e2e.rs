@@ -1,0 +1,310 @@
+//! End to end over a real socket: start `omnify serve --no-bootstrap` on port 0, create a key
+//! with the CLI, ingest one tenant's bundled sample reports over HTTP, train both kinds through
+//! jobs, score, promote a version through the API and another through the CLI in a separate
+//! process, see each served without a restart, then stop with SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::common::bin;
+
+/// A minimal HTTP/1.1 client (one request per connection).
+fn http(
+    base: &str,
+    method: &str,
+    path: &str,
+    key: &str,
+    body: Option<(&str, &[u8])>,
+) -> (u16, Value) {
+    let hostport = base.trim_start_matches("http://");
+    let mut s = TcpStream::connect(hostport).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    let (ct, bytes) = body.unwrap_or(("application/json", b""));
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {hostport}\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: {ct}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        bytes.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(bytes).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").expect("response head");
+    let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(Value::String(body)),
+    )
+}
+
+fn dechunk(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some((len, tail)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(len.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = &tail[n + 2..];
+    }
+    out
+}
+
+fn post_json(base: &str, path: &str, key: &str, v: Value) -> (u16, Value) {
+    let b = v.to_string();
+    http(
+        base,
+        "POST",
+        path,
+        key,
+        Some(("application/json", b.as_bytes())),
+    )
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn omnify_cmd(dir: &Path) -> Command {
+    let mut c = Command::new(bin());
+    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "--warehouse",
+            &dir.join("wh").display().to_string(),
+            "--models-dir",
+            &dir.join("models").display().to_string(),
+            "--data-dir",
+            &dir.display().to_string(),
+        ])
+        .env_remove("OMNIFY_CONFIG")
+        .env("OMNIFY_STATE", dir.join("state.sqlite"))
+        .env("RUST_LOG", "warn");
+    c
+}
+
+fn start(dir: &Path) -> Server {
+    let mut child = omnify_cmd(dir)
+        .args(["serve", "--no-bootstrap", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the server");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let base = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_string();
+    // Ready once the first model load is done.
+    let ready = lines.next().unwrap().unwrap();
+    assert!(ready.starts_with("OmniFy is ready"), "{ready}");
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, base }
+}
+
+fn wait_job(base: &str, key: &str, id: &str) -> Value {
+    let t0 = Instant::now();
+    loop {
+        let (s, j) = http(base, "GET", &format!("/v1/jobs/{id}"), key, None);
+        assert_eq!(s, 200, "{j}");
+        match j["status"].as_str().unwrap() {
+            "succeeded" => return j,
+            "failed" | "cancelled" => panic!("job ended: {j}"),
+            _ => {}
+        }
+        assert!(t0.elapsed() < Duration::from_secs(600), "job too slow: {j}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn body_creative() -> Value {
+    let start = chrono::NaiveDate::from_ymd_opt(2026, 5, 1).unwrap();
+    let history: Vec<Value> = (0..28)
+        .map(|d| {
+            json!({"date": (start + chrono::Duration::days(d)).to_string(),
+                   "impressions": 5000 - 60 * d, "clicks": 80 - 2 * d, "spend": 40.0})
+        })
+        .collect();
+    json!({"creatives": [{"platform": "meta", "account_id": "1", "ad_id": "e2e", "history": history}]})
+}
+
+#[test]
+fn serve_ingest_train_score_promote_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let srv = start(d);
+    let base = srv.base.clone();
+    let out = omnify_cmd(d)
+        .args(["keys", "create", "--tenant", "northwind", "--role", "admin"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(key.starts_with("omk_"), "{key}");
+
+    // Nothing yet: scoring is a 404 naming what to do.
+    let (s, p) = post_json(&base, "/v1/fatigue/score", &key, body_creative());
+    assert_eq!(s, 404, "{p}");
+
+    // Ingest northwind's native reports as the platforms deliver them.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample");
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("manifest.json")).unwrap())
+            .unwrap();
+    let mut rows = 0;
+    for f in manifest["files"].as_array().unwrap() {
+        if f["tenant"] != "northwind" {
+            continue;
+        }
+        let bytes = std::fs::read(root.join(f["path"].as_str().unwrap())).unwrap();
+        let path = format!(
+            "/v1/ingest/{}?account_id={}&currency={}",
+            f["platform"].as_str().unwrap(),
+            f["account_id"].as_str().unwrap(),
+            f["currency"].as_str().unwrap()
+        );
+        let (s, r) = http(
+            &base,
+            "POST",
+            &path,
+            &key,
+            Some(("application/octet-stream", &bytes)),
+        );
+        assert_eq!(s, 200, "{path}: {r}");
+        rows += r["inserted"].as_u64().unwrap();
+    }
+    assert!(rows > 5_000, "{rows} rows");
+
+    // Train both kinds through jobs.
+    let small = json!({"models": {"forest": {"trees": 4}, "mlp": {"max_epochs": 10}}});
+    let (s, j) = post_json(
+        &base,
+        "/v1/jobs",
+        &key,
+        json!({"kind": "fatigue", "config": small}),
+    );
+    assert_eq!(s, 202, "{j}");
+    let j1 = wait_job(&base, &key, j["id"].as_str().unwrap());
+    let v1 = j1["version"].as_str().unwrap().to_string();
+    assert_eq!(j1["promoted"], true);
+    let (s, j) = post_json(
+        &base,
+        "/v1/jobs",
+        &key,
+        json!({"kind": "budget", "config": {"fit": {"bootstrap": 5}}}),
+    );
+    assert_eq!(s, 202, "{j}");
+    wait_job(&base, &key, j["id"].as_str().unwrap());
+
+    let (s, r) = post_json(&base, "/v1/fatigue/score", &key, body_creative());
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["model_version"], v1);
+    let (s, r) = post_json(&base, "/v1/budget/optimize", &key, json!({"budget": 2000}));
+    assert_eq!(s, 200, "{r}");
+
+    // A second fatigue version (another seed), then promote whichever is not the champion.
+    let other = json!({"models": {"seed": 99, "forest": {"trees": 4}, "mlp": {"max_epochs": 10}}});
+    let (_, j) = post_json(
+        &base,
+        "/v1/jobs",
+        &key,
+        json!({"kind": "fatigue", "config": other}),
+    );
+    let j2 = wait_job(&base, &key, j["id"].as_str().unwrap());
+    let v2 = j2["version"].as_str().unwrap().to_string();
+    let (_, m) = http(&base, "GET", "/v1/models", &key, None);
+    let champion = m["fatigue"]["champion"].as_str().unwrap().to_string();
+    let target = if champion == v2 {
+        v1.clone()
+    } else {
+        v2.clone()
+    };
+    let (s, r) = http(
+        &base,
+        "POST",
+        &format!("/v1/models/fatigue/{target}/promote"),
+        &key,
+        None,
+    );
+    assert_eq!(s, 200, "{r}");
+    let (_, r) = post_json(&base, "/v1/fatigue/score", &key, body_creative());
+    assert_eq!(r["model_version"], target);
+
+    // A promotion by the CLI in another process reaches the server through the poll.
+    let back = if target == v1 { v2.clone() } else { v1.clone() };
+    let out = omnify_cmd(d)
+        .args([
+            "models",
+            "promote",
+            "fatigue",
+            &back,
+            "--tenant",
+            "northwind",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t0 = Instant::now();
+    loop {
+        let (_, r) = post_json(&base, "/v1/fatigue/score", &key, body_creative());
+        if r["model_version"] == back.as_str() {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(15), "not swapped: {r}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // SIGTERM: a graceful exit.
+    let mut srv = srv;
+    let pid = srv.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = srv.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "no exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
+}
