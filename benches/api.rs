@@ -198,7 +198,9 @@ async fn fixed_rate(addr: &str, req: Arc<Vec<u8>>, rate: u64, secs: u64) -> (f64
             };
             let (s, _) = c.roundtrip(&req).await;
             // Latency from the scheduled send time (no coordinated omission).
-            lat.lock().unwrap().push(scheduled.elapsed().as_secs_f64() * 1e3);
+            lat.lock()
+                .unwrap()
+                .push(scheduled.elapsed().as_secs_f64() * 1e3);
             if s != 200 {
                 errors.fetch_add(1, Ordering::Relaxed);
             }
@@ -256,10 +258,10 @@ fn main() {
     let mut key = String::new();
     for l in lines.by_ref() {
         let l = l.unwrap();
-        if let Some(a) = l.split_whitespace().find(|w| w.starts_with("http://")) {
-            if addr.is_empty() {
-                addr = a.trim_start_matches("http://").to_string();
-            }
+        if addr.is_empty()
+            && let Some(a) = l.split_whitespace().find(|w| w.starts_with("http://"))
+        {
+            addr = a.trim_start_matches("http://").to_string();
         }
         if key.is_empty()
             && let Some(k) = l.split_whitespace().find(|w| w.starts_with("omk_"))
@@ -297,19 +299,28 @@ fn main() {
         // Warm up.
         let _ = max_rate(&addr, req.clone(), conns, 2).await;
         let (rps, p99, err) = max_rate(&addr, req.clone(), conns, secs).await;
-        push(&mut report, (
-            format!("single-creative scoring, max rate ({conns} connections)"),
-            format!("{rps:.0} req/s (p99 {p99:.1} ms, {err} errors)"),
-        ));
+        push(
+            &mut report,
+            (
+                format!("single-creative scoring, max rate ({conns} connections)"),
+                format!("{rps:.0} req/s (p99 {p99:.1} ms, {err} errors)"),
+            ),
+        );
         let (p50, p99, err) = fixed_rate(&addr, req.clone(), 1000, secs).await;
-        push(&mut report, (
-            "single-creative scoring at 1,000 req/s".into(),
-            format!("p50 {p50:.2} ms, p99 {p99:.2} ms ({err} errors)"),
-        ));
-        push(&mut report, (
-            "resident memory, all champions loaded (4 tenants × 2 kinds)".into(),
-            format!("{:.0} MB", rss_mb(pid)),
-        ));
+        push(
+            &mut report,
+            (
+                "single-creative scoring at 1,000 req/s".into(),
+                format!("p50 {p50:.2} ms, p99 {p99:.2} ms ({err} errors)"),
+            ),
+        );
+        push(
+            &mut report,
+            (
+                "resident memory, all champions loaded (4 tenants × 2 kinds)".into(),
+                format!("{:.0} MB", rss_mb(pid)),
+            ),
+        );
         // A retraining job running meanwhile.
         let job = request(
             "POST",
@@ -322,10 +333,13 @@ fn main() {
         assert_eq!(s, 202, "{}", String::from_utf8_lossy(&b));
         tokio::time::sleep(Duration::from_millis(500)).await;
         let (p50j, p99j, err) = fixed_rate(&addr, req.clone(), 1000, secs).await;
-        push(&mut report, (
-            "… while a fatigue retraining job runs".into(),
-            format!("p50 {p50j:.2} ms, p99 {p99j:.2} ms ({err} errors)"),
-        ));
+        push(
+            &mut report,
+            (
+                "… while a fatigue retraining job runs".into(),
+                format!("p50 {p50j:.2} ms, p99 {p99j:.2} ms ({err} errors)"),
+            ),
+        );
 
         // 10,000 creatives × 28 days into the warehouse as a unified Parquet upload.
         let n = 10_000;
@@ -378,10 +392,13 @@ fn main() {
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }
         times.sort_by(f64::total_cmp);
-        push(&mut report, (
-            "10,000-creative batch from the warehouse (ad_ids), median of 5".into(),
-            format!("{:.0} ms", times[2]),
-        ));
+        push(
+            &mut report,
+            (
+                "10,000-creative batch from the warehouse (ad_ids), median of 5".into(),
+                format!("{:.0} ms", times[2]),
+            ),
+        );
         let creatives: Vec<serde_json::Value> = (0..n).map(|i| history_json(i, 28)).collect();
         let body = serde_json::json!({"creatives": creatives}).to_string();
         let mb = body.len() as f64 / 1e6;
@@ -408,17 +425,24 @@ fn main() {
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }
         times.sort_by(f64::total_cmp);
-        push(&mut report, (
-            format!("10,000-creative batch with histories in the body ({mb:.1} MB), median of 3"),
-            format!(
-                "{:.0} ms (parsing that body alone: {:.0} ms; ratio {:.1}×)",
-                times[1],
-                parse[1],
-                times[1] / parse[1]
+        push(
+            &mut report,
+            (
+                format!(
+                    "10,000-creative batch with histories in the body ({mb:.1} MB), median of 3"
+                ),
+                format!(
+                    "{:.0} ms (parsing that body alone: {:.0} ms; ratio {:.1}×)",
+                    times[1],
+                    parse[1],
+                    times[1] / parse[1]
+                ),
             ),
-        ));
+        );
     });
-    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
     let _ = child.0.wait();
     println!("\n| Measure | Result |\n|---|---|");
     for (k, v) in report {

@@ -294,6 +294,19 @@ mod tests {
         assert!(e.contains("schedule.kind"), "{e}");
     }
 
+    /// The example in the README's Configuration section is a valid config file.
+    #[test]
+    fn the_readme_example_parses() {
+        let readme = include_str!("../README.md");
+        let section = &readme[readme.find("## Configuration").unwrap()..];
+        let start = section.find("```toml\n").unwrap() + 8;
+        let end = start + section[start..].find("```").unwrap();
+        let c = Config::from_toml(&section[start..end]).unwrap();
+        assert_eq!(c.api, ApiConfig::default());
+        assert_eq!(c.schedule.len(), 1);
+        assert_eq!(c.schedule[0].daily_at.as_deref(), Some("02:00"));
+    }
+
     #[test]
     fn unknown_keys_are_rejected() {
         let e = Config::from_toml("data_dri = \"x\"").unwrap_err();

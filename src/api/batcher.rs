@@ -105,9 +105,8 @@ fn answer_group(items: Vec<Item>, spec: &JobConfig) {
             }
         }
         Err(e) if items.len() == 1 => {
-            for it in items {
+            if let Some(it) = items.into_iter().next() {
                 let _ = it.reply.send(Err(e));
-                break;
             }
         }
         Err(_) => {
@@ -143,7 +142,11 @@ fn worker(rx: Arc<Mutex<Receiver<Item>>>, spec: Arc<JobConfig>) {
         let mut groups: HashMap<(String, String, NaiveDate), Vec<Item>> = HashMap::new();
         for it in batch {
             groups
-                .entry((it.tenant.clone(), it.champion.version().to_string(), it.as_of))
+                .entry((
+                    it.tenant.clone(),
+                    it.champion.version().to_string(),
+                    it.as_of,
+                ))
                 .or_default()
                 .push(it);
         }

@@ -147,6 +147,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
         (name = "data", description = "Ingest native platform reports"),
         (name = "jobs", description = "Retraining jobs"),
         (name = "models", description = "The model registry"),
+        (name = "reports", description = "Forecast reports (HTML, CSV, Parquet)"),
         (name = "admin", description = "Keys and tenant erase"),
         (name = "ops", description = "Health, readiness, metrics"),
     )
@@ -189,6 +190,9 @@ pub fn router_and_doc(state: Arc<AppState>) -> (Router<Arc<AppState>>, utoipa::o
         .routes(routes!(routes::admin::create_key, routes::admin::list_keys))
         .routes(routes!(routes::admin::revoke_key))
         .routes(routes!(routes::admin::erase_tenant))
+        .routes(routes!(routes::reports::create))
+        .routes(routes!(routes::reports::latest))
+        .routes(routes!(routes::reports::get))
         .routes(routes!(routes::ops::healthz))
         .routes(routes!(routes::ops::readyz))
         .routes(routes!(routes::ops::metrics))

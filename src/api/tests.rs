@@ -1085,6 +1085,9 @@ fn operations_metrics_openapi_limits() {
             "/v1/keys",
             "/v1/keys/{id}",
             "/v1/tenants/{id}",
+            "/v1/reports",
+            "/v1/reports/latest",
+            "/v1/reports/{id}",
             "/healthz",
             "/readyz",
             "/metrics",
@@ -1113,12 +1116,11 @@ fn operations_metrics_openapi_limits() {
 #[test]
 fn batched_scores_equal_one_by_one_scores() {
     let e = env();
-    let champion = e
-        .st
-        .champions
-        .get(&e.a, ModelKind::Fatigue)
-        .unwrap()
-        .unwrap();
+    let champion =
+        e.st.champions
+            .get(&e.a, ModelKind::Fatigue)
+            .unwrap()
+            .unwrap();
     let spec = e.st.fatigue_spec.clone();
     // Four requests sharing an account id and dates: batched, account-relative features must
     // still be computed per request.
@@ -1146,15 +1148,17 @@ fn batched_scores_equal_one_by_one_scores() {
     std::thread::Builder::new()
         .stack_size(64 << 20)
         .spawn(move || {
-            let refs: Vec<&[crate::schema::AdDailyRow]> = reqs.iter().map(|r| r.as_slice()).collect();
+            let refs: Vec<&[crate::schema::AdDailyRow]> =
+                reqs.iter().map(|r| r.as_slice()).collect();
             let together =
                 super::batcher::run_group(&tenant, &champion, as_of, &refs, &spec).unwrap();
             assert_eq!(together.len(), 4);
             for (i, r) in reqs.iter().enumerate() {
-                let alone = super::batcher::run_group(&tenant, &champion, as_of, &[r.as_slice()], &spec)
-                    .unwrap()
-                    .pop()
-                    .unwrap();
+                let alone =
+                    super::batcher::run_group(&tenant, &champion, as_of, &[r.as_slice()], &spec)
+                        .unwrap()
+                        .pop()
+                        .unwrap();
                 assert_eq!(together[i], alone, "request {i}");
                 assert_eq!(alone[0].account_id, "1");
             }
@@ -1162,4 +1166,67 @@ fn batched_scores_equal_one_by_one_scores() {
         .unwrap()
         .join()
         .unwrap();
+}
+
+#[test]
+fn reports_are_generated_and_served_per_tenant() {
+    let e = env();
+    run(async move {
+        let key = e.key(&e.a, Role::Read);
+        let r = call(&e.app, "POST", "/v1/reports", Some(&key), Some(json!({}))).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let id = r.json["id"].as_str().unwrap().to_string();
+        assert_eq!(r.headers[header::LOCATION], format!("/v1/reports/{id}"));
+        assert!(r.json["meta"]["files"].as_array().unwrap().len() >= 5);
+        for uri in [
+            format!("/v1/reports/{id}"),
+            "/v1/reports/latest".to_string(),
+        ] {
+            let r = call(&e.app, "GET", &uri, Some(&key), None).await;
+            assert_eq!(r.status, 200, "{uri}");
+            assert!(
+                r.headers[header::CONTENT_TYPE]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/html")
+            );
+            assert!(r.text.contains("<html"), "{uri}");
+        }
+        let r = call(
+            &e.app,
+            "GET",
+            &format!("/v1/reports/{id}?file=scores.csv"),
+            Some(&key),
+            None,
+        )
+        .await;
+        assert!(
+            r.text.starts_with("tenant,platform,"),
+            "{}",
+            &r.text[..r.text.len().min(200)]
+        );
+        let r = call(
+            &e.app,
+            "GET",
+            &format!("/v1/reports/{id}?file=../../state.sqlite"),
+            Some(&key),
+            None,
+        )
+        .await;
+        assert_problem(&r, 422);
+        // Another tenant sees neither the report nor a latest one.
+        let b = e.key(&e.b, Role::Read);
+        assert_problem(
+            &call(&e.app, "GET", &format!("/v1/reports/{id}"), Some(&b), None).await,
+            404,
+        );
+        assert_problem(
+            &call(&e.app, "GET", "/v1/reports/latest", Some(&b), None).await,
+            404,
+        );
+        assert_problem(
+            &call(&e.app, "GET", "/v1/reports/not-an-id", Some(&key), None).await,
+            404,
+        );
+    });
 }

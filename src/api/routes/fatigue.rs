@@ -324,7 +324,11 @@ pub async fn score(
             .cloned()
             .collect();
         // Unknown ids are marked by an empty platform.
-        wanted.extend(unknown.into_iter().map(|i| (String::new(), String::new(), i)));
+        wanted.extend(
+            unknown
+                .into_iter()
+                .map(|i| (String::new(), String::new(), i)),
+        );
         let as_of = match as_of_req {
             Some(d) => d,
             None => latest_date(&df)?.ok_or_else(|| {
@@ -407,24 +411,24 @@ fn finish(
     version: &str,
 ) -> ScoreResponse {
     let mut scores = scored;
-        let mut unknown_ad_ids = Vec::new();
-        let scored_keys: HashSet<(String, String, String)> = scores
-            .iter()
-            .map(|s| (s.platform.clone(), s.account_id.clone(), s.ad_id.clone()))
-            .collect();
-        let mut extra = Vec::new();
-        for k in wanted {
-            if k.0.is_empty() {
-                unknown_ad_ids.push(k.2.clone());
-            } else if !scored_keys.contains(k) {
-                extra.push(inactive((&k.0, &k.1, &k.2), tenant, as_of, version));
-            }
+    let mut unknown_ad_ids = Vec::new();
+    let scored_keys: HashSet<(String, String, String)> = scores
+        .iter()
+        .map(|s| (s.platform.clone(), s.account_id.clone(), s.ad_id.clone()))
+        .collect();
+    let mut extra = Vec::new();
+    for k in wanted {
+        if k.0.is_empty() {
+            unknown_ad_ids.push(k.2.clone());
+        } else if !scored_keys.contains(k) {
+            extra.push(inactive((&k.0, &k.1, &k.2), tenant, as_of, version));
         }
-        scores.extend(extra);
-        ScoreResponse {
-            model_version: version.to_string(),
-            as_of,
-            scores,
-            unknown_ad_ids,
-        }
+    }
+    scores.extend(extra);
+    ScoreResponse {
+        model_version: version.to_string(),
+        as_of,
+        scores,
+        unknown_ad_ids,
+    }
 }

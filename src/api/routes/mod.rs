@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod models;
 pub mod ops;
+pub mod reports;
 
 /// The problem+json answers common to authenticated routes.
 #[allow(dead_code)]
