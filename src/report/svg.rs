@@ -347,10 +347,16 @@ impl Chart {
             if !(LEFT - 0.5..=LEFT + pw + 0.5).contains(&x) {
                 continue;
             }
+            // A label centred on the last tick would run past the right edge.
+            let anchor = if x > LEFT + pw - 24.0 {
+                "end"
+            } else {
+                "middle"
+            };
             let _ = write!(
                 o,
                 "<line x1=\"{x:.1}\" y1=\"{top:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#f0f0f0\"/>\
-                 <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#333\">{}</text>",
+                 <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\" fill=\"#333\">{}</text>",
                 top + ph,
                 top + ph + 16.0,
                 escape(label)

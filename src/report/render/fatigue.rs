@@ -73,8 +73,8 @@ fn creative_name(c: &CreativeInput) -> String {
 pub fn at_risk_section(inp: &ReportInputs) -> Markup {
     let how = "most urgent first. P(onset 7–14 d) is the chance the creative's cost first \
                reaches 2× its launch level in the week after next; the expected onset is the \
-               day the cost is forecast to cross that line. Drivers say what pushes the risk up \
-               most. The charts show the cost over time against the launch baseline and the 2× \
+               day the cost is forecast to cross that line. Drivers are the creative's values that raise its \
+               14-day risk most against a typical creative (in percentage points). The charts show the cost over time against the launch baseline and the 2× \
                line, with the likely onset days shaded (the middle half of the forecast).";
     let fi = match &inp.fatigue {
         Section::Ready(fi) => fi,
