@@ -31,6 +31,9 @@ pub fn fatigue_job() -> Result<JobConfig, String> {
     if default.exists() {
         JobConfig::load(default)
     } else {
+        tracing::warn!(
+            "training/fatigue.toml is not in the current folder; using the built-in defaults"
+        );
         JobConfig::from_toml_str("")
     }
     .map_err(|e| e.to_string())

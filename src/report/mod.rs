@@ -187,14 +187,8 @@ impl Report {
                 self.html.as_bytes().to_vec()
             };
             let path = dir.join(name);
+            // Readable by others (0644): a report is meant to be shared and served.
             write_atomic(&path, &bytes).map_err(|e| fail(name, &e))?;
-            // Temp files are created owner-only; a report is meant to be shared and served.
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
-                    .map_err(|e| fail(name, &e))?;
-            }
             out.push(name.to_string());
         }
         Ok(out)
