@@ -284,6 +284,14 @@ fn main() {
         .unwrap();
     let mut report = Vec::<(String, String)>::new();
 
+    let rss_ready = rss_mb(pid);
+    push(
+        &mut report,
+        (
+            "resident memory after start, all champions loaded (4 tenants × 2 kinds)".into(),
+            format!("{rss_ready:.0} MB"),
+        ),
+    );
     rt.block_on(async {
         let one = serde_json::json!({"creatives": [history_json(1, 28)]}).to_string();
         let req = Arc::new(request(
@@ -317,7 +325,7 @@ fn main() {
         push(
             &mut report,
             (
-                "resident memory, all champions loaded (4 tenants × 2 kinds)".into(),
+                "resident memory after the load above".into(),
                 format!("{:.0} MB", rss_mb(pid)),
             ),
         );
@@ -340,6 +348,30 @@ fn main() {
                 format!("p50 {p50j:.2} ms, p99 {p99j:.2} ms ({err} errors)"),
             ),
         );
+        // The batch scenarios run on an idle server: wait for the job to end.
+        let job_id = serde_json::from_slice::<serde_json::Value>(&b)
+            .ok()
+            .and_then(|v| v["id"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        let poll = request(
+            "GET",
+            &format!("/v1/jobs/{job_id}"),
+            &key,
+            "application/json",
+            b"",
+        );
+        let mut still_running = true;
+        let t_job = Instant::now();
+        while still_running && t_job.elapsed() < Duration::from_secs(300) {
+            let (_, b) = c.roundtrip(&poll).await;
+            let v: serde_json::Value = serde_json::from_slice(&b).unwrap_or_default();
+            still_running = matches!(v["status"].as_str(), Some("queued" | "running"));
+            if still_running {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            } else {
+                eprintln!("retraining job ended: {}", v["status"]);
+            }
+        }
 
         // 10,000 creatives × 28 days into the warehouse as a unified Parquet upload.
         let n = 10_000;
