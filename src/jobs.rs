@@ -209,11 +209,104 @@ fn execute(cfg: &Config, job: &Job, report: &dyn Fn(f64, &str)) -> Result<JobOut
     }
 }
 
+/// Where a job's training runs.
+#[derive(Debug, Clone)]
+pub enum Runner {
+    /// On the worker thread (tests, embedding).
+    InProcess,
+    /// In a child process of this executable (`omnify job-run`) at a lower CPU priority
+    /// (`nice -n 10`): the server keeps its cores for requests, training memory is returned
+    /// to the system when the job ends, and a crash in training cannot take the server down.
+    Process { exe: std::path::PathBuf },
+}
+
+/// Child processes running jobs, by pid, so a shutdown can stop them (their jobs are
+/// requeued at the next start).
+pub type Children = Arc<Mutex<Vec<u32>>>;
+
+/// Runs `job` in a child process (see [`Runner::Process`]) and returns its final status; a
+/// child that dies without recording one fails the job.
+pub fn run_in_child(
+    exe: &std::path::Path,
+    cfg: &Config,
+    state: &State,
+    job: &Job,
+    children: &Children,
+) -> Result<JobStatus, StateError> {
+    let fail = |m: String| -> Result<JobStatus, StateError> {
+        tracing::error!(job = %job.id, error = %m, "cannot run the training process");
+        state.fail(
+            &job.id,
+            "internal error while starting training (see the server log)",
+        )?;
+        Ok(JobStatus::Failed)
+    };
+    let cfg_file = match tempfile::Builder::new()
+        .prefix("omnify-job-")
+        .suffix(".json")
+        .tempfile()
+    {
+        Ok(f) => f,
+        Err(e) => return fail(e.to_string()),
+    };
+    if let Err(e) = serde_json::to_writer(cfg_file.as_file(), cfg) {
+        return fail(e.to_string());
+    }
+    let args = [
+        "job-run".to_string(),
+        "--job".into(),
+        job.id.clone(),
+        "--resolved-config".into(),
+        cfg_file.path().display().to_string(),
+    ];
+    // `nice` is part of coreutils; without it the child runs at normal priority.
+    let spawned = std::process::Command::new("nice")
+        .args(["-n", "10"])
+        .arg(exe)
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .or_else(|_| {
+            std::process::Command::new(exe)
+                .args(&args)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+        });
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => return fail(e.to_string()),
+    };
+    let pid = child.id();
+    children.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
+    let exit = child.wait();
+    children
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|p| *p != pid);
+    let now = state.job(&job.id, None)?.map(|j| j.status);
+    match now {
+        Some(s) if s.finished() => Ok(s),
+        _ => {
+            let how = match exit {
+                Ok(s) => s.to_string(),
+                Err(e) => e.to_string(),
+            };
+            tracing::error!(job = %job.id, exit = %how, "the training process ended without a result");
+            state.fail(
+                &job.id,
+                "the training process ended without a result (see the server log)",
+            )?;
+            Ok(JobStatus::Failed)
+        }
+    }
+}
+
 /// Called after each job with its final status.
 pub type OnDone = Arc<dyn Fn(&Job, JobStatus) + Send + Sync>;
 
 /// A pool of worker threads claiming jobs from the state.
 pub struct Workers {
+    children: Children,
     stop: Arc<AtomicBool>,
     wake: Arc<(Mutex<bool>, Condvar)>,
     handles: Vec<std::thread::JoinHandle<()>>,
@@ -226,6 +319,7 @@ impl Workers {
         cfg: Config,
         state: Arc<State>,
         n: usize,
+        runner: Runner,
         on_done: OnDone,
     ) -> Result<Workers, StateError> {
         let requeued = state.requeue_interrupted()?;
@@ -234,6 +328,7 @@ impl Workers {
         }
         let stop = Arc::new(AtomicBool::new(false));
         let wake = Arc::new((Mutex::new(false), Condvar::new()));
+        let children: Children = Arc::new(Mutex::new(Vec::new()));
         let handles = (0..n.max(1))
             .map(|i| {
                 let (cfg, state, stop, wake, on_done) = (
@@ -243,15 +338,17 @@ impl Workers {
                     wake.clone(),
                     on_done.clone(),
                 );
+                let (runner, children) = (runner.clone(), children.clone());
                 std::thread::Builder::new()
                     .name(format!("omnify-job-{i}"))
                     // Polars plans recurse deeply; training runs on a roomy stack.
                     .stack_size(64 << 20)
-                    .spawn(move || worker(cfg, state, stop, wake, on_done))
+                    .spawn(move || worker(cfg, state, stop, wake, on_done, runner, children))
                     .expect("spawning a worker thread")
             })
             .collect();
         Ok(Workers {
+            children,
             stop,
             wake,
             handles,
@@ -284,9 +381,20 @@ impl Workers {
         }
     }
 
-    /// Asks workers to stop without waiting (a running job is requeued at the next start).
-    pub fn stop_flag(&self) -> Arc<AtomicBool> {
-        self.stop.clone()
+    /// Asks workers to stop without waiting and ends running training processes; their jobs
+    /// are requeued at the next start.
+    pub fn stop_now(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for pid in self
+            .children
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
     }
 }
 
@@ -296,12 +404,18 @@ fn worker(
     stop: Arc<AtomicBool>,
     wake: Arc<(Mutex<bool>, Condvar)>,
     on_done: OnDone,
+    runner: Runner,
+    children: Children,
 ) {
     while !stop.load(Ordering::SeqCst) {
         match state.claim() {
             Ok(Some(job)) => {
                 tracing::info!(job = %job.id, tenant = %job.tenant, kind = %job.kind, "job started");
-                match run(&cfg, &state, &job) {
+                let result = match &runner {
+                    Runner::InProcess => run(&cfg, &state, &job),
+                    Runner::Process { exe } => run_in_child(exe, &cfg, &state, &job, &children),
+                };
+                match result {
                     Ok(status) => {
                         tracing::info!(job = %job.id, status = status.as_str(), "job finished");
                         on_done(&job, status);

@@ -5,7 +5,8 @@
 //! The socket is bound first, so `/healthz` answers at once and `/readyz` (and the model
 //! routes) answer 503 with `Retry-After` until the bootstrap and the first model load finish.
 //! Accepted connections get TCP_NODELAY (small responses are not held back ~40 ms by delayed
-//! ACKs). A job still running at shutdown is requeued by the next start.
+//! ACKs). Training jobs run in niced child processes; one still running at shutdown is stopped
+//! and requeued by the next start.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use axum::serve::ListenerExt;
 
 use super::{AppState, app};
 use crate::config::Config;
-use crate::jobs::{Scheduler, Workers};
+use crate::jobs::{Runner, Scheduler, Workers};
 use crate::state::Role;
 
 /// How `omnify serve` starts.
@@ -118,10 +119,16 @@ async fn run(cfg: Config, opts: ServeOptions) -> Result<(), String> {
                     }
                 })
             };
+            // Training runs in niced child processes of this binary when it can be found.
+            let runner = match std::env::current_exe() {
+                Ok(exe) => Runner::Process { exe },
+                Err(_) => Runner::InProcess,
+            };
             match Workers::start(
                 st.cfg.clone(),
                 st.state.clone(),
                 st.cfg.api.job_workers,
+                runner,
                 on_done,
             ) {
                 Ok(w) => {
@@ -204,8 +211,7 @@ async fn run(cfg: Config, opts: ServeOptions) -> Result<(), String> {
         "shutting down: in-flight requests answered; a running job is requeued at the next start"
     );
     if let Some(w) = workers.lock().unwrap_or_else(|e| e.into_inner()).take() {
-        w.stop_flag()
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        w.stop_now();
     }
     Ok(())
 }

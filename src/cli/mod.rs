@@ -99,6 +99,9 @@ pub enum Command {
         #[command(subcommand)]
         command: serve::KeysCommand,
     },
+    /// Internal: run one claimed training job (the server starts this as a child process).
+    #[command(hide = true)]
+    JobRun(serve::JobRunArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -231,6 +234,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Report(args) => report::run(&cfg, args),
         Command::Serve(args) => serve::serve(&cfg, args),
         Command::Keys { command } => serve::keys(&cfg, command),
+        Command::JobRun(args) => serve::job_run(args),
     }
 }
 

@@ -164,3 +164,42 @@ pub fn keys(cfg: &Config, cmd: KeysCommand) -> Result<(), CliError> {
         }
     }
 }
+
+/// Runs one claimed training job (the server starts this in a child process).
+#[derive(Debug, Args)]
+pub struct JobRunArgs {
+    /// The job id (already claimed: status running).
+    #[arg(long)]
+    pub job: String,
+    /// The server's resolved configuration (JSON).
+    #[arg(long, value_name = "FILE.json")]
+    pub resolved_config: PathBuf,
+}
+
+/// Runs `omnify job-run`: the job's result (or error) is recorded in the state.
+pub fn job_run(args: JobRunArgs) -> Result<(), CliError> {
+    let text = std::fs::read_to_string(&args.resolved_config)
+        .map_err(|e| CliError::input(format!("{}: {e}", args.resolved_config.display())))?;
+    let cfg: Config = serde_json::from_str(&text)
+        .map_err(|e| CliError::input(format!("{}: {e}", args.resolved_config.display())))?;
+    let state = open_state(&cfg, &None)?;
+    let job = state
+        .job(&args.job, None)
+        .map_err(CliError::runtime)?
+        .ok_or_else(|| CliError::input(format!("no job `{}`", args.job)))?;
+    if job.status != crate::state::JobStatus::Running {
+        return Err(CliError::input(format!(
+            "job `{}` is {}, not running",
+            job.id,
+            job.status.as_str()
+        )));
+    }
+    // Polars plans recurse deeply: train on a roomy stack.
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || crate::jobs::run(&cfg, &state, &job).map(|_| ()))
+        .map_err(CliError::runtime)?
+        .join()
+        .map_err(|_| CliError::runtime("the training thread panicked"))?
+        .map_err(CliError::runtime)
+}
