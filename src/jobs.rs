@@ -516,6 +516,34 @@ mod tests {
     }
 
     #[test]
+    fn a_cancelled_running_job_stops_and_registers_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config {
+            data_dir: dir.path().to_path_buf(),
+            models_dir: dir.path().join("models"),
+            ..Config::default()
+        };
+        let state = State::open(dir.path().join("s.sqlite")).unwrap();
+        for kind in ["fatigue", "budget"] {
+            let q = state.enqueue("acme", kind, None, "api").unwrap();
+            let job = state.claim().unwrap().unwrap();
+            assert_eq!(job.id, q.id);
+            // The cancel arrives while the job is running: it stops at its first step.
+            state.cancel(&job.id, Some("acme")).unwrap();
+            assert_eq!(run(&cfg, &state, &job).unwrap(), JobStatus::Cancelled);
+            let j = state.job(&job.id, None).unwrap().unwrap();
+            assert_eq!(j.status, JobStatus::Cancelled);
+            assert!(j.message.contains("nothing registered"), "{}", j.message);
+        }
+        assert!(!dir.path().join("models").exists());
+        // A job that fails (no data for the tenant) records the error, not a panic.
+        state.enqueue("acme", "budget", None, "api").unwrap();
+        let job = state.claim().unwrap().unwrap();
+        assert_eq!(run(&cfg, &state, &job).unwrap(), JobStatus::Failed);
+        assert!(state.job(&job.id, None).unwrap().unwrap().error.is_some());
+    }
+
+    #[test]
     fn scheduler_records_first_sight_then_enqueues_when_due_without_duplicates() {
         let dir = tempfile::tempdir().unwrap();
         let state = State::open(dir.path().join("s.sqlite")).unwrap();
