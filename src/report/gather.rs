@@ -427,6 +427,9 @@ fn total_rows(model: &BudgetModel, rows: Vec<PeriodForecast>) -> Vec<PeriodForec
     }
 }
 
+/// The report plan's guardrail: the largest move per entity, percent of its current spend.
+pub const MAX_SHIFT_PCT: f64 = 30.0;
+
 fn budget_section(reg: &Registry, tenant: &str) -> Result<Section<BudgetInputs>, ReportError> {
     let (card, model) = match service::load_model(reg, tenant, None) {
         Ok(x) => x,
@@ -447,8 +450,14 @@ fn budget_section(reg: &Registry, tenant: &str) -> Result<Section<BudgetInputs>,
         )));
     }
     let total: f64 = entities.iter().map(|e| e.current_spend).sum();
+    // A plan people can act on: each entity moves at most MAX_SHIFT_PCT from its current
+    // spend (an unbounded optimum can zero channels and multiply others many times over).
     let opts = OptimizeOptions {
         budget: total,
+        constraints: Some(crate::budget::Constraints {
+            max_shift_pct: Some(MAX_SHIFT_PCT),
+            ..Default::default()
+        }),
         ..OptimizeOptions::default()
     };
     let problem =
@@ -510,6 +519,7 @@ fn budget_section(reg: &Registry, tenant: &str) -> Result<Section<BudgetInputs>,
     }
     notes.extend(plan.notes.iter().cloned());
     Ok(Section::Ready(Box::new(BudgetInputs {
+        max_shift_pct: Some(MAX_SHIFT_PCT),
         outcome: model.outcome.clone(),
         period: model.period.as_str().to_string(),
         interval: model.interval,

@@ -108,6 +108,8 @@ pub struct BudgetInputs {
     pub interval: f64,
     /// The allocation of the current total spend.
     pub plan: PlanView,
+    /// Largest move per entity, percent of its current spend (the plan's guardrail).
+    pub max_shift_pct: Option<f64>,
     /// Outcome per period of the recommended minus the current split.
     pub lift: Estimate,
     /// Curves to draw (the entities with the most spend; the rest are in the plan table).

@@ -285,6 +285,7 @@ pub fn inputs(creatives: usize, entities: usize, seed: u64) -> ReportInputs {
             horizon_days: 14,
         })),
         budget: Section::Ready(Box::new(BudgetInputs {
+            max_shift_pct: Some(30.0),
             card: card(
                 ModelKind::Budget,
                 "response_curves(hill_geometric)",

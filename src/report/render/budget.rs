@@ -63,7 +63,11 @@ pub fn section(inp: &ReportInputs) -> Markup {
             (f::number(b.plan.expected_outcome, 1)) " " (word) " per " (b.period) " instead of "
             (f::number(b.plan.expected_outcome_current, 1)) " — " (f::signed_number(b.lift.point, 1))
             " (" (f::number(b.interval * 100.0, 0)) "% interval " (f::signed_number(b.lift.lo, 1))
-            " to " (f::signed_number(b.lift.hi, 1)) ")." }
+            " to " (f::signed_number(b.lift.hi, 1)) ")."
+            @if let Some(m) = b.max_shift_pct {
+                " Each entity moves at most " (f::number(m, 0)) "% from its current spend, and \
+                  entities with no spend stay at none."
+            } }
         @if !b.curves.is_empty() {
             div.charts {
                 @for c in &b.curves {
