@@ -184,12 +184,7 @@ fn execute(cfg: &Config, job: &Job, report: &dyn Fn(f64, &str)) -> Result<JobOut
             let model =
                 fit::train(&sets, &spec.fit, "warehouse", &outcome).map_err(|e| e.to_string())?;
             report(0.95, "registering");
-            let bytes = serde_json::to_vec(&model).map_err(|e| e.to_string())?;
-            let d = reg
-                .register_and_maybe_promote(
-                    budget_service::card_for(&job.tenant, &model, &spec),
-                    &[("model.json", bytes)],
-                )
+            let d = budget_service::register(&reg, &job.tenant, &model, &spec)
                 .map_err(|e| e.to_string())?;
             Ok(JobOutcome {
                 message: format!(
@@ -321,8 +316,8 @@ impl Workers {
         n: usize,
         runner: Runner,
         on_done: OnDone,
-    ) -> Result<Workers, StateError> {
-        let requeued = state.requeue_interrupted()?;
+    ) -> Result<Workers, String> {
+        let requeued = state.requeue_interrupted().map_err(|e| e.to_string())?;
         if requeued > 0 {
             tracing::warn!(requeued, "jobs interrupted by a restart were requeued");
         }
@@ -330,7 +325,7 @@ impl Workers {
         let wake = Arc::new((Mutex::new(false), Condvar::new()));
         let children: Children = Arc::new(Mutex::new(Vec::new()));
         let handles = (0..n.max(1))
-            .map(|i| {
+            .map(|i| -> Result<_, String> {
                 let (cfg, state, stop, wake, on_done) = (
                     cfg.clone(),
                     state.clone(),
@@ -344,9 +339,9 @@ impl Workers {
                     // Polars plans recurse deeply; training runs on a roomy stack.
                     .stack_size(64 << 20)
                     .spawn(move || worker(cfg, state, stop, wake, on_done, runner, children))
-                    .expect("spawning a worker thread")
+                    .map_err(|e| format!("cannot start a job worker thread: {e}"))
             })
-            .collect();
+            .collect::<Result<Vec<_>, String>>()?;
         Ok(Workers {
             children,
             stop,
@@ -357,9 +352,7 @@ impl Workers {
 
     /// Wakes a worker (a job was queued).
     pub fn notify(&self) {
-        let (m, c) = &*self.wake;
-        *m.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        c.notify_all();
+        (self.waker())();
     }
 
     /// A function that wakes the workers, for code that does not own the pool.

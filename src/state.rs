@@ -394,8 +394,10 @@ impl State {
                 params![id, tenant, kind, cfg, source, created],
             )
         })?;
-        self.job(&id, None)
-            .map(|j| j.expect("the job was just inserted"))
+        self.job(&id, None)?.ok_or_else(|| StateError::Db {
+            path: self.path.clone(),
+            message: format!("job {id} vanished right after it was queued"),
+        })
     }
 
     /// A job by id, restricted to `tenant` when given.

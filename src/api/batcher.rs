@@ -40,7 +40,8 @@ pub struct Batcher {
     tx: SyncSender<Item>,
 }
 
-fn score_err(e: FatigueError) -> ApiError {
+/// A scoring failure as an answer: bad data is 422, anything else 500.
+pub(crate) fn score_err(e: FatigueError) -> ApiError {
     match e {
         FatigueError::Data(m) => ApiError::unprocessable(m),
         other => ApiError::internal(other),

@@ -271,6 +271,27 @@ impl ForecastView {
     }
 }
 
+/// Builds a plan from (id, spend) entries in order; errors name the entry
+/// (`entities[2].spend`): spends must be finite and ≥ 0, ids unique.
+pub fn plan_from_entries<'a>(
+    entries: impl IntoIterator<Item = (&'a str, f64)>,
+) -> Result<BTreeMap<String, f64>, ServiceError> {
+    let mut plan = BTreeMap::new();
+    for (i, (id, spend)) in entries.into_iter().enumerate() {
+        if !spend.is_finite() || spend < 0.0 {
+            return Err(ServiceError::Invalid(format!(
+                "entities[{i}].spend: must be a finite number ≥ 0, got {spend}"
+            )));
+        }
+        if plan.insert(id.to_string(), spend).is_some() {
+            return Err(ServiceError::Invalid(format!(
+                "entities[{i}].id: `{id}` appears twice"
+            )));
+        }
+    }
+    Ok(plan)
+}
+
 /// Reads a plan from JSON: `{"entities":[{"id","spend"}]}` or an optimize output
 /// (`recommended`). Errors name the entity index (`entities[2].spend`).
 pub fn parse_plan(v: &serde_json::Value) -> Result<BTreeMap<String, f64>, ServiceError> {
@@ -279,7 +300,7 @@ pub fn parse_plan(v: &serde_json::Value) -> Result<BTreeMap<String, f64>, Servic
         .get("entities")
         .and_then(|e| e.as_array())
         .ok_or_else(|| bad("expected {\"entities\": [...]}".into()))?;
-    let mut plan = BTreeMap::new();
+    let mut entries = Vec::with_capacity(list.len());
     for (i, e) in list.iter().enumerate() {
         let id = e
             .get("id")
@@ -290,16 +311,9 @@ pub fn parse_plan(v: &serde_json::Value) -> Result<BTreeMap<String, f64>, Servic
             .or_else(|| e.get("recommended"))
             .and_then(|x| x.as_f64())
             .ok_or_else(|| bad(format!("entities[{i}].spend: missing or not a number")))?;
-        if !spend.is_finite() || spend < 0.0 {
-            return Err(bad(format!(
-                "entities[{i}].spend: must be a finite number ≥ 0, got {spend}"
-            )));
-        }
-        if plan.insert(id.to_string(), spend).is_some() {
-            return Err(bad(format!("entities[{i}].id: `{id}` appears twice")));
-        }
+        entries.push((id, spend));
     }
-    Ok(plan)
+    plan_from_entries(entries)
 }
 
 /// The registry card of a fitted budget model.
@@ -403,11 +417,20 @@ pub fn train_and_register(
 ) -> Result<Trained, ServiceError> {
     let model = fit::train(sets, &job.fit, source, outcome)
         .map_err(|e| ServiceError::Invalid(e.to_string()))?;
-    let bytes = serde_json::to_vec(&model).map_err(|e| ServiceError::Failed(e.to_string()))?;
-    let decision = reg
-        .register_and_maybe_promote(card_for(tenant, &model, job), &[("model.json", bytes)])
-        .map_err(|e| ServiceError::Failed(e.to_string()))?;
+    let decision = register(reg, tenant, &model, job)?;
     Ok(Trained { model, decision })
+}
+
+/// Registers a fitted model for `tenant`, promoted only if it beats the champion.
+pub fn register(
+    reg: &Registry,
+    tenant: &str,
+    model: &BudgetModel,
+    job: &BudgetJobConfig,
+) -> Result<PromotionDecision, ServiceError> {
+    let bytes = serde_json::to_vec(model).map_err(|e| ServiceError::Failed(e.to_string()))?;
+    reg.register_and_maybe_promote(card_for(tenant, model, job), &[("model.json", bytes)])
+        .map_err(|e| ServiceError::Failed(e.to_string()))
 }
 
 /// Trains `tenant`'s model from the warehouse series and registers it.

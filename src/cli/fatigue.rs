@@ -90,23 +90,12 @@ fn fatigue_err(e: FatigueError) -> CliError {
 fn load_spec(spec: &SpecArg) -> Result<JobConfig, CliError> {
     match &spec.spec {
         Some(p) => JobConfig::load(p).map_err(CliError::input),
-        None => {
-            let default = Path::new("training/fatigue.toml");
-            if default.exists() {
-                JobConfig::load(default).map_err(CliError::input)
-            } else {
-                JobConfig::from_toml_str("").map_err(CliError::input)
-            }
-        }
+        None => crate::bootstrap::fatigue_job().map_err(CliError::input),
     }
 }
 
 fn tenants(wh: &Warehouse) -> Result<Vec<String>, CliError> {
-    let mut t: Vec<String> = wh.partitions(None)?.into_iter().map(|k| k.tenant).collect();
-    t.dedup();
-    t.sort();
-    t.dedup();
-    Ok(t)
+    crate::bootstrap::tenants(wh).map_err(CliError::runtime)
 }
 
 fn frame(wh: &Warehouse, tenant: Option<&str>) -> Result<LazyFrame, CliError> {

@@ -3,7 +3,6 @@
 //! per future period under a plan, with intervals; the same JSON as
 //! `omnify forecast budget --json`).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
@@ -177,21 +176,14 @@ pub async fn forecast(
     if req.periods == 0 || req.periods > 104 {
         return Err(ApiError::invalid("periods", "must be 1 to 104"));
     }
-    let mut plan = BTreeMap::new();
-    for (i, e) in req.entities.iter().enumerate() {
-        if !e.spend.is_finite() || e.spend < 0.0 {
-            return Err(ApiError::invalid(
-                format!("entities[{i}].spend"),
-                "must be a finite number ≥ 0",
-            ));
-        }
-        if plan.insert(e.id.clone(), e.spend).is_some() {
-            return Err(ApiError::invalid(
-                format!("entities[{i}].id"),
-                format!("`{}` appears twice", e.id),
-            ));
-        }
-    }
+    let plan = service::plan_from_entries(req.entities.iter().map(|e| (e.id.as_str(), e.spend)))
+        .map_err(|e| {
+            let m = e.to_string();
+            match m.split_once(": ") {
+                Some((path, msg)) => ApiError::invalid(path, msg),
+                None => ApiError::unprocessable(m),
+            }
+        })?;
     if !st.is_ready() {
         return Err(ApiError::unavailable("models are loading", 5));
     }

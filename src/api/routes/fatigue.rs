@@ -380,10 +380,8 @@ fn run_score(
     let Model::Fatigue(model) = &champion.model else {
         return Err(ApiError::internal("fatigue slot holds another kind"));
     };
-    crate::fatigue::score(df.lazy(), as_of, model, champion.version(), spec).map_err(|e| match e {
-        crate::fatigue::FatigueError::Data(m) => ApiError::unprocessable(m),
-        other => ApiError::internal(other),
-    })
+    crate::fatigue::score(df.lazy(), as_of, model, champion.version(), spec)
+        .map_err(crate::api::batcher::score_err)
 }
 
 /// The (platform, account_id, ad_id) of body rows, in order.
