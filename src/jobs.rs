@@ -304,7 +304,6 @@ pub struct Workers {
     children: Children,
     stop: Arc<AtomicBool>,
     wake: Arc<(Mutex<bool>, Condvar)>,
-    handles: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Workers {
@@ -324,7 +323,8 @@ impl Workers {
         let stop = Arc::new(AtomicBool::new(false));
         let wake = Arc::new((Mutex::new(false), Condvar::new()));
         let children: Children = Arc::new(Mutex::new(Vec::new()));
-        let handles = (0..n.max(1))
+        // Worker threads are detached: they stop at the stop flag (see `stop_now`).
+        (0..n.max(1))
             .map(|i| -> Result<_, String> {
                 let (cfg, state, stop, wake, on_done) = (
                     cfg.clone(),
@@ -346,13 +346,7 @@ impl Workers {
             children,
             stop,
             wake,
-            handles,
         })
-    }
-
-    /// Wakes a worker (a job was queued).
-    pub fn notify(&self) {
-        (self.waker())();
     }
 
     /// A function that wakes the workers, for code that does not own the pool.
@@ -362,15 +356,6 @@ impl Workers {
             let (m, c) = &*wake;
             *m.lock().unwrap_or_else(|e| e.into_inner()) = true;
             c.notify_all();
-        }
-    }
-
-    /// Asks workers to stop after their current job and waits for them.
-    pub fn shutdown(self) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.notify();
-        for h in self.handles {
-            let _ = h.join();
         }
     }
 

@@ -204,11 +204,6 @@ pub fn router_and_doc(state: Arc<AppState>) -> (Router<Arc<AppState>>, utoipa::o
     (router, doc)
 }
 
-/// The OpenAPI document alone.
-pub fn openapi(state: Arc<AppState>) -> utoipa::openapi::OpenApi {
-    router_and_doc(state).1
-}
-
 /// The whole service as a router (no socket): routes, `/openapi.json`, metrics, timeouts,
 /// panic safety and problem+json for unknown routes.
 pub fn app(state: Arc<AppState>) -> Router {
