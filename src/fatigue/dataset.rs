@@ -27,7 +27,7 @@ use crate::features::cols::*;
 use crate::features::{
     FatigueConfig, feature_matrix, feature_names, features, label_creatives, label_days,
 };
-use crate::schema::cols as ad;
+use crate::schema::{AdDailyRow, cols as ad};
 
 /// Label-history features appended to [`feature_names`] (all from days ≤ t).
 pub const EXTRA_FEATURES: [&str; 7] = [
@@ -219,7 +219,7 @@ pub fn prepare(lf: LazyFrame, cfg: &FatigueConfig) -> Result<Prepared, FatigueEr
         .column("__ratio")?
         .f64()?
         .iter()
-        .map(|v| v.filter(|r| !r.is_nan()).map(|r| r.min(RATIO_CAP)))
+        .map(capped_ratio)
         .collect();
     let mut creative = Vec::with_capacity(df.height());
     let mut last: Option<(usize, usize)> = None; // (row of the previous key, its creative)
@@ -245,6 +245,53 @@ pub fn prepare(lf: LazyFrame, cfg: &FatigueConfig) -> Result<Prepared, FatigueEr
     }
 
     let base = feature_matrix(&df)?;
+    assemble(creatives, creative, day, status, ratio, base, cfg)
+}
+
+/// [`prepare`] computed row by row ([`crate::features::rows`]) for the creatives of `rows`
+/// (all of `tenant`): the same values without a Polars query, for small inputs.
+pub fn prepare_rows(
+    tenant: &str,
+    rows: &[AdDailyRow],
+    cfg: &FatigueConfig,
+) -> Result<Prepared, FatigueError> {
+    let f = crate::features::rows::compute(rows, &cfg.labels, &cfg.features);
+    let creatives = f
+        .creatives
+        .into_iter()
+        .map(|c| CreativeLabels {
+            key: CreativeKey {
+                tenant: tenant.to_string(),
+                platform: c.platform,
+                account_id: c.account_id,
+                ad_id: c.ad_id,
+            },
+            onset: c.onset,
+            censor: c.censor,
+            insufficient: c.insufficient,
+            left_truncated: c.left_truncated,
+        })
+        .collect();
+    let status = f.status.iter().map(|s| DayStatus::parse(Some(s))).collect();
+    let ratio = f.ratio.iter().map(|v| capped_ratio(*v)).collect();
+    assemble(creatives, f.creative, f.day, status, ratio, f.x, cfg)
+}
+
+/// The label ratio as a model input: NaN dropped, capped at [`RATIO_CAP`].
+fn capped_ratio(v: Option<f64>) -> Option<f64> {
+    v.filter(|r| !r.is_nan()).map(|r| r.min(RATIO_CAP))
+}
+
+/// Appends the label-history features to the base feature matrix.
+fn assemble(
+    creatives: Vec<CreativeLabels>,
+    creative: Vec<usize>,
+    day: Vec<i32>,
+    status: Vec<DayStatus>,
+    ratio: Vec<Option<f64>>,
+    base: Array2<f64>,
+    cfg: &FatigueConfig,
+) -> Result<Prepared, FatigueError> {
     let names = feature_names();
     let ctr_peak = names
         .iter()
@@ -253,7 +300,7 @@ pub fn prepare(lf: LazyFrame, cfg: &FatigueConfig) -> Result<Prepared, FatigueEr
     // A column of the row-major matrix is strided: copy it out.
     let ctr_peak: Vec<f64> = base.column(ctr_peak).to_vec();
     let extra = extra_features(&creative, &day, &ratio, &ctr_peak, cfg);
-    let mut x = Array2::<f64>::zeros((df.height(), base.ncols() + EXTRA_FEATURES.len()));
+    let mut x = Array2::<f64>::zeros((day.len(), base.ncols() + EXTRA_FEATURES.len()));
     x.slice_mut(s![.., ..base.ncols()]).assign(&base);
     x.slice_mut(s![.., base.ncols()..]).assign(&extra);
     Ok(Prepared {

@@ -54,10 +54,12 @@ pub mod model;
 pub mod pipeline;
 pub mod score;
 #[cfg(test)]
+mod rows_tests;
+#[cfg(test)]
 pub(crate) mod tests;
 
 pub use config::{EvaluationConfig, JobConfig, ModelsConfig, ScoringConfig};
-pub use dataset::{Prepared, SurvivalData, prepare, split, survival_rows};
+pub use dataset::{Prepared, SurvivalData, prepare, prepare_rows, split, survival_rows};
 pub use metrics::{Metrics, evaluate as metrics};
 pub use model::FittedModel;
 pub use pipeline::{

@@ -6,6 +6,8 @@
 //!   censoring, insufficient data, left truncation, seasonal adjustment (see [`labels`]).
 //! - [`features`] / [`feature_names`] / [`feature_matrix`]: per creative-day model inputs that
 //!   use days ≤ t only (see [`creative`]).
+//! - [`rows::compute`]: the same labels and features computed row by row, for the few
+//!   creatives of a scoring request (no query planning).
 //! - [`FatigueConfig`]: `training/fatigue.toml` (`[labels]`, `[features]`).
 //!
 //! Column names: [`cols`]. The pipelines stay lazy; callers collect once.
@@ -19,6 +21,7 @@ mod feature_tests;
 mod label_tests;
 pub mod labels;
 mod prepare;
+pub mod rows;
 #[cfg(test)]
 mod testutil;
 
