@@ -229,3 +229,128 @@ pub fn rows_to_frame(tenant: &str, rows: &[AdDailyRow]) -> PolarsResult<DataFram
     }
     DataFrame::new(n, columns)
 }
+
+/// The inverse of [`rows_to_frame`] for one tenant's rows: an `ad_daily` frame (as the
+/// warehouse returns it) back into rows, in frame order. The tenant column is not read.
+/// Errors name the column when one is missing, mistyped or holds an unknown platform.
+pub fn rows_from_frame(df: &DataFrame) -> PolarsResult<Vec<AdDailyRow>> {
+    use cols::*;
+    let str_col = |name: &str| -> PolarsResult<StringChunked> {
+        Ok(df.column(name)?.cast(&DataType::String)?.str()?.clone())
+    };
+    let i64_col = |name: &str| -> PolarsResult<Int64Chunked> {
+        Ok(df.column(name)?.cast(&DataType::Int64)?.i64()?.clone())
+    };
+    let f64_col = |name: &str| -> PolarsResult<Float64Chunked> {
+        Ok(df.column(name)?.cast(&DataType::Float64)?.f64()?.clone())
+    };
+    let (platform, account, ad) = (str_col(PLATFORM)?, str_col(ACCOUNT_ID)?, str_col(AD_ID)?);
+    let (campaign_id, ad_group_id) = (str_col(CAMPAIGN_ID)?, str_col(AD_GROUP_ID)?);
+    let (campaign_name, ad_group_name, ad_name) = (
+        str_col(CAMPAIGN_NAME)?,
+        str_col(AD_GROUP_NAME)?,
+        str_col(AD_NAME)?,
+    );
+    let date = df.column(DATE)?.cast(&DataType::Int32)?;
+    let date = date.i32()?;
+    let (imps, clicks, reach, views) = (
+        i64_col(IMPRESSIONS)?,
+        i64_col(CLICKS)?,
+        i64_col(REACH)?,
+        i64_col(VIDEO_VIEWS)?,
+    );
+    let (spend, conv, value) = (
+        f64_col(SPEND)?,
+        f64_col(CONVERSIONS)?,
+        f64_col(CONVERSION_VALUE)?,
+    );
+    let currency = str_col(CURRENCY)?;
+    // Iterators, not `get(i)`: a warehouse frame has many chunks.
+    let (mut platform, mut account, mut ad) = (platform.iter(), account.iter(), ad.iter());
+    let (mut campaign_id, mut ad_group_id) = (campaign_id.iter(), ad_group_id.iter());
+    let (mut campaign_name, mut ad_group_name, mut ad_name) =
+        (campaign_name.iter(), ad_group_name.iter(), ad_name.iter());
+    let mut date = date.iter();
+    let (mut imps, mut clicks, mut reach, mut views) =
+        (imps.iter(), clicks.iter(), reach.iter(), views.iter());
+    let (mut spend, mut conv, mut value) = (spend.iter(), conv.iter(), value.iter());
+    let mut currency = currency.iter();
+    let owned = |v: Option<Option<&str>>| v.flatten().map(str::to_string);
+    let mut out = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        let p = platform.next().flatten().unwrap_or_default();
+        let p = Platform::from_name(p)
+            .map_err(|e| polars_err!(ComputeError: "column `{PLATFORM}` row {i}: {e}"))?;
+        let Some(d) = date.next().flatten() else {
+            polars_bail!(ComputeError: "column `{DATE}` row {i} is empty");
+        };
+        let mut r = AdDailyRow::new(
+            p,
+            owned(account.next()).unwrap_or_default(),
+            owned(ad.next()).unwrap_or_default(),
+            days_to_date(d),
+        );
+        r.campaign_id = owned(campaign_id.next());
+        r.ad_group_id = owned(ad_group_id.next());
+        r.campaign_name = owned(campaign_name.next());
+        r.ad_group_name = owned(ad_group_name.next());
+        r.ad_name = owned(ad_name.next());
+        r.impressions = imps.next().flatten().unwrap_or(0);
+        r.clicks = clicks.next().flatten().unwrap_or(0);
+        r.reach = reach.next().flatten();
+        r.spend = spend.next().flatten();
+        r.currency = owned(currency.next());
+        r.conversions = conv.next().flatten();
+        r.conversion_value = value.next().flatten();
+        r.video_views = views.next().flatten();
+        out.push(r);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_survive_a_round_trip_through_a_frame() {
+        let day = |d| NaiveDate::from_ymd_opt(2026, 3, d).expect("date");
+        let mut a = AdDailyRow::new(Platform::Meta, "act_1".into(), "ad_9".into(), day(2));
+        a.campaign_id = Some("c1".into());
+        a.ad_name = Some("Spring ☀".into());
+        a.impressions = 1200;
+        a.clicks = 31;
+        a.reach = Some(900);
+        a.spend = Some(12.5);
+        a.currency = Some("EUR".into());
+        a.conversions = Some(1.5);
+        a.conversion_value = Some(40.0);
+        a.video_views = Some(7);
+        let b = AdDailyRow::new(Platform::X, "x-acct".into(), "t1".into(), day(3));
+        let rows = vec![a, b];
+        let df = rows_to_frame("tenant", &rows).expect("frame");
+        let mut two = df.clone();
+        two.vstack_mut(&df).expect("two chunks");
+        let back = rows_from_frame(&two).expect("rows");
+        assert_eq!(back.len(), 4);
+        assert_eq!(&back[..2], &rows[..]);
+        assert_eq!(&back[2..], &rows[..]);
+    }
+
+    #[test]
+    fn an_unknown_platform_is_named_with_its_row() {
+        let rows = vec![AdDailyRow::new(
+            Platform::Meta,
+            "a".into(),
+            "b".into(),
+            NaiveDate::from_ymd_opt(2026, 3, 2).expect("date"),
+        )];
+        let mut df = rows_to_frame("t", &rows).expect("frame");
+        df.with_column(Column::new(cols::PLATFORM.into(), ["myspace"]))
+            .expect("replace");
+        let e = rows_from_frame(&df)
+            .expect_err("unknown platform")
+            .to_string();
+        assert!(e.contains("`platform` row 0"), "{e}");
+    }
+}

@@ -1,26 +1,22 @@
-//! Dynamic batching of small scoring requests. Feature building runs a Polars query whose
-//! fixed cost (planning, dispatch) dwarfs the work for one creative, so requests that arrive
-//! while a scorer thread is busy are queued and scored together in one run.
+//! Dynamic batching of small scoring requests. Each request's features are computed on its
+//! own rows (row by row), and the model runs once over every request waiting when a scorer
+//! thread picks them up: a model call (and the driver occlusions, ten more calls) has a fixed
+//! cost that one creative would otherwise pay alone.
 //!
-//! Requests never influence each other: each one's account ids are namespaced with its
-//! sequence number before the rows are joined (account-relative features group by tenant,
-//! platform and account), and requests are grouped by tenant, champion version and as-of day.
-//! A test checks that batched answers equal one-by-one answers.
+//! Requests never influence each other: features never mix rows of two requests, and
+//! requests are grouped by tenant, champion version and as-of day. A test checks that batched
+//! answers equal one-by-one answers.
 
 use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
-use polars::prelude::IntoLazy;
 
 use super::champions::{Champion, Model};
 use super::error::ApiError;
-use crate::fatigue::{FatigueError, JobConfig, ScoreRow};
-use crate::schema::{AdDailyRow, rows_to_frame};
-
-/// Separates the request number from the account id inside a batch.
-const SEP: char = '\u{1f}';
+use crate::fatigue::{FatigueError, JobConfig, ScoreRow, prepare_rows_until, score_prepared};
+use crate::schema::AdDailyRow;
 
 /// Most creatives scored in one batch.
 pub const MAX_BATCH_CREATIVES: usize = 512;
@@ -48,8 +44,9 @@ pub(crate) fn score_err(e: FatigueError) -> ApiError {
     }
 }
 
-/// Scores several requests of the same tenant, champion and as-of in one run; returns each
-/// request's scores.
+/// Scores several requests of the same tenant, champion and as-of: each request's features
+/// are computed on its own rows (row by row, no Polars query), then one model run scores all
+/// of them; returns each request's scores.
 pub(crate) fn run_group(
     tenant: &str,
     champion: &Champion,
@@ -60,35 +57,12 @@ pub(crate) fn run_group(
     let Model::Fatigue(model) = &champion.model else {
         return Err(ApiError::internal("fatigue slot holds another kind"));
     };
-    let mut rows = Vec::with_capacity(requests.iter().map(|r| r.len()).sum());
-    for (n, req) in requests.iter().enumerate() {
-        for r in req.iter() {
-            let mut r = r.clone();
-            if requests.len() > 1 {
-                r.account_id = format!("{n}{SEP}{}", r.account_id);
-            }
-            rows.push(r);
-        }
-    }
-    let df = rows_to_frame(tenant, &rows).map_err(ApiError::internal)?;
-    drop(rows);
-    let scores = crate::fatigue::score(df.lazy(), as_of, model, champion.version(), spec)
+    let frames = requests
+        .iter()
+        .map(|rows| prepare_rows_until(tenant, rows, as_of, spec))
+        .collect::<Result<Vec<_>, _>>()
         .map_err(score_err)?;
-    if requests.len() == 1 {
-        return Ok(vec![scores]);
-    }
-    let mut per: Vec<Vec<ScoreRow>> = vec![Vec::new(); requests.len()];
-    for mut s in scores {
-        let Some((n, acct)) = s.account_id.split_once(SEP) else {
-            continue;
-        };
-        let Ok(n) = n.parse::<usize>() else { continue };
-        s.account_id = acct.to_string();
-        if let Some(v) = per.get_mut(n) {
-            v.push(s);
-        }
-    }
-    Ok(per)
+    score_prepared(&frames, as_of, model, champion.version(), spec).map_err(score_err)
 }
 
 /// Scores a group and answers each request. If a joint run fails, each request is scored

@@ -52,9 +52,9 @@ pub mod metrics;
 pub mod mlp;
 pub mod model;
 pub mod pipeline;
-pub mod score;
 #[cfg(test)]
 mod rows_tests;
+pub mod score;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -65,7 +65,7 @@ pub use model::FittedModel;
 pub use pipeline::{
     EvaluationReport, Progress, TrainOutcome, evaluate, impressions_clicks_only, train,
 };
-pub use score::{ScoreRow, score, scores_frame};
+pub use score::{ScoreRow, prepare_rows_until, score, score_prepared, score_rows, scores_frame};
 
 /// The learned families `[models] families` may list.
 pub const LEARNED_FAMILIES: [&str; 3] = ["logistic_hazard", "forest", "survival_mlp"];

@@ -46,8 +46,15 @@ fn assert_same(tenant: &str, rows: &[AdDailyRow], cfg: &FatigueConfig, what: &st
     let lf = rows_to_frame(tenant, rows).expect("frame").lazy();
     let want: Prepared = prepare(lf, cfg).expect("polars prepare");
     let got: Prepared = prepare_rows(tenant, rows, cfg).expect("row prepare");
-    assert_eq!(got.feature_names, want.feature_names, "{what}: feature names");
-    assert_eq!(got.creatives.len(), want.creatives.len(), "{what}: creatives");
+    assert_eq!(
+        got.feature_names, want.feature_names,
+        "{what}: feature names"
+    );
+    assert_eq!(
+        got.creatives.len(),
+        want.creatives.len(),
+        "{what}: creatives"
+    );
     for (g, w) in got.creatives.iter().zip(&want.creatives) {
         assert_eq!(g.key, w.key, "{what}: creative order");
         let k = &w.key.ad_id;

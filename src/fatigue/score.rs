@@ -9,16 +9,16 @@
 //! `insufficient_data` → no probabilities, action `insufficient_data`.
 
 use chrono::NaiveDate;
-use ndarray::Axis;
+use ndarray::Array2;
 use polars::prelude::*;
 
 use super::FatigueError;
-use super::common::{summarize, survival};
+use super::common::{Summary, summarize, survival};
 use super::config::JobConfig;
-use super::dataset::{DayStatus, prepare};
+use super::dataset::{DayStatus, Prepared, prepare, prepare_rows};
 use super::model::FittedModel;
 use crate::features::cols::DELIVERED_1D;
-use crate::schema::{cols as ad, date_to_days};
+use crate::schema::{AdDailyRow, cols as ad, date_to_days};
 
 /// One scored creative.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -53,44 +53,97 @@ pub fn score(
 ) -> Result<Vec<ScoreRow>, FatigueError> {
     let lf = lf.filter(col(ad::DATE).lt_eq(lit(as_of)));
     let p = prepare(lf, &cfg.base)?;
-    if p.feature_names != model.meta.feature_names {
-        return Err(FatigueError::Data(
-            "the model was trained on a different feature set; retrain it (omnify train fatigue)"
-                .into(),
-        ));
+    let mut out = score_prepared(&[p], as_of, model, version, cfg)?;
+    Ok(out.pop().unwrap_or_default())
+}
+
+/// [`score`] for the rows of one tenant, with the features computed row by row
+/// ([`prepare_rows`]: the same values, without a Polars query) — for a few creatives at a time.
+pub fn score_rows(
+    tenant: &str,
+    rows: &[AdDailyRow],
+    as_of: NaiveDate,
+    model: &FittedModel,
+    version: &str,
+    cfg: &JobConfig,
+) -> Result<Vec<ScoreRow>, FatigueError> {
+    let p = prepare_rows_until(tenant, rows, as_of, cfg)?;
+    let mut out = score_prepared(&[p], as_of, model, version, cfg)?;
+    Ok(out.pop().unwrap_or_default())
+}
+
+/// [`prepare_rows`] of the rows dated ≤ `as_of`.
+pub fn prepare_rows_until(
+    tenant: &str,
+    rows: &[AdDailyRow],
+    as_of: NaiveDate,
+    cfg: &JobConfig,
+) -> Result<Prepared, FatigueError> {
+    if rows.iter().all(|r| r.date <= as_of) {
+        return prepare_rows(tenant, rows, &cfg.base);
     }
+    let kept: Vec<AdDailyRow> = rows.iter().filter(|r| r.date <= as_of).cloned().collect();
+    prepare_rows(tenant, &kept, &cfg.base)
+}
+
+/// Scores the active creatives of several prepared frames (each already cut at `as_of`) with
+/// one model run over all of them; one list of scores per frame, in creative key order.
+pub fn score_prepared(
+    frames: &[Prepared],
+    as_of: NaiveDate,
+    model: &FittedModel,
+    version: &str,
+    cfg: &JobConfig,
+) -> Result<Vec<Vec<ScoreRow>>, FatigueError> {
     let t = date_to_days(as_of);
     let stop = cfg.base.labels.stop_after_days as i32;
-    let delivered = p.feature_names.iter().position(|n| n == DELIVERED_1D);
-    // Latest row per creative and its last delivering day (rows sorted by creative, day).
-    let mut last_row: Vec<Option<usize>> = vec![None; p.creatives.len()];
-    let mut last_active: Vec<Option<i32>> = vec![None; p.creatives.len()];
-    for r in 0..p.day.len() {
-        let c = p.creative[r];
-        last_row[c] = Some(r);
-        if delivered.is_none_or(|j| p.x[[r, j]] > 0.5) {
-            last_active[c] = Some(p.day[r]);
+    // Per frame: the (creative, row) pairs scored; all frames' model rows stacked.
+    let mut picked_per: Vec<Vec<(usize, usize)>> = Vec::with_capacity(frames.len());
+    let mut model_rows: Vec<(usize, usize)> = Vec::new();
+    for (f, p) in frames.iter().enumerate() {
+        if p.feature_names != model.meta.feature_names {
+            return Err(FatigueError::Data(
+                "the model was trained on a different feature set; retrain it (omnify train fatigue)"
+                    .into(),
+            ));
         }
+        let delivered = p.feature_names.iter().position(|n| n == DELIVERED_1D);
+        // Latest row per creative and its last delivering day (rows sorted by creative, day).
+        let mut last_row: Vec<Option<usize>> = vec![None; p.creatives.len()];
+        let mut last_active: Vec<Option<i32>> = vec![None; p.creatives.len()];
+        for r in 0..p.day.len() {
+            let c = p.creative[r];
+            last_row[c] = Some(r);
+            if delivered.is_none_or(|j| p.x[[r, j]] > 0.5) {
+                last_active[c] = Some(p.day[r]);
+            }
+        }
+        let picked: Vec<(usize, usize)> = (0..p.creatives.len())
+            .filter_map(|c| {
+                let r = last_row[c]?;
+                let a = last_active[c]?;
+                (t - a < stop).then_some((c, r))
+            })
+            .collect();
+        model_rows.extend(
+            picked
+                .iter()
+                .filter(|(_, r)| p.status[*r].at_risk())
+                .map(|(_, r)| (f, *r)),
+        );
+        picked_per.push(picked);
     }
-    let picked: Vec<(usize, usize)> = (0..p.creatives.len())
-        .filter_map(|c| {
-            let r = last_row[c]?;
-            let a = last_active[c]?;
-            (t - a < stop).then_some((c, r))
-        })
-        .collect();
-    let model_rows: Vec<usize> = picked
-        .iter()
-        .filter(|(_, r)| p.status[*r].at_risk())
-        .map(|(_, r)| *r)
-        .collect();
-    let x = p.x.select(Axis(0), &model_rows);
+    let ncols = model.meta.feature_names.len();
+    let mut x = Array2::<f64>::zeros((model_rows.len(), ncols));
+    for (i, (f, r)) in model_rows.iter().enumerate() {
+        x.row_mut(i).assign(&frames[*f].x.row(*r));
+    }
     let hz = model.hazards(&x)?;
     let drivers = model.drivers(&x, cfg.scoring.drivers)?;
     let mut by_row = std::collections::HashMap::new();
-    for (i, r) in model_rows.iter().enumerate() {
+    for (i, key) in model_rows.iter().enumerate() {
         by_row.insert(
-            *r,
+            *key,
             (
                 summarize(hz.row(i)),
                 drivers.get(i).cloned().unwrap_or_default(),
@@ -102,64 +155,82 @@ pub fn score(
             ),
         );
     }
-    let mut out = Vec::with_capacity(picked.len());
-    for (c, r) in picked {
-        let key = &p.creatives[c].key;
-        let status = p.status[r];
-        let curve = by_row.get(&r).map(|(_, _, s)| s.clone());
-        let (p7, p14, p714, exp, drv, action) = match (status, by_row.get(&r)) {
-            (DayStatus::Fatigued, _) => (
-                Some(1.0),
-                Some(1.0),
-                Some(0.0),
-                Some(0.0),
-                match p.ratio[r] {
-                    // Ratios are capped when computed (zero results with cost is +inf).
-                    Some(v) if v >= super::dataset::RATIO_CAP => {
-                        format!("onset confirmed: cost ratio ≥ {:.0}x launch", v)
-                    }
-                    Some(v) => format!("onset confirmed: cost ratio {v:.2}x launch"),
-                    None => "onset confirmed".to_string(),
-                },
-                "refresh_now",
-            ),
-            (s, Some((sm, d, _))) if s.at_risk() => {
-                let action = if sm.p7 >= cfg.scoring.refresh_now_p7 {
-                    "refresh_now"
-                } else if sm.p14 >= cfg.scoring.prepare_refresh_p14 {
-                    "prepare_refresh"
-                } else {
-                    "keep"
-                };
-                (
-                    Some(sm.p7),
-                    Some(sm.p14),
-                    Some(sm.p7_14),
-                    Some(sm.expected_days),
-                    d.join("; "),
-                    action,
-                )
-            }
-            _ => (None, None, None, None, String::new(), "insufficient_data"),
-        };
-        out.push(ScoreRow {
-            tenant: key.tenant.clone(),
-            platform: key.platform.clone(),
-            account_id: key.account_id.clone(),
-            ad_id: key.ad_id.clone(),
-            as_of,
-            status: status.as_str().to_string(),
-            p_onset_7d: p7,
-            p_onset_14d: p14,
-            p_onset_7_14d: p714,
-            expected_days_to_onset: exp,
-            drivers: drv,
-            action: action.to_string(),
-            model_version: version.to_string(),
-            survival: if status.at_risk() { curve } else { None },
-        });
+    let mut all = Vec::with_capacity(frames.len());
+    for (f, (p, picked)) in frames.iter().zip(picked_per).enumerate() {
+        let mut out = Vec::with_capacity(picked.len());
+        for (c, r) in picked {
+            out.push(score_row(p, c, r, by_row.get(&(f, r)), as_of, version, cfg));
+        }
+        all.push(out);
     }
-    Ok(out)
+    Ok(all)
+}
+
+/// The score of creative `c` at its row `r`, from the model's output for that row if it was
+/// at risk.
+fn score_row(
+    p: &Prepared,
+    c: usize,
+    r: usize,
+    scored: Option<&(Summary, Vec<String>, Vec<f64>)>,
+    as_of: NaiveDate,
+    version: &str,
+    cfg: &JobConfig,
+) -> ScoreRow {
+    let key = &p.creatives[c].key;
+    let status = p.status[r];
+    let curve = scored.map(|(_, _, s)| s.clone());
+    let (p7, p14, p714, exp, drv, action) = match (status, scored) {
+        (DayStatus::Fatigued, _) => (
+            Some(1.0),
+            Some(1.0),
+            Some(0.0),
+            Some(0.0),
+            match p.ratio[r] {
+                // Ratios are capped when computed (zero results with cost is +inf).
+                Some(v) if v >= super::dataset::RATIO_CAP => {
+                    format!("onset confirmed: cost ratio ≥ {:.0}x launch", v)
+                }
+                Some(v) => format!("onset confirmed: cost ratio {v:.2}x launch"),
+                None => "onset confirmed".to_string(),
+            },
+            "refresh_now",
+        ),
+        (s, Some((sm, d, _))) if s.at_risk() => {
+            let action = if sm.p7 >= cfg.scoring.refresh_now_p7 {
+                "refresh_now"
+            } else if sm.p14 >= cfg.scoring.prepare_refresh_p14 {
+                "prepare_refresh"
+            } else {
+                "keep"
+            };
+            (
+                Some(sm.p7),
+                Some(sm.p14),
+                Some(sm.p7_14),
+                Some(sm.expected_days),
+                d.join("; "),
+                action,
+            )
+        }
+        _ => (None, None, None, None, String::new(), "insufficient_data"),
+    };
+    ScoreRow {
+        tenant: key.tenant.clone(),
+        platform: key.platform.clone(),
+        account_id: key.account_id.clone(),
+        ad_id: key.ad_id.clone(),
+        as_of,
+        status: status.as_str().to_string(),
+        p_onset_7d: p7,
+        p_onset_14d: p14,
+        p_onset_7_14d: p714,
+        expected_days_to_onset: exp,
+        drivers: drv,
+        action: action.to_string(),
+        model_version: version.to_string(),
+        survival: if status.at_risk() { curve } else { None },
+    }
 }
 
 /// The scores as a frame (columns in the documented order).

@@ -442,8 +442,7 @@ pub fn compute(rows: &[AdDailyRow], labels: &LabelConfig, features: &FeatureConf
     let mut accounts: Vec<Account> = Vec::new();
     let mut prev_account: Option<(&str, &str)> = None;
     for (&(platform, account_id, ad_id), days) in &by_key {
-        let (Some((&first, _)), Some((&last, _))) =
-            (days.first_key_value(), days.last_key_value())
+        let (Some((&first, _)), Some((&last, _))) = (days.first_key_value(), days.last_key_value())
         else {
             continue;
         };
@@ -544,7 +543,10 @@ pub fn compute(rows: &[AdDailyRow], labels: &LabelConfig, features: &FeatureConf
         let acct = &accounts[d.account];
         let lab = &labelled[c];
         let n = d.len();
-        let last_active = (0..n).rev().find(|&i| d.active(i)).map(|i| d.first + i as i32);
+        let last_active = (0..n)
+            .rev()
+            .find(|&i| d.active(i))
+            .map(|i| d.first + i as i32);
         let stopped = last_active.is_none_or(|l| acct.last - l >= labels.stop_after_days as i32);
         let back = labels.onset_consecutive_days as i32 - 1;
         out.creatives.push(RowCreative {
@@ -581,8 +583,13 @@ pub fn compute(rows: &[AdDailyRow], labels: &LabelConfig, features: &FeatureConf
     }
 
     // The account's same-day median of each 7-day rate over its creatives that delivered.
-    let account_cols = [CTR_VS_ACCOUNT, CVR_VS_ACCOUNT, CPC_VS_ACCOUNT, CPM_VS_ACCOUNT]
-        .map(|name| names.iter().position(|n| *n == name).unwrap_or(usize::MAX));
+    let account_cols = [
+        CTR_VS_ACCOUNT,
+        CVR_VS_ACCOUNT,
+        CPC_VS_ACCOUNT,
+        CPM_VS_ACCOUNT,
+    ]
+    .map(|name| names.iter().position(|n| *n == name).unwrap_or(usize::MAX));
     let mut pool: Vec<Vec<[Vec<f64>; 4]>> = accounts
         .iter()
         .map(|a| vec![Default::default(); (a.last - a.first + 1) as usize])
@@ -703,7 +710,10 @@ fn creative_features(
     let sd = cfg.slope_days;
     let sn = w(&wgt, sd);
     let st = w(&(0..n).map(|i| wgt[i] * t[i]).collect::<Vec<_>>(), sd);
-    let stt = w(&(0..n).map(|i| wgt[i] * t[i] * t[i]).collect::<Vec<_>>(), sd);
+    let stt = w(
+        &(0..n).map(|i| wgt[i] * t[i] * t[i]).collect::<Vec<_>>(),
+        sd,
+    );
     let sy = w(&y, sd);
     let sty = w(&(0..n).map(|i| y[i] * t[i]).collect::<Vec<_>>(), sd);
 
@@ -789,7 +799,9 @@ fn creative_features(
             safe_div(Some(v[i]), prev).map(|x| x - 1.0)
         };
         let spend_change = change(&s7);
-        let limited_since = first_limited.filter(|&fl| i >= fl).map(|fl| (i - fl) as f64);
+        let limited_since = first_limited
+            .filter(|&fl| i >= fl)
+            .map(|fl| (i - fl) as f64);
         let weekday = (day.rem_euclid(7) + 3) % 7 + 1;
 
         let values = vec![
@@ -801,10 +813,7 @@ fn creative_features(
             s7[i],
             c7[i],
             neutral(safe_div(Some(i7[i]), Some(r7[i])), 0.0),
-            neutral(
-                safe_div(Some(cum_imps[i] as f64), Some(cum_reach[i])),
-                0.0,
-            ),
+            neutral(safe_div(Some(cum_imps[i] as f64), Some(cum_reach[i])), 0.0),
             neutral(change(&r7), 0.0),
             flag(rs7[i] > 0.0),
             neutral(r1[0], 0.0),

@@ -19,7 +19,7 @@ use crate::api::{AppState, blocking};
 use crate::fatigue::ScoreRow;
 use crate::platforms::Platform;
 use crate::registry::ModelKind;
-use crate::schema::{AdDailyRow, cols, rows_to_frame};
+use crate::schema::{AdDailyRow, cols, rows_from_frame};
 use crate::state::Role;
 
 /// Score creatives: give `ad_ids` (scored from the warehouse) or `creatives` with their
@@ -187,44 +187,6 @@ fn inactive(key: (&str, &str, &str), tenant: &str, as_of: NaiveDate, version: &s
     }
 }
 
-/// The distinct (platform, account_id, ad_id) of a frame, in order of first appearance.
-fn creative_keys(df: &DataFrame) -> Result<Vec<(String, String, String)>, ApiError> {
-    let get = |c: &str| {
-        df.column(c)
-            .and_then(|c| c.str().cloned())
-            .map_err(ApiError::internal)
-    };
-    let (p, a, d) = (
-        get(cols::PLATFORM)?,
-        get(cols::ACCOUNT_ID)?,
-        get(cols::AD_ID)?,
-    );
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for ((p, a), d) in p.iter().zip(a.iter()).zip(d.iter()) {
-        let k = (
-            p.unwrap_or_default().to_string(),
-            a.unwrap_or_default().to_string(),
-            d.unwrap_or_default().to_string(),
-        );
-        if seen.insert(k.clone()) {
-            out.push(k);
-        }
-    }
-    Ok(out)
-}
-
-fn latest_date(df: &DataFrame) -> Result<Option<NaiveDate>, ApiError> {
-    let s = df
-        .column(cols::DATE)
-        .and_then(|c| c.as_materialized_series().max_reduce())
-        .map_err(ApiError::internal)?;
-    Ok(match s.value() {
-        AnyValue::Date(d) => Some(crate::schema::days_to_date(*d)),
-        _ => None,
-    })
-}
-
 /// Scores creatives with the tenant's champion fatigue model.
 #[utoipa::path(
     post,
@@ -295,12 +257,7 @@ pub async fn score(
                 .await?
         } else {
             let (st, tenant, champion) = (st.clone(), tenant.clone(), champion.clone());
-            blocking(move || {
-                let df = rows_to_frame(&tenant, &rows).map_err(ApiError::internal)?;
-                drop(rows);
-                run_score(df, as_of, &champion, &st.fatigue_spec)
-            })
-            .await?
+            blocking(move || run_score(&tenant, &rows, as_of, &champion, &st.fatigue_spec)).await?
         };
         return Ok(Json(finish(scored, &wanted, &tenant, as_of, &version)));
     }
@@ -316,7 +273,9 @@ pub async fn score(
                     .collect()
             })
             .map_err(ApiError::internal)?;
-        let mut wanted = creative_keys(&df)?;
+        let rows = rows_from_frame(&df).map_err(ApiError::internal)?;
+        drop(df);
+        let mut wanted = body_keys(&rows);
         let found: BTreeSet<&str> = wanted.iter().map(|k| k.2.as_str()).collect();
         let unknown: Vec<String> = ids
             .iter()
@@ -329,17 +288,16 @@ pub async fn score(
                 .into_iter()
                 .map(|i| (String::new(), String::new(), i)),
         );
-        let as_of = match as_of_req {
+        let as_of = match as_of_req.or_else(|| rows.iter().map(|r| r.date).max()) {
             Some(d) => d,
-            None => latest_date(&df)?.ok_or_else(|| {
-                ApiError::invalid("ad_ids", "none of these ads has rows in the warehouse")
-            })?,
+            None => {
+                return Err(ApiError::invalid(
+                    "ad_ids",
+                    "none of these ads has rows in the warehouse",
+                ));
+            }
         };
-        let scored = if df.height() == 0 {
-            Vec::new()
-        } else {
-            run_score(df, as_of, &champion, &st.fatigue_spec)?
-        };
+        let scored = run_score(&tenant, &rows, as_of, &champion, &st.fatigue_spec)?;
         Ok(Json(finish(scored, &wanted, &tenant, as_of, &version)))
     })
     .await
@@ -371,8 +329,10 @@ async fn fatigue_champion(st: &Arc<AppState>, tenant: &str) -> Result<Arc<Champi
     })
 }
 
+/// Scores one tenant's rows (features computed row by row).
 fn run_score(
-    df: DataFrame,
+    tenant: &str,
+    rows: &[AdDailyRow],
     as_of: NaiveDate,
     champion: &Champion,
     spec: &crate::fatigue::JobConfig,
@@ -380,23 +340,20 @@ fn run_score(
     let Model::Fatigue(model) = &champion.model else {
         return Err(ApiError::internal("fatigue slot holds another kind"));
     };
-    crate::fatigue::score(df.lazy(), as_of, model, champion.version(), spec)
+    crate::fatigue::score_rows(tenant, rows, as_of, model, champion.version(), spec)
         .map_err(crate::api::batcher::score_err)
 }
 
-/// The (platform, account_id, ad_id) of body rows, in order.
+/// The distinct (platform, account_id, ad_id) of rows, in order of first appearance.
 fn body_keys(rows: &[AdDailyRow]) -> Vec<Key> {
-    let mut keys: Vec<Key> = rows
-        .iter()
-        .map(|r| {
-            (
-                r.platform.as_str().to_string(),
-                r.account_id.clone(),
-                r.ad_id.clone(),
-            )
-        })
-        .collect();
-    keys.dedup();
+    let mut seen = HashSet::new();
+    let mut keys: Vec<Key> = Vec::new();
+    for r in rows {
+        let k = (r.platform.as_str(), r.account_id.as_str(), r.ad_id.as_str());
+        if seen.insert(k) {
+            keys.push((k.0.to_string(), k.1.to_string(), k.2.to_string()));
+        }
+    }
     keys
 }
 
