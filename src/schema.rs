@@ -231,18 +231,42 @@ pub fn rows_to_frame(tenant: &str, rows: &[AdDailyRow]) -> PolarsResult<DataFram
 }
 
 /// The inverse of [`rows_to_frame`] for one tenant's rows: an `ad_daily` frame (as the
-/// warehouse returns it) back into rows, in frame order. The tenant column is not read.
-/// Errors name the column when one is missing, mistyped or holds an unknown platform.
+/// warehouse returns it) back into rows, in frame order. The tenant column is not read;
+/// `platform`, `account_id`, `ad_id`, `date`, `impressions` and `clicks` are required, the
+/// other columns may be left out of the frame (read as absent). Errors name the column when a
+/// required one is missing, a column is mistyped or holds an unknown platform.
 pub fn rows_from_frame(df: &DataFrame) -> PolarsResult<Vec<AdDailyRow>> {
     use cols::*;
+    let optional = [
+        CAMPAIGN_ID,
+        AD_GROUP_ID,
+        CAMPAIGN_NAME,
+        AD_GROUP_NAME,
+        AD_NAME,
+        REACH,
+        SPEND,
+        CURRENCY,
+        CONVERSIONS,
+        CONVERSION_VALUE,
+        VIDEO_VIEWS,
+    ];
+    let get = |name: &str, dtype: &DataType| -> PolarsResult<Column> {
+        match df.column(name) {
+            Ok(c) => c.cast(dtype),
+            Err(_) if optional.contains(&name) => {
+                Ok(Column::full_null(name.into(), df.height(), dtype))
+            }
+            Err(e) => Err(e),
+        }
+    };
     let str_col = |name: &str| -> PolarsResult<StringChunked> {
-        Ok(df.column(name)?.cast(&DataType::String)?.str()?.clone())
+        Ok(get(name, &DataType::String)?.str()?.clone())
     };
     let i64_col = |name: &str| -> PolarsResult<Int64Chunked> {
-        Ok(df.column(name)?.cast(&DataType::Int64)?.i64()?.clone())
+        Ok(get(name, &DataType::Int64)?.i64()?.clone())
     };
     let f64_col = |name: &str| -> PolarsResult<Float64Chunked> {
-        Ok(df.column(name)?.cast(&DataType::Float64)?.f64()?.clone())
+        Ok(get(name, &DataType::Float64)?.f64()?.clone())
     };
     let (platform, account, ad) = (str_col(PLATFORM)?, str_col(ACCOUNT_ID)?, str_col(AD_ID)?);
     let (campaign_id, ad_group_id) = (str_col(CAMPAIGN_ID)?, str_col(AD_GROUP_ID)?);

@@ -255,7 +255,7 @@ pub fn prepare_rows(
     rows: &[AdDailyRow],
     cfg: &FatigueConfig,
 ) -> Result<Prepared, FatigueError> {
-    let f = crate::features::rows::compute(rows, &cfg.labels, &cfg.features);
+    let f = crate::features::rows::compute(rows, &cfg.labels, &cfg.features, EXTRA_FEATURES.len());
     let creatives = f
         .creatives
         .into_iter()
@@ -282,7 +282,8 @@ fn capped_ratio(v: Option<f64>) -> Option<f64> {
     v.filter(|r| !r.is_nan()).map(|r| r.min(RATIO_CAP))
 }
 
-/// Appends the label-history features to the base feature matrix.
+/// Appends the label-history features to the base feature matrix (in place when it already
+/// has their columns, zero, at the end).
 fn assemble(
     creatives: Vec<CreativeLabels>,
     creative: Vec<usize>,
@@ -300,9 +301,17 @@ fn assemble(
     // A column of the row-major matrix is strided: copy it out.
     let ctr_peak: Vec<f64> = base.column(ctr_peak).to_vec();
     let extra = extra_features(&creative, &day, &ratio, &ctr_peak, cfg);
-    let mut x = Array2::<f64>::zeros((day.len(), base.ncols() + EXTRA_FEATURES.len()));
-    x.slice_mut(s![.., ..base.ncols()]).assign(&base);
-    x.slice_mut(s![.., base.ncols()..]).assign(&extra);
+    let nb = names.len();
+    let x = if base.ncols() == nb + EXTRA_FEATURES.len() {
+        let mut x = base;
+        x.slice_mut(s![.., nb..]).assign(&extra);
+        x
+    } else {
+        let mut x = Array2::<f64>::zeros((day.len(), nb + EXTRA_FEATURES.len()));
+        x.slice_mut(s![.., ..nb]).assign(&base);
+        x.slice_mut(s![.., nb..]).assign(&extra);
+        x
+    };
     Ok(Prepared {
         feature_names: all_feature_names(),
         creatives,

@@ -17,11 +17,20 @@ use crate::simulate::{SimConfig, simulate};
 
 /// Per tenant: its rows, from a small simulated world.
 fn world(seed: u64) -> Vec<(String, Vec<AdDailyRow>)> {
+    world_of(seed, 2, 30, 90)
+}
+
+fn world_of(
+    seed: u64,
+    tenants: usize,
+    creatives: usize,
+    days: usize,
+) -> Vec<(String, Vec<AdDailyRow>)> {
     let w = simulate(&SimConfig {
         seed,
-        tenants: 2,
-        creatives_per_tenant: 30,
-        days: 90,
+        tenants,
+        creatives_per_tenant: creatives,
+        days,
         ..SimConfig::default()
     })
     .expect("simulate");
@@ -177,4 +186,26 @@ fn row_engine_scores_one_creative_like_polars() {
         .cloned()
         .collect();
     assert_same(&tenant, &one, &FatigueConfig::default(), "one creative");
+}
+
+#[test]
+fn row_engine_matches_polars_when_computed_on_all_cores() {
+    // Enough creatives in one call for the parallel path: each simulated creative five more
+    // times under other ids, with its volumes scaled.
+    let (tenant, rows) = world_of(45, 1, 60, 60).swap_remove(0);
+    let mut many = rows.clone();
+    for k in 2..=6 {
+        many.extend(rows.iter().map(|r| {
+            let mut r = r.clone();
+            r.ad_id = format!("{}-{k}", r.ad_id);
+            r.impressions *= k;
+            r.clicks = r.clicks * k - (k - 1) * (r.clicks % 2);
+            r.spend = r.spend.map(|s| s * k as f64 * 0.9);
+            r
+        }));
+    }
+    let creatives: std::collections::HashSet<&str> =
+        many.iter().map(|r| r.ad_id.as_str()).collect();
+    assert!(creatives.len() >= 256, "{} creatives", creatives.len());
+    assert_same(&tenant, &many, &FatigueConfig::default(), "parallel");
 }

@@ -13,9 +13,10 @@
 //! Polars' rolling sum does), cumulative sums and maxima run in row order, a median of an even
 //! count is `lower + 0.5·(upper − lower)`, and comparisons order NaN above every number.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use ndarray::Array2;
+use rayon::prelude::*;
 
 use super::cols::*;
 use super::{FeatureConfig, LabelConfig, feature_names};
@@ -425,25 +426,42 @@ fn label(d: &Dense, acct: &Account, sums: &AccountSums, cfg: &LabelConfig) -> La
     }
 }
 
+/// Inputs with at least this many creatives are computed on all cores.
+const PARALLEL_MIN_CREATIVES: usize = 256;
+
 /// Labels, features and per-creative labels of `rows` (one tenant; any order; a repeated
 /// (creative, date) keeps its last row). `labels` drives status, ratio and the per-creative
-/// labels; `features.labels` the features (they are the same in a loaded config).
-pub fn compute(rows: &[AdDailyRow], labels: &LabelConfig, features: &FeatureConfig) -> RowFrame {
-    // Creatives in key order, each with its days (the last row of a repeated day wins).
-    let mut by_key: BTreeMap<(&str, &str, &str), BTreeMap<i32, &AdDailyRow>> = BTreeMap::new();
-    for r in rows {
-        by_key
-            .entry((r.platform.as_str(), &r.account_id, &r.ad_id))
-            .or_default()
-            .insert(date_to_days(r.date), r);
+/// labels; `features.labels` the features (they are the same in a loaded config). The matrix
+/// gets `spare_cols` zero columns after the features, for the caller to fill.
+pub fn compute(
+    rows: &[AdDailyRow],
+    labels: &LabelConfig,
+    features: &FeatureConfig,
+    spare_cols: usize,
+) -> RowFrame {
+    // Creatives in key order, each with its rows in day order (input order within a day, so
+    // the last row of a repeated day is found last).
+    let mut ids: HashMap<(&str, &str, &str), usize> = HashMap::new();
+    let mut groups: Vec<Vec<(i32, usize)>> = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        let key = (r.platform.as_str(), r.account_id.as_str(), r.ad_id.as_str());
+        let g = *ids.entry(key).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[g].push((date_to_days(r.date), i));
     }
-    let mut creatives = Vec::with_capacity(by_key.len());
-    let mut dense = Vec::with_capacity(by_key.len());
+    let mut keys: Vec<((&str, &str, &str), usize)> = ids.into_iter().collect();
+    keys.sort_unstable();
+
+    let mut creatives = Vec::with_capacity(keys.len());
+    let mut dense = Vec::with_capacity(keys.len());
     let mut accounts: Vec<Account> = Vec::new();
     let mut prev_account: Option<(&str, &str)> = None;
-    for (&(platform, account_id, ad_id), days) in &by_key {
-        let (Some((&first, _)), Some((&last, _))) = (days.first_key_value(), days.last_key_value())
-        else {
+    for &((platform, account_id, ad_id), g) in &keys {
+        let days = &mut groups[g];
+        days.sort_by_key(|(d, _)| *d);
+        let (Some(&(first, _)), Some(&(last, _))) = (days.first(), days.last()) else {
             continue;
         };
         if prev_account != Some((platform, account_id)) {
@@ -474,8 +492,8 @@ pub fn compute(rows: &[AdDailyRow], labels: &LabelConfig, features: &FeatureConf
             conv_seen: vec![false; n],
             reach_seen: vec![false; n],
         };
-        for (&day, r) in days {
-            let i = (day - first) as usize;
+        for &(day, ri) in days.iter() {
+            let (i, r) = ((day - first) as usize, &rows[ri]);
             d.imps[i] = r.impressions;
             d.clicks[i] = r.clicks;
             d.spend[i] = r.spend.unwrap_or(0.0);
@@ -488,6 +506,7 @@ pub fn compute(rows: &[AdDailyRow], labels: &LabelConfig, features: &FeatureConf
         creatives.push((platform, account_id, ad_id));
         dense.push(d);
     }
+    drop(groups);
     // Account totals per day, summed over its creatives in key order.
     for a in &mut accounts {
         let n = (a.last - a.first + 1) as usize;
@@ -506,27 +525,49 @@ pub fn compute(rows: &[AdDailyRow], labels: &LabelConfig, features: &FeatureConf
             a.conv[off + i] += d.conv[i];
         }
     }
-    let sums_for = |w: usize| -> Vec<AccountSums> {
-        accounts.iter().map(|a| AccountSums::new(a, w)).collect()
-    };
-    let label_sums = sums_for(labels.rolling_days);
-    let labelled: Vec<Labelled> = dense
+    let label_sums: Vec<AccountSums> = accounts
         .iter()
-        .map(|d| label(d, &accounts[d.account], &label_sums[d.account], labels))
+        .map(|a| AccountSums::new(a, labels.rolling_days))
         .collect();
     // The features read the labels of `features.labels`.
-    let feature_labelled: Option<Vec<Labelled>> = (features.labels != *labels).then(|| {
-        let sums = sums_for(features.labels.rolling_days);
-        dense
+    let feature_sums: Option<Vec<AccountSums>> = (features.labels != *labels).then(|| {
+        accounts
             .iter()
-            .map(|d| label(d, &accounts[d.account], &sums[d.account], &features.labels))
+            .map(|a| AccountSums::new(a, features.labels.rolling_days))
             .collect()
     });
-    let flab = feature_labelled.as_ref().unwrap_or(&labelled);
+
+    // Per creative: its labels and its feature rows (row-major), on all cores when large.
+    let names = feature_names();
+    let ncols = names.len() + spare_cols;
+    let one = |c: usize| -> (Labelled, Vec<f64>, Vec<[Option<f64>; 4]>) {
+        let d = &dense[c];
+        let acct = &accounts[d.account];
+        let lab = label(d, acct, &label_sums[d.account], labels);
+        let flab = feature_sums
+            .as_ref()
+            .map(|s| label(d, acct, &s[d.account], &features.labels));
+        let mut block = vec![0.0; d.len() * ncols];
+        let r7 = creative_features(
+            d,
+            acct,
+            flab.as_ref().unwrap_or(&lab),
+            features,
+            creatives[c].0,
+            &mut block,
+            ncols,
+        );
+        (lab, block, r7)
+    };
+    let per: Vec<(Labelled, Vec<f64>, Vec<[Option<f64>; 4]>)> =
+        if dense.len() >= PARALLEL_MIN_CREATIVES {
+            (0..dense.len()).into_par_iter().map(one).collect()
+        } else {
+            (0..dense.len()).map(one).collect()
+        };
 
     let total: usize = dense.iter().map(|d| d.len()).sum();
-    let names = feature_names();
-    let mut x = Array2::<f64>::zeros((total, names.len()));
+    let mut flat = Vec::with_capacity(total * ncols);
     let mut out = RowFrame {
         creatives: Vec::with_capacity(dense.len()),
         creative: Vec::with_capacity(total),
@@ -537,11 +578,9 @@ pub fn compute(rows: &[AdDailyRow], labels: &LabelConfig, features: &FeatureConf
     };
     // The 7-day rates of every row, for the account medians.
     let mut rates7: Vec<[Option<f64>; 4]> = Vec::with_capacity(total);
-    let mut row = 0;
-    for (c, d) in dense.iter().enumerate() {
+    for (c, (d, (lab, block, r7))) in dense.iter().zip(per).enumerate() {
         let (platform, account_id, ad_id) = creatives[c];
         let acct = &accounts[d.account];
-        let lab = &labelled[c];
         let n = d.len();
         let last_active = (0..n)
             .rev()
@@ -572,15 +611,11 @@ pub fn compute(rows: &[AdDailyRow], labels: &LabelConfig, features: &FeatureConf
             out.status.push(lab.status[i]);
             out.ratio.push(lab.used[i]);
         }
-        let feats = creative_features(d, acct, &flab[c], features, platform);
-        for (i, (values, r7)) in feats.into_iter().enumerate() {
-            for (j, v) in values.into_iter().enumerate() {
-                x[[row + i, j]] = v;
-            }
-            rates7.push(r7);
-        }
-        row += n;
+        flat.extend_from_slice(&block);
+        rates7.extend(r7);
     }
+    let mut x = Array2::from_shape_vec((total, ncols), flat)
+        .expect("each creative's block holds its days × ncols values");
 
     // The account's same-day median of each 7-day rate over its creatives that delivered.
     let account_cols = [
@@ -668,15 +703,18 @@ fn flag(b: bool) -> f64 {
     if b { 1.0 } else { 0.0 }
 }
 
-/// The features of one creative's days (the account-relative ones are filled in later), and
-/// its 7-day CTR, CVR, CPC and CPM (the inputs of those).
+/// Writes the features of one creative's days into `block` (row-major, `ncols` per row; the
+/// account-relative ones are filled in later) and returns its 7-day CTR, CVR, CPC and CPM per
+/// day (the inputs of those).
 fn creative_features(
     d: &Dense,
     acct: &Account,
     lab: &Labelled,
     cfg: &FeatureConfig,
     platform: &str,
-) -> Vec<(Vec<f64>, [Option<f64>; 4])> {
+    block: &mut [f64],
+    ncols: usize,
+) -> Vec<[Option<f64>; 4]> {
     let n = d.len();
     let f = |v: &[i64]| v.iter().map(|x| *x as f64).collect::<Vec<f64>>();
     let (imps, clicks, reach) = (f(&d.imps), f(&d.clicks), f(&d.reach));
@@ -804,7 +842,7 @@ fn creative_features(
             .map(|fl| (i - fl) as f64);
         let weekday = (day.rem_euclid(7) + 3) % 7 + 1;
 
-        let values = vec![
+        let values = [
             (day - d.first) as f64,
             cum_imps[i] as f64,
             cum_spend[i],
@@ -856,7 +894,8 @@ fn creative_features(
             flag(i3[i] > 0.0),
             flag(d.first == acct_first_day),
         ];
-        out.push((values, [ctr7, cvr7, cpc7, cpm7]));
+        block[i * ncols..i * ncols + values.len()].copy_from_slice(&values);
+        out.push([ctr7, cvr7, cpc7, cpm7]);
     }
     out
 }

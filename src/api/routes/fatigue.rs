@@ -269,7 +269,22 @@ pub async fn score(
         let df = st
             .warehouse
             .query(Some(&tenant), |lf| {
+                // Only the columns the features read.
                 lf.filter(col(cols::AD_ID).is_in(lit(list).implode(false), false))
+                    .select(
+                        [
+                            cols::PLATFORM,
+                            cols::ACCOUNT_ID,
+                            cols::AD_ID,
+                            cols::DATE,
+                            cols::IMPRESSIONS,
+                            cols::CLICKS,
+                            cols::REACH,
+                            cols::SPEND,
+                            cols::CONVERSIONS,
+                        ]
+                        .map(col),
+                    )
                     .collect()
             })
             .map_err(ApiError::internal)?;
