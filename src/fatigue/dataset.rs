@@ -24,6 +24,7 @@ use polars::prelude::*;
 use super::FatigueError;
 use super::config::EvaluationConfig;
 use crate::features::cols::*;
+use crate::features::rows::{self, Keep};
 use crate::features::{
     FatigueConfig, feature_matrix, feature_names, features, label_creatives, label_days,
 };
@@ -103,6 +104,8 @@ pub struct CreativeLabels {
     pub onset: Option<i32>,
     /// Censoring day (last active day if stopped, else the account's last data day).
     pub censor: i32,
+    /// Its last day with impressions, if any.
+    pub last_active: Option<i32>,
     pub insufficient: bool,
     pub left_truncated: bool,
 }
@@ -178,6 +181,7 @@ pub fn prepare(lf: LazyFrame, cfg: &FatigueConfig) -> Result<Prepared, FatigueEr
     );
     let onset = days_of(&cre, ONSET_DATE)?;
     let censor = days_of(&cre, CENSOR_DATE)?;
+    let last_active = days_of(&cre, LAST_ACTIVE_DATE)?;
     let insufficient = bools(&cre, INSUFFICIENT_DATA)?;
     let left_trunc = bools(&cre, LEFT_TRUNCATED)?;
     let mut creatives = Vec::with_capacity(cre.height());
@@ -194,6 +198,7 @@ pub fn prepare(lf: LazyFrame, cfg: &FatigueConfig) -> Result<Prepared, FatigueEr
             key,
             onset: onset[r],
             censor: censor[r].unwrap_or(i32::MIN),
+            last_active: last_active[r],
             insufficient: insufficient[r],
             left_truncated: left_trunc[r],
         });
@@ -255,7 +260,26 @@ pub fn prepare_rows(
     rows: &[AdDailyRow],
     cfg: &FatigueConfig,
 ) -> Result<Prepared, FatigueError> {
-    let f = crate::features::rows::compute(rows, &cfg.labels, &cfg.features, EXTRA_FEATURES.len());
+    prepare_rows_keep(tenant, rows, cfg, Keep::All)
+}
+
+/// [`prepare_rows`] with only each creative's last day in the frame (all days are computed;
+/// the features of the last one are what scoring reads), at a fraction of the memory.
+pub fn prepare_rows_last(
+    tenant: &str,
+    rows: &[AdDailyRow],
+    cfg: &FatigueConfig,
+) -> Result<Prepared, FatigueError> {
+    prepare_rows_keep(tenant, rows, cfg, Keep::Last)
+}
+
+fn prepare_rows_keep(
+    tenant: &str,
+    rows: &[AdDailyRow],
+    cfg: &FatigueConfig,
+    keep: Keep,
+) -> Result<Prepared, FatigueError> {
+    let f = rows::compute(rows, &cfg.labels, &cfg.features, EXTRA_FEATURES.len(), keep);
     let creatives = f
         .creatives
         .into_iter()
@@ -268,13 +292,32 @@ pub fn prepare_rows(
             },
             onset: c.onset,
             censor: c.censor,
+            last_active: c.last_active,
             insufficient: c.insufficient,
             left_truncated: c.left_truncated,
         })
         .collect();
-    let status = f.status.iter().map(|s| DayStatus::parse(Some(s))).collect();
-    let ratio = f.ratio.iter().map(|v| capped_ratio(*v)).collect();
-    assemble(creatives, f.creative, f.day, status, ratio, f.x, cfg)
+    let ratio: Vec<Option<f64>> = f.ratio.iter().map(|v| capped_ratio(*v)).collect();
+    // The label-history features read every day; the matrix holds the kept ones.
+    let extra = extra_features(&f.creative, &f.day, &ratio, &f.ctr_vs_peak, cfg);
+    let nb = feature_names().len();
+    let mut x = f.x;
+    for (k, &r) in f.kept.iter().enumerate() {
+        x.slice_mut(s![k, nb..]).assign(&extra.row(r));
+    }
+    Ok(Prepared {
+        feature_names: all_feature_names(),
+        creatives,
+        creative: f.kept.iter().map(|&r| f.creative[r]).collect(),
+        day: f.kept.iter().map(|&r| f.day[r]).collect(),
+        status: f
+            .kept
+            .iter()
+            .map(|&r| DayStatus::parse(Some(f.status[r])))
+            .collect(),
+        ratio: f.kept.iter().map(|&r| ratio[r]).collect(),
+        x,
+    })
 }
 
 /// The label ratio as a model input: NaN dropped, capped at [`RATIO_CAP`].
@@ -282,8 +325,7 @@ fn capped_ratio(v: Option<f64>) -> Option<f64> {
     v.filter(|r| !r.is_nan()).map(|r| r.min(RATIO_CAP))
 }
 
-/// Appends the label-history features to the base feature matrix (in place when it already
-/// has their columns, zero, at the end).
+/// Appends the label-history features to the base feature matrix.
 fn assemble(
     creatives: Vec<CreativeLabels>,
     creative: Vec<usize>,
@@ -301,17 +343,9 @@ fn assemble(
     // A column of the row-major matrix is strided: copy it out.
     let ctr_peak: Vec<f64> = base.column(ctr_peak).to_vec();
     let extra = extra_features(&creative, &day, &ratio, &ctr_peak, cfg);
-    let nb = names.len();
-    let x = if base.ncols() == nb + EXTRA_FEATURES.len() {
-        let mut x = base;
-        x.slice_mut(s![.., nb..]).assign(&extra);
-        x
-    } else {
-        let mut x = Array2::<f64>::zeros((day.len(), nb + EXTRA_FEATURES.len()));
-        x.slice_mut(s![.., ..nb]).assign(&base);
-        x.slice_mut(s![.., nb..]).assign(&extra);
-        x
-    };
+    let mut x = Array2::<f64>::zeros((day.len(), base.ncols() + EXTRA_FEATURES.len()));
+    x.slice_mut(s![.., ..base.ncols()]).assign(&base);
+    x.slice_mut(s![.., base.ncols()..]).assign(&extra);
     Ok(Prepared {
         feature_names: all_feature_names(),
         creatives,
@@ -344,13 +378,15 @@ fn extra_features(
         }
         let lo = start.max(r.saturating_sub(6));
         // Known ratios in the last 7 calendar days (rows lo..=r are consecutive days).
-        let pts: Vec<(f64, f64)> = (lo..=r)
-            .filter_map(|k| {
-                ratio[k]
-                    .filter(|v| *v > 0.0)
-                    .map(|v| ((day[k] - day[r]) as f64, v))
-            })
-            .collect();
+        let mut buf = [(0.0, 0.0); 7];
+        let mut m = 0;
+        for k in lo..=r {
+            if let Some(v) = ratio[k].filter(|v| *v > 0.0) {
+                buf[m] = ((day[k] - day[r]) as f64, v);
+                m += 1;
+            }
+        }
+        let pts = &buf[..m];
         let now = ratio[r].filter(|v| *v > 0.0);
         let max7 = pts.iter().map(|p| p.1).fold(f64::NAN, f64::max);
         let limited = pts
@@ -364,7 +400,7 @@ fn extra_features(
                 .fold((0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1.ln()));
             let (mt, my) = (st / m, sy / m);
             let (mut num, mut den) = (0.0, 0.0);
-            for p in &pts {
+            for p in pts {
                 num += (p.0 - mt) * (p.1.ln() - my);
                 den += (p.0 - mt) * (p.0 - mt);
             }

@@ -59,7 +59,9 @@ pub mod score;
 pub(crate) mod tests;
 
 pub use config::{EvaluationConfig, JobConfig, ModelsConfig, ScoringConfig};
-pub use dataset::{Prepared, SurvivalData, prepare, prepare_rows, split, survival_rows};
+pub use dataset::{
+    Prepared, SurvivalData, prepare, prepare_rows, prepare_rows_last, split, survival_rows,
+};
 pub use metrics::{Metrics, evaluate as metrics};
 pub use model::FittedModel;
 pub use pipeline::{

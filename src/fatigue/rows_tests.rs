@@ -10,7 +10,7 @@ use polars::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::dataset::{Prepared, prepare, prepare_rows};
+use super::dataset::{Prepared, prepare, prepare_rows, prepare_rows_last};
 use crate::features::FatigueConfig;
 use crate::schema::{AdDailyRow, rows_to_frame};
 use crate::simulate::{SimConfig, simulate};
@@ -69,6 +69,7 @@ fn assert_same(tenant: &str, rows: &[AdDailyRow], cfg: &FatigueConfig, what: &st
         let k = &w.key.ad_id;
         assert_eq!(g.onset, w.onset, "{what}: onset of {k}");
         assert_eq!(g.censor, w.censor, "{what}: censor of {k}");
+        assert_eq!(g.last_active, w.last_active, "{what}: last active of {k}");
         assert_eq!(g.insufficient, w.insufficient, "{what}: insufficient {k}");
         assert_eq!(g.left_truncated, w.left_truncated, "{what}: left trunc {k}");
     }
@@ -93,6 +94,39 @@ fn assert_same(tenant: &str, rows: &[AdDailyRow], cfg: &FatigueConfig, what: &st
             want.creatives[want.creative[r]].key.ad_id,
             want.day[r]
         );
+    }
+
+    // Each creative's last day only: the same values as that day's row of the full frame.
+    let last: Prepared = prepare_rows_last(tenant, rows, cfg).expect("last rows");
+    let mut want_last = vec![None; want.creatives.len()];
+    for r in 0..want.day.len() {
+        want_last[want.creative[r]] = Some(r);
+    }
+    assert_eq!(
+        last.creatives.len(),
+        want.creatives.len(),
+        "{what}: last creatives"
+    );
+    assert_eq!(last.day.len(), want.creatives.len(), "{what}: one row each");
+    for (k, &c) in last.creative.iter().enumerate() {
+        assert_eq!(c, k, "{what}: last rows in creative order");
+        let r = want_last[c].expect("every creative has a row");
+        assert_eq!(last.day[k], want.day[r], "{what}: last day of {c}");
+        assert_eq!(last.status[k], want.status[r], "{what}: last status of {c}");
+        assert_eq!(
+            last.ratio[k].is_some(),
+            want.ratio[r].is_some(),
+            "{what}: ratio {c}"
+        );
+        for j in 0..want.x.ncols() {
+            let (g, w) = (last.x[[k, j]], want.x[[r, j]]);
+            assert!(
+                close(g, w),
+                "{what}: last row `{}` of creative {}: rows {g}, polars {w}",
+                want.feature_names[j],
+                want.creatives[c].key.ad_id
+            );
+        }
     }
 }
 

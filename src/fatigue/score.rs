@@ -15,9 +15,8 @@ use polars::prelude::*;
 use super::FatigueError;
 use super::common::{Summary, summarize, survival};
 use super::config::JobConfig;
-use super::dataset::{DayStatus, Prepared, prepare, prepare_rows};
+use super::dataset::{DayStatus, Prepared, prepare, prepare_rows_last};
 use super::model::FittedModel;
-use crate::features::cols::DELIVERED_1D;
 use crate::schema::{AdDailyRow, cols as ad, date_to_days};
 
 /// One scored creative.
@@ -72,7 +71,8 @@ pub fn score_rows(
     Ok(out.pop().unwrap_or_default())
 }
 
-/// [`prepare_rows`] of the rows dated ≤ `as_of`.
+/// [`prepare_rows_last`] of the rows dated ≤ `as_of`: each creative's latest day, what
+/// [`score_prepared`] reads.
 pub fn prepare_rows_until(
     tenant: &str,
     rows: &[AdDailyRow],
@@ -80,10 +80,10 @@ pub fn prepare_rows_until(
     cfg: &JobConfig,
 ) -> Result<Prepared, FatigueError> {
     if rows.iter().all(|r| r.date <= as_of) {
-        return prepare_rows(tenant, rows, &cfg.base);
+        return prepare_rows_last(tenant, rows, &cfg.base);
     }
     let kept: Vec<AdDailyRow> = rows.iter().filter(|r| r.date <= as_of).cloned().collect();
-    prepare_rows(tenant, &kept, &cfg.base)
+    prepare_rows_last(tenant, &kept, &cfg.base)
 }
 
 /// Scores the active creatives of several prepared frames (each already cut at `as_of`) with
@@ -107,21 +107,15 @@ pub fn score_prepared(
                     .into(),
             ));
         }
-        let delivered = p.feature_names.iter().position(|n| n == DELIVERED_1D);
-        // Latest row per creative and its last delivering day (rows sorted by creative, day).
+        // Each creative's latest row (rows are sorted by creative, then day).
         let mut last_row: Vec<Option<usize>> = vec![None; p.creatives.len()];
-        let mut last_active: Vec<Option<i32>> = vec![None; p.creatives.len()];
         for r in 0..p.day.len() {
-            let c = p.creative[r];
-            last_row[c] = Some(r);
-            if delivered.is_none_or(|j| p.x[[r, j]] > 0.5) {
-                last_active[c] = Some(p.day[r]);
-            }
+            last_row[p.creative[r]] = Some(r);
         }
         let picked: Vec<(usize, usize)> = (0..p.creatives.len())
             .filter_map(|c| {
                 let r = last_row[c]?;
-                let a = last_active[c]?;
+                let a = p.creatives[c].last_active?;
                 (t - a < stop).then_some((c, r))
             })
             .collect();

@@ -33,12 +33,14 @@ pub struct RowCreative {
     pub onset: Option<i32>,
     /// Censoring day (last active day if stopped, else the account's last data day).
     pub censor: i32,
+    /// Its last day with impressions, if any.
+    pub last_active: Option<i32>,
     pub insufficient: bool,
     pub left_truncated: bool,
 }
 
 /// Every creative-day of the input (every calendar day from a creative's first to its last
-/// row), sorted by creative key and day.
+/// row), sorted by creative key and day; the features of the [`Keep`] rows.
 #[derive(Debug, Clone)]
 pub struct RowFrame {
     /// Sorted by (platform, account_id, ad_id).
@@ -52,8 +54,22 @@ pub struct RowFrame {
     pub status: Vec<&'static str>,
     /// Per row: the ratio the labels use (adjusted when seasonal adjustment is on).
     pub ratio: Vec<Option<f64>>,
-    /// Per row: the features, columns in [`feature_names`] order, no null, NaN or ∞.
+    /// Per row: the `ctr_7d_vs_peak` feature (as in `x`).
+    pub ctr_vs_peak: Vec<f64>,
+    /// The rows whose features are in `x`, in order.
+    pub kept: Vec<usize>,
+    /// Per kept row: the features, columns in [`feature_names`] order, no null, NaN or ∞.
     pub x: Array2<f64>,
+}
+
+/// Which rows get their features in the matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Every creative-day.
+    All,
+    /// Each creative's last day only (what scoring reads); the other days are still computed
+    /// (their sums, running maxima and the account medians feed the last one).
+    Last,
 }
 
 /// `v >= t` with NaN above every number (Polars' comparison order).
@@ -432,23 +448,30 @@ const PARALLEL_MIN_CREATIVES: usize = 256;
 /// Labels, features and per-creative labels of `rows` (one tenant; any order; a repeated
 /// (creative, date) keeps its last row). `labels` drives status, ratio and the per-creative
 /// labels; `features.labels` the features (they are the same in a loaded config). The matrix
-/// gets `spare_cols` zero columns after the features, for the caller to fill.
+/// holds the `keep` rows, with `spare_cols` zero columns after the features for the caller.
 pub fn compute(
     rows: &[AdDailyRow],
     labels: &LabelConfig,
     features: &FeatureConfig,
     spare_cols: usize,
+    keep: Keep,
 ) -> RowFrame {
     // Creatives in key order, each with its rows in day order (input order within a day, so
     // the last row of a repeated day is found last).
     let mut ids: HashMap<(&str, &str, &str), usize> = HashMap::new();
     let mut groups: Vec<Vec<(i32, usize)>> = Vec::new();
+    let mut prev: Option<((&str, &str, &str), usize)> = None;
     for (i, r) in rows.iter().enumerate() {
         let key = (r.platform.as_str(), r.account_id.as_str(), r.ad_id.as_str());
-        let g = *ids.entry(key).or_insert_with(|| {
-            groups.push(Vec::new());
-            groups.len() - 1
-        });
+        // A creative's rows usually come together: look the key up only when it changes.
+        let g = match prev {
+            Some((k, g)) if k == key => g,
+            _ => *ids.entry(key).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            }),
+        };
+        prev = Some((key, g));
         groups[g].push((date_to_days(r.date), i));
     }
     let mut keys: Vec<((&str, &str, &str), usize)> = ids.into_iter().collect();
@@ -540,45 +563,56 @@ pub fn compute(
     // Per creative: its labels and its feature rows (row-major), on all cores when large.
     let names = feature_names();
     let ncols = names.len() + spare_cols;
-    let one = |c: usize| -> (Labelled, Vec<f64>, Vec<[Option<f64>; 4]>) {
+    let one = |c: usize| -> (Labelled, Vec<f64>, PerDay) {
         let d = &dense[c];
         let acct = &accounts[d.account];
         let lab = label(d, acct, &label_sums[d.account], labels);
         let flab = feature_sums
             .as_ref()
             .map(|s| label(d, acct, &s[d.account], &features.labels));
-        let mut block = vec![0.0; d.len() * ncols];
-        let r7 = creative_features(
+        let first_kept = match keep {
+            Keep::All => 0,
+            Keep::Last => d.len().saturating_sub(1),
+        };
+        let mut block = vec![0.0; (d.len() - first_kept) * ncols];
+        let per_day = creative_features(
             d,
             acct,
             flab.as_ref().unwrap_or(&lab),
             features,
             creatives[c].0,
+            first_kept,
             &mut block,
             ncols,
         );
-        (lab, block, r7)
+        (lab, block, per_day)
     };
-    let per: Vec<(Labelled, Vec<f64>, Vec<[Option<f64>; 4]>)> =
-        if dense.len() >= PARALLEL_MIN_CREATIVES {
-            (0..dense.len()).into_par_iter().map(one).collect()
-        } else {
-            (0..dense.len()).map(one).collect()
-        };
+    let per: Vec<(Labelled, Vec<f64>, PerDay)> = if dense.len() >= PARALLEL_MIN_CREATIVES {
+        (0..dense.len()).into_par_iter().map(one).collect()
+    } else {
+        (0..dense.len()).map(one).collect()
+    };
 
     let total: usize = dense.iter().map(|d| d.len()).sum();
-    let mut flat = Vec::with_capacity(total * ncols);
+    let kept_rows = match keep {
+        Keep::All => total,
+        Keep::Last => dense.len(),
+    };
+    let mut flat = Vec::with_capacity(kept_rows * ncols);
     let mut out = RowFrame {
         creatives: Vec::with_capacity(dense.len()),
         creative: Vec::with_capacity(total),
         day: Vec::with_capacity(total),
         status: Vec::with_capacity(total),
         ratio: Vec::with_capacity(total),
+        ctr_vs_peak: Vec::with_capacity(total),
+        kept: Vec::with_capacity(kept_rows),
         x: Array2::zeros((0, 0)),
     };
-    // The 7-day rates of every row, for the account medians.
+    // The 7-day rates and delivery of every row, for the account medians.
     let mut rates7: Vec<[Option<f64>; 4]> = Vec::with_capacity(total);
-    for (c, (d, (lab, block, r7))) in dense.iter().zip(per).enumerate() {
+    let mut active: Vec<bool> = Vec::with_capacity(total);
+    for (c, (d, (lab, block, per_day))) in dense.iter().zip(per).enumerate() {
         let (platform, account_id, ad_id) = creatives[c];
         let acct = &accounts[d.account];
         let n = d.len();
@@ -602,20 +636,29 @@ pub fn compute(
             } else {
                 acct.last
             },
+            last_active,
             insufficient: lab.kind.is_none(),
             left_truncated: d.first == acct.first,
         });
+        let first_kept = match keep {
+            Keep::All => 0,
+            Keep::Last => n.saturating_sub(1),
+        };
+        let row0 = out.day.len();
+        out.kept.extend(row0 + first_kept..row0 + n);
         for i in 0..n {
             out.creative.push(c);
             out.day.push(d.first + i as i32);
             out.status.push(lab.status[i]);
             out.ratio.push(lab.used[i]);
+            active.push(d.active(i));
         }
         flat.extend_from_slice(&block);
-        rates7.extend(r7);
+        rates7.extend(per_day.rates7);
+        out.ctr_vs_peak.extend(per_day.ctr_vs_peak);
     }
-    let mut x = Array2::from_shape_vec((total, ncols), flat)
-        .expect("each creative's block holds its days × ncols values");
+    let mut x = Array2::from_shape_vec((out.kept.len(), ncols), flat)
+        .expect("each creative's block holds its kept days × ncols values");
 
     // The account's same-day median of each 7-day rate over its creatives that delivered.
     let account_cols = [
@@ -629,16 +672,12 @@ pub fn compute(
         .iter()
         .map(|a| vec![Default::default(); (a.last - a.first + 1) as usize])
         .collect();
-    let delivered = names
-        .iter()
-        .position(|n| *n == DELIVERED_1D)
-        .unwrap_or(usize::MAX);
     let slot = |r: usize| {
         let d = &dense[out.creative[r]];
         (d.account, (out.day[r] - accounts[d.account].first) as usize)
     };
     for (r, r7) in rates7.iter().enumerate() {
-        if x.get((r, delivered)).is_some_and(|v| *v > 0.5) {
+        if active[r] {
             let (a, k) = slot(r);
             for (m, v) in r7.iter().enumerate() {
                 if let Some(v) = v {
@@ -661,11 +700,11 @@ pub fn compute(
                 .collect()
         })
         .collect();
-    for (r, r7) in rates7.iter().enumerate() {
-        let (a, k) = slot(r);
+    for (k, &r) in out.kept.iter().enumerate() {
+        let (a, day) = slot(r);
         for m in 0..4 {
-            let v = safe_div(r7[m], medians[a][k][m]);
-            if let Some(cell) = x.get_mut((r, account_cols[m])) {
+            let v = safe_div(rates7[r][m], medians[a][day][m]);
+            if let Some(cell) = x.get_mut((k, account_cols[m])) {
                 *cell = neutral(v, 1.0);
             }
         }
@@ -674,16 +713,25 @@ pub fn compute(
     out
 }
 
-/// The median of `v` (sorted in place), with Polars' linear interpolation between the two
-/// middle values of an even count.
+/// The median of `v` (reordered in place), as Polars computes it: the lower middle value by
+/// selection, and for an even count `lower + 0.5·(upper − lower)` with `upper` the least value
+/// above it.
 fn median(v: &mut [f64]) -> Option<f64> {
     if v.is_empty() {
         return None;
     }
-    v.sort_by(|a, b| a.total_cmp(b));
     let fi = (v.len() as f64 - 1.0) * 0.5;
     let lo_i = fi as usize;
-    let (lo, hi) = (v[lo_i], v[fi.ceil() as usize]);
+    let (_, lo, rest) = v.select_nth_unstable_by(lo_i, |a, b| a.total_cmp(b));
+    let lo = *lo;
+    if lo_i == fi.ceil() as usize {
+        return Some(lo);
+    }
+    let hi = rest
+        .iter()
+        .copied()
+        .min_by(|a, b| a.total_cmp(b))
+        .unwrap_or(lo);
     Some(if lo == hi {
         lo
     } else {
@@ -703,18 +751,27 @@ fn flag(b: bool) -> f64 {
     if b { 1.0 } else { 0.0 }
 }
 
-/// Writes the features of one creative's days into `block` (row-major, `ncols` per row; the
-/// account-relative ones are filled in later) and returns its 7-day CTR, CVR, CPC and CPM per
-/// day (the inputs of those).
+/// What the caller needs of every day of a creative, beyond its kept feature rows.
+struct PerDay {
+    /// 7-day CTR, CVR, CPC and CPM (the inputs of the account-relative features).
+    rates7: Vec<[Option<f64>; 4]>,
+    /// The `ctr_7d_vs_peak` feature.
+    ctr_vs_peak: Vec<f64>,
+}
+
+/// Writes the features of one creative's days from `first_kept` on into `block` (row-major,
+/// `ncols` per row; the account-relative ones are filled in later).
+#[allow(clippy::too_many_arguments)]
 fn creative_features(
     d: &Dense,
     acct: &Account,
     lab: &Labelled,
     cfg: &FeatureConfig,
     platform: &str,
+    first_kept: usize,
     block: &mut [f64],
     ncols: usize,
-) -> Vec<[Option<f64>; 4]> {
+) -> PerDay {
     let n = d.len();
     let f = |v: &[i64]| v.iter().map(|x| *x as f64).collect::<Vec<f64>>();
     let (imps, clicks, reach) = (f(&d.imps), f(&d.clicks), f(&d.reach));
@@ -779,7 +836,10 @@ fn creative_features(
     };
     let mut seen_spend = false;
     let mut seen_conv = false;
-    let mut out = Vec::with_capacity(n);
+    let mut out = PerDay {
+        rates7: Vec::with_capacity(n),
+        ctr_vs_peak: Vec::with_capacity(n),
+    };
     for i in 0..n {
         seen_spend |= d.spend_seen[i];
         seen_conv |= d.conv_seen[i];
@@ -828,6 +888,11 @@ fn creative_features(
         let cvr_peak = safe_div(cvr7, best(&mut cvr_best, cvr7, true));
         let cpc_peak = safe_div(cpc7, best(&mut cpc_best, cpc7, false));
         let cpm_peak = safe_div(cpm7, best(&mut cpm_best, cpm7, false));
+        out.rates7.push([ctr7, cvr7, cpc7, cpm7]);
+        out.ctr_vs_peak.push(neutral(ctr_peak, 1.0));
+        if i < first_kept {
+            continue;
+        }
 
         let den = sn[i] * stt[i] - st[i] * st[i];
         let num = sn[i] * sty[i] - st[i] * sy[i];
@@ -894,8 +959,8 @@ fn creative_features(
             flag(i3[i] > 0.0),
             flag(d.first == acct_first_day),
         ];
-        block[i * ncols..i * ncols + values.len()].copy_from_slice(&values);
-        out.push([ctr7, cvr7, cpc7, cpm7]);
+        let at = (i - first_kept) * ncols;
+        block[at..at + values.len()].copy_from_slice(&values);
     }
     out
 }
