@@ -174,17 +174,36 @@ impl FittedModel {
             .into_iter()
             .map(|r| summarize(r).p14)
             .collect();
-        let mut effects: Vec<Vec<(f64, String)>> = vec![Vec::new(); x.nrows()];
-        for (feat, label) in DRIVER_FEATURES {
+        // P(onset ≤ 14 days) with each listed feature replaced by its mean (on all cores for
+        // large inputs: each is a full model run).
+        let occlude = |(feat, label): &(&'static str, &'static str)| {
             let Some(j) = self.meta.feature_names.iter().position(|f| f == feat) else {
-                continue;
+                return Ok(None);
             };
             let mean = self.meta.means.get(j).copied().unwrap_or(0.0);
             let mut xo = x.clone();
             xo.column_mut(j).fill(mean);
-            let h = self.hazards(&xo)?;
-            for (i, r) in h.rows().into_iter().enumerate() {
-                let d = base[i] - summarize(r).p14;
+            let p14: Vec<f64> = self
+                .hazards(&xo)?
+                .rows()
+                .into_iter()
+                .map(|r| summarize(r).p14)
+                .collect();
+            Ok(Some((j, *label, mean, p14)))
+        };
+        let occluded: Vec<Result<Option<_>, FatigueError>> = if x.nrows() >= 256 {
+            use rayon::prelude::*;
+            DRIVER_FEATURES.par_iter().map(occlude).collect()
+        } else {
+            DRIVER_FEATURES.iter().map(occlude).collect()
+        };
+        let mut effects: Vec<Vec<(f64, String)>> = vec![Vec::new(); x.nrows()];
+        for o in occluded {
+            let Some((j, label, mean, p14)) = o? else {
+                continue;
+            };
+            for (i, p) in p14.into_iter().enumerate() {
+                let d = base[i] - p;
                 if d >= 0.01 {
                     effects[i].push((
                         d,
