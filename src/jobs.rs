@@ -210,7 +210,7 @@ pub enum Runner {
     /// On the worker thread (tests, embedding).
     InProcess,
     /// In a child process of this executable (`omnify job-run`) at a lower CPU priority
-    /// (`nice -n 10`): the server keeps its cores for requests, training memory is returned
+    /// (`nice -n 19`): the server keeps its cores for requests, training memory is returned
     /// to the system when the job ends, and a crash in training cannot take the server down.
     Process { exe: std::path::PathBuf },
 }
@@ -256,7 +256,7 @@ pub fn run_in_child(
     ];
     // `nice` is part of coreutils; without it the child runs at normal priority.
     let spawned = std::process::Command::new("nice")
-        .args(["-n", "10"])
+        .args(["-n", "19"])
         .arg(exe)
         .args(&args)
         .stdout(std::process::Stdio::null())

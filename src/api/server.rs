@@ -67,7 +67,24 @@ fn bootstrap(st: &AppState, opts: &ServeOptions, base_url: &str) -> Result<(), S
         }
     }
     st.champions.refresh()?;
+    release_free_memory();
     Ok(())
+}
+
+/// Hands the heap pages freed since start (the bootstrap ingests and trains in this process)
+/// back to the system, so the server's resident memory is what it actually holds.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: glibc's malloc_trim takes no pointers from the caller; it only releases the
+        // allocator's own free pages and is thread-safe.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
 }
 
 /// Runs the server until a shutdown signal. Blocking: it owns its runtime.
