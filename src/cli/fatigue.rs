@@ -301,9 +301,11 @@ pub fn score(cfg: &Config, args: ScoreFatigueArgs) -> Result<(), CliError> {
         .map_err(|e| fatigue_err(e.into()))?;
     let model = FittedModel::from_files(&loaded.files).map_err(fatigue_err)?;
     let wh = Warehouse::open(cfg.warehouse_dir())?;
-    let lf = frame(&wh, Some(&tenant))?;
-    let rows =
-        fatigue::score(lf, args.as_of, &model, &loaded.card.version, &job).map_err(fatigue_err)?;
+    let df = frame(&wh, Some(&tenant))?
+        .collect()
+        .map_err(CliError::runtime)?;
+    let rows = fatigue::score_frame(&df, &tenant, args.as_of, &model, &loaded.card.version, &job)
+        .map_err(fatigue_err)?;
     if let Some(out) = &args.out {
         let mut df = fatigue::scores_frame(&rows).map_err(CliError::runtime)?;
         write_frame(&mut df, out)?;

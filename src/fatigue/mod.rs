@@ -67,7 +67,9 @@ pub use model::FittedModel;
 pub use pipeline::{
     EvaluationReport, Progress, TrainOutcome, evaluate, impressions_clicks_only, train,
 };
-pub use score::{ScoreRow, prepare_rows_until, score, score_prepared, score_rows, scores_frame};
+pub use score::{
+    ScoreRow, prepare_rows_until, score, score_frame, score_prepared, score_rows, scores_frame,
+};
 
 /// The learned families `[models] families` may list.
 pub const LEARNED_FAMILIES: [&str; 3] = ["logistic_hazard", "forest", "survival_mlp"];

@@ -243,3 +243,42 @@ fn row_engine_matches_polars_when_computed_on_all_cores() {
     assert!(creatives.len() >= 256, "{} creatives", creatives.len());
     assert_same(&tenant, &many, &FatigueConfig::default(), "parallel");
 }
+
+#[test]
+fn scores_from_a_frame_equal_the_polars_scores() {
+    use crate::fatigue::tests::small_config;
+    use crate::fatigue::{FittedModel, score, score_frame, split, survival_rows};
+    let cfg = small_config();
+    let (tenant, rows) = world_of(46, 1, 40, 200).swap_remove(0);
+    let df = rows_to_frame(&tenant, &rows).expect("frame");
+    let p = prepare(df.clone().lazy(), &cfg.base).expect("prepare");
+    let data = survival_rows(&p, &cfg.evaluation);
+    let sp = split(&data, &cfg.evaluation).expect("split");
+    let model = FittedModel::fit_learned(
+        "logistic_hazard",
+        &data.subset(&sp.train),
+        &data.subset(&sp.validation),
+        &cfg.models,
+    )
+    .expect("fit");
+    let as_of = NaiveDate::from_ymd_opt(2026, 6, 15).expect("date");
+    let want = score(df.clone().lazy(), as_of, &model, "v", &cfg).expect("polars scores");
+    let got = score_frame(&df, &tenant, as_of, &model, "v", &cfg).expect("row scores");
+    assert!(!want.is_empty());
+    assert_eq!(got.len(), want.len());
+    let near = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => close(a, b),
+        (None, None) => true,
+        _ => false,
+    };
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(
+            (&g.ad_id, &g.status, &g.action),
+            (&w.ad_id, &w.status, &w.action)
+        );
+        assert!(near(g.p_onset_7d, w.p_onset_7d), "{} p7", w.ad_id);
+        assert!(near(g.p_onset_14d, w.p_onset_14d), "{} p14", w.ad_id);
+        assert!(near(g.expected_days_to_onset, w.expected_days_to_onset));
+        assert_eq!(g.drivers, w.drivers, "{}", w.ad_id);
+    }
+}

@@ -1,7 +1,8 @@
 //! Scoring (DESIGN.md §4 "Prediction"): every active creative of an `ad_daily` frame at an
 //! as-of day, with the champion model — one row per creative with the onset probabilities,
-//! expected days to onset, status, drivers and recommended action. The CLI and the API call
-//! [`score`].
+//! expected days to onset, status, drivers and recommended action. [`score`] builds the
+//! features with the Polars pipeline; [`score_rows`] / [`score_frame`] (the CLI, reports and
+//! the API) with the row-by-row engine, which gives the same values far faster.
 //!
 //! Only rows dated ≤ as-of are read. A creative is active when it delivered within the last
 //! `stop_after_days` days up to the as-of day; its features are those of its latest day ≤ as-of.
@@ -17,7 +18,7 @@ use super::common::{Summary, summarize, survival};
 use super::config::JobConfig;
 use super::dataset::{DayStatus, Prepared, prepare, prepare_rows_last};
 use super::model::FittedModel;
-use crate::schema::{AdDailyRow, cols as ad, date_to_days};
+use crate::schema::{AdDailyRow, cols as ad, date_to_days, rows_from_frame};
 
 /// One scored creative.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -69,6 +70,21 @@ pub fn score_rows(
     let p = prepare_rows_until(tenant, rows, as_of, cfg)?;
     let mut out = score_prepared(&[p], as_of, model, version, cfg)?;
     Ok(out.pop().unwrap_or_default())
+}
+
+/// [`score_rows`] of an `ad_daily` frame holding one tenant's rows (as the warehouse returns
+/// them): what `omnify score fatigue` and reports use — the scores of [`score`] (the engines
+/// are tested equal) in a fraction of its time and memory.
+pub fn score_frame(
+    df: &DataFrame,
+    tenant: &str,
+    as_of: NaiveDate,
+    model: &FittedModel,
+    version: &str,
+    cfg: &JobConfig,
+) -> Result<Vec<ScoreRow>, FatigueError> {
+    let rows = rows_from_frame(df)?;
+    score_rows(tenant, &rows, as_of, model, version, cfg)
 }
 
 /// [`prepare_rows_last`] of the rows dated ≤ `as_of`: each creative's latest day, what

@@ -207,7 +207,7 @@ fn fatigue_section(
     let version = loaded.card.version.clone();
     let model = FittedModel::from_files(&loaded.files)
         .map_err(|e| failed(&format!("fatigue model {version}"))(&e))?;
-    let rows = crate::fatigue::score(df.clone().lazy(), as_of, &model, &version, job)
+    let rows = crate::fatigue::score_frame(&df, tenant, as_of, &model, &version, job)
         .map_err(|e| failed(&format!("scoring with fatigue model {version}"))(&e))?;
     let creatives: Vec<CreativeInput> = rows
         .into_iter()

@@ -1,0 +1,182 @@
+//! The fatigue issue's at-scale figures, one timed run each (a run at this size takes seconds
+//! to minutes; Criterion would need ten). Run with `cargo bench --bench fatigue_scale`
+//! (release build). On a simulated world of `OMNIFY_SCALE_TENANTS` tenants (default 1,000, the
+//! simulator's most) × `OMNIFY_SCALE_DAYS` days (default 300), all put under one tenant with
+//! account ids made distinct:
+//!
+//! 1. labels + features (`fatigue::prepare`: labels, 49 features, label-history features) of
+//!    every creative-day: wall time and the process's peak resident memory above what it held
+//!    before (the input frame);
+//! 2. scoring every creative active at the last day from the warehouse (`omnify score
+//!    fatigue`'s path: read the tenant's rows, Polars features, model, drivers), with a
+//!    logistic hazard fitted on the world; and the same creatives through the row-by-row path
+//!    the API uses (`fatigue::score_rows`), for comparison;
+//! 3. fitting each learned family on the first as-of rows whose person-period expansion (one
+//!    row per day at risk) reaches `OMNIFY_SCALE_PERSON_PERIODS` (default 1,000,000).
+//!
+//! Prints one table; nothing is compared with a target here (the README does that).
+
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use omnify::fatigue::{self, FittedModel, JobConfig};
+use omnify::schema::{AdDailyRow, rows_from_frame, rows_to_frame};
+use omnify::simulate::{SimConfig, simulate};
+use omnify::warehouse::Warehouse;
+use polars::prelude::*;
+
+fn env_num(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A field of /proc/self/status, in MB.
+fn status_mb(field: &str) -> f64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// Resets the peak resident memory (VmHWM) to the current resident memory.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn main() {
+    let tenants = env_num("OMNIFY_SCALE_TENANTS", 1000);
+    let days = env_num("OMNIFY_SCALE_DAYS", 300);
+    let pp_target = env_num("OMNIFY_SCALE_PERSON_PERIODS", 1_000_000);
+    let cfg = JobConfig::from_toml_str("").expect("default config");
+    let mut report: Vec<(String, String)> = Vec::new();
+
+    let t = Instant::now();
+    let world = simulate(&SimConfig {
+        seed: 20_261_126,
+        tenants,
+        creatives_per_tenant: 1000,
+        days,
+        ..SimConfig::default()
+    })
+    .expect("simulate");
+    let mut rows: Vec<AdDailyRow> = Vec::new();
+    for t in world.tenants {
+        for a in t.accounts {
+            rows.extend(a.rows.into_iter().map(|mut r| {
+                r.account_id = format!("{}-{}", t.name, r.account_id);
+                r
+            }));
+        }
+    }
+    let creatives = rows
+        .iter()
+        .map(|r| (r.account_id.as_str(), r.ad_id.as_str()))
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    let df = rows_to_frame("scale", &rows).expect("frame");
+    drop(rows);
+    eprintln!(
+        "simulated {} ad-day rows, {creatives} creatives in {:.0} s",
+        df.height(),
+        t.elapsed().as_secs_f64()
+    );
+
+    // 1. Labels + features.
+    let before = status_mb("VmRSS:");
+    reset_peak();
+    let t = Instant::now();
+    let p = fatigue::prepare(df.clone().lazy(), &cfg.base).expect("prepare");
+    let secs = t.elapsed().as_secs_f64();
+    let peak = status_mb("VmHWM:") - before;
+    report.push((
+        format!(
+            "labels + features, {} creative-days ({creatives} creatives, {} ad-day rows)",
+            p.day.len(),
+            df.height()
+        ),
+        format!("{secs:.1} s, peak memory +{:.0} MB", peak),
+    ));
+    eprintln!("{:?}", report.last());
+
+    // 3 (fitted first: scoring needs a model). As-of rows up to the person-period target.
+    let data = fatigue::survival_rows(&p, &cfg.evaluation);
+    let sp = fatigue::split(&data, &cfg.evaluation).expect("split");
+    let val = data.subset(&sp.validation);
+    let mut take = Vec::new();
+    let mut periods = 0usize;
+    for &i in &sp.train {
+        if periods >= pp_target {
+            break;
+        }
+        take.push(i);
+        periods += data.duration[i];
+    }
+    let train = data.subset(&take);
+    drop(p);
+    let mut logistic = None;
+    for fam in fatigue::LEARNED_FAMILIES {
+        let t = Instant::now();
+        let m = FittedModel::fit_learned(fam, &train, &val, &cfg.models).expect("fit");
+        report.push((
+            format!(
+                "fit {fam}, {} as-of rows = {periods} person-period rows",
+                train.len()
+            ),
+            format!("{:.1} s", t.elapsed().as_secs_f64()),
+        ));
+        eprintln!("{:?}", report.last());
+        if fam == "logistic_hazard" {
+            logistic = Some(m);
+        }
+    }
+    let model = logistic.expect("logistic fitted");
+
+    // 2. Scoring from the warehouse, as `omnify score fatigue` does.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let wh = Warehouse::open(dir.path()).expect("warehouse");
+    wh.ingest(df.clone()).expect("ingest");
+    let as_of: NaiveDate = {
+        let d = df
+            .column(omnify::schema::cols::DATE)
+            .and_then(|c| c.cast(&DataType::Int32))
+            .expect("dates");
+        let max = d.i32().expect("i32").max().unwrap_or(0);
+        omnify::schema::days_to_date(max)
+    };
+    drop(df);
+    let t = Instant::now();
+    let lf = wh.load(Some("scale")).expect("load").lazy();
+    let scored = fatigue::score(lf, as_of, &model, "bench", &cfg).expect("score");
+    report.push((
+        format!(
+            "score from the warehouse (Polars features), {} active creatives at {as_of}",
+            scored.len()
+        ),
+        format!("{:.1} s", t.elapsed().as_secs_f64()),
+    ));
+    eprintln!("{:?}", report.last());
+    let t = Instant::now();
+    let rows = rows_from_frame(&wh.load(Some("scale")).expect("load")).expect("rows");
+    let fast = fatigue::score_rows("scale", &rows, as_of, &model, "bench", &cfg).expect("score");
+    report.push((
+        format!(
+            "score from the warehouse (row-by-row features), {} active creatives",
+            fast.len()
+        ),
+        format!("{:.1} s", t.elapsed().as_secs_f64()),
+    ));
+    assert_eq!(
+        fast.len(),
+        scored.len(),
+        "both paths score the same creatives"
+    );
+
+    println!("\n| Measure | Result |\n|---|---|");
+    for (k, v) in &report {
+        println!("| {k} | {v} |");
+    }
+}
