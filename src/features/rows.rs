@@ -295,14 +295,14 @@ fn label(d: &Dense, acct: &Account, sums: &AccountSums, cfg: &LabelConfig) -> La
 
     let mut active_idx = 0i64;
     let (mut base_end, mut freeze, mut first_active) = (None, None, None);
-    for i in 0..n {
+    for (i, &cum) in cum_imps.iter().enumerate() {
         if !d.active(i) {
             continue;
         }
         active_idx += 1;
         first_active.get_or_insert(i);
-        let reached = cum_imps[i] >= cfg.baseline_min_impressions
-            && active_idx <= cfg.baseline_max_active_days;
+        let reached =
+            cum >= cfg.baseline_min_impressions && active_idx <= cfg.baseline_max_active_days;
         if reached && base_end.is_none() {
             base_end = Some(i);
         }
