@@ -230,12 +230,17 @@ impl<'a> JsonNum<'a> {
 
     /// As an id string (ids arrive as numbers or strings; never via floats).
     pub fn to_id(&self) -> Option<String> {
+        self.id_str().map(Cow::into_owned)
+    }
+
+    /// [`JsonNum::to_id`] borrowing the text when the id arrived as a string.
+    pub fn id_str(&self) -> Option<Cow<'_, str>> {
         match self {
             JsonNum::Null => None,
-            JsonNum::Int(i) => Some(i.to_string()),
-            JsonNum::Float(f) => Some(format!("{f}")),
+            JsonNum::Int(i) => Some(Cow::Owned(i.to_string())),
+            JsonNum::Float(f) => Some(Cow::Owned(format!("{f}"))),
             JsonNum::Str(s) if s.trim().is_empty() => None,
-            JsonNum::Str(s) => Some(s.trim().to_string()),
+            JsonNum::Str(s) => Some(Cow::Borrowed(s.trim())),
         }
     }
 }
@@ -707,9 +712,12 @@ impl<'a> CsvRow<'a> {
 
     /// The cell as text, `None` when the column is absent or the cell is a missing marker.
     pub fn text(&self, c: Option<usize>) -> Option<String> {
-        c.map(|c| self.cell(c))
-            .filter(|s| !is_missing(s))
-            .map(str::to_string)
+        self.text_ref(c).map(str::to_string)
+    }
+
+    /// [`CsvRow::text`] borrowed from the record.
+    pub fn text_ref(&self, c: Option<usize>) -> Option<&'a str> {
+        c.map(|c| self.cell(c)).filter(|s| !is_missing(s))
     }
 
     /// The header of column `c`.

@@ -46,7 +46,7 @@ use super::writer::{
 };
 use super::{
     ConversionEvents, Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions,
-    Platform, WriteContext,
+    Platform, RowRef, RowSink, WriteContext,
 };
 use crate::schema::AdDailyRow;
 
@@ -65,14 +65,31 @@ pub fn looks_like(head: &str) -> bool {
 
 /// Parses an Insights JSON page or an Ads Manager CSV export.
 pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseError> {
+    let mut out = Vec::new();
+    parse_into(bytes, opts, &mut out)?;
+    Ok(out)
+}
+
+/// [`parse`] into any [`RowSink`]; Insights JSON rows go in without being copied out of the
+/// page first.
+pub fn parse_into<S: RowSink>(
+    bytes: &[u8],
+    opts: &ParseOptions,
+    out: &mut S,
+) -> Result<(), ParseError> {
     let body = common::strip_bom(bytes);
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
         None => Err(ParseError::file("empty file")),
-        Some(b'{') => parse_json(body, opts),
+        Some(b'{') => parse_json(body, opts, out),
         Some(b'[') => Err(ParseError::file(
             "a JSON array is not an Insights response; expected {\"data\":[...],\"paging\":...}",
         )),
-        Some(_) => parse_csv(body, opts),
+        Some(_) => {
+            for r in parse_csv(body, opts)? {
+                out.push_native(r)?;
+            }
+            Ok(())
+        }
     }
 }
 
@@ -102,20 +119,20 @@ struct GraphError {
 struct MRow<'a> {
     #[serde(borrow, default)]
     account_id: JsonNum<'a>,
-    #[serde(default)]
-    account_currency: Option<String>,
+    #[serde(borrow, default)]
+    account_currency: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     campaign_id: JsonNum<'a>,
-    #[serde(default)]
-    campaign_name: Option<String>,
+    #[serde(borrow, default)]
+    campaign_name: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     adset_id: JsonNum<'a>,
-    #[serde(default)]
-    adset_name: Option<String>,
+    #[serde(borrow, default)]
+    adset_name: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     ad_id: JsonNum<'a>,
-    #[serde(default)]
-    ad_name: Option<String>,
+    #[serde(borrow, default)]
+    ad_name: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     date_start: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
@@ -146,7 +163,7 @@ struct ActionStat<'a> {
     value: JsonNum<'a>,
 }
 
-fn parse_json(body: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseError> {
+fn parse_json<S: RowSink>(body: &[u8], opts: &ParseOptions, out: &mut S) -> Result<(), ParseError> {
     let page: Page = serde_json::from_slice(body).map_err(|e| ParseError::json(&e))?;
     if let Some(e) = page.error {
         return Err(ParseError::new(
@@ -180,40 +197,40 @@ fn parse_json(body: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
         JsonNum::Int(_) | JsonNum::Float(_) => false,
     };
     let scope_account = if data.iter().any(|r| lacks_id(&r.account_id)) {
-        Some(opts.require_account_id(P)?)
+        Some(opts.scope_account_id(P)?)
     } else {
         None
     };
-    let mut out = Vec::with_capacity(data.len());
-    for (i, r) in data.into_iter().enumerate() {
+    out.reserve(data.len());
+    for (i, r) in data.iter().enumerate() {
         let loc = || Location::Path(format!("data[{i}]"));
-        out.push(json_row(
-            r,
-            &loc,
-            link_mode,
-            scope_account.as_deref(),
-            opts,
-        )?);
+        json_row(r, &loc, link_mode, scope_account, opts, out)?;
     }
-    Ok(out)
+    Ok(())
 }
 
-fn json_row(
-    r: MRow,
+fn json_row<S: RowSink>(
+    r: &MRow,
     loc: &dyn Fn() -> Location,
     link_mode: bool,
     scope_account: Option<&str>,
     opts: &ParseOptions,
-) -> Result<NativeRow, ParseError> {
+    out: &mut S,
+) -> Result<(), ParseError> {
     let missing = |field: &str| ParseError::new(loc(), Some(field), "required field is missing");
-    let ad_id = r.ad_id.to_id().ok_or_else(|| missing("ad_id"))?;
+    let ad_id = r.ad_id.id_str().ok_or_else(|| missing("ad_id"))?;
     let start = r
         .date_start
         .as_deref()
         .ok_or_else(|| missing("date_start"))?;
     let date = at(day(start), loc, "date_start")?;
     if let Some(stop) = r.date_stop.as_deref() {
-        let stop = at(day(stop), loc, "date_stop")?;
+        // Daily rows repeat the start day: skip parsing the same text twice.
+        let stop = if stop == start {
+            date
+        } else {
+            at(day(stop), loc, "date_stop")?
+        };
         if stop != date {
             return Err(ParseError::new(
                 loc(),
@@ -222,13 +239,15 @@ fn json_row(
             ));
         }
     }
-    let account_id = match r.account_id.to_id() {
-        Some(a) => a,
-        None => scope_account.map(str::to_string).unwrap_or_default(),
+    let account_id = r.account_id.id_str();
+    let account_id = match (&account_id, scope_account) {
+        (Some(a), _) => a,
+        (None, Some(s)) => s,
+        (None, None) => "",
     };
-    let currency = match r.account_currency {
+    let currency = match r.account_currency.as_deref() {
         Some(c) if !c.trim().is_empty() => c,
-        _ => opts.require_currency(P)?,
+        _ => opts.scope_currency(P)?,
     };
     let impressions = r
         .impressions
@@ -275,15 +294,17 @@ fn json_row(
             Some(n)
         }
     };
-    Ok(NativeRow::from(AdDailyRow {
+    let campaign_id = r.campaign_id.id_str();
+    let ad_group_id = r.adset_id.id_str();
+    out.push(RowRef {
         platform: P,
         account_id,
-        ad_id,
-        campaign_id: r.campaign_id.to_id(),
-        ad_group_id: r.adset_id.to_id(),
-        campaign_name: r.campaign_name.filter(|s| !s.is_empty()),
-        ad_group_name: r.adset_name.filter(|s| !s.is_empty()),
-        ad_name: r.ad_name.filter(|s| !s.is_empty()),
+        ad_id: &ad_id,
+        campaign_id: campaign_id.as_deref(),
+        ad_group_id: ad_group_id.as_deref(),
+        campaign_name: non_empty(&r.campaign_name),
+        ad_group_name: non_empty(&r.adset_name),
+        ad_name: non_empty(&r.ad_name),
         date,
         impressions,
         clicks,
@@ -293,7 +314,12 @@ fn json_row(
         conversions: Some(conversions),
         conversion_value: Some(value),
         video_views,
-    }))
+        segment: None,
+    })
+}
+
+fn non_empty<'s>(name: &'s Option<Cow<'_, str>>) -> Option<&'s str> {
+    name.as_deref().filter(|s| !s.is_empty())
 }
 
 /// Sums the chosen events: per event, the first alias present in `list` (aliases of one
