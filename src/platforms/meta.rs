@@ -31,6 +31,7 @@
 //!   the code and message.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use chrono::NaiveDate;
 use rand::{Rng, SeedableRng};
@@ -40,6 +41,7 @@ use serde_json::{Map, Value, json};
 
 use super::common::{self, CsvTable, JsonNum, at};
 use super::common::{day, nonneg};
+use super::json_scan::{self, Cursor};
 use super::writer::{
     cents, date_span, file_name, fmt_cents, fmt_micros, to_cents_amount, to_micros,
     zero_missing_money,
@@ -96,14 +98,6 @@ pub fn parse_into<S: RowSink>(
 // ---------------------------------------------------------------- API JSON
 
 #[derive(Deserialize)]
-struct Page<'a> {
-    #[serde(borrow, default)]
-    data: Option<Vec<MRow<'a>>>,
-    #[serde(default)]
-    error: Option<GraphError>,
-}
-
-#[derive(Deserialize)]
 struct GraphError {
     #[serde(default)]
     message: Option<String>,
@@ -115,56 +109,202 @@ struct GraphError {
     error_subcode: Option<i64>,
 }
 
-#[derive(Deserialize)]
-struct MRow<'a> {
-    #[serde(borrow, default)]
-    account_id: JsonNum<'a>,
-    #[serde(borrow, default)]
-    account_currency: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    campaign_id: JsonNum<'a>,
-    #[serde(borrow, default)]
-    campaign_name: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    adset_id: JsonNum<'a>,
-    #[serde(borrow, default)]
-    adset_name: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    ad_id: JsonNum<'a>,
-    #[serde(borrow, default)]
-    ad_name: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    date_start: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    date_stop: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    impressions: JsonNum<'a>,
-    #[serde(borrow, default)]
-    reach: JsonNum<'a>,
-    #[serde(borrow, default)]
-    clicks: JsonNum<'a>,
-    #[serde(borrow, default)]
-    inline_link_clicks: JsonNum<'a>,
-    #[serde(borrow, default)]
-    spend: JsonNum<'a>,
-    #[serde(borrow, default)]
-    actions: Option<Vec<ActionStat<'a>>>,
-    #[serde(borrow, default)]
-    action_values: Option<Vec<ActionStat<'a>>>,
-    #[serde(borrow, default)]
-    video_play_actions: Option<Vec<ActionStat<'a>>>,
+/// An Insights page as read: its rows, the action stats of every row back to back, and the
+/// error envelope when there is one.
+struct Page<'a> {
+    data: Option<Vec<MRow<'a>>>,
+    actions: Vec<ActionStat<'a>>,
+    error: Option<GraphError>,
 }
 
-#[derive(Deserialize)]
+/// The fields of one Insights row that are used; text borrowed from the page. Action lists
+/// are ranges of [`Page::actions`] (no allocation per row).
+#[derive(Default)]
+struct MRow<'a> {
+    account_id: JsonNum<'a>,
+    account_currency: Option<Cow<'a, str>>,
+    campaign_id: JsonNum<'a>,
+    campaign_name: Option<Cow<'a, str>>,
+    adset_id: JsonNum<'a>,
+    adset_name: Option<Cow<'a, str>>,
+    ad_id: JsonNum<'a>,
+    ad_name: Option<Cow<'a, str>>,
+    date_start: Option<Cow<'a, str>>,
+    date_stop: Option<Cow<'a, str>>,
+    impressions: JsonNum<'a>,
+    reach: JsonNum<'a>,
+    clicks: JsonNum<'a>,
+    inline_link_clicks: JsonNum<'a>,
+    spend: JsonNum<'a>,
+    actions: Option<Range<usize>>,
+    action_values: Option<Range<usize>>,
+    video_play_actions: Option<Range<usize>>,
+}
+
 struct ActionStat<'a> {
-    #[serde(borrow)]
     action_type: Cow<'a, str>,
-    #[serde(borrow, default)]
     value: JsonNum<'a>,
 }
 
+/// Reads a page `{"data":[...],"paging":..}` or `{"error":{..}}`; other members are skipped.
+/// The reading is done by [`Cursor`] rather than derived serde structs because a page holds
+/// hundreds of rows of ~60 strings each and this is the hot path of `normalize` (issue 2).
+fn read_page(text: &str) -> Result<Page<'_>, ParseError> {
+    let mut c = Cursor::new(text);
+    c.begin_object("an Insights response object")?;
+    let mut page = Page {
+        data: None,
+        actions: Vec::new(),
+        error: None,
+    };
+    let mut seen = 0u32;
+    let mut first = true;
+    while let Some(key) = c.next_key(&mut first)? {
+        match &*key {
+            "data" => {
+                once(&c, &mut seen, 0, &key)?;
+                if !c.null()? {
+                    // About 900 bytes per row with every field: sizes the rows once.
+                    let hint = text.len() / 800;
+                    page.data = Some(read_rows(&mut c, &mut page.actions, hint)?);
+                }
+            }
+            "error" => {
+                once(&c, &mut seen, 1, &key)?;
+                let start = c.offset();
+                c.skip_value()?;
+                let end = c.here();
+                page.error = serde_json::from_str::<Option<GraphError>>(c.slice(start, end))
+                    .map_err(|e| c.error(e))?;
+            }
+            _ => c.skip_value()?,
+        }
+    }
+    c.end()?;
+    Ok(page)
+}
+
+/// A field may appear once per object.
+fn once(c: &Cursor, seen: &mut u32, bit: u32, key: &str) -> Result<(), ParseError> {
+    if *seen & (1 << bit) != 0 {
+        return Err(c.error(format!("duplicate field `{key}`")));
+    }
+    *seen |= 1 << bit;
+    Ok(())
+}
+
+fn read_rows<'a>(
+    c: &mut Cursor<'a>,
+    actions: &mut Vec<ActionStat<'a>>,
+    hint: usize,
+) -> Result<Vec<MRow<'a>>, ParseError> {
+    c.begin_array("the `data` array of rows")?;
+    let mut rows = Vec::with_capacity(hint);
+    let mut first = true;
+    while c.next_item(&mut first)? {
+        rows.push(read_row(c, actions)?);
+    }
+    Ok(rows)
+}
+
+fn read_row<'a>(
+    c: &mut Cursor<'a>,
+    actions: &mut Vec<ActionStat<'a>>,
+) -> Result<MRow<'a>, ParseError> {
+    c.begin_object("an Insights row object")?;
+    let mut r = MRow::default();
+    let mut seen = 0u32;
+    let mut first = true;
+    while let Some(key) = c.next_key(&mut first)? {
+        let bit = match &*key {
+            "account_id" => 0,
+            "account_currency" => 1,
+            "campaign_id" => 2,
+            "campaign_name" => 3,
+            "adset_id" => 4,
+            "adset_name" => 5,
+            "ad_id" => 6,
+            "ad_name" => 7,
+            "date_start" => 8,
+            "date_stop" => 9,
+            "impressions" => 10,
+            "reach" => 11,
+            "clicks" => 12,
+            "inline_link_clicks" => 13,
+            "spend" => 14,
+            "actions" => 15,
+            "action_values" => 16,
+            "video_play_actions" => 17,
+            _ => {
+                c.skip_value()?;
+                continue;
+            }
+        };
+        once(c, &mut seen, bit, &key)?;
+        match bit {
+            0 => r.account_id = c.num()?,
+            1 => r.account_currency = c.opt_string()?,
+            2 => r.campaign_id = c.num()?,
+            3 => r.campaign_name = c.opt_string()?,
+            4 => r.adset_id = c.num()?,
+            5 => r.adset_name = c.opt_string()?,
+            6 => r.ad_id = c.num()?,
+            7 => r.ad_name = c.opt_string()?,
+            8 => r.date_start = c.opt_string()?,
+            9 => r.date_stop = c.opt_string()?,
+            10 => r.impressions = c.num()?,
+            11 => r.reach = c.num()?,
+            12 => r.clicks = c.num()?,
+            13 => r.inline_link_clicks = c.num()?,
+            14 => r.spend = c.num()?,
+            15 => r.actions = read_actions(c, actions)?,
+            16 => r.action_values = read_actions(c, actions)?,
+            _ => r.video_play_actions = read_actions(c, actions)?,
+        }
+    }
+    Ok(r)
+}
+
+/// A list of action stats (`null` for none), appended to `actions`.
+fn read_actions<'a>(
+    c: &mut Cursor<'a>,
+    actions: &mut Vec<ActionStat<'a>>,
+) -> Result<Option<Range<usize>>, ParseError> {
+    if c.null()? {
+        return Ok(None);
+    }
+    c.begin_array("a list of action stats")?;
+    let start = actions.len();
+    let mut first = true;
+    while c.next_item(&mut first)? {
+        c.begin_object("an action stat object")?;
+        let (mut kind, mut value) = (None, None);
+        let mut seen = 0u32;
+        let mut first_key = true;
+        while let Some(key) = c.next_key(&mut first_key)? {
+            match &*key {
+                "action_type" => {
+                    once(c, &mut seen, 0, &key)?;
+                    kind = Some(c.string()?);
+                }
+                "value" => {
+                    once(c, &mut seen, 1, &key)?;
+                    value = Some(c.num()?);
+                }
+                _ => c.skip_value()?,
+            }
+        }
+        let action_type = kind.ok_or_else(|| c.error("missing field `action_type`"))?;
+        actions.push(ActionStat {
+            action_type,
+            value: value.unwrap_or_default(),
+        });
+    }
+    Ok(Some(start..actions.len()))
+}
+
 fn parse_json<S: RowSink>(body: &[u8], opts: &ParseOptions, out: &mut S) -> Result<(), ParseError> {
-    let page: Page = serde_json::from_slice(body).map_err(|e| ParseError::json(&e))?;
+    let page = read_page(json_scan::utf8(body)?)?;
     if let Some(e) = page.error {
         return Err(ParseError::new(
             Location::Path("error".into()),
@@ -204,13 +344,14 @@ fn parse_json<S: RowSink>(body: &[u8], opts: &ParseOptions, out: &mut S) -> Resu
     out.reserve(data.len());
     for (i, r) in data.iter().enumerate() {
         let loc = || Location::Path(format!("data[{i}]"));
-        json_row(r, &loc, link_mode, scope_account, opts, out)?;
+        json_row(r, &page.actions, &loc, link_mode, scope_account, opts, out)?;
     }
     Ok(())
 }
 
 fn json_row<S: RowSink>(
     r: &MRow,
+    actions: &[ActionStat],
     loc: &dyn Fn() -> Location,
     link_mode: bool,
     scope_account: Option<&str>,
@@ -218,6 +359,7 @@ fn json_row<S: RowSink>(
     out: &mut S,
 ) -> Result<(), ParseError> {
     let missing = |field: &str| ParseError::new(loc(), Some(field), "required field is missing");
+    let list = |l: &Option<Range<usize>>| l.clone().map(|l| actions.get(l).unwrap_or(&[]));
     let ad_id = r.ad_id.id_str().ok_or_else(|| missing("ad_id"))?;
     let start = r
         .date_start
@@ -262,19 +404,14 @@ fn json_row<S: RowSink>(
     };
     let reach = r.reach.count_at(loc, "reach")?;
     let spend = r.spend.money_at(loc, "spend")?.unwrap_or(0.0);
-    let conversions = pick_events(
-        r.actions.as_deref(),
-        &opts.conversion_events,
-        loc,
-        "actions",
-    )?;
+    let conversions = pick_events(list(&r.actions), &opts.conversion_events, loc, "actions")?;
     let value = pick_events(
-        r.action_values.as_deref(),
+        list(&r.action_values),
         &opts.conversion_events,
         loc,
         "action_values",
     )?;
-    let video_views = match &r.video_play_actions {
+    let video_views = match list(&r.video_play_actions) {
         None => None,
         Some(list) => {
             let mut n = 0i64;

@@ -18,6 +18,7 @@ pub use columns::{AdDailyColumns, RowRef, RowSink};
 
 pub mod columns;
 pub mod common;
+mod json_scan;
 #[cfg(test)]
 pub(crate) mod testkit;
 pub(crate) mod writer;
