@@ -11,6 +11,8 @@
 //! (≈ 300 bytes plus eight small heap strings each) outweighed the report itself several times
 //! over (issue 2); here a row costs about 90 bytes until the frame is built.
 
+use std::hash::BuildHasher;
+
 use chrono::NaiveDate;
 use polars::prelude::*;
 
@@ -151,33 +153,53 @@ const TEXT_COLUMNS: [&str; NAMES] = [
     cols::CURRENCY,
 ];
 
-/// Every distinct text value of a report once, addressed by a `u32` id.
+/// Every distinct text value of a report once, back to back in one buffer and addressed by a
+/// `u32` id (no allocation per value). Lookup is by hash, with a chain through the ids that
+/// share one.
 struct Interner {
-    set: PlIndexSet<Box<str>>,
+    text: String,
+    /// End of each value in `text`.
+    ends: Vec<usize>,
+    /// Latest id of each hash; `next` links it to the earlier ids with the same hash.
+    heads: PlHashMap<u64, u32>,
+    next: Vec<u32>,
+    hasher: PlRandomState,
     last: [u32; SLOTS],
 }
 
 impl Interner {
     fn new() -> Self {
         Interner {
-            set: PlIndexSet::default(),
+            text: String::new(),
+            ends: Vec::new(),
+            heads: PlHashMap::default(),
+            next: Vec::new(),
+            hasher: PlRandomState::default(),
             last: [NONE; SLOTS],
         }
     }
 
     fn id(&mut self, slot: usize, s: &str) -> Result<u32, ParseError> {
         let last = self.last[slot];
-        if last != NONE && self.set.get_index(last as usize).is_some_and(|t| **t == *s) {
+        if last != NONE && self.get(last) == Some(s) {
             return Ok(last);
         }
-        let i = match self.set.get_index_of(s) {
-            Some(i) => i,
-            None => self.set.insert_full(s.into()).0,
-        };
-        let id = u32::try_from(i)
+        let h = self.hasher.hash_one(s);
+        let mut at = self.heads.get(&h).copied().unwrap_or(NONE);
+        while at != NONE {
+            if self.get(at) == Some(s) {
+                self.last[slot] = at;
+                return Ok(at);
+            }
+            at = self.next.get(at as usize).copied().unwrap_or(NONE);
+        }
+        let id = u32::try_from(self.ends.len())
             .ok()
             .filter(|&i| i != NONE)
             .ok_or_else(|| ParseError::file("report has more than 4 billion distinct values"))?;
+        self.text.push_str(s);
+        self.ends.push(self.text.len());
+        self.next.push(self.heads.insert(h, id).unwrap_or(NONE));
         self.last[slot] = id;
         Ok(id)
     }
@@ -190,10 +212,13 @@ impl Interner {
     }
 
     fn get(&self, id: u32) -> Option<&str> {
-        if id == NONE {
-            return None;
-        }
-        self.set.get_index(id as usize).map(|s| &**s)
+        let i = id as usize;
+        let end = *self.ends.get(i)?;
+        let start = match i.checked_sub(1) {
+            Some(p) => self.ends.get(p).copied().unwrap_or(0),
+            None => 0,
+        };
+        self.text.get(start..end)
     }
 }
 

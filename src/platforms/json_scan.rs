@@ -4,11 +4,11 @@
 //!
 //! The caller walks the document: [`Cursor::next_key`] / [`Cursor::next_item`] iterate objects
 //! and arrays, typed reads take the values it needs, and [`Cursor::skip_value`] passes over the
-//! rest (still checked to be valid JSON). The text is checked to be UTF-8 once, up front, so
-//! strings without escapes are borrowed slices of it. Strict JSON (RFC 8259): no trailing
-//! commas, no comments, control characters and bad escapes rejected, nesting limited to 128
-//! levels. Errors carry the line and column where reading stopped; nothing here panics on any
-//! input.
+//! rest (still checked to be valid JSON). Strings without escapes are borrowed slices of the
+//! input; only the strings that are read are checked to be UTF-8 (as `serde_json` does, skipped
+//! strings and keys are not). Strict JSON (RFC 8259): no trailing commas, no comments, control
+//! characters and bad escapes rejected, nesting limited to 128 levels. Errors carry the line and
+//! column where reading stopped; nothing here panics on any input.
 
 use std::borrow::Cow;
 
@@ -19,25 +19,9 @@ use super::{Location, ParseError};
 const MAX_DEPTH: usize = 128;
 
 pub(crate) struct Cursor<'a> {
-    text: &'a str,
     bytes: &'a [u8],
     pos: usize,
     depth: usize,
-}
-
-/// `bytes` as text, or an error at the first invalid byte's line.
-pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, ParseError> {
-    std::str::from_utf8(bytes).map_err(|e| {
-        let (line, column) = line_col(bytes, e.valid_up_to());
-        ParseError::new(
-            Location::Line {
-                line,
-                column: Some(column),
-            },
-            None,
-            format!("invalid JSON: invalid UTF-8 at line {line} column {column}"),
-        )
-    })
 }
 
 /// 1-based line and column of byte `pos`.
@@ -52,10 +36,9 @@ fn line_col(bytes: &[u8], pos: usize) -> (u64, u64) {
 }
 
 impl<'a> Cursor<'a> {
-    pub(crate) fn new(text: &'a str) -> Self {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
         Cursor {
-            text,
-            bytes: text.as_bytes(),
+            bytes,
             pos: 0,
             depth: 0,
         }
@@ -72,9 +55,21 @@ impl<'a> Cursor<'a> {
         self.pos
     }
 
-    /// The text between two offsets.
-    pub(crate) fn slice(&self, from: usize, to: usize) -> &'a str {
-        self.text.get(from..to).unwrap_or("")
+    /// The input between two offsets.
+    pub(crate) fn slice(&self, from: usize, to: usize) -> &'a [u8] {
+        self.bytes.get(from..to).unwrap_or(&[])
+    }
+
+    /// The input between two offsets as text; an error at `from` when it is not UTF-8.
+    fn text(&self, from: usize, to: usize) -> Result<&'a str, ParseError> {
+        std::str::from_utf8(self.slice(from, to)).map_err(|e| {
+            let at = Cursor {
+                bytes: self.bytes,
+                pos: from + e.valid_up_to(),
+                depth: 0,
+            };
+            at.error("invalid unicode code point")
+        })
     }
 
     /// An error at the current position.
@@ -146,11 +141,12 @@ impl<'a> Cursor<'a> {
     }
 
     /// The next member's key (its `:` consumed), or `None` at the object's `}`. `first` is
-    /// true before the first member and set false here.
+    /// true before the first member and set false here. Keys are compared as bytes, so they
+    /// are unescaped but not checked to be UTF-8.
     pub(crate) fn next_key(
         &mut self,
         first: &mut bool,
-    ) -> Result<Option<Cow<'a, str>>, ParseError> {
+    ) -> Result<Option<Cow<'a, [u8]>>, ParseError> {
         if self.eat(b'}') {
             self.depth -= 1;
             return Ok(None);
@@ -162,7 +158,14 @@ impl<'a> Cursor<'a> {
         if self.peek() != Some(b'"') {
             return Err(self.error("key must be a string"));
         }
-        let key = self.string()?;
+        let start = self.pos + 1;
+        let stop = self.scan_plain_from(start);
+        let key = if self.bytes.get(stop) == Some(&b'"') {
+            self.pos = stop + 1;
+            Cow::Borrowed(self.slice(start, stop))
+        } else {
+            Cow::Owned(self.string()?.into_owned().into_bytes())
+        };
         self.expect(b':')?;
         Ok(Some(key))
     }
@@ -217,10 +220,11 @@ impl<'a> Cursor<'a> {
         let start = self.pos;
         let stop = self.scan_plain();
         if self.bytes.get(stop) == Some(&b'"') {
+            let s = self.text(start, stop)?;
             self.pos = stop + 1;
-            return Ok(Cow::Borrowed(self.slice(start, stop)));
+            return Ok(Cow::Borrowed(s));
         }
-        let mut out = String::from(self.slice(start, stop));
+        let mut out = String::from(self.text(start, stop)?);
         self.pos = stop;
         loop {
             match self.bytes.get(self.pos) {
@@ -239,7 +243,7 @@ impl<'a> Cursor<'a> {
                     if to == from {
                         return Err(self.string_stop());
                     }
-                    out.push_str(self.slice(from, to));
+                    out.push_str(self.text(from, to)?);
                     self.pos = to;
                 }
             }
@@ -247,14 +251,38 @@ impl<'a> Cursor<'a> {
     }
 
     /// End of the run of plain string bytes starting at `pos` (not `"`, `\` or a control
-    /// character). Both delimiters are ASCII, so the run ends on a character boundary.
+    /// character).
     fn scan_plain(&self) -> usize {
-        let rest = self.bytes.get(self.pos..).unwrap_or(&[]);
-        let n = rest
+        self.scan_plain_from(self.pos)
+    }
+
+    /// [`Cursor::scan_plain`] from `i`, eight bytes at a time: in each 64-bit word a byte
+    /// equal to `"` or `\`, or below 0x20, sets its top bit (the classic "has zero byte"
+    /// trick; only bytes above the first hit can be flagged falsely, so the lowest flag is
+    /// exact). Strings are mostly short, but keys, ids and names still span a word or two.
+    fn scan_plain_from(&self, mut i: usize) -> usize {
+        const LO: u64 = 0x0101_0101_0101_0101;
+        const HI: u64 = 0x8080_8080_8080_8080;
+        while let Some(word) = self.bytes.get(i..i + 8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(word);
+            let x = u64::from_le_bytes(w);
+            let q = x ^ (LO * u64::from(b'"'));
+            let b = x ^ (LO * u64::from(b'\\'));
+            let hit = ((q.wrapping_sub(LO) & !q)
+                | (b.wrapping_sub(LO) & !b)
+                | (x.wrapping_sub(LO * 0x20) & !x))
+                & HI;
+            if hit != 0 {
+                return i + (hit.trailing_zeros() / 8) as usize;
+            }
+            i += 8;
+        }
+        let rest = self.bytes.get(i..).unwrap_or(&[]);
+        i + rest
             .iter()
             .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-            .unwrap_or(rest.len());
-        self.pos + n
+            .unwrap_or(rest.len())
     }
 
     /// The error for a string that stopped at a control character or the end of input.
@@ -344,7 +372,7 @@ impl<'a> Cursor<'a> {
     fn number(&mut self) -> Result<JsonNum<'a>, ParseError> {
         let start = self.pos;
         let integer = self.number_token()?;
-        let token = self.slice(start, self.pos);
+        let token = self.text(start, self.pos)?;
         if integer {
             if let Ok(v) = token.parse::<i64>() {
                 return Ok(JsonNum::Int(v));
@@ -481,7 +509,7 @@ mod tests {
                 let mut first = true;
                 while let Some(k) = c.next_key(&mut first)? {
                     let v = value(c)?;
-                    m.insert(k.into_owned(), v);
+                    m.insert(String::from_utf8_lossy(&k).into_owned(), v);
                 }
                 Value::Object(m)
             }
@@ -498,7 +526,7 @@ mod tests {
             Some(b't' | b'f') => {
                 let start = c.offset();
                 c.skip_value()?;
-                Value::Bool(c.slice(start, c.pos) == "true")
+                Value::Bool(c.slice(start, c.pos) == b"true")
             }
             _ => match c.num()? {
                 JsonNum::Null => Value::Null,
@@ -510,7 +538,7 @@ mod tests {
     }
 
     fn read(text: &str) -> Result<serde_json::Value, ParseError> {
-        let mut c = Cursor::new(text);
+        let mut c = Cursor::new(text.as_bytes());
         let v = value(&mut c)?;
         c.end()?;
         Ok(v)
@@ -525,7 +553,7 @@ mod tests {
         ] {
             let want: serde_json::Value = serde_json::from_str(text).unwrap();
             assert_eq!(read(text).unwrap(), want, "{text}");
-            let mut c = Cursor::new(text);
+            let mut c = Cursor::new(text.as_bytes());
             c.skip_value().unwrap();
             c.end().unwrap();
         }
@@ -561,8 +589,20 @@ mod tests {
             );
             let e = read(text).unwrap_err();
             assert!(matches!(e.location, Location::Line { .. }), "{text}: {e}");
-            let mut c = Cursor::new(text);
+            let mut c = Cursor::new(text.as_bytes());
             assert!(c.skip_value().and_then(|_| c.end()).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn plain_runs_end_at_the_first_delimiter() {
+        let text = b"abcdefghij\"klmnopq\\rs\x01tuvwxyz\xc3\xa9\"";
+        let c = Cursor::new(text);
+        for i in 0..text.len() {
+            let want = (i..text.len())
+                .find(|&j| matches!(text[j], b'"' | b'\\' | 0..=0x1f))
+                .unwrap_or(text.len());
+            assert_eq!(c.scan_plain_from(i), want, "from {i}");
         }
     }
 
@@ -577,7 +617,18 @@ mod tests {
             },
             "{e}"
         );
-        let e = utf8(b"{\"a\":\n\"\xff\"}").unwrap_err();
-        assert!(matches!(e.location, Location::Line { line: 2, .. }), "{e}");
+        // Invalid UTF-8 in a string that is read; strings that are skipped are not checked.
+        let mut c = Cursor::new(b"{\"a\":\n\"x\xff\"}");
+        let e = value(&mut c).unwrap_err();
+        assert_eq!(
+            e.location,
+            Location::Line {
+                line: 2,
+                column: Some(3)
+            },
+            "{e}"
+        );
+        let mut c = Cursor::new(b"{\"a\":\n\"x\xff\"}");
+        c.skip_value().unwrap();
     }
 }

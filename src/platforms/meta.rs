@@ -41,7 +41,7 @@ use serde_json::{Map, Value, json};
 
 use super::common::{self, CsvTable, JsonNum, at};
 use super::common::{day, nonneg};
-use super::json_scan::{self, Cursor};
+use super::json_scan::Cursor;
 use super::writer::{
     cents, date_span, file_name, fmt_cents, fmt_micros, to_cents_amount, to_micros,
     zero_missing_money,
@@ -149,7 +149,7 @@ struct ActionStat<'a> {
 /// Reads a page `{"data":[...],"paging":..}` or `{"error":{..}}`; other members are skipped.
 /// The reading is done by [`Cursor`] rather than derived serde structs because a page holds
 /// hundreds of rows of ~60 strings each and this is the hot path of `normalize` (issue 2).
-fn read_page(text: &str) -> Result<Page<'_>, ParseError> {
+fn read_page(text: &[u8]) -> Result<Page<'_>, ParseError> {
     let mut c = Cursor::new(text);
     c.begin_object("an Insights response object")?;
     let mut page = Page {
@@ -161,20 +161,21 @@ fn read_page(text: &str) -> Result<Page<'_>, ParseError> {
     let mut first = true;
     while let Some(key) = c.next_key(&mut first)? {
         match &*key {
-            "data" => {
+            b"data" => {
                 once(&c, &mut seen, 0, &key)?;
                 if !c.null()? {
                     // About 900 bytes per row with every field: sizes the rows once.
                     let hint = text.len() / 800;
+                    page.actions.reserve(hint * 4);
                     page.data = Some(read_rows(&mut c, &mut page.actions, hint)?);
                 }
             }
-            "error" => {
+            b"error" => {
                 once(&c, &mut seen, 1, &key)?;
                 let start = c.offset();
                 c.skip_value()?;
                 let end = c.here();
-                page.error = serde_json::from_str::<Option<GraphError>>(c.slice(start, end))
+                page.error = serde_json::from_slice::<Option<GraphError>>(c.slice(start, end))
                     .map_err(|e| c.error(e))?;
             }
             _ => c.skip_value()?,
@@ -185,8 +186,9 @@ fn read_page(text: &str) -> Result<Page<'_>, ParseError> {
 }
 
 /// A field may appear once per object.
-fn once(c: &Cursor, seen: &mut u32, bit: u32, key: &str) -> Result<(), ParseError> {
+fn once(c: &Cursor, seen: &mut u32, bit: u32, key: &[u8]) -> Result<(), ParseError> {
     if *seen & (1 << bit) != 0 {
+        let key = String::from_utf8_lossy(key);
         return Err(c.error(format!("duplicate field `{key}`")));
     }
     *seen |= 1 << bit;
@@ -217,24 +219,24 @@ fn read_row<'a>(
     let mut first = true;
     while let Some(key) = c.next_key(&mut first)? {
         let bit = match &*key {
-            "account_id" => 0,
-            "account_currency" => 1,
-            "campaign_id" => 2,
-            "campaign_name" => 3,
-            "adset_id" => 4,
-            "adset_name" => 5,
-            "ad_id" => 6,
-            "ad_name" => 7,
-            "date_start" => 8,
-            "date_stop" => 9,
-            "impressions" => 10,
-            "reach" => 11,
-            "clicks" => 12,
-            "inline_link_clicks" => 13,
-            "spend" => 14,
-            "actions" => 15,
-            "action_values" => 16,
-            "video_play_actions" => 17,
+            b"account_id" => 0,
+            b"account_currency" => 1,
+            b"campaign_id" => 2,
+            b"campaign_name" => 3,
+            b"adset_id" => 4,
+            b"adset_name" => 5,
+            b"ad_id" => 6,
+            b"ad_name" => 7,
+            b"date_start" => 8,
+            b"date_stop" => 9,
+            b"impressions" => 10,
+            b"reach" => 11,
+            b"clicks" => 12,
+            b"inline_link_clicks" => 13,
+            b"spend" => 14,
+            b"actions" => 15,
+            b"action_values" => 16,
+            b"video_play_actions" => 17,
             _ => {
                 c.skip_value()?;
                 continue;
@@ -283,11 +285,11 @@ fn read_actions<'a>(
         let mut first_key = true;
         while let Some(key) = c.next_key(&mut first_key)? {
             match &*key {
-                "action_type" => {
+                b"action_type" => {
                     once(c, &mut seen, 0, &key)?;
                     kind = Some(c.string()?);
                 }
-                "value" => {
+                b"value" => {
                     once(c, &mut seen, 1, &key)?;
                     value = Some(c.num()?);
                 }
@@ -304,7 +306,7 @@ fn read_actions<'a>(
 }
 
 fn parse_json<S: RowSink>(body: &[u8], opts: &ParseOptions, out: &mut S) -> Result<(), ParseError> {
-    let page = read_page(json_scan::utf8(body)?)?;
+    let page = read_page(body)?;
     if let Some(e) = page.error {
         return Err(ParseError::new(
             Location::Path("error".into()),
