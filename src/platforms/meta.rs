@@ -204,7 +204,11 @@ fn read_rows<'a>(
     let mut rows = Vec::with_capacity(hint);
     let mut first = true;
     while c.next_item(&mut first)? {
-        rows.push(read_row(c, actions)?);
+        // Filled in place: a row is ~500 bytes, and moving each into the vector showed.
+        rows.push(MRow::default());
+        if let Some(r) = rows.last_mut() {
+            read_row(c, actions, r)?;
+        }
     }
     Ok(rows)
 }
@@ -212,9 +216,9 @@ fn read_rows<'a>(
 fn read_row<'a>(
     c: &mut Cursor<'a>,
     actions: &mut Vec<ActionStat<'a>>,
-) -> Result<MRow<'a>, ParseError> {
+    r: &mut MRow<'a>,
+) -> Result<(), ParseError> {
     c.begin_object("an Insights row object")?;
-    let mut r = MRow::default();
     let mut seen = 0u32;
     let mut first = true;
     while let Some(key) = c.next_key(&mut first)? {
@@ -264,7 +268,7 @@ fn read_row<'a>(
             _ => r.video_play_actions = read_actions(c, actions)?,
         }
     }
-    Ok(r)
+    Ok(())
 }
 
 /// A list of action stats (`null` for none), appended to `actions`.
