@@ -317,9 +317,12 @@ impl<T: Copy + Default> OptColumn<T> {
 }
 
 macro_rules! opt_series {
-    ($chunked:ty, $name:expr, $col:expr) => {{
+    ($chunked:ty, $dtype:expr, $name:expr, $col:expr) => {{
         let OptColumn { values, valid } = $col;
-        if valid.iter().all(|&v| v) {
+        if !valid.is_empty() && valid.iter().all(|&v| !v) {
+            // A metric the report does not carry: stored once, not per row.
+            Column::full_null($name.into(), valid.len(), &$dtype)
+        } else if valid.iter().all(|&v| v) {
             <$chunked>::from_vec($name.into(), values).into_column()
         } else {
             <$chunked>::from_iter_options(
@@ -336,8 +339,11 @@ macro_rules! opt_series {
 #[derive(Default)]
 pub struct AdDailyColumns {
     strings: Option<Interner>,
-    /// Row of each key (platform, account id, ad id, days since 1970-01-01).
-    index: PlHashMap<(Platform, u32, u32, i32), u32>,
+    /// Row of each key (scope, ad id, days since 1970-01-01); the scope numbers each
+    /// (platform, account id) pair, which keeps an entry at 16 bytes.
+    index: PlHashMap<(u32, u32, i32), u32>,
+    scopes: PlHashMap<(Platform, u32), u32>,
+    last_scope: Option<((Platform, u32), u32)>,
     platform: Vec<Platform>,
     account_id: Vec<u32>,
     ad_id: Vec<u32>,
@@ -479,6 +485,8 @@ impl AdDailyColumns {
         let AdDailyColumns {
             strings,
             index,
+            scopes,
+            last_scope: _,
             platform,
             account_id,
             ad_id,
@@ -494,7 +502,7 @@ impl AdDailyColumns {
             segment,
             parts,
         } = self;
-        drop((index, segment, parts));
+        drop((index, scopes, segment, parts));
         let strings = strings.unwrap_or_else(Interner::new);
         let text = |name: &str, ids: Vec<u32>| -> Column {
             text_column(name, ids.iter().map(|&id| strings.get(id)), n)
@@ -526,12 +534,27 @@ impl AdDailyColumns {
                 .cast(&DataType::Date)?,
             Int64Chunked::from_vec(cols::IMPRESSIONS.into(), impressions).into_column(),
             Int64Chunked::from_vec(cols::CLICKS.into(), clicks).into_column(),
-            opt_series!(Int64Chunked, cols::REACH, reach),
-            opt_series!(Float64Chunked, cols::SPEND, spend),
+            opt_series!(Int64Chunked, DataType::Int64, cols::REACH, reach),
+            opt_series!(Float64Chunked, DataType::Float64, cols::SPEND, spend),
             text(TEXT_COLUMNS[5], currency),
-            opt_series!(Float64Chunked, cols::CONVERSIONS, conversions),
-            opt_series!(Float64Chunked, cols::CONVERSION_VALUE, conversion_value),
-            opt_series!(Int64Chunked, cols::VIDEO_VIEWS, video_views),
+            opt_series!(
+                Float64Chunked,
+                DataType::Float64,
+                cols::CONVERSIONS,
+                conversions
+            ),
+            opt_series!(
+                Float64Chunked,
+                DataType::Float64,
+                cols::CONVERSION_VALUE,
+                conversion_value
+            ),
+            opt_series!(
+                Int64Chunked,
+                DataType::Int64,
+                cols::VIDEO_VIEWS,
+                video_views
+            ),
         ];
         let schema = ad_daily_schema();
         for c in columns.iter_mut() {
@@ -558,7 +581,12 @@ fn text_column<'s>(
     {
         return Column::new_scalar(name.into(), Scalar::from(PlSmallStr::from(first)), n);
     }
-    StringChunked::from_iter_options(name.into(), all).into_column()
+    // Sized up front: a million views regrown by doubling briefly cost half as much again.
+    let mut b = StringChunkedBuilder::new(name.into(), n);
+    for v in all {
+        b.append_option(v);
+    }
+    b.finish().into_column()
 }
 
 impl RowSink for AdDailyColumns {
@@ -592,10 +620,16 @@ impl RowSink for AdDailyColumns {
         let date = date_to_days(r.date);
         let next = u32::try_from(self.len())
             .map_err(|_| ParseError::file("report has more than 4 billion rows"))?;
-        let row = *self
-            .index
-            .entry((r.platform, account, ad, date))
-            .or_insert(next);
+        let scope = match self.last_scope {
+            Some((key, scope)) if key == (r.platform, account) => scope,
+            _ => {
+                let n = u32::try_from(self.scopes.len()).unwrap_or(NONE);
+                let scope = *self.scopes.entry((r.platform, account)).or_insert(n);
+                self.last_scope = Some(((r.platform, account), scope));
+                scope
+            }
+        };
+        let row = *self.index.entry((scope, ad, date)).or_insert(next);
         if row != next {
             self.merge(row, v);
             return Ok(());
