@@ -166,14 +166,7 @@ impl<'a> Cursor<'a> {
         if self.bytes.get(self.pos) != Some(&b'"') {
             return Err(self.error("key must be a string"));
         }
-        let start = self.pos + 1;
-        let stop = self.scan_plain_from(start);
-        let key = if self.bytes.get(stop) == Some(&b'"') {
-            self.pos = stop + 1;
-            Cow::Borrowed(self.slice(start, stop))
-        } else {
-            Cow::Owned(self.string()?.into_owned().into_bytes())
-        };
+        let key = self.raw_string()?;
         if self.bytes.get(self.pos) == Some(&b':') {
             self.pos += 1;
         } else {
@@ -222,6 +215,21 @@ impl<'a> Cursor<'a> {
         } else {
             Err(self.error("expected value"))
         }
+    }
+
+    /// A string's bytes, unescaped but not checked to be UTF-8: for values that are only
+    /// compared with known names (keys, action types).
+    pub(crate) fn raw_string(&mut self) -> Result<Cow<'a, [u8]>, ParseError> {
+        if self.peek() != Some(b'"') {
+            return Err(self.error("invalid type: expected a string"));
+        }
+        let start = self.pos + 1;
+        let stop = self.scan_plain_from(start);
+        if self.bytes.get(stop) == Some(&b'"') {
+            self.pos = stop + 1;
+            return Ok(Cow::Borrowed(self.slice(start, stop)));
+        }
+        Ok(Cow::Owned(self.string()?.into_owned().into_bytes()))
     }
 
     /// A string value: borrowed when it has no escapes.

@@ -142,7 +142,8 @@ struct MRow<'a> {
 }
 
 struct ActionStat<'a> {
-    action_type: Cow<'a, str>,
+    /// Compared with the configured names as bytes, so not checked to be UTF-8.
+    action_type: Cow<'a, [u8]>,
     value: JsonNum<'a>,
 }
 
@@ -291,7 +292,7 @@ fn read_actions<'a>(
             match &*key {
                 b"action_type" => {
                     once(c, &mut seen, 0, &key)?;
-                    kind = Some(c.string()?);
+                    kind = Some(c.raw_string()?);
                 }
                 b"value" => {
                     once(c, &mut seen, 1, &key)?;
@@ -422,7 +423,7 @@ fn json_row<S: RowSink>(
         Some(list) => {
             let mut n = 0i64;
             for (j, a) in list.iter().enumerate() {
-                if a.action_type == "video_view" {
+                if *a.action_type == *b"video_view" {
                     // The field name is built only on error: this runs for every row.
                     n += a
                         .value
@@ -479,7 +480,7 @@ fn pick_events(
         let hit = aliases.iter().find_map(|alias| {
             list.iter()
                 .enumerate()
-                .find(|(_, a)| a.action_type == alias.as_str())
+                .find(|(_, a)| *a.action_type == *alias.as_bytes())
         });
         if let Some((j, a)) = hit {
             // The field name is built only on error: this runs for every row.
