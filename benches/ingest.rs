@@ -1,8 +1,9 @@
 //! Normalize and ingest throughput, parameterised by size.
 //!
 //! - `normalize/meta_json/N`, `normalize/google_csv/N`: native reports of N ad-day rows
-//!   (written by the connectors' own writers, the same bytes the simulator produces) parsed and
-//!   folded into ad-day rows on one thread. Target: ≥ 500k rows/s.
+//!   (written by the connectors' own writers, the same bytes the simulator produces) parsed,
+//!   folded into ad-day columns and turned into the `ad_daily` frame on one thread, as
+//!   `ingest` does. Target: ≥ 500k rows/s.
 //! - `ingest/N`: N unified rows upserted into an empty warehouse (partitioning, Parquet
 //!   encoding, atomic rewrites).
 //! - Peak memory: measured separately (not by Criterion) by running the release `omnify` binary
@@ -103,9 +104,11 @@ fn bench_normalize(c: &mut Criterion) {
                 b.iter(|| {
                     let mut total = 0usize;
                     for f in files {
-                        let (_, rows) = platforms::normalize(Some(platform), &f.bytes, &opts)
-                            .expect("bench input parses");
-                        total += rows.len();
+                        let (_, columns) =
+                            platforms::normalize_columns(Some(platform), &f.bytes, &opts)
+                                .expect("bench input parses");
+                        let frame = columns.into_frame("bench").expect("frame");
+                        total += frame.height();
                     }
                     assert_eq!(total, n);
                     total

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use crate::platforms::{self, ConversionEvents, ParseError, ParseOptions, Platform};
-use crate::schema::{cols, rows_to_frame};
+use crate::schema::cols;
 use crate::warehouse::{ValidationError, valid_tenant, validate_frame};
 
 /// Largest input file read (native reports are held in memory while parsed).
@@ -164,6 +164,14 @@ pub fn classify(bytes: &[u8]) -> FileKind {
 
 /// Reads one file into a validated `ad_daily` frame.
 pub fn load_file(input: &InputFile, opts: &LoadOptions) -> Result<DataFrame, IngestError> {
+    load_file_kind(input, opts).map(|(df, _)| df)
+}
+
+/// [`load_file`], also saying what kind of file it was.
+fn load_file_kind(
+    input: &InputFile,
+    opts: &LoadOptions,
+) -> Result<(DataFrame, FileKind), IngestError> {
     let file = input.path.display().to_string();
     let read_err = |message: String| IngestError::Read {
         file: file.clone(),
@@ -183,7 +191,7 @@ pub fn load_file(input: &InputFile, opts: &LoadOptions) -> Result<DataFrame, Ing
         )));
     }
     let raw = fs::read(&input.path).map_err(|e| read_err(e.to_string()))?;
-    load_bytes(input, raw, opts)
+    load_bytes_kind(input, raw, opts)
 }
 
 /// Reads one report already in memory (an upload) into a validated `ad_daily` frame;
@@ -193,6 +201,14 @@ pub fn load_bytes(
     raw: Vec<u8>,
     opts: &LoadOptions,
 ) -> Result<DataFrame, IngestError> {
+    load_bytes_kind(input, raw, opts).map(|(df, _)| df)
+}
+
+fn load_bytes_kind(
+    input: &InputFile,
+    raw: Vec<u8>,
+    opts: &LoadOptions,
+) -> Result<(DataFrame, FileKind), IngestError> {
     let file = input.path.display().to_string();
     let read_err = |message: String| IngestError::Read {
         file: file.clone(),
@@ -204,14 +220,22 @@ pub fn load_bytes(
             input.tenant
         )));
     }
-    // gzip/zip downloads of unified files are opened like native ones.
-    let bytes = platforms::decompress(&raw)
-        .map_err(|source| IngestError::Parse {
-            file: file.clone(),
-            source,
-        })?
-        .into_owned();
-    drop(raw);
+    // gzip/zip downloads of unified files are opened like native ones; anything else is used
+    // as read (no second copy of a large report).
+    let unpacked = match platforms::decompress(&raw).map_err(|source| IngestError::Parse {
+        file: file.clone(),
+        source,
+    })? {
+        std::borrow::Cow::Owned(v) => Some(v),
+        std::borrow::Cow::Borrowed(_) => None,
+    };
+    let bytes = match unpacked {
+        Some(v) => {
+            drop(raw);
+            v
+        }
+        None => raw,
+    };
     if bytes.is_empty() {
         return Err(IngestError::Parse {
             file,
@@ -222,7 +246,8 @@ pub fn load_bytes(
         file: file.clone(),
         source,
     };
-    match classify(&bytes) {
+    let kind = classify(&bytes);
+    let df = match kind {
         FileKind::UnifiedParquet => {
             let df = ParquetReader::new(std::io::Cursor::new(bytes))
                 .finish()
@@ -244,25 +269,24 @@ pub fn load_bytes(
                 currency: input.currency.clone(),
                 conversion_events: opts.conversion_events.clone(),
             };
-            let (_, rows) =
-                platforms::normalize(input.platform, &bytes, &popts).map_err(|source| {
-                    IngestError::Parse {
-                        file: file.clone(),
-                        source,
-                    }
+            let (_, columns) = platforms::normalize_columns(input.platform, &bytes, &popts)
+                .map_err(|source| IngestError::Parse {
+                    file: file.clone(),
+                    source,
                 })?;
-            // Free the report before building the frame and the rows before validating it:
-            // peak memory is what the bytes, rows and frame hold at once (issue 2).
+            // Free the report before building the frame: peak memory is what the bytes and
+            // the columns hold at once, then what the columns and the frame hold (issue 2).
             drop(bytes);
-            if rows.is_empty() {
+            if columns.is_empty() {
                 tracing::warn!(file = %file, "report holds no ad-day rows");
             }
-            let df = rows_to_frame(&input.tenant, &rows)
+            let df = columns
+                .into_frame(&input.tenant)
                 .map_err(|e| read_err(format!("building rows: {e}")))?;
-            drop(rows);
             validate_frame(df, None).map_err(invalid)
         }
-    }
+    }?;
+    Ok((df, kind))
 }
 
 /// Reads every file (in order) into one frame; later files restate earlier ones at ingest.
@@ -275,19 +299,64 @@ pub fn load_all(inputs: &[InputFile], opts: &LoadOptions) -> Result<DataFrame, I
 pub fn load_all_with_progress(
     inputs: &[InputFile],
     opts: &LoadOptions,
-    mut progress: impl FnMut(usize),
+    progress: impl FnMut(usize),
 ) -> Result<DataFrame, IngestError> {
+    let (frames, _) = load_frames(inputs, opts, progress)?;
+    combine(frames)
+}
+
+/// Reads every file (in order) into one frame with one row per key (tenant, platform,
+/// account_id, ad_id, date): where a key repeats, the last row read wins (a later file
+/// restates an earlier one). A single native report already has one row per key (its
+/// connector folds segments and restated days), so it skips the dedupe pass, which copies the
+/// whole frame. Calls `progress(files_done)` after each file.
+pub fn load_latest_with_progress(
+    inputs: &[InputFile],
+    opts: &LoadOptions,
+    progress: impl FnMut(usize),
+) -> Result<DataFrame, IngestError> {
+    let (frames, all_native) = load_frames(inputs, opts, progress)?;
+    if frames.len() == 1 && all_native {
+        return combine(frames);
+    }
+    combine(frames)?
+        .lazy()
+        .unique_stable_generic(
+            Some(cols::KEY.iter().map(|c| col(*c)).collect()),
+            UniqueKeepStrategy::Last,
+        )
+        .collect()
+        .map_err(|e| IngestError::Usage(format!("combining inputs: {e}")))
+}
+
+/// Every file's frame in order, and whether all of them were native reports.
+fn load_frames(
+    inputs: &[InputFile],
+    opts: &LoadOptions,
+    mut progress: impl FnMut(usize),
+) -> Result<(Vec<DataFrame>, bool), IngestError> {
     let mut frames = Vec::with_capacity(inputs.len());
+    let mut all_native = true;
     for (i, input) in inputs.iter().enumerate() {
-        let df = load_file(input, opts)?;
+        let (df, kind) = load_file_kind(input, opts)?;
         tracing::debug!(file = %input.path.display(), rows = df.height(), "parsed");
-        frames.push(df.lazy());
+        all_native &= kind == FileKind::Native;
+        frames.push(df);
         progress(i + 1);
     }
-    if frames.is_empty() {
-        return Err(IngestError::Usage("no input files".into()));
-    }
-    concat(frames, UnionArgs::default())
+    Ok((frames, all_native))
+}
+
+/// The frames one after another.
+fn combine(mut frames: Vec<DataFrame>) -> Result<DataFrame, IngestError> {
+    match frames.len() {
+        0 => Err(IngestError::Usage("no input files".into())),
+        1 => Ok(frames.pop().unwrap_or_default()),
+        _ => concat(
+            frames.into_iter().map(DataFrame::lazy).collect::<Vec<_>>(),
+            UnionArgs::default(),
+        )
         .and_then(|lf| lf.collect())
-        .map_err(|e| IngestError::Usage(format!("combining inputs: {e}")))
+        .map_err(|e| IngestError::Usage(format!("combining inputs: {e}"))),
+    }
 }

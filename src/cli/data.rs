@@ -117,18 +117,10 @@ pub fn normalize(cfg: &Config, args: NormalizeArgs) -> Result<(), CliError> {
     let kind = output_kind(&args.out)?;
     let inputs = inputs_from(cfg, &args.scope, &args.files)?;
     let bar = progress_bar(inputs.len() as u64, "reading");
-    let loaded = ingest::load_all_with_progress(&inputs, &load_options(cfg), |i| {
+    let mut df = ingest::load_latest_with_progress(&inputs, &load_options(cfg), |i| {
         bar.set_position(i as u64)
     })?;
     bar.finish_and_clear();
-    let mut df = loaded
-        .lazy()
-        .unique_stable_generic(
-            Some(crate::schema::cols::KEY.iter().map(|c| col(*c)).collect()),
-            UniqueKeepStrategy::Last,
-        )
-        .collect()
-        .map_err(CliError::runtime)?;
     write_frame(&mut df, &args.out, kind)?;
     eprintln!(
         "wrote {} rows to {}",

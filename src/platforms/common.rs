@@ -26,10 +26,22 @@ pub fn strip_bom(bytes: &[u8]) -> &[u8] {
     bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
 }
 
+/// `s.trim()`, skipping the character-by-character check in the common case of a value that
+/// starts and ends with a visible ASCII character (every number and id cell of a large report).
+pub fn trim(s: &str) -> &str {
+    let visible = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
+    let bytes = s.as_bytes();
+    if visible(bytes.first()) && visible(bytes.last()) {
+        s
+    } else {
+        s.trim()
+    }
+}
+
 /// Whether a text cell means "no value": empty, `-`, `--`, `null`, `N/A`.
 pub fn is_missing(s: &str) -> bool {
     matches!(
-        s.trim(),
+        trim(s),
         "" | "-" | "--" | "null" | "NULL" | "N/A" | "n/a" | "—"
     )
 }
@@ -38,11 +50,11 @@ pub fn is_missing(s: &str) -> bool {
 /// already removed by the CSV reader, thousands separators (`1,234.5`, `1 234,5` when
 /// `decimal_comma`), a trailing `%`, surrounding spaces. Returns `None` for a missing marker.
 pub fn parse_decimal(s: &str, decimal_comma: bool) -> Result<Option<f64>, String> {
-    let t = s.trim();
+    let t = trim(s);
     if is_missing(t) {
         return Ok(None);
     }
-    let t = t.strip_suffix('%').unwrap_or(t).trim();
+    let t = trim(t.strip_suffix('%').unwrap_or(t));
     // Hot path (every metric cell of a million-row export): plain digits with `,` thousands
     // separators are read without building a cleaned copy. Same result as the general path:
     // the separators are dropped and at most 15 digits are exact in an f64.
@@ -71,7 +83,7 @@ pub fn parse_decimal(s: &str, decimal_comma: bool) -> Result<Option<f64>, String
 /// A non-negative whole count (impressions, clicks, reach...). Accepts `"1,234"` and `"12.0"`;
 /// rejects fractions and negatives. `None` for a missing marker.
 pub fn parse_count(s: &str, decimal_comma: bool) -> Result<Option<i64>, String> {
-    if let Some(v) = plain_count(s.trim(), decimal_comma) {
+    if let Some(v) = plain_count(trim(s), decimal_comma) {
         return Ok(Some(v));
     }
     match parse_decimal(s, decimal_comma)? {
@@ -204,7 +216,7 @@ impl<'a> JsonNum<'a> {
             JsonNum::Int(i) if *i >= 0 => Ok(Some(*i)),
             JsonNum::Int(i) => Err(format!("count is negative: {i}")),
             // Meta sends every count as a string of digits: skip the float round trip.
-            JsonNum::Str(s) => match plain_count(s.trim(), false) {
+            JsonNum::Str(s) => match plain_count(trim(s), false) {
                 Some(v) => Ok(Some(v)),
                 None => match parse_decimal(s, false)? {
                     None => Ok(None),
@@ -230,12 +242,17 @@ impl<'a> JsonNum<'a> {
 
     /// As an id string (ids arrive as numbers or strings; never via floats).
     pub fn to_id(&self) -> Option<String> {
+        self.id_str().map(Cow::into_owned)
+    }
+
+    /// [`JsonNum::to_id`] borrowing the text when the id arrived as a string.
+    pub fn id_str(&self) -> Option<Cow<'_, str>> {
         match self {
             JsonNum::Null => None,
-            JsonNum::Int(i) => Some(i.to_string()),
-            JsonNum::Float(f) => Some(format!("{f}")),
-            JsonNum::Str(s) if s.trim().is_empty() => None,
-            JsonNum::Str(s) => Some(s.trim().to_string()),
+            JsonNum::Int(i) => Some(Cow::Owned(i.to_string())),
+            JsonNum::Float(f) => Some(Cow::Owned(format!("{f}"))),
+            JsonNum::Str(s) if trim(s).is_empty() => None,
+            JsonNum::Str(s) => Some(Cow::Borrowed(trim(s))),
         }
     }
 }
@@ -699,17 +716,17 @@ impl<'a> CsvRow<'a> {
             Some(p) => self.ends.get(p).copied().unwrap_or(0),
             None => 0,
         };
-        self.text
-            .get(start as usize..end as usize)
-            .unwrap_or("")
-            .trim()
+        trim(self.text.get(start as usize..end as usize).unwrap_or(""))
     }
 
     /// The cell as text, `None` when the column is absent or the cell is a missing marker.
     pub fn text(&self, c: Option<usize>) -> Option<String> {
-        c.map(|c| self.cell(c))
-            .filter(|s| !is_missing(s))
-            .map(str::to_string)
+        self.text_ref(c).map(str::to_string)
+    }
+
+    /// [`CsvRow::text`] borrowed from the record.
+    pub fn text_ref(&self, c: Option<usize>) -> Option<&'a str> {
+        c.map(|c| self.cell(c)).filter(|s| !is_missing(s))
     }
 
     /// The header of column `c`.
@@ -922,6 +939,25 @@ mod tests {
         assert_eq!(parse_count("12", false), Ok(Some(12)));
         assert!(parse_count("1.5", false).is_err());
         assert!(parse_count("-3", false).is_err());
+    }
+
+    #[test]
+    fn trim_matches_str_trim() {
+        for s in [
+            "",
+            " ",
+            "12",
+            " 12",
+            "12 ",
+            "\t1\n",
+            "\u{a0}7\u{a0}",
+            "é",
+            " é ",
+            "a\u{2003}",
+            "-",
+        ] {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
+        }
     }
 
     #[test]

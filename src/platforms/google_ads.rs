@@ -16,7 +16,7 @@
 //!   (the `metrics` object itself must be present);
 //! - `costMicros` ÷ 1e6 gives account-currency units; the UI `Cost` is already in units;
 //! - `segments.device` / `segments.adNetworkType` (UI: `Device` / `Network`) split an ad-day
-//!   into several rows; their values become [`NativeRow::segment`] and `finalize` sums them;
+//!   into several rows; their values become [`NativeRow::segment`] and `AdDailyColumns` sums them;
 //! - conversions are fractional (data-driven attribution); `clicks` is `metrics.clicks`
 //!   (Google reports no separate link-click metric per ad);
 //! - no reach at ad×day; video views are `metrics.videoTrueviewViews` (v23) or the older
@@ -40,7 +40,8 @@ use super::writer::{
     zero_missing_money,
 };
 use super::{
-    Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, WriteContext,
+    Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions, Platform, RowRef,
+    RowSink, WriteContext,
 };
 use crate::schema::AdDailyRow;
 
@@ -60,11 +61,27 @@ pub fn looks_like(head: &str) -> bool {
 
 /// Parses a searchStream array, a search page, or a UI CSV export.
 pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseError> {
+    let mut out = Vec::new();
+    parse_into(bytes, opts, &mut out)?;
+    Ok(out)
+}
+
+/// [`parse`] into any [`RowSink`]; UI CSV records go in as they are read.
+pub fn parse_into<S: RowSink>(
+    bytes: &[u8],
+    opts: &ParseOptions,
+    out: &mut S,
+) -> Result<(), ParseError> {
     let body = common::strip_bom(bytes);
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
         None => Err(ParseError::file("empty file")),
-        Some(b'[') | Some(b'{') => parse_json(body, opts),
-        Some(_) => parse_csv(body, opts),
+        Some(b'[') | Some(b'{') => {
+            for r in parse_json(body, opts)? {
+                out.push_native(r)?;
+            }
+            Ok(())
+        }
+        Some(_) => parse_csv(body, opts, out),
     }
 }
 
@@ -295,7 +312,7 @@ fn is_total(rec: &csv::StringRecord) -> bool {
 }
 
 /// Column indices of a UI export, found from its header.
-struct UiCols {
+struct UiCols<'o> {
     day: usize,
     ad: usize,
     impr: usize,
@@ -313,14 +330,14 @@ struct UiCols {
     device: Option<usize>,
     network: Option<usize>,
     /// `--account-id` / `--currency`, needed only when the export lacks the columns.
-    scope_account: Option<String>,
-    scope_currency: Option<String>,
+    scope_account: Option<&'o str>,
+    scope_currency: Option<&'o str>,
 }
 
-fn parse_csv(body: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseError> {
-    // Streamed: each record becomes a row as it is read, so the export's records are never
-    // all held next to the rows (issue 2).
-    let setup = |t: &CsvTable| -> Result<(UiCols, Vec<NativeRow>), ParseError> {
+fn parse_csv<S: RowSink>(body: &[u8], opts: &ParseOptions, out: &mut S) -> Result<(), ParseError> {
+    // Streamed: each record goes into `out` as it is read, so the export's records are never
+    // all held next to the rows made from them (issue 2).
+    let setup = move |t: &CsvTable| -> Result<(UiCols, &mut S), ParseError> {
         let cols = UiCols {
             day: t.require(&["Day"])?,
             ad: t.require(&["Ad ID"])?,
@@ -342,28 +359,28 @@ fn parse_csv(body: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseEr
             scope_currency: None,
         };
         let cols = UiCols {
-            scope_account: common::scope_unless(cols.cust, || opts.require_account_id(P))?,
-            scope_currency: common::scope_unless(cols.cur, || opts.require_currency(P))?,
+            scope_account: common::scope_unless(cols.cust, || opts.scope_account_id(P))?,
+            scope_currency: common::scope_unless(cols.cur, || opts.scope_currency(P))?,
             ..cols
         };
         // One record per line at most: sizing from the line count avoids regrowing (and
-        // briefly doubling) a vector of a million rows.
+        // briefly doubling) columns of a million rows.
         // A record has at least one byte per column, which bounds this for junk input.
         let lines = body.iter().filter(|&&b| b == b'\n').count() + 1;
-        let cap = lines.min(body.len() / t.headers.len().max(1));
-        Ok((cols, Vec::with_capacity(cap)))
+        let sink = out; // moved, so the closure is `FnOnce` and may hand it back
+        sink.reserve(lines.min(body.len() / t.headers.len().max(1)));
+        Ok((cols, sink))
     };
-    let (_, out) = CsvTable::stream(body, is_ui_header, is_total, false, setup, |st, r| {
+    CsvTable::stream(body, is_ui_header, is_total, false, setup, |st, r| {
         let (c, out) = st;
-        out.push(ui_row(c, &r)?);
-        Ok(())
+        ui_row(c, &r, &mut **out)
     })?;
-    Ok(out)
+    Ok(())
 }
 
-fn ui_row(c: &UiCols, r: &common::CsvRow) -> Result<NativeRow, ParseError> {
+fn ui_row<S: RowSink>(c: &UiCols, r: &common::CsvRow, out: &mut S) -> Result<(), ParseError> {
     let cell = |c: usize| r.cell(c);
-    let opt_text = |c: Option<usize>| r.text(c);
+    let opt_text = |c: Option<usize>| r.text_ref(c);
     let required = |f: &str| r.error(f, "required value is empty");
     let ad_id = opt_text(Some(c.ad)).ok_or_else(|| required("Ad ID"))?;
     let date = r.at(day(cell(c.day)), "Day")?;
@@ -380,39 +397,37 @@ fn ui_row(c: &UiCols, r: &common::CsvRow) -> Result<NativeRow, ParseError> {
         None => None,
     };
     let value = c.value.map(|c| money(c, "Conv. value")).transpose()?;
-    let account_id = match &c.scope_account {
-        Some(a) => a.clone(),
+    let account_id = match c.scope_account {
+        Some(a) => a,
         None => opt_text(c.cust).ok_or_else(|| required("Customer ID"))?,
     };
-    let currency = match &c.scope_currency {
-        Some(c) => c.clone(),
+    let currency = match c.scope_currency {
+        Some(c) => c,
         None => opt_text(c.cur).ok_or_else(|| required("Currency code"))?,
     };
     let segment = join_segment([
         c.device.map(cell).filter(|s| !s.is_empty()),
         c.network.map(cell).filter(|s| !s.is_empty()),
     ]);
-    Ok(NativeRow {
-        row: AdDailyRow {
-            platform: P,
-            account_id,
-            ad_id,
-            campaign_id: opt_text(c.camp_id),
-            ad_group_id: opt_text(c.group_id),
-            campaign_name: opt_text(c.camp),
-            ad_group_name: opt_text(c.group),
-            ad_name: opt_text(c.ad_name),
-            date,
-            impressions,
-            clicks,
-            reach: None,
-            spend: Some(spend),
-            currency: Some(currency),
-            conversions,
-            conversion_value: value,
-            video_views: None,
-        },
-        segment,
+    out.push(RowRef {
+        platform: P,
+        account_id,
+        ad_id,
+        campaign_id: opt_text(c.camp_id),
+        ad_group_id: opt_text(c.group_id),
+        campaign_name: opt_text(c.camp),
+        ad_group_name: opt_text(c.group),
+        ad_name: opt_text(c.ad_name),
+        date,
+        impressions,
+        clicks,
+        reach: None,
+        spend: Some(spend),
+        currency: Some(currency),
+        conversions,
+        conversion_value: value,
+        video_views: None,
+        segment: segment.as_deref(),
     })
 }
 

@@ -31,6 +31,7 @@
 //!   the code and message.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use chrono::NaiveDate;
 use rand::{Rng, SeedableRng};
@@ -40,13 +41,14 @@ use serde_json::{Map, Value, json};
 
 use super::common::{self, CsvTable, JsonNum, at};
 use super::common::{day, nonneg};
+use super::json_scan::Cursor;
 use super::writer::{
     cents, date_span, file_name, fmt_cents, fmt_micros, to_cents_amount, to_micros,
     zero_missing_money,
 };
 use super::{
     ConversionEvents, Location, NativeFile, NativeFormat, NativeRow, ParseError, ParseOptions,
-    Platform, WriteContext,
+    Platform, RowRef, RowSink, WriteContext,
 };
 use crate::schema::AdDailyRow;
 
@@ -65,26 +67,35 @@ pub fn looks_like(head: &str) -> bool {
 
 /// Parses an Insights JSON page or an Ads Manager CSV export.
 pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseError> {
+    let mut out = Vec::new();
+    parse_into(bytes, opts, &mut out)?;
+    Ok(out)
+}
+
+/// [`parse`] into any [`RowSink`]; Insights JSON rows go in without being copied out of the
+/// page first.
+pub fn parse_into<S: RowSink>(
+    bytes: &[u8],
+    opts: &ParseOptions,
+    out: &mut S,
+) -> Result<(), ParseError> {
     let body = common::strip_bom(bytes);
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
         None => Err(ParseError::file("empty file")),
-        Some(b'{') => parse_json(body, opts),
+        Some(b'{') => parse_json(body, opts, out),
         Some(b'[') => Err(ParseError::file(
             "a JSON array is not an Insights response; expected {\"data\":[...],\"paging\":...}",
         )),
-        Some(_) => parse_csv(body, opts),
+        Some(_) => {
+            for r in parse_csv(body, opts)? {
+                out.push_native(r)?;
+            }
+            Ok(())
+        }
     }
 }
 
 // ---------------------------------------------------------------- API JSON
-
-#[derive(Deserialize)]
-struct Page<'a> {
-    #[serde(borrow, default)]
-    data: Option<Vec<MRow<'a>>>,
-    #[serde(default)]
-    error: Option<GraphError>,
-}
 
 #[derive(Deserialize)]
 struct GraphError {
@@ -98,56 +109,209 @@ struct GraphError {
     error_subcode: Option<i64>,
 }
 
-#[derive(Deserialize)]
-struct MRow<'a> {
-    #[serde(borrow, default)]
-    account_id: JsonNum<'a>,
-    #[serde(default)]
-    account_currency: Option<String>,
-    #[serde(borrow, default)]
-    campaign_id: JsonNum<'a>,
-    #[serde(default)]
-    campaign_name: Option<String>,
-    #[serde(borrow, default)]
-    adset_id: JsonNum<'a>,
-    #[serde(default)]
-    adset_name: Option<String>,
-    #[serde(borrow, default)]
-    ad_id: JsonNum<'a>,
-    #[serde(default)]
-    ad_name: Option<String>,
-    #[serde(borrow, default)]
-    date_start: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    date_stop: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    impressions: JsonNum<'a>,
-    #[serde(borrow, default)]
-    reach: JsonNum<'a>,
-    #[serde(borrow, default)]
-    clicks: JsonNum<'a>,
-    #[serde(borrow, default)]
-    inline_link_clicks: JsonNum<'a>,
-    #[serde(borrow, default)]
-    spend: JsonNum<'a>,
-    #[serde(borrow, default)]
-    actions: Option<Vec<ActionStat<'a>>>,
-    #[serde(borrow, default)]
-    action_values: Option<Vec<ActionStat<'a>>>,
-    #[serde(borrow, default)]
-    video_play_actions: Option<Vec<ActionStat<'a>>>,
+/// An Insights page as read: its rows, the action stats of every row back to back, and the
+/// error envelope when there is one.
+struct Page<'a> {
+    data: Option<Vec<MRow<'a>>>,
+    actions: Vec<ActionStat<'a>>,
+    error: Option<GraphError>,
 }
 
-#[derive(Deserialize)]
+/// The fields of one Insights row that are used; text borrowed from the page. Action lists
+/// are ranges of [`Page::actions`] (no allocation per row).
+#[derive(Default)]
+struct MRow<'a> {
+    account_id: JsonNum<'a>,
+    account_currency: Option<Cow<'a, str>>,
+    campaign_id: JsonNum<'a>,
+    campaign_name: Option<Cow<'a, str>>,
+    adset_id: JsonNum<'a>,
+    adset_name: Option<Cow<'a, str>>,
+    ad_id: JsonNum<'a>,
+    ad_name: Option<Cow<'a, str>>,
+    date_start: Option<Cow<'a, str>>,
+    date_stop: Option<Cow<'a, str>>,
+    impressions: JsonNum<'a>,
+    reach: JsonNum<'a>,
+    clicks: JsonNum<'a>,
+    inline_link_clicks: JsonNum<'a>,
+    spend: JsonNum<'a>,
+    actions: Option<Range<usize>>,
+    action_values: Option<Range<usize>>,
+    video_play_actions: Option<Range<usize>>,
+}
+
 struct ActionStat<'a> {
-    #[serde(borrow)]
-    action_type: Cow<'a, str>,
-    #[serde(borrow, default)]
+    /// Compared with the configured names as bytes, so not checked to be UTF-8.
+    action_type: Cow<'a, [u8]>,
     value: JsonNum<'a>,
 }
 
-fn parse_json(body: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseError> {
-    let page: Page = serde_json::from_slice(body).map_err(|e| ParseError::json(&e))?;
+/// Reads a page `{"data":[...],"paging":..}` or `{"error":{..}}`; other members are skipped.
+/// The reading is done by [`Cursor`] rather than derived serde structs because a page holds
+/// hundreds of rows of ~60 strings each and this is the hot path of `normalize` (issue 2).
+fn read_page(text: &[u8]) -> Result<Page<'_>, ParseError> {
+    let mut c = Cursor::new(text);
+    c.begin_object("an Insights response object")?;
+    let mut page = Page {
+        data: None,
+        actions: Vec::new(),
+        error: None,
+    };
+    let mut seen = 0u32;
+    let mut first = true;
+    while let Some(key) = c.next_key(&mut first)? {
+        match &*key {
+            b"data" => {
+                once(&c, &mut seen, 0, &key)?;
+                if !c.null()? {
+                    // About 900 bytes per row with every field: sizes the rows once.
+                    let hint = text.len() / 800;
+                    page.actions.reserve(hint * 4);
+                    page.data = Some(read_rows(&mut c, &mut page.actions, hint)?);
+                }
+            }
+            b"error" => {
+                once(&c, &mut seen, 1, &key)?;
+                let start = c.offset();
+                c.skip_value()?;
+                let end = c.here();
+                page.error = serde_json::from_slice::<Option<GraphError>>(c.slice(start, end))
+                    .map_err(|e| c.error(e))?;
+            }
+            _ => c.skip_value()?,
+        }
+    }
+    c.end()?;
+    Ok(page)
+}
+
+/// A field may appear once per object.
+fn once(c: &Cursor, seen: &mut u32, bit: u32, key: &[u8]) -> Result<(), ParseError> {
+    if *seen & (1 << bit) != 0 {
+        let key = String::from_utf8_lossy(key);
+        return Err(c.error(format!("duplicate field `{key}`")));
+    }
+    *seen |= 1 << bit;
+    Ok(())
+}
+
+fn read_rows<'a>(
+    c: &mut Cursor<'a>,
+    actions: &mut Vec<ActionStat<'a>>,
+    hint: usize,
+) -> Result<Vec<MRow<'a>>, ParseError> {
+    c.begin_array("the `data` array of rows")?;
+    let mut rows = Vec::with_capacity(hint);
+    let mut first = true;
+    while c.next_item(&mut first)? {
+        // Filled in place: a row is ~500 bytes, and moving each into the vector showed.
+        rows.push(MRow::default());
+        if let Some(r) = rows.last_mut() {
+            read_row(c, actions, r)?;
+        }
+    }
+    Ok(rows)
+}
+
+fn read_row<'a>(
+    c: &mut Cursor<'a>,
+    actions: &mut Vec<ActionStat<'a>>,
+    r: &mut MRow<'a>,
+) -> Result<(), ParseError> {
+    c.begin_object("an Insights row object")?;
+    let mut seen = 0u32;
+    let mut first = true;
+    while let Some(key) = c.next_key(&mut first)? {
+        let bit = match &*key {
+            b"account_id" => 0,
+            b"account_currency" => 1,
+            b"campaign_id" => 2,
+            b"campaign_name" => 3,
+            b"adset_id" => 4,
+            b"adset_name" => 5,
+            b"ad_id" => 6,
+            b"ad_name" => 7,
+            b"date_start" => 8,
+            b"date_stop" => 9,
+            b"impressions" => 10,
+            b"reach" => 11,
+            b"clicks" => 12,
+            b"inline_link_clicks" => 13,
+            b"spend" => 14,
+            b"actions" => 15,
+            b"action_values" => 16,
+            b"video_play_actions" => 17,
+            _ => {
+                c.skip_value()?;
+                continue;
+            }
+        };
+        once(c, &mut seen, bit, &key)?;
+        match bit {
+            0 => r.account_id = c.num()?,
+            1 => r.account_currency = c.opt_string()?,
+            2 => r.campaign_id = c.num()?,
+            3 => r.campaign_name = c.opt_string()?,
+            4 => r.adset_id = c.num()?,
+            5 => r.adset_name = c.opt_string()?,
+            6 => r.ad_id = c.num()?,
+            7 => r.ad_name = c.opt_string()?,
+            8 => r.date_start = c.opt_string()?,
+            9 => r.date_stop = c.opt_string()?,
+            10 => r.impressions = c.num()?,
+            11 => r.reach = c.num()?,
+            12 => r.clicks = c.num()?,
+            13 => r.inline_link_clicks = c.num()?,
+            14 => r.spend = c.num()?,
+            15 => r.actions = read_actions(c, actions)?,
+            16 => r.action_values = read_actions(c, actions)?,
+            _ => r.video_play_actions = read_actions(c, actions)?,
+        }
+    }
+    Ok(())
+}
+
+/// A list of action stats (`null` for none), appended to `actions`.
+fn read_actions<'a>(
+    c: &mut Cursor<'a>,
+    actions: &mut Vec<ActionStat<'a>>,
+) -> Result<Option<Range<usize>>, ParseError> {
+    if c.null()? {
+        return Ok(None);
+    }
+    c.begin_array("a list of action stats")?;
+    let start = actions.len();
+    let mut first = true;
+    while c.next_item(&mut first)? {
+        c.begin_object("an action stat object")?;
+        let (mut kind, mut value) = (None, None);
+        let mut seen = 0u32;
+        let mut first_key = true;
+        while let Some(key) = c.next_key(&mut first_key)? {
+            match &*key {
+                b"action_type" => {
+                    once(c, &mut seen, 0, &key)?;
+                    kind = Some(c.raw_string()?);
+                }
+                b"value" => {
+                    once(c, &mut seen, 1, &key)?;
+                    value = Some(c.num()?);
+                }
+                _ => c.skip_value()?,
+            }
+        }
+        let action_type = kind.ok_or_else(|| c.error("missing field `action_type`"))?;
+        actions.push(ActionStat {
+            action_type,
+            value: value.unwrap_or_default(),
+        });
+    }
+    Ok(Some(start..actions.len()))
+}
+
+fn parse_json<S: RowSink>(body: &[u8], opts: &ParseOptions, out: &mut S) -> Result<(), ParseError> {
+    let page = read_page(body)?;
     if let Some(e) = page.error {
         return Err(ParseError::new(
             Location::Path("error".into()),
@@ -180,40 +344,42 @@ fn parse_json(body: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
         JsonNum::Int(_) | JsonNum::Float(_) => false,
     };
     let scope_account = if data.iter().any(|r| lacks_id(&r.account_id)) {
-        Some(opts.require_account_id(P)?)
+        Some(opts.scope_account_id(P)?)
     } else {
         None
     };
-    let mut out = Vec::with_capacity(data.len());
-    for (i, r) in data.into_iter().enumerate() {
+    out.reserve(data.len());
+    for (i, r) in data.iter().enumerate() {
         let loc = || Location::Path(format!("data[{i}]"));
-        out.push(json_row(
-            r,
-            &loc,
-            link_mode,
-            scope_account.as_deref(),
-            opts,
-        )?);
+        json_row(r, &page.actions, &loc, link_mode, scope_account, opts, out)?;
     }
-    Ok(out)
+    Ok(())
 }
 
-fn json_row(
-    r: MRow,
+fn json_row<S: RowSink>(
+    r: &MRow,
+    actions: &[ActionStat],
     loc: &dyn Fn() -> Location,
     link_mode: bool,
     scope_account: Option<&str>,
     opts: &ParseOptions,
-) -> Result<NativeRow, ParseError> {
+    out: &mut S,
+) -> Result<(), ParseError> {
     let missing = |field: &str| ParseError::new(loc(), Some(field), "required field is missing");
-    let ad_id = r.ad_id.to_id().ok_or_else(|| missing("ad_id"))?;
+    let list = |l: &Option<Range<usize>>| l.clone().map(|l| actions.get(l).unwrap_or(&[]));
+    let ad_id = r.ad_id.id_str().ok_or_else(|| missing("ad_id"))?;
     let start = r
         .date_start
         .as_deref()
         .ok_or_else(|| missing("date_start"))?;
     let date = at(day(start), loc, "date_start")?;
     if let Some(stop) = r.date_stop.as_deref() {
-        let stop = at(day(stop), loc, "date_stop")?;
+        // Daily rows repeat the start day: skip parsing the same text twice.
+        let stop = if stop == start {
+            date
+        } else {
+            at(day(stop), loc, "date_stop")?
+        };
         if stop != date {
             return Err(ParseError::new(
                 loc(),
@@ -222,13 +388,15 @@ fn json_row(
             ));
         }
     }
-    let account_id = match r.account_id.to_id() {
-        Some(a) => a,
-        None => scope_account.map(str::to_string).unwrap_or_default(),
+    let account_id = r.account_id.id_str();
+    let account_id = match (&account_id, scope_account) {
+        (Some(a), _) => a,
+        (None, Some(s)) => s,
+        (None, None) => "",
     };
-    let currency = match r.account_currency {
+    let currency = match r.account_currency.as_deref() {
         Some(c) if !c.trim().is_empty() => c,
-        _ => opts.require_currency(P)?,
+        _ => opts.scope_currency(P)?,
     };
     let impressions = r
         .impressions
@@ -243,24 +411,19 @@ fn json_row(
     };
     let reach = r.reach.count_at(loc, "reach")?;
     let spend = r.spend.money_at(loc, "spend")?.unwrap_or(0.0);
-    let conversions = pick_events(
-        r.actions.as_deref(),
-        &opts.conversion_events,
-        loc,
-        "actions",
-    )?;
+    let conversions = pick_events(list(&r.actions), &opts.conversion_events, loc, "actions")?;
     let value = pick_events(
-        r.action_values.as_deref(),
+        list(&r.action_values),
         &opts.conversion_events,
         loc,
         "action_values",
     )?;
-    let video_views = match &r.video_play_actions {
+    let video_views = match list(&r.video_play_actions) {
         None => None,
         Some(list) => {
             let mut n = 0i64;
             for (j, a) in list.iter().enumerate() {
-                if a.action_type == "video_view" {
+                if *a.action_type == *b"video_view" {
                     // The field name is built only on error: this runs for every row.
                     n += a
                         .value
@@ -275,15 +438,17 @@ fn json_row(
             Some(n)
         }
     };
-    Ok(NativeRow::from(AdDailyRow {
+    let campaign_id = r.campaign_id.id_str();
+    let ad_group_id = r.adset_id.id_str();
+    out.push(RowRef {
         platform: P,
         account_id,
-        ad_id,
-        campaign_id: r.campaign_id.to_id(),
-        ad_group_id: r.adset_id.to_id(),
-        campaign_name: r.campaign_name.filter(|s| !s.is_empty()),
-        ad_group_name: r.adset_name.filter(|s| !s.is_empty()),
-        ad_name: r.ad_name.filter(|s| !s.is_empty()),
+        ad_id: &ad_id,
+        campaign_id: campaign_id.as_deref(),
+        ad_group_id: ad_group_id.as_deref(),
+        campaign_name: non_empty(&r.campaign_name),
+        ad_group_name: non_empty(&r.adset_name),
+        ad_name: non_empty(&r.ad_name),
         date,
         impressions,
         clicks,
@@ -293,7 +458,12 @@ fn json_row(
         conversions: Some(conversions),
         conversion_value: Some(value),
         video_views,
-    }))
+        segment: None,
+    })
+}
+
+fn non_empty<'s>(name: &'s Option<Cow<'_, str>>) -> Option<&'s str> {
+    name.as_deref().filter(|s| !s.is_empty())
 }
 
 /// Sums the chosen events: per event, the first alias present in `list` (aliases of one
@@ -310,7 +480,7 @@ fn pick_events(
         let hit = aliases.iter().find_map(|alias| {
             list.iter()
                 .enumerate()
-                .find(|(_, a)| a.action_type == alias.as_str())
+                .find(|(_, a)| *a.action_type == *alias.as_bytes())
         });
         if let Some((j, a)) = hit {
             // The field name is built only on error: this runs for every row.

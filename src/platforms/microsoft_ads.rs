@@ -14,7 +14,7 @@
 //! - **empty cells are normal** and mean 0 for counts and money (as Airbyte defaults them);
 //! - the attribute columns (`AdDistribution`, `DeviceType`, `Language`, `Network`,
 //!   `DeviceOS`, `TopVsOther`, `BidMatchType`, `DeliveredMatchType`) split one ad-day into
-//!   several rows; their values become [`NativeRow::segment`] and `finalize` sums them;
+//!   several rows; their values become [`NativeRow::segment`] and `AdDailyColumns` sums them;
 //! - `Spend` and `Revenue` are decimals in `CurrencyCode` units; `Conversions` may be
 //!   fractional; `clicks` is `Clicks` (no separate link-click metric);
 //! - the report has no ad-name column, no reach and no video views.

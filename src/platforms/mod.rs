@@ -2,8 +2,10 @@
 //! exports) into [`AdDailyRow`]s of the unified `ad_daily` table.
 //!
 //! Every connector is a plain function `parse(bytes, &ParseOptions) -> Result<Vec<NativeRow>,
-//! ParseError>`; [`normalize`] decompresses (gzip, zip), detects the platform when asked to,
-//! calls the connector and folds segment rows into one row per ad-day ([`finalize`]).
+//! ParseError>`; [`normalize_columns`] decompresses (gzip, zip), detects the platform when asked
+//! to, calls the connector and folds segment rows into one row per ad-day ([`AdDailyColumns`]).
+//! The Meta and Google Ads connectors, whose reports are the largest, also read straight into
+//! a [`RowSink`] (`parse_into`) so a big report never exists as one struct per row.
 //! Field names, units and quirks per platform are documented in each module, with the source.
 //! Parsers never panic on arbitrary bytes (property-tested in `tests/it/parsers.rs`).
 
@@ -12,7 +14,11 @@ use std::io::Read;
 
 use crate::schema::AdDailyRow;
 
+pub use columns::{AdDailyColumns, RowRef, RowSink};
+
+pub mod columns;
 pub mod common;
+mod json_scan;
 #[cfg(test)]
 pub(crate) mod testkit;
 pub(crate) mod writer;
@@ -214,16 +220,26 @@ pub struct ParseOptions {
 impl ParseOptions {
     /// The account id for a payload that does not carry one, or an error naming the flag.
     pub fn require_account_id(&self, platform: Platform) -> Result<String, ParseError> {
-        self.account_id.clone().ok_or_else(|| {
+        self.scope_account_id(platform).map(str::to_string)
+    }
+
+    /// The currency for a payload that does not carry one, or an error naming the flag.
+    pub fn require_currency(&self, platform: Platform) -> Result<String, ParseError> {
+        self.scope_currency(platform).map(str::to_string)
+    }
+
+    /// [`ParseOptions::require_account_id`], borrowed.
+    pub fn scope_account_id(&self, platform: Platform) -> Result<&str, ParseError> {
+        self.account_id.as_deref().ok_or_else(|| {
             ParseError::file(format!(
                 "{platform} reports do not carry the account id; pass --account-id <ID> (the account the report was requested for)"
             ))
         })
     }
 
-    /// The currency for a payload that does not carry one, or an error naming the flag.
-    pub fn require_currency(&self, platform: Platform) -> Result<String, ParseError> {
-        self.currency.clone().ok_or_else(|| {
+    /// [`ParseOptions::require_currency`], borrowed.
+    pub fn scope_currency(&self, platform: Platform) -> Result<&str, ParseError> {
+        self.currency.as_deref().ok_or_else(|| {
             ParseError::file(format!(
                 "{platform} reports do not carry the account currency; pass --currency <ISO code, e.g. USD>"
             ))
@@ -245,90 +261,6 @@ pub struct NativeRow {
 impl From<AdDailyRow> for NativeRow {
     fn from(row: AdDailyRow) -> Self {
         NativeRow { row, segment: None }
-    }
-}
-
-/// Folds native rows into one row per (platform, account_id, ad_id, date): a repeated
-/// (key, segment) keeps the last occurrence (a restated day); different segments are summed.
-/// Reach is not additive, so an ad-day made of several segments has no reach.
-/// Output order: first appearance of each key.
-pub fn finalize(rows: Vec<NativeRow>) -> Vec<AdDailyRow> {
-    // Group by borrowed keys first (no string copies); most reports have one row per key.
-    // Polars' hasher (foldhash) rather than SipHash: the keys are the file's own ids, and
-    // hashing a million of them with SipHash was a visible share of normalize (issue 2).
-    let group_of: Vec<usize> = {
-        let mut index: polars::prelude::PlHashMap<
-            (Platform, &str, &str, chrono::NaiveDate),
-            usize,
-        > = polars::prelude::PlHashMap::with_capacity_and_hasher(rows.len(), Default::default());
-        rows.iter()
-            .map(|r| {
-                let key = (
-                    r.row.platform,
-                    &*r.row.account_id,
-                    &*r.row.ad_id,
-                    r.row.date,
-                );
-                let next = index.len();
-                *index.entry(key).or_insert(next)
-            })
-            .collect()
-    };
-    let n_groups = group_of.iter().copied().max().map_or(0, |m| m + 1);
-    if n_groups == rows.len() {
-        return rows.into_iter().map(|r| r.row).collect();
-    }
-    let mut groups: Vec<Vec<NativeRow>> = (0..n_groups).map(|_| Vec::new()).collect();
-    for (r, g) in rows.into_iter().zip(group_of) {
-        let g = &mut groups[g];
-        if let Some(p) = g.iter_mut().find(|p| p.segment == r.segment) {
-            *p = r;
-        } else {
-            g.push(r);
-        }
-    }
-    groups
-        .into_iter()
-        .map(|mut g| {
-            if g.len() == 1 {
-                return g.pop().expect("non-empty").row;
-            }
-            let mut it = g.into_iter();
-            let mut acc = it.next().expect("non-empty").row;
-            acc.reach = None;
-            for p in it {
-                let r = p.row;
-                acc.impressions += r.impressions;
-                acc.clicks += r.clicks;
-                acc.spend = add_opt(acc.spend, r.spend);
-                acc.conversions = add_opt(acc.conversions, r.conversions);
-                acc.conversion_value = add_opt(acc.conversion_value, r.conversion_value);
-                acc.video_views = match (acc.video_views, r.video_views) {
-                    (None, None) => None,
-                    (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
-                };
-                fill(&mut acc.campaign_id, r.campaign_id);
-                fill(&mut acc.ad_group_id, r.ad_group_id);
-                fill(&mut acc.campaign_name, r.campaign_name);
-                fill(&mut acc.ad_group_name, r.ad_group_name);
-                fill(&mut acc.ad_name, r.ad_name);
-                fill(&mut acc.currency, r.currency);
-            }
-            acc
-        })
-        .collect()
-}
-
-fn add_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (None, None) => None,
-        (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
-    }
-}
-
-fn fill(slot: &mut Option<String>, v: Option<String>) {
-    if slot.is_none() {
-        *slot = v;
     }
 }
 
@@ -490,18 +422,51 @@ pub fn parse_native(
     }
 }
 
-/// Parses one native report into ad-day rows: decompress, detect (when `platform` is `None`),
-/// parse, fold segments. Returns the platform used.
-pub fn normalize(
+/// Calls the platform's connector on already-decompressed bytes, folding its rows into `out`.
+/// Meta and Google Ads read straight into the columns; the other connectors go through their
+/// row structs.
+pub fn parse_native_into(
+    platform: Platform,
+    bytes: &[u8],
+    opts: &ParseOptions,
+    out: &mut AdDailyColumns,
+) -> Result<(), ParseError> {
+    match platform {
+        Platform::GoogleAds => google_ads::parse_into(bytes, opts, out),
+        Platform::Meta => meta::parse_into(bytes, opts, out),
+        p => {
+            for r in parse_native(p, bytes, opts)? {
+                out.push_native(r)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Parses one native report into ad-day columns: decompress, detect (when `platform` is
+/// `None`), parse, fold segments and restated days (see [`AdDailyColumns`]). Returns the
+/// platform used.
+pub fn normalize_columns(
     platform: Option<Platform>,
     bytes: &[u8],
     opts: &ParseOptions,
-) -> Result<(Platform, Vec<AdDailyRow>), ParseError> {
+) -> Result<(Platform, AdDailyColumns), ParseError> {
     let bytes = decompress(bytes)?;
     let platform = match platform {
         Some(p) => p,
         None => detect(&bytes)?,
     };
-    let rows = parse_native(platform, &bytes, opts)?;
-    Ok((platform, finalize(rows)))
+    let mut out = AdDailyColumns::new();
+    parse_native_into(platform, &bytes, opts, &mut out)?;
+    Ok((platform, out))
+}
+
+/// [`normalize_columns`] as rows.
+pub fn normalize(
+    platform: Option<Platform>,
+    bytes: &[u8],
+    opts: &ParseOptions,
+) -> Result<(Platform, Vec<AdDailyRow>), ParseError> {
+    let (platform, columns) = normalize_columns(platform, bytes, opts)?;
+    Ok((platform, columns.into_rows()))
 }

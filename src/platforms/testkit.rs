@@ -14,18 +14,18 @@ use rand_chacha::ChaCha8Rng;
 use super::*;
 use crate::schema::AdDailyRow;
 
-/// Parses every file (decompressing it), concatenates the rows and folds them.
+/// Parses every file (decompressing it) into one set of columns, folding rows across files.
 pub fn read_back(
     p: Platform,
     files: &[NativeFile],
     opts: &ParseOptions,
 ) -> Result<Vec<AdDailyRow>, ParseError> {
-    let mut all = Vec::new();
+    let mut all = AdDailyColumns::new();
     for f in files {
         let b = decompress(&f.bytes)?;
-        all.extend(parse_native(p, &b, opts)?);
+        parse_native_into(p, &b, opts, &mut all)?;
     }
-    Ok(finalize(all))
+    Ok(all.into_rows())
 }
 
 fn close(a: Option<f64>, b: Option<f64>) -> bool {

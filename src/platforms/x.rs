@@ -21,7 +21,7 @@
 //!   did not return `url_clicks`; conversions `conversion_purchases.metric`; video views
 //!   `video_total_views`; no reach (X reports reach only per campaign and range);
 //! - segmented results (`id_data[].segment` non-null) go into [`NativeRow::segment`] so that
-//!   `finalize` sums them into one ad-day;
+//!   `AdDailyColumns` sums them into one ad-day;
 //! - an `errors` body is an error naming the code and message;
 //! - the account id is in the request path and the currency on the account entity, so both
 //!   come from [`ParseOptions`]; names and hierarchy come from the entity endpoints.

@@ -197,34 +197,52 @@ fn check_values(df: &DataFrame) -> Result<(), ValidationError> {
             ));
         }
     }
-    let platforms = df.column(cols::PLATFORM).map_err(err)?.str().map_err(err)?;
-    for (i, p) in platforms.iter().enumerate() {
-        if let Some(p) = p
-            && Platform::from_name(p)
-                .map(|q| q.as_str() != p)
-                .unwrap_or(true)
-        {
-            return Err(verr(
-                Some(i),
-                cols::PLATFORM,
-                format!(
-                    "unknown platform {p:?}; expected one of: {}",
-                    Platform::ALL.map(|p| p.as_str()).join(", ")
-                ),
-            ));
-        }
+    let bad_platform = |p: &str| {
+        Platform::from_name(p)
+            .map(|q| q.as_str() != p)
+            .unwrap_or(true)
+    };
+    if let Some((i, p)) =
+        first_bad_text(df.column(cols::PLATFORM).map_err(err)?, bad_platform).map_err(err)?
+    {
+        return Err(verr(
+            Some(i),
+            cols::PLATFORM,
+            format!(
+                "unknown platform {p:?}; expected one of: {}",
+                Platform::ALL.map(|p| p.as_str()).join(", ")
+            ),
+        ));
     }
-    let tenants = df.column(cols::TENANT).map_err(err)?.str().map_err(err)?;
-    for (i, t) in tenants.iter().enumerate() {
-        if let Some(t) = t
-            && !valid_tenant(t)
-        {
-            return Err(verr(
-                Some(i),
-                cols::TENANT,
-                format!("invalid tenant {t:?}: use 1-64 letters, digits, '_' or '-'"),
-            ));
-        }
+    if let Some((i, t)) =
+        first_bad_text(df.column(cols::TENANT).map_err(err)?, |t| !valid_tenant(t)).map_err(err)?
+    {
+        return Err(verr(
+            Some(i),
+            cols::TENANT,
+            format!("invalid tenant {t:?}: use 1-64 letters, digits, '_' or '-'"),
+        ));
     }
     Ok(())
+}
+
+/// The first present value of a text column for which `bad` holds, with its row. A scalar
+/// column (one value on every row, as connectors build `tenant` and `platform`) is checked
+/// once instead of being expanded to every row.
+fn first_bad_text(c: &Column, bad: impl Fn(&str) -> bool) -> PolarsResult<Option<(usize, String)>> {
+    if let Some(sc) = c.as_scalar_column() {
+        if sc.is_empty() {
+            return Ok(None);
+        }
+        if let Some(s) = sc.scalar().value().extract_str() {
+            return Ok(bad(s).then(|| (0, s.to_string())));
+        }
+        if sc.scalar().is_null() {
+            return Ok(None);
+        }
+    }
+    Ok(c.str()?
+        .iter()
+        .enumerate()
+        .find_map(|(i, v)| v.filter(|s| bad(s)).map(|s| (i, s.to_string()))))
 }
