@@ -242,10 +242,6 @@ fn coverage_over_generated_datasets() {
                 basic += 1;
             }
             let se = (r.contribution_share - t.share).abs();
-            if se > 0.15 {
-                println!("DBG seed {seed} {}: share true {:.3} est {:.3} [{:.3},{:.3}] roas true {:.2} est {:.2} | true decay {:.2} k {:.0} shape {:.2} beta {:.0} | est {:?} {:?} beta {:.0} r2 {:.3} mape {:?} spend {:.0}",
-                    t.name, t.share, r.contribution_share, r.contribution_share_lo, r.contribution_share_hi, t.roas, r.roas, t.decay, t.half_saturation, t.shape, t.beta, r.adstock, r.saturation, r.beta, r.r2, r.holdout_mape, r.spend);
-            }
             let re = (r.roas / t.roas - 1.0).abs();
             share_err = share_err.max(se);
             roas_err += re;
