@@ -137,7 +137,12 @@ pub async fn body_bytes(req: Request, state: &Arc<AppState>) -> Result<Bytes, Ap
     })
 }
 
-impl<T: DeserializeOwned> FromRequest<Arc<AppState>> for ApiJson<T> {
+/// Bodies above this size are parsed on the blocking pool: a batch of many megabytes takes tens
+/// of milliseconds to parse, which would otherwise hold a runtime thread that small requests
+/// need.
+const PARSE_INLINE_MAX_BYTES: usize = 256 << 10;
+
+impl<T: DeserializeOwned + Send + 'static> FromRequest<Arc<AppState>> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
@@ -154,6 +159,11 @@ impl<T: DeserializeOwned> FromRequest<Arc<AppState>> for ApiJson<T> {
             )));
         }
         let bytes = body_bytes(req, state).await?;
-        parse_json(&bytes).map(ApiJson)
+        if bytes.len() <= PARSE_INLINE_MAX_BYTES {
+            return parse_json(&bytes).map(ApiJson);
+        }
+        crate::api::blocking(move || parse_json(&bytes))
+            .await
+            .map(ApiJson)
     }
 }

@@ -609,6 +609,55 @@ fn scoring_input_errors_name_the_field() {
 }
 
 #[test]
+fn large_bodies_parse_off_the_runtime_with_the_same_errors() {
+    let e = env();
+    run(async move {
+        let key = e.key(&e.a, Role::Read);
+        // Over the inline-parse size: 2,000 creatives, one with a negative spend.
+        let mut creatives: Vec<Value> = (0..2000)
+            .map(|i| {
+                json!({"platform": "meta", "account_id": "1", "ad_id": format!("ad{i}"),
+                            "history": history(3, 1.0)})
+            })
+            .collect();
+        creatives[1500]["history"][1]["spend"] = json!(-2.0);
+        let body = json!({ "creatives": creatives });
+        assert!(body.to_string().len() > 256 << 10);
+        let r = call(&e.app, "POST", "/v1/fatigue/score", Some(&key), Some(body)).await;
+        assert_problem(&r, 422);
+        assert_eq!(
+            r.json["errors"][0]["path"],
+            "creatives[1500].history[1].spend"
+        );
+        // Malformed, and badly typed, at that size: 400 and 422 with the field path.
+        let mut text = json!({ "creatives": creatives }).to_string();
+        text.truncate(text.len() - 10);
+        let req = Request::builder()
+            .method("POST")
+            .uri("/v1/fatigue/score")
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(text))
+            .unwrap();
+        assert_problem(&send(&e.app, req).await, 400);
+        creatives[7]["history"][0]["clicks"] = json!("many");
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/fatigue/score",
+            Some(&key),
+            Some(json!({ "creatives": creatives })),
+        )
+        .await;
+        assert_problem(&r, 422);
+        assert_eq!(
+            r.json["errors"][0]["path"],
+            "creatives[7].history[0].clicks"
+        );
+    });
+}
+
+#[test]
 fn budget_plans_and_forecasts() {
     let e = env();
     run(async move {
