@@ -167,9 +167,14 @@ impl FittedModel {
     /// Up to `n` drivers per row: the listed features whose replacement by their training mean
     /// lowers P(onset ≤ 14 days) the most (occlusion; model-agnostic, so every family explains
     /// itself the same way), as "label value (typical v) +d pts".
-    pub fn drivers(&self, x: &Array2<f64>, n: usize) -> Result<Vec<Vec<String>>, FatigueError> {
-        let base: Vec<f64> = self
-            .hazards(x)?
+    /// `hazards` are this model's [`FittedModel::hazards`] of `x` (the caller has them).
+    pub fn drivers(
+        &self,
+        x: &Array2<f64>,
+        hazards: &Array2<f64>,
+        n: usize,
+    ) -> Result<Vec<Vec<String>>, FatigueError> {
+        let base: Vec<f64> = hazards
             .rows()
             .into_iter()
             .map(|r| summarize(r).p14)

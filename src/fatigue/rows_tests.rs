@@ -11,36 +11,13 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::dataset::{Prepared, prepare, prepare_rows, prepare_rows_last};
+use super::tests::sim_rows as world_of;
 use crate::features::FatigueConfig;
 use crate::schema::{AdDailyRow, rows_to_frame};
-use crate::simulate::{SimConfig, simulate};
 
 /// Per tenant: its rows, from a small simulated world.
 fn world(seed: u64) -> Vec<(String, Vec<AdDailyRow>)> {
     world_of(seed, 2, 30, 90)
-}
-
-fn world_of(
-    seed: u64,
-    tenants: usize,
-    creatives: usize,
-    days: usize,
-) -> Vec<(String, Vec<AdDailyRow>)> {
-    let w = simulate(&SimConfig {
-        seed,
-        tenants,
-        creatives_per_tenant: creatives,
-        days,
-        ..SimConfig::default()
-    })
-    .expect("simulate");
-    w.tenants
-        .iter()
-        .map(|t| {
-            let rows = t.accounts.iter().flat_map(|a| a.rows.clone()).collect();
-            (t.name.clone(), rows)
-        })
-        .collect()
 }
 
 fn close(a: f64, e: f64) -> bool {

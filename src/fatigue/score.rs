@@ -149,7 +149,7 @@ pub fn score_prepared(
         x.row_mut(i).assign(&frames[*f].x.row(*r));
     }
     let hz = model.hazards(&x)?;
-    let drivers = model.drivers(&x, cfg.scoring.drivers)?;
+    let drivers = model.drivers(&x, &hz, cfg.scoring.drivers)?;
     let mut by_row = std::collections::HashMap::new();
     for (i, key) in model_rows.iter().enumerate() {
         by_row.insert(

@@ -25,6 +25,20 @@ pub(crate) fn sim_frame_with(
     creatives: usize,
     days: usize,
 ) -> LazyFrame {
+    let frames: Vec<LazyFrame> = sim_rows(seed, tenants, creatives, days)
+        .iter()
+        .map(|(t, rows)| rows_to_frame(t, rows).expect("frame").lazy())
+        .collect();
+    concat(frames, UnionArgs::default()).expect("concat")
+}
+
+/// Per tenant of a simulated world starting 2026-01-01: its name and rows.
+pub(crate) fn sim_rows(
+    seed: u64,
+    tenants: usize,
+    creatives: usize,
+    days: usize,
+) -> Vec<(String, Vec<crate::schema::AdDailyRow>)> {
     let world = simulate(&SimConfig {
         seed,
         tenants,
@@ -33,13 +47,14 @@ pub(crate) fn sim_frame_with(
         ..SimConfig::default()
     })
     .expect("simulate");
-    let mut frames = Vec::new();
-    for t in &world.tenants {
-        for a in &t.accounts {
-            frames.push(rows_to_frame(&t.name, &a.rows).expect("frame").lazy());
-        }
-    }
-    concat(frames, UnionArgs::default()).expect("concat")
+    world
+        .tenants
+        .into_iter()
+        .map(|t| {
+            let rows = t.accounts.into_iter().flat_map(|a| a.rows).collect();
+            (t.name, rows)
+        })
+        .collect()
 }
 
 pub(crate) fn small_config() -> JobConfig {
