@@ -102,6 +102,31 @@ fn main() {
     ));
     eprintln!("{:?}", report.last());
 
+    // 1b. The same with the row-by-row engine (its input rows built first, timed apart).
+    let t = Instant::now();
+    let input = rows_from_frame(&df).expect("rows");
+    let convert = t.elapsed().as_secs_f64();
+    let before = status_mb("VmRSS:");
+    reset_peak();
+    let t = Instant::now();
+    let q = fatigue::prepare_rows("scale", &input, &cfg.base).expect("prepare rows");
+    let secs = t.elapsed().as_secs_f64();
+    let peak = status_mb("VmHWM:") - before;
+    assert_eq!(
+        q.day.len(),
+        p.day.len(),
+        "both engines build every creative-day"
+    );
+    report.push((
+        format!(
+            "labels + features, row-by-row engine (`fatigue::prepare_rows`), {} creative-days",
+            q.day.len()
+        ),
+        format!("{secs:.1} s, peak memory +{peak:.0} MB (input rows built in {convert:.1} s)"),
+    ));
+    eprintln!("{:?}", report.last());
+    drop((q, input));
+
     // 3 (fitted first: scoring needs a model). As-of rows up to the person-period target.
     let data = fatigue::survival_rows(&p, &cfg.evaluation);
     let sp = fatigue::split(&data, &cfg.evaluation).expect("split");

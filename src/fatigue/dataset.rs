@@ -28,7 +28,7 @@ use crate::features::rows::{self, Keep};
 use crate::features::{
     FatigueConfig, feature_matrix, feature_names, features, label_creatives, label_days,
 };
-use crate::schema::{AdDailyRow, cols as ad};
+use crate::schema::{AdDailyRow, cols as ad, rows_from_frame};
 
 /// Label-history features appended to [`feature_names`] (all from days ≤ t).
 pub const EXTRA_FEATURES: [&str; 7] = [
@@ -261,6 +261,54 @@ pub fn prepare_rows(
     cfg: &FatigueConfig,
 ) -> Result<Prepared, FatigueError> {
     prepare_rows_keep(tenant, rows, cfg, Keep::All)
+}
+
+/// [`prepare`] of a collected `ad_daily` frame (one tenant or several), computed row by row
+/// ([`prepare_rows`]) tenant by tenant and joined in tenant order: the rows, values and order
+/// of the Polars pipeline (tested), in a fraction of its time and memory. What training and
+/// evaluation use.
+pub fn prepare_frame(df: &DataFrame, cfg: &FatigueConfig) -> Result<Prepared, FatigueError> {
+    let tenants = df.column(ad::TENANT)?.str()?;
+    let mut names: Vec<&str> = tenants.iter().flatten().collect();
+    names.sort_unstable();
+    names.dedup();
+    if names.len() <= 1 {
+        let tenant = names.first().copied().unwrap_or_default().to_string();
+        return prepare_rows(&tenant, &rows_from_frame(df)?, cfg);
+    }
+    let mut parts = Vec::with_capacity(names.len());
+    for name in names {
+        let mask = tenants.equal(name);
+        let rows = rows_from_frame(&df.filter(&mask)?)?;
+        parts.push(prepare_rows(name, &rows, cfg)?);
+    }
+    concat_prepared(parts)
+}
+
+/// Prepared frames of distinct creatives, one after the other.
+fn concat_prepared(parts: Vec<Prepared>) -> Result<Prepared, FatigueError> {
+    let views: Vec<_> = parts.iter().map(|p| p.x.view()).collect();
+    let x = ndarray::concatenate(Axis(0), &views)
+        .map_err(|e| FatigueError::Data(format!("feature matrices differ in width: {e}")))?;
+    drop(views);
+    let mut out = Prepared {
+        feature_names: all_feature_names(),
+        creatives: Vec::new(),
+        creative: Vec::new(),
+        day: Vec::new(),
+        status: Vec::new(),
+        ratio: Vec::new(),
+        x,
+    };
+    for p in parts {
+        let offset = out.creatives.len();
+        out.creatives.extend(p.creatives);
+        out.creative.extend(p.creative.iter().map(|c| c + offset));
+        out.day.extend(p.day);
+        out.status.extend(p.status);
+        out.ratio.extend(p.ratio);
+    }
+    Ok(out)
 }
 
 /// [`prepare_rows`] with only each creative's last day in the frame (all days are computed;

@@ -11,7 +11,7 @@ use polars::prelude::*;
 use super::FatigueError;
 use super::baselines::BaselineRule;
 use super::config::JobConfig;
-use super::dataset::{Split, SurvivalData, prepare, split, survival_rows};
+use super::dataset::{Split, SurvivalData, prepare_frame, split, survival_rows};
 use super::metrics::{
     Curves, Metrics, curves as curves_of, evaluate as metrics_of, metric_direction,
 };
@@ -104,8 +104,10 @@ pub fn evaluate(
     let families = &cfg.models.families;
     let total = 2 + families.len() + BaselineRule::ALL.len();
     progress(0, total, "labels and features");
-    let counts = rule_counts(label_creatives(lf.clone(), &cfg.base.labels)?)?;
-    let prepared = prepare(lf, &cfg.base)?;
+    let df = lf.collect()?;
+    let counts = rule_counts(label_creatives(df.clone().lazy(), &cfg.base.labels)?)?;
+    let prepared = prepare_frame(&df, &cfg.base)?;
+    drop(df);
     let data = survival_rows(&prepared, &cfg.evaluation);
     let sp = split(&data, &cfg.evaluation)?;
     let (train, val, test) = (

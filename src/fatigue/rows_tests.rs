@@ -10,7 +10,7 @@ use polars::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::dataset::{Prepared, prepare, prepare_rows, prepare_rows_last};
+use super::dataset::{Prepared, prepare, prepare_frame, prepare_rows, prepare_rows_last};
 use super::tests::sim_rows as world_of;
 use crate::features::FatigueConfig;
 use crate::schema::{AdDailyRow, rows_to_frame};
@@ -32,6 +32,44 @@ fn assert_same(tenant: &str, rows: &[AdDailyRow], cfg: &FatigueConfig, what: &st
     let lf = rows_to_frame(tenant, rows).expect("frame").lazy();
     let want: Prepared = prepare(lf, cfg).expect("polars prepare");
     let got: Prepared = prepare_rows(tenant, rows, cfg).expect("row prepare");
+    assert_prepared_eq(&got, &want, what);
+
+    // Each creative's last day only: the same values as that day's row of the full frame.
+    let last: Prepared = prepare_rows_last(tenant, rows, cfg).expect("last rows");
+    let mut want_last = vec![None; want.creatives.len()];
+    for r in 0..want.day.len() {
+        want_last[want.creative[r]] = Some(r);
+    }
+    assert_eq!(
+        last.creatives.len(),
+        want.creatives.len(),
+        "{what}: last creatives"
+    );
+    assert_eq!(last.day.len(), want.creatives.len(), "{what}: one row each");
+    for (k, &c) in last.creative.iter().enumerate() {
+        assert_eq!(c, k, "{what}: last rows in creative order");
+        let r = want_last[c].expect("every creative has a row");
+        assert_eq!(last.day[k], want.day[r], "{what}: last day of {c}");
+        assert_eq!(last.status[k], want.status[r], "{what}: last status of {c}");
+        assert_eq!(
+            last.ratio[k].is_some(),
+            want.ratio[r].is_some(),
+            "{what}: ratio {c}"
+        );
+        for j in 0..want.x.ncols() {
+            let (g, w) = (last.x[[k, j]], want.x[[r, j]]);
+            assert!(
+                close(g, w),
+                "{what}: last row `{}` of creative {}: rows {g}, polars {w}",
+                want.feature_names[j],
+                want.creatives[c].key.ad_id
+            );
+        }
+    }
+}
+
+/// Asserts two prepared frames hold the same creatives, rows and values.
+fn assert_prepared_eq(got: &Prepared, want: &Prepared, what: &str) {
     assert_eq!(
         got.feature_names, want.feature_names,
         "{what}: feature names"
@@ -71,39 +109,6 @@ fn assert_same(tenant: &str, rows: &[AdDailyRow], cfg: &FatigueConfig, what: &st
             want.creatives[want.creative[r]].key.ad_id,
             want.day[r]
         );
-    }
-
-    // Each creative's last day only: the same values as that day's row of the full frame.
-    let last: Prepared = prepare_rows_last(tenant, rows, cfg).expect("last rows");
-    let mut want_last = vec![None; want.creatives.len()];
-    for r in 0..want.day.len() {
-        want_last[want.creative[r]] = Some(r);
-    }
-    assert_eq!(
-        last.creatives.len(),
-        want.creatives.len(),
-        "{what}: last creatives"
-    );
-    assert_eq!(last.day.len(), want.creatives.len(), "{what}: one row each");
-    for (k, &c) in last.creative.iter().enumerate() {
-        assert_eq!(c, k, "{what}: last rows in creative order");
-        let r = want_last[c].expect("every creative has a row");
-        assert_eq!(last.day[k], want.day[r], "{what}: last day of {c}");
-        assert_eq!(last.status[k], want.status[r], "{what}: last status of {c}");
-        assert_eq!(
-            last.ratio[k].is_some(),
-            want.ratio[r].is_some(),
-            "{what}: ratio {c}"
-        );
-        for j in 0..want.x.ncols() {
-            let (g, w) = (last.x[[k, j]], want.x[[r, j]]);
-            assert!(
-                close(g, w),
-                "{what}: last row `{}` of creative {}: rows {g}, polars {w}",
-                want.feature_names[j],
-                want.creatives[c].key.ad_id
-            );
-        }
     }
 }
 
@@ -258,4 +263,38 @@ fn scores_from_a_frame_equal_the_polars_scores() {
         assert!(near(g.expected_days_to_onset, w.expected_days_to_onset));
         assert_eq!(g.drivers, w.drivers, "{}", w.ad_id);
     }
+}
+
+#[test]
+fn frames_of_several_tenants_prepare_like_polars() {
+    // Three tenants in one frame, out of name order; the third is a copy of the first under
+    // another name (same account and ad ids: only the tenant keeps them apart) with its
+    // volumes changed.
+    let world = world(47);
+    let (first, rows) = &world[0];
+    let copy: Vec<AdDailyRow> = rows
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.impressions = r.impressions * 3 / 2;
+            r.spend = r.spend.map(|s| s * 1.7);
+            r
+        })
+        .collect();
+    let mut pooled = rows_to_frame("zz-copy", &copy).expect("frame");
+    for (tenant, rows) in world.iter().rev() {
+        pooled
+            .vstack_mut(&rows_to_frame(tenant, rows).expect("frame"))
+            .expect("same schema");
+    }
+    let cfg = FatigueConfig::default();
+    let want = prepare(pooled.clone().lazy(), &cfg).expect("polars prepare");
+    let got = prepare_frame(&pooled, &cfg).expect("row prepare");
+    let tenants: Vec<&str> = got
+        .creatives
+        .iter()
+        .map(|c| c.key.tenant.as_str())
+        .collect();
+    assert!(tenants.contains(&first.as_str()) && tenants.contains(&"zz-copy"));
+    assert_prepared_eq(&got, &want, "three tenants");
 }
