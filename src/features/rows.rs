@@ -561,45 +561,49 @@ pub fn compute(
             .collect()
     });
 
-    // Per creative: its labels and its feature rows (row-major), on all cores when large.
+    // Per creative: its labels, and its feature rows written straight into its own slice of
+    // the matrix (row-major), on all cores when large.
     let names = feature_names();
     let ncols = names.len() + spare_cols;
-    let one = |c: usize| -> (Labelled, Vec<f64>, PerDay) {
+    let first_kept = |d: &Dense| match keep {
+        Keep::All => 0,
+        Keep::Last => d.len().saturating_sub(1),
+    };
+    let total: usize = dense.iter().map(|d| d.len()).sum();
+    let kept_rows: usize = dense.iter().map(|d| d.len() - first_kept(d)).sum();
+    let mut flat = vec![0.0; kept_rows * ncols];
+    let mut blocks: Vec<&mut [f64]> = Vec::with_capacity(dense.len());
+    let mut rest = flat.as_mut_slice();
+    for d in &dense {
+        let (block, tail) = rest.split_at_mut((d.len() - first_kept(d)) * ncols);
+        blocks.push(block);
+        rest = tail;
+    }
+    let one = |(c, block): (usize, &mut [f64])| -> (Labelled, PerDay) {
         let d = &dense[c];
         let acct = &accounts[d.account];
         let lab = label(d, acct, &label_sums[d.account], labels);
         let flab = feature_sums
             .as_ref()
             .map(|s| label(d, acct, &s[d.account], &features.labels));
-        let first_kept = match keep {
-            Keep::All => 0,
-            Keep::Last => d.len().saturating_sub(1),
-        };
-        let mut block = vec![0.0; (d.len() - first_kept) * ncols];
         let per_day = creative_features(
             d,
             acct,
             flab.as_ref().unwrap_or(&lab),
             features,
             creatives[c].0,
-            first_kept,
-            &mut block,
+            first_kept(d),
+            block,
             ncols,
         );
-        (lab, block, per_day)
+        (lab, per_day)
     };
-    let per: Vec<(Labelled, Vec<f64>, PerDay)> = if dense.len() >= PARALLEL_MIN_CREATIVES {
-        (0..dense.len()).into_par_iter().map(one).collect()
+    let per: Vec<(Labelled, PerDay)> = if dense.len() >= PARALLEL_MIN_CREATIVES {
+        blocks.into_par_iter().enumerate().map(one).collect()
     } else {
-        (0..dense.len()).map(one).collect()
+        blocks.into_iter().enumerate().map(one).collect()
     };
 
-    let total: usize = dense.iter().map(|d| d.len()).sum();
-    let kept_rows = match keep {
-        Keep::All => total,
-        Keep::Last => dense.len(),
-    };
-    let mut flat = Vec::with_capacity(kept_rows * ncols);
     let mut out = RowFrame {
         creatives: Vec::with_capacity(dense.len()),
         creative: Vec::with_capacity(total),
@@ -613,7 +617,7 @@ pub fn compute(
     // The 7-day rates and delivery of every row, for the account medians.
     let mut rates7: Vec<[Option<f64>; 4]> = Vec::with_capacity(total);
     let mut active: Vec<bool> = Vec::with_capacity(total);
-    for (c, (d, (lab, block, per_day))) in dense.iter().zip(per).enumerate() {
+    for (c, (d, (lab, per_day))) in dense.iter().zip(per).enumerate() {
         let (platform, account_id, ad_id) = creatives[c];
         let acct = &accounts[d.account];
         let n = d.len();
@@ -641,12 +645,8 @@ pub fn compute(
             insufficient: lab.kind.is_none(),
             left_truncated: d.first == acct.first,
         });
-        let first_kept = match keep {
-            Keep::All => 0,
-            Keep::Last => n.saturating_sub(1),
-        };
         let row0 = out.day.len();
-        out.kept.extend(row0 + first_kept..row0 + n);
+        out.kept.extend(row0 + first_kept(d)..row0 + n);
         for i in 0..n {
             out.creative.push(c);
             out.day.push(d.first + i as i32);
@@ -654,7 +654,6 @@ pub fn compute(
             out.ratio.push(lab.used[i]);
             active.push(d.active(i));
         }
-        flat.extend_from_slice(&block);
         rates7.extend(per_day.rates7);
         out.ctr_vs_peak.extend(per_day.ctr_vs_peak);
     }
