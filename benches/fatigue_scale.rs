@@ -4,9 +4,11 @@
 //! simulator's most) × `OMNIFY_SCALE_DAYS` days (default 300), all put under one tenant with
 //! account ids made distinct:
 //!
-//! 1. labels + features (`fatigue::prepare`: labels, 49 features, label-history features) of
-//!    every creative-day: wall time and the process's peak resident memory above what it held
-//!    before (the input frame);
+//! 1. labels + features (labels, 49 features, label-history features) of every creative-day,
+//!    with the Polars pipeline (`fatigue::prepare`, the definition) and with the row-by-row
+//!    engine training uses (`fatigue::prepare_rows`, the same values; its input rows are built
+//!    from the frame first and timed apart): wall time and the process's peak resident memory
+//!    above what it held before (the input);
 //! 2. scoring every creative active at the last day from the warehouse (`omnify score
 //!    fatigue`'s path: read the tenant's rows, Polars features, model, drivers), with a
 //!    logistic hazard fitted on the world; and the same creatives through the row-by-row path

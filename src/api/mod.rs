@@ -36,6 +36,7 @@ pub mod extract;
 mod metrics;
 mod routes;
 mod server;
+pub mod snapshots;
 
 pub use champions::Champions;
 pub use error::{ApiError, FieldError, Problem};
@@ -54,6 +55,8 @@ pub struct AppState {
     pub champions: Champions,
     /// Batches small scoring requests into shared feature runs.
     pub batcher: batcher::Batcher,
+    /// Each tenant's fatigue features at its latest day, for `ad_ids` scoring.
+    pub snapshots: snapshots::Snapshots,
     /// The fatigue job spec in force (scoring thresholds, feature settings).
     pub fatigue_spec: JobConfig,
     pub key_cache: KeyCache,
@@ -85,6 +88,7 @@ impl AppState {
             warehouse: Arc::new(warehouse),
             state: Arc::new(state),
             fatigue_spec,
+            snapshots: snapshots::Snapshots::default(),
             key_cache: RwLock::new(HashMap::new()),
             limiter: RateLimiter::keyed(Quota::per_second(per_sec)),
             clock: governor::clock::DefaultClock::default(),

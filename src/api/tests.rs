@@ -491,7 +491,8 @@ fn scoring_from_the_body_and_from_the_warehouse() {
                 assert!(monotone, "{s}");
             }
         }
-        // From the warehouse: the same numbers as the library's own scoring of those rows.
+        // From the warehouse: the same numbers as the library's own scoring of the tenant
+        // (the account medians and seasonal index read the ad's neighbours too).
         let (ad, as_of) = active_ad(&e.a);
         let r = call(
             &e.app,
@@ -511,11 +512,11 @@ fn scoring_from_the_body_and_from_the_warehouse() {
                 .unwrap();
         let model = crate::fatigue::FittedModel::from_files(&loaded.files).unwrap();
         let f = fixture();
-        let lf = f.frame.clone().lazy().filter(
-            col("tenant")
-                .eq(lit(e.a.as_str()))
-                .and(col("ad_id").eq(lit(ad.as_str()))),
-        );
+        let lf = f
+            .frame
+            .clone()
+            .lazy()
+            .filter(col("tenant").eq(lit(e.a.as_str())));
         let want = std::thread::Builder::new()
             .stack_size(64 << 20)
             .spawn(move || {
@@ -531,8 +532,86 @@ fn scoring_from_the_body_and_from_the_warehouse() {
             .unwrap()
             .join()
             .unwrap();
-        assert_eq!(got["status"], want[0].status);
-        assert_eq!(got["p_onset_14d"].as_f64(), want[0].p_onset_14d);
+        let want = want
+            .iter()
+            .find(|w| w.ad_id == ad)
+            .expect("the ad is scored");
+        assert_eq!(got["status"], want.status);
+        assert_eq!(got["p_onset_14d"].as_f64(), want.p_onset_14d);
+    });
+}
+
+#[test]
+fn warehouse_scores_default_to_the_latest_day_and_follow_ingests() {
+    let e = env();
+    run(async move {
+        let key = e.key(&e.a, Role::Read);
+        let score = |body: Value| {
+            let (app, key) = (e.app.clone(), key.clone());
+            async move { call(&app, "POST", "/v1/fatigue/score", Some(&key), Some(body)).await }
+        };
+        let tenant_rows = fixture()
+            .frame
+            .clone()
+            .lazy()
+            .filter(col("tenant").eq(lit(e.a.as_str())))
+            .collect()
+            .unwrap();
+        let rows = crate::schema::rows_from_frame(&tenant_rows).unwrap();
+        let last = rows.iter().map(|r| r.date).max().unwrap();
+        let (ad, _) = active_ad(&e.a);
+        let loaded =
+            e.st.registry
+                .load_champion(&e.a, ModelKind::Fatigue)
+                .unwrap();
+        let model = crate::fatigue::FittedModel::from_files(&loaded.files).unwrap();
+        let job = crate::bootstrap::fatigue_job().unwrap();
+
+        // No as_of: the tenant's latest day; an id asked twice is answered once; the numbers
+        // are those of scoring every creative of the tenant at that day.
+        let r = score(json!({"ad_ids": [ad, ad]})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["as_of"], last.to_string());
+        let got = r.json["scores"].as_array().unwrap();
+        assert_eq!(got.len(), 1);
+        let want =
+            crate::fatigue::score_frame(&tenant_rows, &e.a, last, &model, "v", &job).unwrap();
+        let want = want
+            .iter()
+            .find(|w| w.ad_id == ad)
+            .expect("active at its last day");
+        assert_eq!(got[0]["status"], want.status);
+        assert_eq!(got[0]["p_onset_14d"].as_f64(), want.p_onset_14d);
+        assert_eq!(got[0]["drivers"], want.drivers);
+
+        // A later day of the ad lands in the warehouse (as an ingest from another process
+        // would): the next answer is at that day, from the new rows.
+        let mut next: Vec<_> = rows
+            .iter()
+            .filter(|r| r.ad_id == ad && r.date == last)
+            .cloned()
+            .collect();
+        assert!(!next.is_empty());
+        for r in &mut next {
+            r.date = last + chrono::Duration::days(1);
+        }
+        e.st.warehouse
+            .ingest(crate::schema::rows_to_frame(&e.a, &next).unwrap())
+            .unwrap();
+        let r = score(json!({"ad_ids": [ad]})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["as_of"], next[0].date.to_string());
+        let mut all = rows.clone();
+        all.extend(next.iter().cloned());
+        let want = crate::fatigue::score_rows(&e.a, &all, next[0].date, &model, "v", &job).unwrap();
+        let want = want
+            .iter()
+            .find(|w| w.ad_id == ad)
+            .expect("active at the new day");
+        assert_eq!(
+            r.json["scores"][0]["p_onset_14d"].as_f64(),
+            want.p_onset_14d
+        );
     });
 }
 

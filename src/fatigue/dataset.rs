@@ -126,6 +126,34 @@ pub struct Prepared {
     pub x: Array2<f64>,
 }
 
+impl Prepared {
+    /// The frame of some of its creatives only (`creatives`: indices, each at most once), in
+    /// the order given, with every row of each.
+    pub fn select_creatives(&self, creatives: &[usize]) -> Prepared {
+        let mut new_index = vec![usize::MAX; self.creatives.len()];
+        for (k, &c) in creatives.iter().enumerate() {
+            new_index[c] = k;
+        }
+        let mut rows: Vec<usize> = (0..self.day.len())
+            .filter(|&r| new_index[self.creative[r]] != usize::MAX)
+            .collect();
+        // Rows of a creative stay together and in day order.
+        rows.sort_by_key(|&r| new_index[self.creative[r]]);
+        Prepared {
+            feature_names: self.feature_names.clone(),
+            creatives: creatives
+                .iter()
+                .map(|&c| self.creatives[c].clone())
+                .collect(),
+            creative: rows.iter().map(|&r| new_index[self.creative[r]]).collect(),
+            day: rows.iter().map(|&r| self.day[r]).collect(),
+            status: rows.iter().map(|&r| self.status[r]).collect(),
+            ratio: rows.iter().map(|&r| self.ratio[r]).collect(),
+            x: self.x.select(Axis(0), &rows),
+        }
+    }
+}
+
 fn key_exprs() -> Vec<Expr> {
     CREATIVE_KEY.iter().map(|k| col(*k)).collect()
 }
@@ -254,7 +282,7 @@ pub fn prepare(lf: LazyFrame, cfg: &FatigueConfig) -> Result<Prepared, FatigueEr
 }
 
 /// [`prepare`] computed row by row ([`crate::features::rows`]) for the creatives of `rows`
-/// (all of `tenant`): the same values without a Polars query, for small inputs.
+/// (all of `tenant`): the same values without a Polars query, faster at every size.
 pub fn prepare_rows(
     tenant: &str,
     rows: &[AdDailyRow],

@@ -1,10 +1,11 @@
 //! Creative-fatigue forecasting (DESIGN.md §4, issue 3 part 2): survival dataset, models,
 //! evaluation, training jobs and scoring, on top of [`crate::features`] (labels and features).
 //!
-//! Flow: `ad_daily` frame → [`dataset::prepare`] (labels + features + label-history features
-//! per creative-day) → [`dataset::survival_rows`] (as-of rows with censored durations,
+//! Flow: `ad_daily` frame → [`dataset::prepare_frame`] (labels + features + label-history
+//! features per creative-day, row by row; [`dataset::prepare`] is the Polars definition it is
+//! tested against) → [`dataset::survival_rows`] (as-of rows with censored durations,
 //! administratively censored at the horizon H) → [`dataset::split`] (time split with gaps ≥ H)
-//! → models → [`metrics::evaluate`] → [`pipeline::train`] (registry) → [`score::score`].
+//! → models → [`metrics::evaluate`] → [`pipeline::train`] (registry) → [`score::score_frame`].
 //!
 //! Every model is a [`FittedModel`] with the same interface: hazards h(1..=H) per row (n × H),
 //! calibrated with Platt scaling on the validation slice for the learned families

@@ -1,10 +1,11 @@
-//! The label and feature pipelines computed row by row in plain Rust, for scoring.
+//! The label and feature pipelines computed row by row in plain Rust: what scoring, training
+//! and evaluation use.
 //!
 //! The Polars pipelines ([`super::label_days`], [`super::label_creatives`], [`super::features`])
-//! are the definition and what training uses; a Polars query has a fixed cost of planning and
-//! dispatch (about 20 ms) that dwarfs the work for the few creatives of one scoring request,
-//! and at scale its many materialised window steps make it several times slower than one pass
-//! per creative. [`compute`] gives the same values for every creative-day — the feature matrix
+//! are the definition; a Polars query has a fixed cost of planning and dispatch (about 20 ms)
+//! that dwarfs the work for the few creatives of one scoring request, and at scale its many
+//! materialised window steps make it several times slower and hungrier than one pass per
+//! creative. [`compute`] gives the same values for every creative-day — the feature matrix
 //! in [`super::feature_names`] order (all days, or each creative's last: [`Keep`]), the status
 //! and the label ratio — and the same per-creative labels. Tests compare it with the Polars
 //! pipelines value by value on simulated data with gaps, restatements and missing fields.

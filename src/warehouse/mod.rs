@@ -20,7 +20,7 @@ pub mod summary;
 pub mod validate;
 
 pub use crate::fsutil::write_atomic;
-pub use store::{LocalStore, PartitionKey, PartitionStore};
+pub use store::{LocalStore, PartitionKey, PartitionStamp, PartitionStore};
 pub use summary::{Summary, SummaryRow};
 pub use validate::{ValidationError, valid_tenant, validate_frame};
 
@@ -211,6 +211,21 @@ impl Warehouse {
         Ok(f(self.scan_unlocked(tenant)?)?)
     }
 
+    /// The version of a tenant's rows: its partitions with their stamps, read under the shared
+    /// lock. Equal versions mean the same rows; any ingest, restatement or erase of the tenant
+    /// (from this process or another) changes it. Cheap (a directory listing and a `stat` per
+    /// partition), so callers can check it before reusing what they computed from the rows.
+    pub fn version(&self, tenant: &str) -> Result<TenantVersion, WarehouseError> {
+        let _lock = self.store.lock_shared().map_err(|e| self.io(e))?;
+        let mut parts = Vec::new();
+        for key in self.partitions(Some(tenant))? {
+            if let Some(stamp) = self.store.stamp(&key).map_err(|e| self.io(e))? {
+                parts.push((key, stamp));
+            }
+        }
+        Ok(TenantVersion(parts))
+    }
+
     /// All rows (optionally of one tenant) as a frame, read under the shared lock.
     pub fn load(&self, tenant: Option<&str>) -> Result<DataFrame, WarehouseError> {
         self.query(tenant, |lf| lf.collect())
@@ -251,6 +266,10 @@ impl Warehouse {
         self.store.delete_tenant(tenant).map_err(|e| self.io(e))
     }
 }
+
+/// See [`Warehouse::version`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantVersion(Vec<(PartitionKey, PartitionStamp)>);
 
 /// Reads a whole Parquet file.
 pub fn read_parquet(path: &Path) -> Result<DataFrame, WarehouseError> {

@@ -35,6 +35,9 @@ pub trait PartitionStore: Send + Sync {
     fn list(&self) -> io::Result<Vec<PartitionKey>>;
     /// A local path a Parquet reader can open for the partition, if it exists.
     fn local_path(&self, key: &PartitionKey) -> Option<PathBuf>;
+    /// What changes whenever the partition is rewritten (size and modification time), or
+    /// `None` when it does not exist.
+    fn stamp(&self, key: &PartitionKey) -> io::Result<Option<PartitionStamp>>;
     /// Replaces the partition atomically with `bytes`.
     fn put_atomic(&self, key: &PartitionKey, bytes: &[u8]) -> io::Result<()>;
     /// Removes every partition of a tenant (tenant erase).
@@ -44,6 +47,14 @@ pub trait PartitionStore: Send + Sync {
     /// Blocks until this process holds a shared reader lock (no writer is rewriting files while
     /// it is held); released on drop.
     fn lock_shared(&self) -> io::Result<WarehouseLock>;
+}
+
+/// Size in bytes and modification time (ns since the epoch) of a partition file: a rewrite
+/// (a new file renamed over the old one) changes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionStamp {
+    pub bytes: u64,
+    pub modified_ns: u128,
 }
 
 /// A lock on the warehouse (an OS file lock, so it also works across processes).
@@ -134,6 +145,20 @@ impl PartitionStore for LocalStore {
     fn local_path(&self, key: &PartitionKey) -> Option<PathBuf> {
         let p = self.table_dir().join(key.rel_path());
         p.exists().then_some(p)
+    }
+
+    fn stamp(&self, key: &PartitionKey) -> io::Result<Option<PartitionStamp>> {
+        match fs::metadata(self.table_dir().join(key.rel_path())) {
+            Ok(m) => Ok(Some(PartitionStamp {
+                bytes: m.len(),
+                modified_ns: m
+                    .modified()?
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos()),
+            })),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     fn put_atomic(&self, key: &PartitionKey, bytes: &[u8]) -> io::Result<()> {

@@ -243,3 +243,31 @@ fn concurrent_ingests_serialise_and_keep_every_row() {
         .collect();
     assert!(leftovers.is_empty());
 }
+
+#[test]
+fn a_tenants_version_changes_with_its_rows_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = Warehouse::open(dir.path()).unwrap();
+    let opts = LoadOptions::default();
+    let empty = wh.version("acme").unwrap();
+    wh.ingest(load_all(&[unified("unified/history.csv", "acme")], &opts).unwrap())
+        .unwrap();
+    let v1 = wh.version("acme").unwrap();
+    assert_ne!(v1, empty, "an ingest changes the version");
+    wh.load(Some("acme")).unwrap();
+    assert_eq!(wh.version("acme").unwrap(), v1, "reading changes nothing");
+    wh.ingest(load_all(&[unified("unified/history.csv", "beta")], &opts).unwrap())
+        .unwrap();
+    assert_eq!(
+        wh.version("acme").unwrap(),
+        v1,
+        "another tenant's ingest leaves it alone"
+    );
+    // A restatement rewrites two of acme's three partitions.
+    wh.ingest(load_all(&[unified("unified/restated.csv", "acme")], &opts).unwrap())
+        .unwrap();
+    let v2 = wh.version("acme").unwrap();
+    assert_ne!(v2, v1, "a restatement changes it");
+    wh.delete_tenant("acme").unwrap();
+    assert_eq!(wh.version("acme").unwrap(), empty, "an erase empties it");
+}

@@ -1,13 +1,15 @@
 //! `POST /v1/fatigue/score`: the tenant's champion fatigue model scores creatives either from
 //! the warehouse (`ad_ids`) or from histories in the body (`creatives`, nothing stored).
+//! Warehouse scores are those of scoring the whole tenant (`omnify score fatigue`): at the
+//! tenant's latest day they come from its in-memory feature snapshot ([`crate::api::snapshots`]),
+//! at another day from its rows up to that day.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
 use chrono::NaiveDate;
-use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -15,11 +17,12 @@ use super::Errors;
 use crate::api::champions::{Champion, Model};
 use crate::api::error::{ApiError, FieldError};
 use crate::api::extract::{ApiJson, Caller};
+use crate::api::snapshots::Snapshot;
 use crate::api::{AppState, blocking};
 use crate::fatigue::ScoreRow;
 use crate::platforms::Platform;
 use crate::registry::ModelKind;
-use crate::schema::{AdDailyRow, cols, rows_from_frame};
+use crate::schema::AdDailyRow;
 use crate::state::Role;
 
 /// Score creatives: give `ad_ids` (scored from the warehouse) or `creatives` with their
@@ -27,7 +30,8 @@ use crate::state::Role;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScoreRequest {
-    /// The day to score at [default: the latest day in the data].
+    /// The day to score at [default: the latest day in the data — of the tenant's warehouse
+    /// rows for `ad_ids`, of the histories for `creatives`].
     #[serde(default)]
     pub as_of: Option<NaiveDate>,
     /// Ad ids of the caller's tenant in the warehouse.
@@ -265,54 +269,65 @@ pub async fn score(
         return Err(ApiError::internal("unreachable request source"));
     };
     blocking(move || {
-        let list = Series::new("ids".into(), ids.clone());
-        let df = st
-            .warehouse
-            .query(Some(&tenant), |lf| {
-                // Only the columns the features read.
-                lf.filter(col(cols::AD_ID).is_in(lit(list).implode(false), false))
-                    .select(
-                        [
-                            cols::PLATFORM,
-                            cols::ACCOUNT_ID,
-                            cols::AD_ID,
-                            cols::DATE,
-                            cols::IMPRESSIONS,
-                            cols::CLICKS,
-                            cols::REACH,
-                            cols::SPEND,
-                            cols::CONVERSIONS,
-                        ]
-                        .map(col),
-                    )
-                    .collect()
-            })
-            .map_err(ApiError::internal)?;
-        let rows = rows_from_frame(&df).map_err(ApiError::internal)?;
-        drop(df);
-        let mut wanted = body_keys(&rows);
-        let found: BTreeSet<&str> = wanted.iter().map(|k| k.2.as_str()).collect();
-        let unknown: Vec<String> = ids
-            .iter()
-            .filter(|i| !found.contains(i.as_str()))
-            .cloned()
-            .collect();
-        // Unknown ids are marked by an empty platform.
-        wanted.extend(
-            unknown
-                .into_iter()
-                .map(|i| (String::new(), String::new(), i)),
-        );
-        let as_of = match as_of_req.or_else(|| rows.iter().map(|r| r.date).max()) {
-            Some(d) => d,
-            None => {
+        let spec = &st.fatigue_spec;
+        let latest = st.snapshots.latest(&st.warehouse, &tenant, spec)?;
+        // Which creatives the ids name (an id can exist on several platforms or accounts),
+        // from every row of the tenant; unknown ids are marked by an empty platform.
+        let mut wanted: Vec<Key> = Vec::new();
+        let mut seen = HashSet::new();
+        for id in &ids {
+            if !seen.insert(id.as_str()) {
+                continue;
+            }
+            match latest
+                .as_ref()
+                .and_then(|s| s.by_ad.get(id).map(|c| (s, c)))
+            {
+                Some((s, found)) => wanted.extend(found.iter().map(|&c| {
+                    let k = &s.prepared.creatives[c].key;
+                    (k.platform.clone(), k.account_id.clone(), k.ad_id.clone())
+                })),
+                None => wanted.push((String::new(), String::new(), id.clone())),
+            }
+        }
+        let Some(latest) = latest.filter(|_| wanted.iter().any(|k| !k.0.is_empty())) else {
+            let Some(as_of) = as_of_req else {
                 return Err(ApiError::invalid(
                     "ad_ids",
                     "none of these ads has rows in the warehouse",
                 ));
+            };
+            return Ok(Json(finish(Vec::new(), &wanted, &tenant, as_of, &version)));
+        };
+        // The latest day is served from the tenant's snapshot; another day is computed for
+        // this request from the tenant's rows up to it.
+        let as_of = as_of_req.unwrap_or(latest.as_of);
+        let snap = if as_of == latest.as_of {
+            latest
+        } else {
+            match Snapshot::build(&st.warehouse, &tenant, Some(as_of), spec)? {
+                Some(s) => Arc::new(s),
+                // No row of the tenant up to that day: every wanted creative is inactive.
+                None => return Ok(Json(finish(Vec::new(), &wanted, &tenant, as_of, &version))),
             }
         };
-        let scored = run_score(&tenant, &rows, as_of, &champion, &st.fatigue_spec)?;
+        let mut picked = Vec::new();
+        let mut taken = HashSet::new();
+        for id in &ids {
+            for &c in snap.by_ad.get(id).into_iter().flatten() {
+                if taken.insert(c) {
+                    picked.push(c);
+                }
+            }
+        }
+        let Model::Fatigue(model) = &champion.model else {
+            return Err(ApiError::internal("fatigue slot holds another kind"));
+        };
+        let sub = snap.prepared.select_creatives(&picked);
+        let scored = crate::fatigue::score_prepared(&[sub], as_of, model, &version, spec)
+            .map_err(crate::api::batcher::score_err)?
+            .pop()
+            .unwrap_or_default();
         Ok(Json(finish(scored, &wanted, &tenant, as_of, &version)))
     })
     .await

@@ -1,0 +1,125 @@
+//! Each tenant's fatigue features at its latest data day, kept in memory for `ad_ids` scoring.
+//!
+//! Scoring a batch of ad ids from the warehouse means reading the tenant's rows and computing
+//! every day's features of every creative of their accounts (the account medians and the
+//! seasonal index read all of them); for a large batch that dwarfs the model run. The features
+//! of each creative's last day do not change until the tenant's rows do, so they are computed
+//! once per [`Warehouse::version`] of the tenant — the first `ad_ids` request after an ingest,
+//! restatement or erase (from this process or another) rebuilds them, later requests only
+//! check the version (a directory listing) and select the creatives asked for. Scores are the
+//! same as `omnify score fatigue` of the whole tenant at that day (tested).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::NaiveDate;
+
+use crate::api::ApiError;
+use crate::fatigue::{JobConfig, Prepared, prepare_rows_until};
+use crate::schema::{cols, rows_from_frame};
+use crate::warehouse::{TenantVersion, Warehouse};
+use polars::prelude::*;
+
+/// A tenant's creatives with the features of their last day.
+pub struct Snapshot {
+    /// The tenant's rows these were computed from.
+    pub version: TenantVersion,
+    /// The tenant's latest data day (the scoring day these features serve).
+    pub as_of: NaiveDate,
+    /// Each creative's last day on or before `as_of`.
+    pub prepared: Prepared,
+    /// Ad id → its creatives (indices into `prepared.creatives`; one ad id can exist on
+    /// several platforms or accounts).
+    pub by_ad: HashMap<String, Vec<usize>>,
+}
+
+/// The warehouse columns the features read.
+const FEATURE_COLUMNS: [&str; 9] = [
+    cols::PLATFORM,
+    cols::ACCOUNT_ID,
+    cols::AD_ID,
+    cols::DATE,
+    cols::IMPRESSIONS,
+    cols::CLICKS,
+    cols::REACH,
+    cols::SPEND,
+    cols::CONVERSIONS,
+];
+
+impl Snapshot {
+    /// Computes the features of `tenant`'s creatives at `as_of` (default: its latest day)
+    /// from every row of the tenant up to that day. `None` when the tenant has no rows.
+    pub fn build(
+        warehouse: &Warehouse,
+        tenant: &str,
+        as_of: Option<NaiveDate>,
+        spec: &JobConfig,
+    ) -> Result<Option<Snapshot>, ApiError> {
+        let version = warehouse.version(tenant).map_err(ApiError::internal)?;
+        let df = warehouse
+            .query(Some(tenant), |lf| {
+                let lf = match as_of {
+                    Some(d) => lf.filter(col(cols::DATE).lt_eq(lit(d))),
+                    None => lf,
+                };
+                lf.select(FEATURE_COLUMNS.map(col)).collect()
+            })
+            .map_err(ApiError::internal)?;
+        let rows = rows_from_frame(&df).map_err(ApiError::internal)?;
+        drop(df);
+        let Some(as_of) = as_of.or_else(|| rows.iter().map(|r| r.date).max()) else {
+            return Ok(None);
+        };
+        let prepared = prepare_rows_until(tenant, &rows, as_of, spec)
+            .map_err(crate::api::batcher::score_err)?;
+        let mut by_ad: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, c) in prepared.creatives.iter().enumerate() {
+            by_ad.entry(c.key.ad_id.clone()).or_default().push(i);
+        }
+        Ok(Some(Snapshot {
+            version,
+            as_of,
+            prepared,
+            by_ad,
+        }))
+    }
+}
+
+/// A tenant's current snapshot, locked while it is checked or rebuilt so concurrent requests
+/// after an ingest wait for one rebuild instead of each running their own.
+type Slot = Arc<Mutex<Option<Arc<Snapshot>>>>;
+
+/// The latest-day snapshot of every tenant scored so far.
+#[derive(Default)]
+pub struct Snapshots {
+    slots: Mutex<HashMap<String, Slot>>,
+}
+
+impl Snapshots {
+    /// The tenant's snapshot at its latest day, rebuilt when its rows changed since; `None`
+    /// when it has no rows. Blocking (call it off the async runtime).
+    pub fn latest(
+        &self,
+        warehouse: &Warehouse,
+        tenant: &str,
+        spec: &JobConfig,
+    ) -> Result<Option<Arc<Snapshot>>, ApiError> {
+        let slot = {
+            let mut slots = self
+                .slots
+                .lock()
+                .map_err(|_| ApiError::internal("snapshot table poisoned"))?;
+            slots.entry(tenant.to_string()).or_default().clone()
+        };
+        let mut slot = slot
+            .lock()
+            .map_err(|_| ApiError::internal("snapshot slot poisoned"))?;
+        let version = warehouse.version(tenant).map_err(ApiError::internal)?;
+        if let Some(s) = slot.as_ref().filter(|s| s.version == version) {
+            return Ok(Some(s.clone()));
+        }
+        let fresh = Snapshot::build(warehouse, tenant, None, spec)?.map(Arc::new);
+        slot.clone_from(&fresh);
+        Ok(fresh)
+    }
+}
