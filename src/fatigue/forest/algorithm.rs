@@ -1,11 +1,12 @@
 //! Fit / predict of the per-horizon forests.
 
 use linfa::Dataset;
-use linfa::traits::{Fit, Predict};
+use linfa::traits::Fit;
 use linfa_trees::DecisionTree;
 use ndarray::{Array1, Array2, Axis};
 use rand::Rng;
 use rand::seq::SliceRandom;
+use rayon::prelude::*;
 
 use super::ForestParams;
 use crate::fatigue::FatigueError;
@@ -16,6 +17,80 @@ use crate::fatigue::dataset::SurvivalData;
 pub struct Tree {
     pub features: Vec<usize>,
     pub tree: DecisionTree<f64, usize>,
+}
+
+/// Inputs with at least this many rows are predicted on all cores.
+const PARALLEL_MIN_ROWS: usize = 2048;
+
+/// A fitted tree as a table of nodes whose splits name columns of the full feature matrix.
+struct FlatTree {
+    nodes: Vec<FlatNode>,
+}
+
+enum FlatNode {
+    Leaf(usize),
+    /// Go to `left` when `x[column] < threshold` (as linfa compares), else to `right`.
+    Split {
+        column: usize,
+        threshold: f64,
+        left: usize,
+        right: usize,
+    },
+}
+
+impl FlatTree {
+    fn new(t: &Tree) -> FlatTree {
+        let mut nodes = Vec::new();
+        Self::push(&mut nodes, t.tree.root_node(), &t.features);
+        FlatTree { nodes }
+    }
+
+    /// Appends `node` and its subtree; returns its index.
+    fn push(
+        nodes: &mut Vec<FlatNode>,
+        node: &linfa_trees::TreeNode<f64, usize>,
+        features: &[usize],
+    ) -> usize {
+        let at = nodes.len();
+        let children = node.children();
+        let (false, Some(Some(l)), Some(Some(r))) =
+            (node.is_leaf(), children.first(), children.get(1))
+        else {
+            // linfa gives every internal node both children; a leaf has its class.
+            nodes.push(FlatNode::Leaf(node.prediction().unwrap_or(0)));
+            return at;
+        };
+        let (feature, threshold, _) = node.split();
+        nodes.push(FlatNode::Leaf(0)); // replaced below, once the children's places are known
+        let left = Self::push(nodes, l, features);
+        let right = Self::push(nodes, r, features);
+        nodes[at] = FlatNode::Split {
+            column: features.get(feature).copied().unwrap_or(usize::MAX),
+            threshold,
+            left,
+            right,
+        };
+        at
+    }
+
+    fn predict(&self, row: ndarray::ArrayView1<f64>) -> usize {
+        let mut i = 0;
+        loop {
+            match self.nodes.get(i) {
+                Some(FlatNode::Leaf(v)) => return *v,
+                Some(FlatNode::Split {
+                    column,
+                    threshold,
+                    left,
+                    right,
+                }) => {
+                    let v = row.get(*column).copied().unwrap_or(f64::NAN);
+                    i = if v < *threshold { *left } else { *right };
+                }
+                None => return 0,
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -86,16 +161,24 @@ impl Forest {
     }
 
     /// Vote shares per checkpoint, shrunk towards ½ by one pseudo-vote so no share is 0 or 1.
+    /// Trees are walked as flat node tables over the columns of `x` ([`FlatTree`]: the votes
+    /// of linfa's own `predict`, without copying each tree's feature columns out of `x`), on
+    /// all cores for large inputs.
     fn shares(&self, x: &Array2<f64>) -> Vec<Array1<f64>> {
         self.checkpoints
             .iter()
             .map(|(_, trees)| {
-                let mut votes = Array1::<f64>::zeros(x.nrows());
-                for t in trees {
-                    let pred: Array1<usize> = t.tree.predict(&x.select(Axis(1), &t.features));
-                    votes.zip_mut_with(&pred, |v, &p| *v += p as f64);
+                let flat: Vec<FlatTree> = trees.iter().map(FlatTree::new).collect();
+                let share = |row: ndarray::ArrayView1<f64>| {
+                    let votes: usize = flat.iter().map(|t| t.predict(row)).sum();
+                    (votes as f64 + 0.5) / (trees.len() as f64 + 1.0)
+                };
+                if x.nrows() >= PARALLEL_MIN_ROWS {
+                    let v: Vec<f64> = x.axis_iter(Axis(0)).into_par_iter().map(share).collect();
+                    Array1::from(v)
+                } else {
+                    x.axis_iter(Axis(0)).map(share).collect()
                 }
-                votes.mapv(|v| (v + 0.5) / (trees.len() as f64 + 1.0))
             })
             .collect()
     }
@@ -127,5 +210,61 @@ impl Forest {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use linfa::traits::Predict;
+    use ndarray::Array2;
+
+    use super::*;
+    use crate::fatigue::tests::{sim_rows, small_config};
+    use crate::fatigue::{prepare_rows, survival_rows};
+
+    #[test]
+    fn flat_trees_vote_exactly_like_linfas_predict() {
+        let cfg = small_config();
+        let (tenant, rows) = sim_rows(51, 1, 40, 150).swap_remove(0);
+        let p = prepare_rows(&tenant, &rows, &cfg.base).unwrap();
+        let data = survival_rows(&p, &cfg.evaluation);
+        let forest = Forest::fit(&data, &cfg.models.forest, 5).unwrap();
+        // The data's rows, then rows sitting exactly on split thresholds (`<` goes left, so a
+        // value equal to the threshold must go right, as in linfa).
+        let mut x: Array2<f64> = data
+            .x
+            .slice(ndarray::s![..400.min(data.len()), ..])
+            .to_owned();
+        let mut on_edges = Vec::new();
+        for (_, trees) in &forest.checkpoints {
+            for t in trees {
+                for node in FlatTree::new(t).nodes.iter().take(6) {
+                    if let FlatNode::Split {
+                        column, threshold, ..
+                    } = node
+                    {
+                        let mut row = data.x.row(0).to_owned();
+                        row[*column] = *threshold;
+                        on_edges.push(row);
+                    }
+                }
+            }
+        }
+        assert!(!on_edges.is_empty());
+        for row in &on_edges {
+            x.push_row(row.view()).unwrap();
+        }
+        let mut checked = 0;
+        for (_, trees) in &forest.checkpoints {
+            for t in trees {
+                let want = t.tree.predict(&x.select(Axis(1), &t.features));
+                let flat = FlatTree::new(t);
+                for (i, row) in x.axis_iter(Axis(0)).enumerate() {
+                    assert_eq!(flat.predict(row), want[i], "row {i}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 1000);
     }
 }
