@@ -584,6 +584,20 @@ fn warehouse_scores_default_to_the_latest_day_and_follow_ingests() {
         assert_eq!(got[0]["p_onset_14d"].as_f64(), want.p_onset_14d);
         assert_eq!(got[0]["drivers"], want.drivers);
 
+        // Another day: computed from the tenant's rows up to it, with the same result as
+        // scoring the whole tenant there.
+        let earlier = last - chrono::Duration::days(5);
+        let r = score(json!({"ad_ids": [ad], "as_of": earlier.to_string()})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let want = crate::fatigue::score_rows(&e.a, &rows, earlier, &model, "v", &job).unwrap();
+        match want.iter().find(|w| w.ad_id == ad) {
+            Some(w) => {
+                assert_eq!(r.json["scores"][0]["status"], w.status);
+                assert_eq!(r.json["scores"][0]["p_onset_14d"].as_f64(), w.p_onset_14d);
+            }
+            None => assert_eq!(r.json["scores"][0]["status"], "inactive"),
+        }
+
         // A later day of the ad lands in the warehouse (as an ingest from another process
         // would): the next answer is at that day, from the new rows.
         let mut next: Vec<_> = rows
