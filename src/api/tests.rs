@@ -537,7 +537,13 @@ fn scoring_from_the_body_and_from_the_warehouse() {
             .find(|w| w.ad_id == ad)
             .expect("the ad is scored");
         assert_eq!(got["status"], want.status);
-        assert_eq!(got["p_onset_14d"].as_f64(), want.p_onset_14d);
+        // Equal to rounding: the library scored every active creative in one model run, the
+        // request one creative, and a network's matrix products round differently with the
+        // batch size (the fixture's champion family varies with the forest's run-to-run ties).
+        match (got["p_onset_14d"].as_f64(), want.p_onset_14d) {
+            (Some(g), Some(w)) => assert!((g - w).abs() <= 1e-12, "{g} vs {w}"),
+            (g, w) => assert_eq!(g, w),
+        }
     });
 }
 
