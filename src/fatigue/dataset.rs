@@ -26,7 +26,8 @@ use super::config::EvaluationConfig;
 use crate::features::cols::*;
 use crate::features::rows::{self, Keep};
 use crate::features::{
-    FatigueConfig, feature_matrix, feature_names, features, label_creatives, label_days,
+    FatigueConfig, MetricKind, RuleCounts, feature_matrix, feature_names, features,
+    label_creatives, label_days,
 };
 use crate::schema::{AdDailyRow, cols as ad, rows_from_frame};
 
@@ -102,6 +103,12 @@ pub struct CreativeLabels {
     pub key: CreativeKey,
     /// Onset day (days since 1970-01-01), if any.
     pub onset: Option<i32>,
+    /// The onset day of the unadjusted ratio (equal to `onset` without seasonal adjustment).
+    pub onset_unadjusted: Option<i32>,
+    /// The cost-like metric of its labels (none when `insufficient`).
+    pub metric: Option<MetricKind>,
+    /// Stopped delivering before the end of its account's data.
+    pub stopped: bool,
     /// Censoring day (last active day if stopped, else the account's last data day).
     pub censor: i32,
     /// Its last day with impressions, if any.
@@ -208,6 +215,18 @@ pub fn prepare(lf: LazyFrame, cfg: &FatigueConfig) -> Result<Prepared, FatigueEr
         strs(&cre, ad::AD_ID)?,
     );
     let onset = days_of(&cre, ONSET_DATE)?;
+    let onset_raw = days_of(&cre, ONSET_DATE_UNADJUSTED)?;
+    let metric: Vec<Option<MetricKind>> = cre
+        .column(METRIC_KIND)?
+        .str()?
+        .iter()
+        .map(|m| {
+            [MetricKind::Cpa, MetricKind::Cpc, MetricKind::InvCtr]
+                .into_iter()
+                .find(|k| Some(k.as_str()) == m)
+        })
+        .collect();
+    let stopped = bools(&cre, STOPPED)?;
     let censor = days_of(&cre, CENSOR_DATE)?;
     let last_active = days_of(&cre, LAST_ACTIVE_DATE)?;
     let insufficient = bools(&cre, INSUFFICIENT_DATA)?;
@@ -225,6 +244,9 @@ pub fn prepare(lf: LazyFrame, cfg: &FatigueConfig) -> Result<Prepared, FatigueEr
         creatives.push(CreativeLabels {
             key,
             onset: onset[r],
+            onset_unadjusted: onset_raw[r],
+            metric: metric[r],
+            stopped: stopped[r],
             censor: censor[r].unwrap_or(i32::MIN),
             last_active: last_active[r],
             insufficient: insufficient[r],
@@ -289,6 +311,30 @@ pub fn prepare_rows(
     cfg: &FatigueConfig,
 ) -> Result<Prepared, FatigueError> {
     prepare_rows_keep(tenant, rows, cfg, Keep::All)
+}
+
+/// How many creatives each labelling rule affected ([`crate::features::rule_counts`] of the
+/// same creatives, from their labels).
+pub fn rule_counts_of(creatives: &[CreativeLabels]) -> RuleCounts {
+    let count =
+        |f: &dyn Fn(&CreativeLabels) -> bool| creatives.iter().filter(|c| f(c)).count() as u64;
+    RuleCounts {
+        creatives: creatives.len() as u64,
+        left_truncated: count(&|c| c.left_truncated),
+        insufficient_data: count(&|c| c.insufficient),
+        metric_cpa: count(&|c| c.metric == Some(MetricKind::Cpa)),
+        metric_cpc: count(&|c| c.metric == Some(MetricKind::Cpc)),
+        metric_inv_ctr: count(&|c| c.metric == Some(MetricKind::InvCtr)),
+        events: count(&|c| c.onset.is_some()),
+        censored_stopped: count(&|c| c.onset.is_none() && c.stopped),
+        censored_end_of_data: count(&|c| c.onset.is_none() && !c.stopped),
+        onset_changed_by_adjustment: count(&|c| c.onset != c.onset_unadjusted),
+        onset_removed_by_adjustment: count(&|c| c.onset.is_none() && c.onset_unadjusted.is_some()),
+        onset_added_by_adjustment: count(&|c| c.onset.is_some() && c.onset_unadjusted.is_none()),
+        onset_moved_by_adjustment: count(&|c| {
+            c.onset.is_some() && c.onset_unadjusted.is_some() && c.onset != c.onset_unadjusted
+        }),
+    }
 }
 
 /// [`prepare`] of a collected `ad_daily` frame (one tenant or several), computed row by row
@@ -367,6 +413,9 @@ fn prepare_rows_keep(
                 ad_id: c.ad_id,
             },
             onset: c.onset,
+            onset_unadjusted: c.onset_unadjusted,
+            metric: c.metric,
+            stopped: c.stopped,
             censor: c.censor,
             last_active: c.last_active,
             insufficient: c.insufficient,

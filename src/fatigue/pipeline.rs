@@ -11,12 +11,12 @@ use polars::prelude::*;
 use super::FatigueError;
 use super::baselines::BaselineRule;
 use super::config::JobConfig;
-use super::dataset::{Split, SurvivalData, prepare_frame, split, survival_rows};
+use super::dataset::{Split, SurvivalData, prepare_frame, rule_counts_of, split, survival_rows};
 use super::metrics::{
     Curves, Metrics, curves as curves_of, evaluate as metrics_of, metric_direction,
 };
 use super::model::FittedModel;
-use crate::features::{RuleCounts, label_creatives, rule_counts};
+use crate::features::RuleCounts;
 use crate::registry::{ModelCard, ModelKind, PromotionDecision, Registry};
 use crate::schema::{cols as ad, days_to_date};
 
@@ -104,10 +104,8 @@ pub fn evaluate(
     let families = &cfg.models.families;
     let total = 2 + families.len() + BaselineRule::ALL.len();
     progress(0, total, "labels and features");
-    let df = lf.collect()?;
-    let counts = rule_counts(label_creatives(df.clone().lazy(), &cfg.base.labels)?)?;
-    let prepared = prepare_frame(&df, &cfg.base)?;
-    drop(df);
+    let prepared = prepare_frame(&lf.collect()?, &cfg.base)?;
+    let counts = rule_counts_of(&prepared.creatives);
     let data = survival_rows(&prepared, &cfg.evaluation);
     let sp = split(&data, &cfg.evaluation)?;
     let (train, val, test) = (

@@ -83,6 +83,12 @@ fn assert_prepared_eq(got: &Prepared, want: &Prepared, what: &str) {
         assert_eq!(g.key, w.key, "{what}: creative order");
         let k = &w.key.ad_id;
         assert_eq!(g.onset, w.onset, "{what}: onset of {k}");
+        assert_eq!(
+            g.onset_unadjusted, w.onset_unadjusted,
+            "{what}: unadjusted onset of {k}"
+        );
+        assert_eq!(g.metric, w.metric, "{what}: metric of {k}");
+        assert_eq!(g.stopped, w.stopped, "{what}: stopped {k}");
         assert_eq!(g.censor, w.censor, "{what}: censor of {k}");
         assert_eq!(g.last_active, w.last_active, "{what}: last active of {k}");
         assert_eq!(g.insufficient, w.insufficient, "{what}: insufficient {k}");
@@ -297,4 +303,30 @@ fn frames_of_several_tenants_prepare_like_polars() {
         .collect();
     assert!(tenants.contains(&first.as_str()) && tenants.contains(&"zz-copy"));
     assert_prepared_eq(&got, &want, "three tenants");
+}
+
+#[test]
+fn rule_counts_from_labels_equal_the_polars_counts() {
+    use crate::features::{label_creatives, rule_counts};
+    // Polars plans recurse deeply in debug builds: a roomy stack.
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(|| {
+            let cfg = FatigueConfig::default();
+            for (tenant, rows) in world(48) {
+                let lf = rows_to_frame(&tenant, &rows).expect("frame").lazy();
+                let want =
+                    rule_counts(label_creatives(lf, &cfg.labels).expect("labels")).expect("counts");
+                let prepared = prepare_rows(&tenant, &rows, &cfg).expect("prepare");
+                let got = super::dataset::rule_counts_of(&prepared.creatives);
+                assert_eq!(got, want, "{tenant}");
+                assert!(
+                    want.events > 0 && want.onset_changed_by_adjustment > 0,
+                    "{want:?}"
+                );
+            }
+        })
+        .expect("thread")
+        .join()
+        .expect("counts equal");
 }

@@ -21,7 +21,7 @@ use ndarray::Array2;
 use rayon::prelude::*;
 
 use super::cols::*;
-use super::{FeatureConfig, LabelConfig, feature_names};
+use super::{FeatureConfig, LabelConfig, MetricKind, feature_names};
 use crate::platforms::Platform;
 use crate::schema::{AdDailyRow, date_to_days};
 
@@ -33,6 +33,12 @@ pub struct RowCreative {
     pub ad_id: String,
     /// Onset day (days since 1970-01-01), if any.
     pub onset: Option<i32>,
+    /// The onset day the unadjusted ratio gives (equal to `onset` without seasonal adjustment).
+    pub onset_unadjusted: Option<i32>,
+    /// The cost-like metric its labels use (none when `insufficient`).
+    pub metric: Option<MetricKind>,
+    /// Stopped delivering (censored at its last active day when it has no onset).
+    pub stopped: bool,
     /// Censoring day (last active day if stopped, else the account's last data day).
     pub censor: i32,
     /// Its last day with impressions, if any.
@@ -277,6 +283,8 @@ struct Labelled {
     used: Vec<Option<f64>>,
     status: Vec<&'static str>,
     run_done: Vec<bool>,
+    /// `run_done` of the unadjusted ratio (for the rule counts).
+    run_done_raw: Vec<bool>,
     freeze: Option<usize>,
     kind: Option<Kind>,
 }
@@ -369,6 +377,7 @@ fn label(d: &Dense, acct: &Account, sums: &AccountSums, cfg: &LabelConfig) -> La
     };
 
     let mut used = Vec::with_capacity(n);
+    let mut raw = Vec::with_capacity(n);
     for i in 0..n {
         let own = Sums4 {
             imps: roll_imps[i] as f64,
@@ -404,6 +413,7 @@ fn label(d: &Dense, acct: &Account, sums: &AccountSums, cfg: &LabelConfig) -> La
         } else {
             ratio
         });
+        raw.push(ratio);
     }
 
     let k = cfg.onset_consecutive_days;
@@ -423,6 +433,7 @@ fn label(d: &Dense, acct: &Account, sums: &AccountSums, cfg: &LabelConfig) -> La
             .collect()
     };
     let run_done = runs(&used);
+    let run_done_raw = runs(&raw);
     let mut fatigued = false;
     let status = (0..n)
         .map(|i| {
@@ -439,6 +450,7 @@ fn label(d: &Dense, acct: &Account, sums: &AccountSums, cfg: &LabelConfig) -> La
         used,
         status,
         run_done,
+        run_done_raw,
         freeze,
         kind,
     }
@@ -628,15 +640,23 @@ pub fn compute(
             .map(|i| d.first + i as i32);
         let stopped = last_active.is_none_or(|l| acct.last - l >= labels.stop_after_days as i32);
         let back = labels.onset_consecutive_days as i32 - 1;
+        let onset_of = |runs: &[bool]| {
+            runs.iter()
+                .position(|r| *r)
+                .map(|i| d.first + i as i32 - back)
+        };
         out.creatives.push(RowCreative {
             platform: platform.to_string(),
             account_id: account_id.to_string(),
             ad_id: ad_id.to_string(),
-            onset: lab
-                .run_done
-                .iter()
-                .position(|r| *r)
-                .map(|i| d.first + i as i32 - back),
+            onset: onset_of(&lab.run_done),
+            onset_unadjusted: onset_of(&lab.run_done_raw),
+            metric: lab.kind.map(|k| match k {
+                Kind::Cpa => MetricKind::Cpa,
+                Kind::Cpc => MetricKind::Cpc,
+                Kind::InvCtr => MetricKind::InvCtr,
+            }),
+            stopped,
             censor: if stopped {
                 last_active.unwrap_or(d.first)
             } else {
