@@ -71,9 +71,10 @@ fn bootstrap(st: &AppState, opts: &ServeOptions, base_url: &str) -> Result<(), S
     Ok(())
 }
 
-/// Hands the heap pages freed since start (the bootstrap ingests and trains in this process)
-/// back to the system, so the server's resident memory is what it actually holds.
-fn release_free_memory() {
+/// Hands the heap pages freed since start (the bootstrap ingests and trains in this process;
+/// feature snapshots read whole tenants) back to the system, so the server's resident memory
+/// is what it actually holds.
+pub(crate) fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         unsafe extern "C" {

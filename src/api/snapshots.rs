@@ -118,8 +118,49 @@ impl Snapshots {
         if let Some(s) = slot.as_ref().filter(|s| s.version == version) {
             return Ok(Some(s.clone()));
         }
+        // Drop the old one first: a large tenant's rebuild then does not hold two.
+        *slot = None;
         let fresh = Snapshot::build(warehouse, tenant, None, spec)?.map(Arc::new);
         slot.clone_from(&fresh);
+        // The rebuild read and featurised every row of the tenant; hand that memory back.
+        crate::api::server::release_free_memory();
         Ok(fresh)
+    }
+
+    /// Brings the tenant's snapshot up to date if one is kept (the tenant has scored by ad
+    /// id since the server started); does nothing otherwise. Blocking.
+    pub fn refresh_if_kept(
+        &self,
+        warehouse: &Warehouse,
+        tenant: &str,
+        spec: &JobConfig,
+    ) -> Result<(), ApiError> {
+        let kept = self
+            .slots
+            .lock()
+            .map_err(|_| ApiError::internal("snapshot table poisoned"))?
+            .contains_key(tenant);
+        if kept {
+            self.latest(warehouse, tenant, spec)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the tenant's kept snapshot was built from its current rows.
+    pub fn is_current(&self, warehouse: &Warehouse, tenant: &str) -> Result<bool, ApiError> {
+        let slot = self
+            .slots
+            .lock()
+            .map_err(|_| ApiError::internal("snapshot table poisoned"))?
+            .get(tenant)
+            .cloned();
+        let Some(slot) = slot else { return Ok(false) };
+        let version = warehouse.version(tenant).map_err(ApiError::internal)?;
+        let built = slot
+            .lock()
+            .map_err(|_| ApiError::internal("snapshot slot poisoned"))?
+            .as_ref()
+            .map(|s| s.version.clone());
+        Ok(built == Some(version))
     }
 }

@@ -618,7 +618,13 @@ fn warehouse_scores_default_to_the_latest_day_and_follow_ingests() {
         e.st.warehouse
             .ingest(crate::schema::rows_to_frame(&e.a, &next).unwrap())
             .unwrap();
+        let current = || e.st.snapshots.is_current(&e.st.warehouse, &e.a).unwrap();
+        assert!(
+            !current(),
+            "another process's ingest is noticed by the next request"
+        );
         let r = score(json!({"ad_ids": [ad]})).await;
+        assert!(current());
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.json["as_of"], next[0].date.to_string());
         let mut all = rows.clone();
@@ -632,6 +638,31 @@ fn warehouse_scores_default_to_the_latest_day_and_follow_ingests() {
             r.json["scores"][0]["p_onset_14d"].as_f64(),
             want.p_onset_14d
         );
+
+        // An ingest through the API rebuilds the kept snapshot in the background.
+        let write = e.key(&e.a, Role::Write);
+        let report = std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/meta/insights_p1.json"),
+        )
+        .unwrap();
+        let req = Request::builder()
+            .method("POST")
+            .uri("/v1/ingest/meta")
+            .header(header::AUTHORIZATION, format!("Bearer {write}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(report))
+            .unwrap();
+        let r = send(&e.app, req).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let mut waited = 0;
+        while !current() {
+            assert!(
+                waited < 300,
+                "the snapshot was not rebuilt after the ingest"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            waited += 1;
+        }
     });
 }
 

@@ -113,6 +113,17 @@ pub async fn ingest(
             crate::warehouse::WarehouseError::Invalid(m) => ApiError::unprocessable(m.to_string()),
             other => ApiError::internal(other),
         })?;
+        // A tenant that scores by ad id gets its latest-day features rebuilt now, in the
+        // background, rather than by its next request.
+        let (st2, tenant) = (st.clone(), caller.tenant.clone());
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) =
+                st2.snapshots
+                    .refresh_if_kept(&st2.warehouse, &tenant, &st2.fatigue_spec)
+            {
+                tracing::warn!(tenant, error = %e.detail, "rebuilding the feature snapshot failed");
+            }
+        });
         Ok(Json(IngestResponse {
             platforms,
             rows: r.rows,
