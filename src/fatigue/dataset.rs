@@ -340,21 +340,27 @@ pub fn rule_counts_of(creatives: &[CreativeLabels]) -> RuleCounts {
 /// [`prepare`] of a collected `ad_daily` frame (one tenant or several), computed row by row
 /// ([`prepare_rows`]) tenant by tenant and joined in tenant order: the rows, values and order
 /// of the Polars pipeline (tested), in a fraction of its time and memory. What training and
-/// evaluation use.
-pub fn prepare_frame(df: &DataFrame, cfg: &FatigueConfig) -> Result<Prepared, FatigueError> {
+/// evaluation use, with `keep` the rows whose features the frame holds (training keeps
+/// [`Keep::AtRiskEvery`] its stride: every row [`survival_rows`] can pick, a fraction of the
+/// memory).
+pub fn prepare_frame(
+    df: &DataFrame,
+    cfg: &FatigueConfig,
+    keep: Keep,
+) -> Result<Prepared, FatigueError> {
     let tenants = df.column(ad::TENANT)?.str()?;
     let mut names: Vec<&str> = tenants.iter().flatten().collect();
     names.sort_unstable();
     names.dedup();
     if names.len() <= 1 {
         let tenant = names.first().copied().unwrap_or_default().to_string();
-        return prepare_rows(&tenant, &rows_from_frame(df)?, cfg);
+        return prepare_rows_keep(&tenant, &rows_from_frame(df)?, cfg, keep);
     }
     let mut parts = Vec::with_capacity(names.len());
     for name in names {
         let mask = tenants.equal(name);
         let rows = rows_from_frame(&df.filter(&mask)?)?;
-        parts.push(prepare_rows(name, &rows, cfg)?);
+        parts.push(prepare_rows_keep(name, &rows, cfg, keep)?);
     }
     concat_prepared(parts)
 }
@@ -395,7 +401,7 @@ pub fn prepare_rows_last(
     prepare_rows_keep(tenant, rows, cfg, Keep::Last)
 }
 
-fn prepare_rows_keep(
+pub fn prepare_rows_keep(
     tenant: &str,
     rows: &[AdDailyRow],
     cfg: &FatigueConfig,

@@ -17,6 +17,7 @@ use super::metrics::{
 };
 use super::model::FittedModel;
 use crate::features::RuleCounts;
+use crate::features::rows::Keep;
 use crate::registry::{ModelCard, ModelKind, PromotionDecision, Registry};
 use crate::schema::{cols as ad, days_to_date};
 
@@ -104,7 +105,9 @@ pub fn evaluate(
     let families = &cfg.models.families;
     let total = 2 + families.len() + BaselineRule::ALL.len();
     progress(0, total, "labels and features");
-    let prepared = prepare_frame(&lf.collect()?, &cfg.base)?;
+    // Features are kept only for the days that can become as-of rows.
+    let stride = u32::try_from(cfg.evaluation.stride_days).unwrap_or(u32::MAX);
+    let prepared = prepare_frame(&lf.collect()?, &cfg.base, Keep::AtRiskEvery(stride))?;
     let counts = rule_counts_of(&prepared.creatives);
     let data = survival_rows(&prepared, &cfg.evaluation);
     let sp = split(&data, &cfg.evaluation)?;

@@ -10,9 +10,12 @@ use polars::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::dataset::{Prepared, prepare, prepare_frame, prepare_rows, prepare_rows_last};
+use super::dataset::{
+    Prepared, prepare, prepare_frame, prepare_rows, prepare_rows_keep, prepare_rows_last,
+};
 use super::tests::sim_rows as world_of;
 use crate::features::FatigueConfig;
+use crate::features::rows::Keep;
 use crate::schema::{AdDailyRow, rows_to_frame};
 
 /// Per tenant: its rows, from a small simulated world.
@@ -295,7 +298,7 @@ fn frames_of_several_tenants_prepare_like_polars() {
     }
     let cfg = FatigueConfig::default();
     let want = prepare(pooled.clone().lazy(), &cfg).expect("polars prepare");
-    let got = prepare_frame(&pooled, &cfg).expect("row prepare");
+    let got = prepare_frame(&pooled, &cfg, Keep::All).expect("row prepare");
     let tenants: Vec<&str> = got
         .creatives
         .iter()
@@ -329,4 +332,32 @@ fn rule_counts_from_labels_equal_the_polars_counts() {
         .expect("thread")
         .join()
         .expect("counts equal");
+}
+
+#[test]
+fn training_rows_from_at_risk_days_equal_those_from_every_day() {
+    use super::dataset::survival_rows;
+    use crate::fatigue::tests::small_config;
+    let mut cfg = small_config();
+    for stride in [1, 2, 3] {
+        cfg.evaluation.stride_days = stride;
+        for (tenant, rows) in world(49) {
+            let all = prepare_rows(&tenant, &rows, &cfg.base).expect("all days");
+            let few =
+                prepare_rows_keep(&tenant, &rows, &cfg.base, Keep::AtRiskEvery(stride as u32))
+                    .expect("at-risk days");
+            assert!(few.day.len() < all.day.len());
+            let (want, got) = (
+                survival_rows(&all, &cfg.evaluation),
+                survival_rows(&few, &cfg.evaluation),
+            );
+            assert!(want.len() > 100, "{}", want.len());
+            assert_eq!(got.creative, want.creative, "stride {stride}");
+            assert_eq!(got.as_of, want.as_of);
+            assert_eq!(got.duration, want.duration);
+            assert_eq!(got.event, want.event);
+            assert_eq!(got.onset, want.onset);
+            assert_eq!(got.x, want.x, "stride {stride}: features");
+        }
+    }
 }

@@ -78,6 +78,10 @@ pub enum Keep {
     /// Each creative's last day only (what scoring reads); the other days are still computed
     /// (their sums, running maxima and the account medians feed the last one).
     Last,
+    /// The days that can become training rows: at risk (healthy or limited), delivering, on a
+    /// day number that is a multiple of the stride (a superset of what
+    /// `fatigue::survival_rows` picks); the other days are still computed.
+    AtRiskEvery(u32),
 }
 
 /// `v >= t` with NaN above every number (Polars' comparison order).
@@ -574,44 +578,67 @@ pub fn compute(
             .collect()
     });
 
-    // Per creative: its labels, and its feature rows written straight into its own slice of
-    // the matrix (row-major), on all cores when large.
-    let names = feature_names();
-    let ncols = names.len() + spare_cols;
-    let first_kept = |d: &Dense| match keep {
-        Keep::All => 0,
-        Keep::Last => d.len().saturating_sub(1),
-    };
-    let total: usize = dense.iter().map(|d| d.len()).sum();
-    let kept_rows: usize = dense.iter().map(|d| d.len() - first_kept(d)).sum();
-    let mut flat = vec![0.0; kept_rows * ncols];
-    let mut blocks: Vec<&mut [f64]> = Vec::with_capacity(dense.len());
-    let mut rest = flat.as_mut_slice();
-    for d in &dense {
-        let (block, tail) = rest.split_at_mut((d.len() - first_kept(d)) * ncols);
-        blocks.push(block);
-        rest = tail;
-    }
-    let one = |(c, block): (usize, &mut [f64])| -> (Labelled, PerDay) {
+    // Per creative: its labels (both settings when they differ), on all cores when large.
+    let label_one = |c: usize| -> (Labelled, Option<Labelled>) {
         let d = &dense[c];
         let acct = &accounts[d.account];
         let lab = label(d, acct, &label_sums[d.account], labels);
         let flab = feature_sums
             .as_ref()
             .map(|s| label(d, acct, &s[d.account], &features.labels));
-        let per_day = creative_features(
+        (lab, flab)
+    };
+    let labs: Vec<(Labelled, Option<Labelled>)> = if dense.len() >= PARALLEL_MIN_CREATIVES {
+        (0..dense.len()).into_par_iter().map(label_one).collect()
+    } else {
+        (0..dense.len()).map(label_one).collect()
+    };
+    // The days of each creative that get a matrix row.
+    let kept_days: Vec<Vec<usize>> = dense
+        .iter()
+        .zip(&labs)
+        .map(|(d, (lab, _))| match keep {
+            Keep::All => (0..d.len()).collect(),
+            Keep::Last => (d.len().saturating_sub(1)..d.len()).collect(),
+            Keep::AtRiskEvery(stride) => (0..d.len())
+                .filter(|&i| {
+                    d.active(i)
+                        && matches!(lab.status[i], STATUS_HEALTHY | STATUS_LIMITED)
+                        && (d.first + i as i32).rem_euclid(stride.max(1) as i32) == 0
+                })
+                .collect(),
+        })
+        .collect();
+
+    // Per creative: its feature rows written straight into its own slice of the matrix
+    // (row-major), on all cores when large.
+    let names = feature_names();
+    let ncols = names.len() + spare_cols;
+    let total: usize = dense.iter().map(|d| d.len()).sum();
+    let kept_rows: usize = kept_days.iter().map(Vec::len).sum();
+    let mut flat = vec![0.0; kept_rows * ncols];
+    let mut blocks: Vec<&mut [f64]> = Vec::with_capacity(dense.len());
+    let mut rest = flat.as_mut_slice();
+    for days in &kept_days {
+        let (block, tail) = rest.split_at_mut(days.len() * ncols);
+        blocks.push(block);
+        rest = tail;
+    }
+    let one = |(c, block): (usize, &mut [f64])| -> PerDay {
+        let d = &dense[c];
+        let (lab, flab) = &labs[c];
+        creative_features(
             d,
-            acct,
-            flab.as_ref().unwrap_or(&lab),
+            &accounts[d.account],
+            flab.as_ref().unwrap_or(lab),
             features,
             creatives[c].0,
-            first_kept(d),
+            &kept_days[c],
             block,
             ncols,
-        );
-        (lab, per_day)
+        )
     };
-    let per: Vec<(Labelled, PerDay)> = if dense.len() >= PARALLEL_MIN_CREATIVES {
+    let per: Vec<PerDay> = if dense.len() >= PARALLEL_MIN_CREATIVES {
         blocks.into_par_iter().enumerate().map(one).collect()
     } else {
         blocks.into_iter().enumerate().map(one).collect()
@@ -630,7 +657,7 @@ pub fn compute(
     // The 7-day rates and delivery of every row, for the account medians.
     let mut rates7: Vec<[Option<f64>; 4]> = Vec::with_capacity(total);
     let mut active: Vec<bool> = Vec::with_capacity(total);
-    for (c, (d, (lab, per_day))) in dense.iter().zip(per).enumerate() {
+    for (c, ((d, (lab, _)), per_day)) in dense.iter().zip(labs).zip(per).enumerate() {
         let (platform, account_id, ad_id) = creatives[c];
         let acct = &accounts[d.account];
         let n = d.len();
@@ -667,7 +694,7 @@ pub fn compute(
             left_truncated: d.first == acct.first,
         });
         let row0 = out.day.len();
-        out.kept.extend(row0 + first_kept(d)..row0 + n);
+        out.kept.extend(kept_days[c].iter().map(|i| row0 + i));
         for i in 0..n {
             out.creative.push(c);
             out.day.push(d.first + i as i32);
@@ -780,7 +807,7 @@ struct PerDay {
     ctr_vs_peak: Vec<f64>,
 }
 
-/// Writes the features of one creative's days from `first_kept` on into `block` (row-major,
+/// Writes the features of one creative's `kept` days (ascending day indices) into `block` (row-major,
 /// `ncols` per row; the account-relative ones are filled in later).
 #[allow(clippy::too_many_arguments)]
 fn creative_features(
@@ -789,7 +816,7 @@ fn creative_features(
     lab: &Labelled,
     cfg: &FeatureConfig,
     platform: &str,
-    first_kept: usize,
+    kept: &[usize],
     block: &mut [f64],
     ncols: usize,
 ) -> PerDay {
@@ -861,6 +888,7 @@ fn creative_features(
         rates7: Vec::with_capacity(n),
         ctr_vs_peak: Vec::with_capacity(n),
     };
+    let mut next_kept = 0;
     for i in 0..n {
         seen_spend |= d.spend_seen[i];
         seen_conv |= d.conv_seen[i];
@@ -911,9 +939,11 @@ fn creative_features(
         let cpm_peak = safe_div(cpm7, best(&mut cpm_best, cpm7, false));
         out.rates7.push([ctr7, cvr7, cpc7, cpm7]);
         out.ctr_vs_peak.push(neutral(ctr_peak, 1.0));
-        if i < first_kept {
+        if kept.get(next_kept) != Some(&i) {
             continue;
         }
+        let row = next_kept;
+        next_kept += 1;
 
         let den = sn[i] * stt[i] - st[i] * st[i];
         let num = sn[i] * sty[i] - st[i] * sy[i];
@@ -980,7 +1010,7 @@ fn creative_features(
             flag(i3[i] > 0.0),
             flag(d.first == acct_first_day),
         ];
-        let at = (i - first_kept) * ncols;
+        let at = row * ncols;
         block[at..at + values.len()].copy_from_slice(&values);
     }
     out
