@@ -28,7 +28,7 @@ use chrono::NaiveDate;
 use omnify::api::snapshots::Snapshot;
 use omnify::fatigue::{self, FittedModel, JobConfig};
 use omnify::features::rows::Keep;
-use omnify::schema::{AdDailyRow, rows_from_frame, rows_to_frame};
+use omnify::schema::{AdDailyRow, rows_to_frame};
 use omnify::simulate::{SimConfig, simulate};
 use omnify::warehouse::Warehouse;
 use polars::prelude::*;
@@ -50,8 +50,21 @@ fn status_mb(field: &str) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-/// Resets the peak resident memory (VmHWM) to the current resident memory.
+/// Resets the peak resident memory (VmHWM) to the current resident memory, after handing
+/// the heap pages freed by earlier steps back to the system (else a step that reuses them
+/// would look smaller than it is).
 fn reset_peak() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: glibc's malloc_trim takes no pointers from the caller; it only releases the
+        // allocator's own free pages.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
@@ -126,8 +139,8 @@ fn main() {
     //    the frame first, timed apart.
     let polars = env_num("OMNIFY_SCALE_POLARS", 1) != 0;
     let mut measure = |what: String, f: &mut dyn FnMut() -> usize| {
-        let before = status_mb("VmRSS:");
         reset_peak();
+        let before = status_mb("VmRSS:");
         let t = Instant::now();
         let n = f();
         let secs = t.elapsed().as_secs_f64();
@@ -151,7 +164,7 @@ fn main() {
         )
     });
     let t = Instant::now();
-    let input = rows_from_frame(&df).expect("rows");
+    let input = fatigue::input_rows(&df).expect("rows");
     let convert = t.elapsed().as_secs_f64();
     let all_days = measure(
         "labels + features, row-by-row engine, every day's features kept (`fatigue::prepare_rows`)"
@@ -251,8 +264,15 @@ fn main() {
         scored.len()
     });
     let t = Instant::now();
-    let rows = rows_from_frame(&wh.load(Some("scale")).expect("load")).expect("rows");
-    let fast = fatigue::score_rows("scale", &rows, as_of, &model, "bench", &cfg).expect("score");
+    let fast = fatigue::score_frame(
+        &wh.load(Some("scale")).expect("load"),
+        "scale",
+        as_of,
+        &model,
+        "bench",
+        &cfg,
+    )
+    .expect("score");
     report.push((
         format!(
             "score from the warehouse (row-by-row features), {} active creatives",
@@ -263,7 +283,7 @@ fn main() {
     if let Some(n) = polars_scored {
         assert_eq!(fast.len(), n, "both paths score the same creatives");
     }
-    drop((rows, wh, dir));
+    drop((wh, dir));
 
     // 4. Scoring from a tenant's latest-day feature snapshot, as the service does for `ad_ids`
     //    batches, on a synthetic tenant large enough for the figure.

@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use chrono::NaiveDate;
 
 use crate::api::ApiError;
-use crate::fatigue::{JobConfig, Prepared, prepare_rows_until};
-use crate::schema::{cols, rows_from_frame};
+use crate::fatigue::{INPUT_COLUMNS, JobConfig, Prepared, input_rows, prepare_rows_until};
+use crate::schema::cols;
 use crate::warehouse::{TenantVersion, Warehouse};
 use polars::prelude::*;
 
@@ -32,19 +32,6 @@ pub struct Snapshot {
     /// several platforms or accounts).
     pub by_ad: HashMap<String, Vec<usize>>,
 }
-
-/// The warehouse columns the features read.
-const FEATURE_COLUMNS: [&str; 9] = [
-    cols::PLATFORM,
-    cols::ACCOUNT_ID,
-    cols::AD_ID,
-    cols::DATE,
-    cols::IMPRESSIONS,
-    cols::CLICKS,
-    cols::REACH,
-    cols::SPEND,
-    cols::CONVERSIONS,
-];
 
 impl Snapshot {
     /// Computes the features of `tenant`'s creatives at `as_of` (default: its latest day)
@@ -62,10 +49,10 @@ impl Snapshot {
                     Some(d) => lf.filter(col(cols::DATE).lt_eq(lit(d))),
                     None => lf,
                 };
-                lf.select(FEATURE_COLUMNS.map(col)).collect()
+                lf.select(INPUT_COLUMNS.map(col)).collect()
             })
             .map_err(ApiError::internal)?;
-        let rows = rows_from_frame(&df).map_err(ApiError::internal)?;
+        let rows = input_rows(&df).map_err(crate::api::batcher::score_err)?;
         drop(df);
         let Some(as_of) = as_of.or_else(|| rows.iter().map(|r| r.date).max()) else {
             return Ok(None);

@@ -337,6 +337,25 @@ pub fn rule_counts_of(creatives: &[CreativeLabels]) -> RuleCounts {
     }
 }
 
+/// The `ad_daily` columns the labels and features read.
+pub const INPUT_COLUMNS: [&str; 9] = [
+    ad::PLATFORM,
+    ad::ACCOUNT_ID,
+    ad::AD_ID,
+    ad::DATE,
+    ad::IMPRESSIONS,
+    ad::CLICKS,
+    ad::REACH,
+    ad::SPEND,
+    ad::CONVERSIONS,
+];
+
+/// The rows of an `ad_daily` frame with only [`INPUT_COLUMNS`] read (no names, ids of
+/// campaigns or currency: a fraction of the allocations of the whole row).
+pub fn input_rows(df: &DataFrame) -> Result<Vec<AdDailyRow>, FatigueError> {
+    Ok(rows_from_frame(&df.select(INPUT_COLUMNS)?)?)
+}
+
 /// [`prepare`] of a collected `ad_daily` frame (one tenant or several), computed row by row
 /// ([`prepare_rows`]) tenant by tenant and joined in tenant order: the rows, values and order
 /// of the Polars pipeline (tested), in a fraction of its time and memory. What training and
@@ -354,12 +373,12 @@ pub fn prepare_frame(
     names.dedup();
     if names.len() <= 1 {
         let tenant = names.first().copied().unwrap_or_default().to_string();
-        return prepare_rows_keep(&tenant, &rows_from_frame(df)?, cfg, keep);
+        return prepare_rows_keep(&tenant, &input_rows(df)?, cfg, keep);
     }
     let mut parts = Vec::with_capacity(names.len());
     for name in names {
         let mask = tenants.equal(name);
-        let rows = rows_from_frame(&df.filter(&mask)?)?;
+        let rows = input_rows(&df.filter(&mask)?)?;
         parts.push(prepare_rows_keep(name, &rows, cfg, keep)?);
     }
     concat_prepared(parts)

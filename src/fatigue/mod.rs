@@ -61,8 +61,8 @@ pub(crate) mod tests;
 
 pub use config::{EvaluationConfig, JobConfig, ModelsConfig, ScoringConfig};
 pub use dataset::{
-    Prepared, SurvivalData, prepare, prepare_frame, prepare_rows, prepare_rows_keep,
-    prepare_rows_last, split, survival_rows,
+    INPUT_COLUMNS, Prepared, SurvivalData, input_rows, prepare, prepare_frame, prepare_rows,
+    prepare_rows_keep, prepare_rows_last, split, survival_rows,
 };
 pub use metrics::{Metrics, evaluate as metrics};
 pub use model::FittedModel;

@@ -16,9 +16,9 @@ use polars::prelude::*;
 use super::FatigueError;
 use super::common::{Summary, summarize, survival};
 use super::config::JobConfig;
-use super::dataset::{DayStatus, Prepared, prepare, prepare_rows_last};
+use super::dataset::{DayStatus, Prepared, input_rows, prepare, prepare_rows_last};
 use super::model::FittedModel;
-use crate::schema::{AdDailyRow, cols as ad, date_to_days, rows_from_frame};
+use crate::schema::{AdDailyRow, cols as ad, date_to_days};
 
 /// One scored creative.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -83,7 +83,7 @@ pub fn score_frame(
     version: &str,
     cfg: &JobConfig,
 ) -> Result<Vec<ScoreRow>, FatigueError> {
-    let rows = rows_from_frame(df)?;
+    let rows = input_rows(df)?;
     score_rows(tenant, &rows, as_of, model, version, cfg)
 }
 
