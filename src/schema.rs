@@ -216,13 +216,17 @@ pub fn rows_to_frame(tenant: &str, rows: &[AdDailyRow]) -> PolarsResult<DataFram
                 .collect::<Vec<Option<i64>>>(),
         ),
     ];
-    let mut columns = columns;
-    // A frame of all-null optional columns would otherwise infer the Null dtype.
+    ad_daily_frame(n, columns)
+}
+
+/// A frame of `n` rows from `ad_daily` columns, each cast to its [`ad_daily_schema`] type (a
+/// column of nulls would otherwise have the Null type).
+pub(crate) fn ad_daily_frame(n: usize, mut columns: Vec<Column>) -> PolarsResult<DataFrame> {
     let schema = ad_daily_schema();
     for c in columns.iter_mut() {
-        let want = schema
-            .get(c.name().as_str())
-            .expect("schema has every column");
+        let want = schema.get(c.name().as_str()).ok_or_else(
+            || polars_err!(ColumnNotFound: "`{}` is not an ad_daily column", c.name()),
+        )?;
         if c.dtype() != want {
             *c = c.cast(want)?;
         }

@@ -17,7 +17,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 
 use super::{NativeRow, ParseError, Platform};
-use crate::schema::{AdDailyRow, ad_daily_schema, cols, date_to_days, days_to_date};
+use crate::schema::{AdDailyRow, ad_daily_frame, cols, date_to_days, days_to_date};
 
 /// One row as a connector read it, text borrowed from the report.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -515,7 +515,7 @@ impl AdDailyColumns {
             ad_name,
             currency,
         ] = names;
-        let mut columns = vec![
+        let columns = vec![
             Column::new_scalar(
                 cols::TENANT.into(),
                 Scalar::from(PlSmallStr::from(tenant)),
@@ -556,16 +556,7 @@ impl AdDailyColumns {
                 video_views
             ),
         ];
-        let schema = ad_daily_schema();
-        for c in columns.iter_mut() {
-            let want = schema
-                .get(c.name().as_str())
-                .expect("schema has every column");
-            if c.dtype() != want {
-                *c = c.cast(want)?;
-            }
-        }
-        DataFrame::new(n, columns)
+        ad_daily_frame(n, columns)
     }
 }
 
