@@ -216,7 +216,6 @@ fn main() {
     }
     let train = data.subset(&take);
     drop((p, data));
-    let mut logistic = None;
     let mut fitted = Vec::new();
     for fam in fatigue::LEARNED_FAMILIES {
         let t = Instant::now();
@@ -229,12 +228,12 @@ fn main() {
             format!("{:.1} s", t.elapsed().as_secs_f64()),
         ));
         eprintln!("{:?}", report.last());
-        if fam == "logistic_hazard" {
-            logistic = Some(m.clone());
-        }
         fitted.push((fam, m));
     }
-    let model = logistic.expect("logistic fitted");
+    let model = fitted
+        .iter()
+        .find_map(|(fam, m)| (*fam == "logistic_hazard").then_some(m))
+        .expect("logistic fitted");
 
     // 2. Scoring from the warehouse, as `omnify score fatigue` does.
     let dir = tempfile::tempdir().expect("temp dir");
@@ -252,7 +251,7 @@ fn main() {
     let polars_scored = polars.then(|| {
         let t = Instant::now();
         let lf = wh.load(Some("scale")).expect("load").lazy();
-        let scored = fatigue::score(lf, as_of, &model, "bench", &cfg).expect("score");
+        let scored = fatigue::score(lf, as_of, model, "bench", &cfg).expect("score");
         report.push((
             format!(
                 "score from the warehouse (Polars features), {} active creatives at {as_of}",
@@ -268,7 +267,7 @@ fn main() {
         &wh.load(Some("scale")).expect("load"),
         "scale",
         as_of,
-        &model,
+        model,
         "bench",
         &cfg,
     )

@@ -22,8 +22,6 @@ use polars::prelude::*;
 
 /// A tenant's creatives with the features of their last day.
 pub struct Snapshot {
-    /// The tenant's rows these were computed from.
-    pub version: TenantVersion,
     /// The tenant's latest data day (the scoring day these features serve).
     pub as_of: NaiveDate,
     /// Each creative's last day on or before `as_of`.
@@ -42,7 +40,6 @@ impl Snapshot {
         as_of: Option<NaiveDate>,
         spec: &JobConfig,
     ) -> Result<Option<Snapshot>, ApiError> {
-        let version = warehouse.version(tenant).map_err(ApiError::internal)?;
         let df = warehouse
             .query(Some(tenant), |lf| {
                 let lf = match as_of {
@@ -64,7 +61,6 @@ impl Snapshot {
             by_ad.entry(c.key.ad_id.clone()).or_default().push(i);
         }
         Ok(Some(Snapshot {
-            version,
             as_of,
             prepared,
             by_ad,
@@ -72,9 +68,16 @@ impl Snapshot {
     }
 }
 
-/// A tenant's current snapshot, locked while it is checked or rebuilt so concurrent requests
+/// What was built for a tenant: its snapshot (`None` when it had no rows) and the version of
+/// its rows it was built from.
+struct Built {
+    version: TenantVersion,
+    snapshot: Option<Arc<Snapshot>>,
+}
+
+/// A tenant's current build, locked while it is checked or rebuilt so concurrent requests
 /// after an ingest wait for one rebuild instead of each running their own.
-type Slot = Arc<Mutex<Option<Arc<Snapshot>>>>;
+type Slot = Arc<Mutex<Option<Built>>>;
 
 /// The latest-day snapshot of every tenant scored so far.
 #[derive(Default)]
@@ -83,6 +86,19 @@ pub struct Snapshots {
 }
 
 impl Snapshots {
+    /// The tenant's slot; created when `create`, else `None` for a tenant without one.
+    fn slot(&self, tenant: &str, create: bool) -> Result<Option<Slot>, ApiError> {
+        let mut slots = self
+            .slots
+            .lock()
+            .map_err(|_| ApiError::internal("snapshot table poisoned"))?;
+        Ok(if create {
+            Some(slots.entry(tenant.to_string()).or_default().clone())
+        } else {
+            slots.get(tenant).cloned()
+        })
+    }
+
     /// The tenant's snapshot at its latest day, rebuilt when its rows changed since; `None`
     /// when it has no rows. Blocking (call it off the async runtime).
     pub fn latest(
@@ -91,27 +107,28 @@ impl Snapshots {
         tenant: &str,
         spec: &JobConfig,
     ) -> Result<Option<Arc<Snapshot>>, ApiError> {
-        let slot = {
-            let mut slots = self
-                .slots
-                .lock()
-                .map_err(|_| ApiError::internal("snapshot table poisoned"))?;
-            slots.entry(tenant.to_string()).or_default().clone()
+        let Some(slot) = self.slot(tenant, true)? else {
+            return Err(ApiError::internal("snapshot slot missing"));
         };
         let mut slot = slot
             .lock()
             .map_err(|_| ApiError::internal("snapshot slot poisoned"))?;
+        // Read before the rows: an ingest in between leaves an older version with newer rows,
+        // which only costs one more rebuild.
         let version = warehouse.version(tenant).map_err(ApiError::internal)?;
-        if let Some(s) = slot.as_ref().filter(|s| s.version == version) {
-            return Ok(Some(s.clone()));
+        if let Some(b) = slot.as_ref().filter(|b| b.version == version) {
+            return Ok(b.snapshot.clone());
         }
         // Drop the old one first: a large tenant's rebuild then does not hold two.
         *slot = None;
-        let fresh = Snapshot::build(warehouse, tenant, None, spec)?.map(Arc::new);
-        slot.clone_from(&fresh);
+        let snapshot = Snapshot::build(warehouse, tenant, None, spec)?.map(Arc::new);
+        *slot = Some(Built {
+            version,
+            snapshot: snapshot.clone(),
+        });
         // The rebuild read and featurised every row of the tenant; hand that memory back.
         crate::api::server::release_free_memory();
-        Ok(fresh)
+        Ok(snapshot)
     }
 
     /// Brings the tenant's snapshot up to date if one is kept (the tenant has scored by ad
@@ -122,12 +139,7 @@ impl Snapshots {
         tenant: &str,
         spec: &JobConfig,
     ) -> Result<(), ApiError> {
-        let kept = self
-            .slots
-            .lock()
-            .map_err(|_| ApiError::internal("snapshot table poisoned"))?
-            .contains_key(tenant);
-        if kept {
+        if self.slot(tenant, false)?.is_some() {
             self.latest(warehouse, tenant, spec)?;
         }
         Ok(())
@@ -135,19 +147,13 @@ impl Snapshots {
 
     /// Whether the tenant's kept snapshot was built from its current rows.
     pub fn is_current(&self, warehouse: &Warehouse, tenant: &str) -> Result<bool, ApiError> {
-        let slot = self
-            .slots
-            .lock()
-            .map_err(|_| ApiError::internal("snapshot table poisoned"))?
-            .get(tenant)
-            .cloned();
-        let Some(slot) = slot else { return Ok(false) };
+        let Some(slot) = self.slot(tenant, false)? else {
+            return Ok(false);
+        };
         let version = warehouse.version(tenant).map_err(ApiError::internal)?;
-        let built = slot
+        let slot = slot
             .lock()
-            .map_err(|_| ApiError::internal("snapshot slot poisoned"))?
-            .as_ref()
-            .map(|s| s.version.clone());
-        Ok(built == Some(version))
+            .map_err(|_| ApiError::internal("snapshot slot poisoned"))?;
+        Ok(slot.as_ref().is_some_and(|b| b.version == version))
     }
 }
