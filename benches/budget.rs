@@ -1,7 +1,7 @@
 //! Budget model figures, parameterised by size (issue 4 targets):
 //!
 //! - `fit/weekly/C×156`: one wide model, C channels × 156 weeks, point fit only (target: 20
-//!   channels ≤ 10 s) and `fit_intervals/weekly/20×156` with 200 bootstrap replicates
+//!   channels ≤ 10 s) and `fit_intervals/weekly/20×156` with 200 posterior draws
 //!   (target ≤ 60 s);
 //! - `fit/daily_entities/E×730`: E single-channel entity models × 730 days, point fit plus 50
 //!   replicates, all entities in parallel (target: 50 entities ≤ 60 s);
@@ -26,7 +26,7 @@ fn bench_fit(c: &mut Criterion) {
             ..SynthConfig::default()
         });
         let p = FitParams {
-            bootstrap: 0,
+            draws: 0,
             ..FitParams::default()
         };
         g.bench_with_input(
@@ -51,7 +51,7 @@ fn bench_fit(c: &mut Criterion) {
             })
             .collect();
         let p = FitParams {
-            bootstrap: 50,
+            draws: 50,
             ..FitParams::default()
         };
         g.bench_with_input(
@@ -87,7 +87,7 @@ fn bench_allocate(c: &mut Criterion) {
     let model = train(
         &[ds],
         &FitParams {
-            bootstrap: 0,
+            draws: 0,
             ..FitParams::default()
         },
         "bench",

@@ -180,7 +180,7 @@ fn execute(cfg: &Config, job: &Job, report: &dyn Fn(f64, &str)) -> Result<JobOut
             report(0.0, "building entity-period series");
             let (sets, outcome) = budget_service::warehouse_datasets(&wh, &job.tenant, &spec)
                 .map_err(|e| e.to_string())?;
-            report(0.1, "fitting response curves and bootstrap intervals");
+            report(0.1, "fitting response curves and their posterior intervals");
             let model =
                 fit::train(&sets, &spec.fit, "warehouse", &outcome).map_err(|e| e.to_string())?;
             report(0.95, "registering");
@@ -479,8 +479,8 @@ mod tests {
 
     #[test]
     fn config_overrides_are_laid_over_the_spec_and_checked() {
-        let b = budget_spec(Some(&serde_json::json!({"fit": {"bootstrap": 7}}))).unwrap();
-        assert_eq!(b.fit.bootstrap, 7);
+        let b = budget_spec(Some(&serde_json::json!({"fit": {"draws": 7}}))).unwrap();
+        assert_eq!(b.fit.draws, 7);
         // Untouched keys keep the shipped defaults.
         assert_eq!(b.series, BudgetJobConfig::default().series);
         let e = budget_spec(Some(&serde_json::json!({"fit": {"bootstrp": 7}}))).unwrap_err();

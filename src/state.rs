@@ -667,7 +667,7 @@ mod tests {
             .enqueue(
                 "acme",
                 "budget",
-                Some(&serde_json::json!({"fit": {"bootstrap": 5}})),
+                Some(&serde_json::json!({"fit": {"draws": 5}})),
                 "api",
             )
             .unwrap();

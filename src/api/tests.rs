@@ -46,7 +46,7 @@ fn synth_sets() -> Vec<Dataset> {
 
 fn small_budget_job() -> BudgetJobConfig {
     let mut j = BudgetJobConfig::default();
-    j.fit.bootstrap = 10;
+    j.fit.draws = 10;
     j
 }
 
@@ -1002,7 +1002,7 @@ fn jobs_models_promotion_and_hot_swap() {
             "POST",
             "/v1/jobs",
             Some(&key),
-            Some(json!({"kind": "budget", "config": {"fit": {"bootstrap": 4}}})),
+            Some(json!({"kind": "budget", "config": {"fit": {"draws": 4}}})),
         )
         .await;
         assert_eq!(r.status, 202, "{}", r.text);

@@ -727,3 +727,95 @@ fn stress_random_problems() {
         );
     }
 }
+
+/// Recovery on the bundled sample: every tenant's campaigns, fitted with the shipped
+/// `training/budget.toml` (platform × campaign, daily, conversions), against the simulator's
+/// true contribution (`data/sample/truth/campaigns.csv.gz`). Slow in the dev profile: run with
+/// `cargo test --release --lib budget::tests::sample_campaign_recovery -- --ignored
+/// --nocapture`.
+#[test]
+#[ignore]
+fn sample_campaign_recovery() {
+    use std::io::Read;
+
+    use crate::warehouse::Warehouse;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let wh = Warehouse::open(dir.path().join("wh")).unwrap();
+    let inputs = crate::ingest::read_manifest(&root.join("data/sample/manifest.json")).unwrap();
+    let opts = crate::ingest::LoadOptions {
+        conversion_events: crate::config::Config::default().conversion_events,
+    };
+    wh.ingest(crate::ingest::load_all(&inputs, &opts).unwrap())
+        .unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(
+        std::fs::File::open(root.join("data/sample/truth/campaigns.csv.gz")).unwrap(),
+    )
+    .read_to_string(&mut text)
+    .unwrap();
+    let mut rd = csv::Reader::from_reader(text.as_bytes());
+    let h = rd.headers().unwrap().clone();
+    let idx = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let (ti, pi, ci, vi) = (
+        idx("tenant"),
+        idx("platform"),
+        idx("campaign_id"),
+        idx("true_contribution"),
+    );
+    let truth: std::collections::BTreeMap<(String, String), f64> = rd
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (
+                (r[ti].to_string(), format!("{}/{}", &r[pi], &r[ci])),
+                r[vi].parse().unwrap(),
+            )
+        })
+        .collect();
+    let job = crate::bootstrap::budget_job().unwrap();
+    let (mut rows, mut covered) = (Vec::new(), 0);
+    for tenant in crate::bootstrap::tenants(&wh).unwrap() {
+        let (sets, outcome) = service::warehouse_datasets(&wh, &tenant, &job).unwrap();
+        let model = fit::train(&sets, &job.fit, "warehouse", &outcome).unwrap();
+        let total = model.total_outcome();
+        for r in model.report() {
+            let Some(t) = truth.get(&(tenant.clone(), r.entity.clone())) else {
+                continue;
+            };
+            if r.contribution_lo <= *t && *t <= r.contribution_hi {
+                covered += 1;
+            }
+            let half = (r.contribution_share_hi - r.contribution_share_lo) / 2.0;
+            rows.push((
+                (r.contribution_share - t / total).abs(),
+                (r.contribution / t - 1.0).abs(),
+                half <= 0.10 * r.contribution_share,
+            ));
+        }
+    }
+    let summary = |sel: Vec<&(f64, f64, bool)>| {
+        let mut s: Vec<f64> = sel.iter().map(|r| r.0).collect();
+        let mut e: Vec<f64> = sel.iter().map(|r| r.1).collect();
+        s.sort_by(f64::total_cmp);
+        e.sort_by(f64::total_cmp);
+        let within = sel.iter().filter(|r| r.0 <= 0.01 && r.1 <= 0.05).count();
+        format!(
+            "{} entities: {within} within ±1 point of share and 5% of ROAS; median share error \
+             {:.4}, median ROAS error {:.3}",
+            sel.len(),
+            s.get(s.len() / 2).copied().unwrap_or(f64::NAN),
+            e.get(e.len() / 2).copied().unwrap_or(f64::NAN)
+        )
+    };
+    println!(
+        "all: {}; 90% intervals cover {covered}/{}",
+        summary(rows.iter().collect()),
+        rows.len()
+    );
+    println!(
+        "well identified (share interval within ±10%): {}",
+        summary(rows.iter().filter(|r| r.2).collect())
+    );
+    assert!(!rows.is_empty());
+}

@@ -231,7 +231,7 @@ fn end_to_end() {
 
     // Budget champion only: the fatigue sections say what to run.
     let mut bjob = BudgetJobConfig::default();
-    bjob.fit.bootstrap = 20;
+    bjob.fit.draws = 20;
     service::train_from_warehouse(&wh, &reg, &tenant, &bjob).unwrap();
     let meta = generate_with(&cfg, &tenant, None, &out, &job, 3).unwrap();
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();

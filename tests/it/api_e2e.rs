@@ -218,7 +218,7 @@ fn serve_ingest_train_score_promote_shutdown() {
         &base,
         "/v1/jobs",
         &key,
-        json!({"kind": "budget", "config": {"fit": {"bootstrap": 5}}}),
+        json!({"kind": "budget", "config": {"fit": {"draws": 5}}}),
     );
     assert_eq!(s, 202, "{j}");
     wait_job(&base, &key, j["id"].as_str().unwrap());

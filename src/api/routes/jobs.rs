@@ -24,7 +24,7 @@ pub struct JobRequest {
     /// `fatigue` or `budget`.
     pub kind: String,
     /// Overrides of the job spec, laid over `training/<kind>.toml` key by key, e.g.
-    /// `{"fit": {"bootstrap": 100}}` or `{"models": {"seed": 7}}`.
+    /// `{"fit": {"draws": 100}}` or `{"models": {"seed": 7}}`.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub config: Option<serde_json::Value>,

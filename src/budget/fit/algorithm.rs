@@ -7,7 +7,9 @@
 //! wise over channels: for channel j the baseline and the other channels' media columns are
 //! orthonormalised once, and each candidate transform of channel j is then scored in
 //! O(periods × columns) by the sum-of-squares it removes from the residual
-//! (Frisch–Waugh: gain = ⟨r_m, r_y⟩²/⟨r_m, r_m⟩ with r the residuals on the others).
+//! (Frisch–Waugh: gain = ⟨r_m, r_y⟩²/⟨r_m, r_m⟩ with r the residuals on the others), minus
+//! σ²·prior·penalty (so the search maximises the log posterior with the linear part profiled
+//! out; see [`FitParams::prior_strength`]), σ² the residual variance before the sweep.
 //!
 //! 1. On the training periods (all but the latest `holdout_fraction`): `sweeps` passes of a
 //!    coarse grid over every enabled adstock × saturation family, then a pattern search
@@ -15,14 +17,9 @@
 //! 2. Per channel, the family pair is chosen by holdout error: each family's best grid point
 //!    is fitted on the training periods and scored on the held-out ones.
 //! 3. Refit on all periods within the chosen families (grid, then pattern search).
-//! 4. Intervals: moving-block bootstrap over periods (seeded per replicate, parallel with
-//!    rayon). Each replicate re-runs the pattern search from the point estimate on resampled
-//!    periods (transforms are computed on the ordered series, so carry-over stays intact) and
-//!    re-solves the linear part; its contributions are evaluated on the original series.
+//! 4. Intervals: posterior draws around the point estimate within the chosen families
+//!    ([`super::posterior`]); every draw's contributions are evaluated on the original series.
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::FitError;
@@ -76,7 +73,7 @@ pub struct FittedChannel {
     pub spend: Vec<f64>,
 }
 
-/// The parameters of one bootstrap replicate.
+/// The parameters of one posterior draw.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Replicate {
     pub specs: Vec<Option<ChannelSpec>>,
@@ -108,19 +105,23 @@ pub struct FittedModel {
 }
 
 /// Everything the search needs about one dataset.
-struct Ctx<'a> {
-    y: &'a [f64],
-    base: Vec<Vec<f64>>,
-    spend: &'a [Vec<f64>],
-    lag: usize,
-    cap: Cap,
+pub(super) struct Ctx<'a> {
+    pub(super) y: &'a [f64],
+    pub(super) base: Vec<Vec<f64>>,
+    pub(super) spend: &'a [Vec<f64>],
+    pub(super) lag: usize,
+    pub(super) cap: Cap,
+    /// Residual variance the prior is weighed against (updated between sweeps).
+    pub(super) sigma2: f64,
+    /// [`FitParams::prior_strength`].
+    pub(super) prior: f64,
 }
 
 fn gather(v: &[f64], rows: &[usize]) -> Vec<f64> {
     rows.iter().map(|&r| v[r]).collect()
 }
 
-fn positive_mean(v: &[f64]) -> f64 {
+pub(super) fn positive_mean(v: &[f64]) -> f64 {
     let (s, c) = v
         .iter()
         .filter(|x| **x > 0.0)
@@ -136,7 +137,7 @@ const SATURATED_LIMIT: f64 = 0.9;
 /// Whether a media column (saturation values) is inside the identifiable range: far into the
 /// linear regime β and the curvature trade off without bound; near full saturation the column
 /// is nearly constant wherever the entity spends and trades off against the intercept.
-fn plausible(m: &[f64]) -> bool {
+pub(super) fn plausible(m: &[f64]) -> bool {
     let mean = positive_mean(m);
     (LINEAR_LIMIT..=SATURATED_LIMIT).contains(&mean)
 }
@@ -209,7 +210,7 @@ fn saturation_grid(fam: SaturationFamily, aref: f64) -> Vec<Saturation> {
 }
 
 /// Unconstrained coordinates of a spec for the pattern search.
-fn encode(s: &ChannelSpec) -> Vec<f64> {
+pub(super) fn encode(s: &ChannelSpec) -> Vec<f64> {
     let mut v = match s.adstock {
         Adstock::Geometric { decay } => {
             let p = (decay / 0.95).clamp(1e-4, 1.0 - 1e-4);
@@ -234,7 +235,7 @@ fn encode(s: &ChannelSpec) -> Vec<f64> {
 }
 
 /// The spec of the same families at coordinates `v` (clamped to sane ranges).
-fn decode(t: &ChannelSpec, v: &[f64]) -> ChannelSpec {
+pub(super) fn decode(t: &ChannelSpec, v: &[f64]) -> ChannelSpec {
     let g = |i: usize| v.get(i).copied().unwrap_or(0.0);
     let (adstock, next) = match t.adstock {
         Adstock::Geometric { .. } => {
@@ -276,18 +277,50 @@ fn decode(t: &ChannelSpec, v: &[f64]) -> ChannelSpec {
     }
 }
 
-/// Residual sum of squares removed by adding column `m` (rows already gathered) to the
-/// others, and its coefficient; 0 when the coefficient would be negative.
-/// Plausibility bounds on one channel's effect (outcome units).
-#[derive(Debug, Clone, Copy)]
-struct Cap {
-    /// Largest effect in one period: the largest observed outcome.
-    per_period: f64,
-    /// Largest mean effect per period: the mean observed outcome (a channel cannot cause more
-    /// than all of the outcome unless the baseline is negative).
-    share: f64,
+/// −2·log prior density of a channel's transform (up to a constant), `aref` the typical
+/// (positive mean) adstocked spend over the whole series. See [`FitParams::prior_strength`].
+pub(super) fn penalty(spec: &ChannelSpec, aref: f64) -> f64 {
+    let z = |x: f64, mu: f64, sd: f64| ((x.max(1e-300).ln() - mu) / sd).powi(2);
+    let adstock = match spec.adstock {
+        // Beta(1, 3): density ∝ (1 − d)².
+        Adstock::Geometric { decay } => -4.0 * (1.0 - decay).max(1e-12).ln(),
+        Adstock::WeibullPdf { shape, scale, .. } | Adstock::WeibullCdf { shape, scale, .. } => {
+            z(shape, 0.0, 0.7) + z(scale, 2f64.ln(), 0.8)
+        }
+    };
+    let aref = aref.max(1e-300);
+    let saturation = match spec.saturation {
+        Saturation::Hill {
+            half_saturation,
+            shape,
+        } => z(half_saturation / aref, 0.0, 0.7) + z(shape, 1.3f64.ln(), 0.5),
+        Saturation::Logistic { lambda } => z(lambda * aref, 0.0, 0.7),
+        Saturation::MichaelisMenten { half_saturation } => z(half_saturation / aref, 0.0, 0.7),
+    };
+    adstock + saturation
 }
 
+/// Plausibility bounds on one channel's effect (outcome units).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Cap {
+    /// Largest effect in one period: the largest observed outcome.
+    pub(super) per_period: f64,
+    /// Largest mean effect per period: the mean observed outcome (a channel cannot cause more
+    /// than all of the outcome unless the baseline is negative).
+    pub(super) share: f64,
+}
+
+impl Cap {
+    /// Whether β times media column `m` (one value per period) stays within the caps.
+    pub(super) fn allows(&self, m: &[f64], beta: f64) -> bool {
+        let mmax = m.iter().fold(0.0f64, |a, v| a.max(*v));
+        let msum: f64 = m.iter().sum();
+        beta * mmax <= self.per_period && beta * msum <= self.share * m.len() as f64
+    }
+}
+
+/// Residual sum of squares removed by adding column `m` (rows already gathered) to the
+/// others; 0 when its coefficient would be negative.
 /// Candidates beyond the [`Cap`] score 0: such effects can only be offset by a negative
 /// baseline, and let near-step curves trade off against the intercept without bound.
 fn gain(basis: &Basis, ry: &[f64], m: &[f64], cap: Cap) -> f64 {
@@ -298,10 +331,7 @@ fn gain(basis: &Basis, ry: &[f64], m: &[f64], cap: Cap) -> f64 {
         return 0.0;
     }
     let c = dot(&r, ry);
-    let beta = c / nr;
-    let mmax = m.iter().fold(0.0f64, |a, v| a.max(*v));
-    let msum: f64 = m.iter().sum();
-    if c <= 0.0 || beta * mmax > cap.per_period || beta * msum > cap.share * m.len() as f64 {
+    if c <= 0.0 || !cap.allows(m, c / nr) {
         0.0
     } else {
         c * c / nr
@@ -329,6 +359,17 @@ impl Ctx<'_> {
         Basis::build(cols.iter().map(|c| c.as_slice())).0
     }
 
+    /// The search objective of a candidate: the residual sum of squares it removes minus
+    /// σ²·prior·[`penalty`] (the log posterior, up to constants, with the linear part
+    /// profiled out); −∞ when the candidate is out of range or has no positive effect.
+    fn objective(&self, g: f64, spec: &ChannelSpec, aref: f64) -> f64 {
+        if g <= 0.0 {
+            f64::NEG_INFINITY
+        } else {
+            g - self.sigma2 * self.prior * penalty(spec, aref)
+        }
+    }
+
     fn score(
         &self,
         j: usize,
@@ -337,13 +378,25 @@ impl Ctx<'_> {
         ry: &[f64],
         rows: &[usize],
     ) -> f64 {
-        let m = gather(&spec.media(&self.spend[j]), rows);
+        let a = spec.adstock.apply(&self.spend[j]);
+        let m: Vec<f64> = rows.iter().map(|&r| spec.saturation.value(a[r])).collect();
         // Far into the linear regime (saturation ≈ 0 at typical spend) β and the curvature
         // trade off without bound and extrapolate wildly; the search stays out of it.
         if !plausible(&m) {
-            return 0.0;
+            return f64::NEG_INFINITY;
         }
-        gain(basis, ry, &m, self.cap)
+        self.objective(gain(basis, ry, &m, self.cap), spec, positive_mean(&a))
+    }
+
+    /// Residual variance of the least-squares fit with `media` on `rows`.
+    fn residual_variance(&self, media: &[Option<Vec<f64>>], rows: &[usize]) -> f64 {
+        let (b, betas) = self.linear(media, rows);
+        let sse: f64 = rows
+            .iter()
+            .map(|&t| (self.y[t] - self.predict(&b, &betas, media, t)).powi(2))
+            .sum();
+        let p = b.len() + betas.iter().filter(|v| **v != 0.0).count();
+        sse / rows.len().saturating_sub(p).max(1) as f64
     }
 
     /// Grid over the allowed families; returns the best spec and the best per family pair.
@@ -363,17 +416,18 @@ impl Ctx<'_> {
                 let a = ad.apply(&self.spend[j]);
                 let ar = gather(&a, rows);
                 let aref = positive_mean(&ar);
+                let aref_all = positive_mean(&a);
                 for &(_, sf) in allowed.iter().filter(|f| f.0 == af) {
                     for sat in saturation_grid(sf, aref) {
                         let m: Vec<f64> = ar.iter().map(|v| sat.value(*v)).collect();
-                        let g = if !plausible(&m) {
-                            0.0
-                        } else {
-                            gain(basis, ry, &m, self.cap)
-                        };
                         let spec = ChannelSpec {
                             adstock: ad,
                             saturation: sat,
+                        };
+                        let g = if !plausible(&m) {
+                            f64::NEG_INFINITY
+                        } else {
+                            self.objective(gain(basis, ry, &m, self.cap), &spec, aref_all)
                         };
                         match best.iter_mut().find(|b| b.0 == (af, sf)) {
                             Some(b) if b.2 >= g => {}
@@ -417,7 +471,7 @@ impl Ctx<'_> {
                     c[i] += sign * step;
                     let spec = decode(&start, &c);
                     let gc = self.score(j, &spec, basis, ry, rows);
-                    if gc > g * (1.0 + 1e-12) {
+                    if gc > g + 1e-12 * g.abs() {
                         g = gc;
                         cur = spec;
                         x = encode(&spec);
@@ -515,10 +569,10 @@ impl Ctx<'_> {
                 }
             }
             if let Some((s, g)) = cand
-                && g > 0.0
+                && g.is_finite()
             {
                 let (s, g2) = self.refine(j, s, &basis, &ry, rows, rounds, step0);
-                specs[j] = (g2 > 0.0).then_some(s);
+                specs[j] = g2.is_finite().then_some(s);
             } else {
                 specs[j] = None;
             }
@@ -527,18 +581,6 @@ impl Ctx<'_> {
         }
         out
     }
-}
-
-/// Moving-block bootstrap rows: blocks of `len` consecutive periods from uniform starts.
-fn block_rows(n: usize, len: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
-    let len = len.clamp(1, n.max(1));
-    let mut rows = Vec::with_capacity(n + len);
-    while rows.len() < n {
-        let s = rng.gen_range(0..=(n - len));
-        rows.extend(s..s + len);
-    }
-    rows.truncate(n);
-    rows
 }
 
 fn pearson(a: &[f64], b: &[f64]) -> f64 {
@@ -610,7 +652,7 @@ pub fn fit_dataset(ds: &Dataset, params: &FitParams) -> Result<FittedModel, FitE
     }
     let baseline =
         BaselineSpec::for_dataset(ds, params.trend, params.weekly_order, params.yearly_order);
-    let ctx = Ctx {
+    let mut ctx = Ctx {
         y: &ds.outcome,
         base: baseline.design(&ds.dates, Some(&ds.controls), Some(&ds.events)),
         spend: &ds.spend,
@@ -619,6 +661,8 @@ pub fn fit_dataset(ds: &Dataset, params: &FitParams) -> Result<FittedModel, FitE
             per_period: ds.outcome.iter().fold(0.0f64, |a, v| a.max(v.abs())),
             share: ds.outcome.iter().map(|v| v.abs()).sum::<f64>() / n as f64,
         },
+        sigma2: 0.0,
+        prior: params.prior_strength,
     };
     let nc = ds.channels.len();
     let all_fams: Vec<(AdstockFamily, SaturationFamily)> = params
@@ -634,13 +678,20 @@ pub fn fit_dataset(ds: &Dataset, params: &FitParams) -> Result<FittedModel, FitE
     let n_train = n - n_hold;
     let train: Vec<usize> = (0..n_train).collect();
     let hold: Vec<usize> = (n_train..n).collect();
-    let sweeps = if nc == 1 { 1 } else { params.sweeps };
+    // The prior is weighed against the residual variance, which the first sweep (from a
+    // baseline-only fit) overstates: a second sweep re-weighs it even for one channel.
+    let sweeps = if nc == 1 && params.prior_strength == 0.0 {
+        1
+    } else {
+        params.sweeps.max(2)
+    };
 
     // 1. Search on the training periods.
     let mut specs: Vec<Option<ChannelSpec>> = vec![None; nc];
     let mut media: Vec<Option<Vec<f64>>> = vec![None; nc];
     let mut fams = Vec::new();
     for _ in 0..sweeps {
+        ctx.sigma2 = ctx.residual_variance(&media, &train);
         fams = ctx.sweep(
             &mut specs,
             &mut media,
@@ -680,12 +731,12 @@ pub fn fit_dataset(ds: &Dataset, params: &FitParams) -> Result<FittedModel, FitE
             let basis = ctx.others(j, &media, &train);
             let ry = basis.residual(&gather(&ds.outcome, &train));
             for (_, cand, g) in fams.get(j).map(|f| f.as_slice()).unwrap_or(&[]) {
-                if *g <= 0.0 {
+                if !g.is_finite() {
                     continue;
                 }
                 let (cand, g) =
                     ctx.refine(j, *cand, &basis, &ry, &train, params.refine_rounds, 0.5);
-                if g <= 0.0 {
+                if !g.is_finite() {
                     continue;
                 }
                 let mut trial = specs.clone();
@@ -711,6 +762,7 @@ pub fn fit_dataset(ds: &Dataset, params: &FitParams) -> Result<FittedModel, FitE
         specs.iter().map(|s| s.map(|s| s.families())).collect();
     media = (0..nc).map(|j| ctx.channel_media(j, &specs[j])).collect();
     for _ in 0..sweeps {
+        ctx.sigma2 = ctx.residual_variance(&media, &all);
         ctx.sweep(
             &mut specs,
             &mut media,
@@ -731,36 +783,15 @@ pub fn fit_dataset(ds: &Dataset, params: &FitParams) -> Result<FittedModel, FitE
     let sse: f64 = residuals.iter().map(|e| e * e).sum();
     let r2 = if sst > 0.0 { 1.0 - sse / sst } else { 0.0 };
 
-    // 4. Bootstrap.
-    let block = params.block(ds.period);
-    let point = specs.clone();
-    let replicates: Vec<Replicate> = (0..params.bootstrap)
-        .into_par_iter()
-        .map(|b| {
-            let mut rng = ChaCha8Rng::seed_from_u64(
-                params.seed ^ (b as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            );
-            let rows = block_rows(n, block, &mut rng);
-            let mut s = point.clone();
-            let mut m: Vec<Option<Vec<f64>>> =
-                (0..nc).map(|j| ctx.channel_media(j, &s[j])).collect();
-            ctx.sweep(
-                &mut s,
-                &mut m,
-                &rows,
-                false,
-                &|_| Vec::new(),
-                params.refine_rounds.min(3),
-                0.25,
-            );
-            let (base, betas) = ctx.linear(&m, &rows);
-            Replicate {
-                specs: s,
-                betas,
-                base,
-            }
-        })
+    // 4. Intervals: posterior draws around the point estimate.
+    ctx.sigma2 = ctx.residual_variance(&media, &all);
+    let ctx = ctx;
+    let point: Vec<Option<ChannelSpec>> = specs
+        .iter()
+        .zip(&betas)
+        .map(|(s, b)| if *b > 0.0 { *s } else { None })
         .collect();
+    let replicates = ctx.posterior_draws(&point, params.draws, params.seed);
 
     let mut warnings = identifiability(ds);
     for (j, b) in betas.iter().enumerate() {
@@ -799,16 +830,6 @@ pub fn fit_dataset(ds: &Dataset, params: &FitParams) -> Result<FittedModel, FitE
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn block_rows_are_consecutive_runs() {
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let r = block_rows(20, 5, &mut rng);
-        assert_eq!(r.len(), 20);
-        for c in r.chunks(5) {
-            assert!(c.windows(2).all(|w| w[1] == w[0] + 1), "{r:?}");
-        }
-    }
 
     #[test]
     fn encode_decode_round_trips() {

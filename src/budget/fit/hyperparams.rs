@@ -30,7 +30,12 @@ pub enum SaturationFamily {
 pub struct FitParams {
     /// Adstock families searched per channel (default all three).
     pub adstock: Vec<AdstockFamily>,
-    /// Saturation families searched per channel (default all three).
+    /// Saturation families searched per channel (default Hill only: Michaelis–Menten is the
+    /// Hill curve with slope 1 and the logistic curve is nearly a Hill curve too, so with the
+    /// slope free they add little but the noise of choosing among near-equivalents on a short
+    /// holdout, and a chosen one-parameter curve understates the curve's uncertainty. On 50
+    /// generated datasets the 90% share intervals covered the truth 70% of the time with all
+    /// three, 88–90% with Hill alone.)
     pub saturation: Vec<SaturationFamily>,
     /// Longest Weibull lag in periods [default: 21 for days, 8 for weeks].
     pub max_lag: Option<usize>,
@@ -48,14 +53,22 @@ pub struct FitParams {
     /// Yearly Fourier order (default 2), used only when the data span at least 365 days —
     /// a shorter span cannot tell a yearly wave from slow budget changes.
     pub yearly_order: usize,
-    /// Bootstrap replicates for intervals (default 200; 0 = no intervals).
-    pub bootstrap: usize,
-    /// Moving-block length in periods [default: 8 weeks or 28 days].
-    pub block_len: Option<usize>,
+    /// Posterior draws for intervals (default 200; 0 = no intervals). `bootstrap` is accepted
+    /// as an older name.
+    #[serde(alias = "bootstrap")]
+    pub draws: usize,
     /// Central interval level (default 0.9).
     pub interval: f64,
-    /// Seed of the bootstrap.
+    /// Seed of the posterior sampler.
     pub seed: u64,
+    /// Weight of the prior on each channel's transform (default 1; 0 = maximum likelihood).
+    /// The prior: geometric decay ~ Beta(1, 3); Weibull shape ~ LogNormal(0, 0.7), scale ~
+    /// LogNormal(ln 2, 0.8) periods; half-saturation (and 1/λ for the logistic curve) ~
+    /// LogNormal around the typical adstocked spend, σ = 0.7; Hill slope ~ LogNormal(ln 1.3,
+    /// 0.5). Without it, a channel that never stops spending can trade its level against the
+    /// intercept through a curve that saturates almost at once, and the fit attributes most of
+    /// the outcome to it.
+    pub prior_strength: f64,
 }
 
 impl Default for FitParams {
@@ -66,11 +79,7 @@ impl Default for FitParams {
                 AdstockFamily::WeibullPdf,
                 AdstockFamily::WeibullCdf,
             ],
-            saturation: vec![
-                SaturationFamily::Hill,
-                SaturationFamily::Logistic,
-                SaturationFamily::MichaelisMenten,
-            ],
+            saturation: vec![SaturationFamily::Hill],
             max_lag: None,
             holdout_fraction: 0.15,
             sweeps: 3,
@@ -78,10 +87,10 @@ impl Default for FitParams {
             trend: true,
             weekly_order: 3,
             yearly_order: 2,
-            bootstrap: 200,
-            block_len: None,
+            draws: 200,
             interval: 0.9,
             seed: 7,
+            prior_strength: 1.0,
         }
     }
 }
@@ -114,20 +123,20 @@ impl FitParams {
         if self.max_lag.is_some_and(|l| l == 0 || l > 365) {
             return bad("max_lag", "must be 1–365".into());
         }
-        if self.block_len == Some(0) {
-            return bad("block_len", "must be ≥ 1".into());
-        }
         if !(self.interval > 0.0 && self.interval < 1.0) {
             return bad(
                 "interval",
                 format!("must be in (0, 1), got {}", self.interval),
             );
         }
-        if self.bootstrap > 10_000 {
+        if !(self.prior_strength >= 0.0 && self.prior_strength <= 100.0) {
             return bad(
-                "bootstrap",
-                format!("must be ≤ 10000, got {}", self.bootstrap),
+                "prior_strength",
+                format!("must be in [0, 100], got {}", self.prior_strength),
             );
+        }
+        if self.draws > 10_000 {
+            return bad("draws", format!("must be ≤ 10000, got {}", self.draws));
         }
         Ok(())
     }
@@ -136,14 +145,6 @@ impl FitParams {
     pub fn lag(&self, period: PeriodKind) -> usize {
         self.max_lag.unwrap_or(match period {
             PeriodKind::Day => 21,
-            PeriodKind::Week => 8,
-        })
-    }
-
-    /// The bootstrap block length for a period kind.
-    pub fn block(&self, period: PeriodKind) -> usize {
-        self.block_len.unwrap_or(match period {
-            PeriodKind::Day => 28,
             PeriodKind::Week => 8,
         })
     }

@@ -67,37 +67,79 @@ impl Basis {
     }
 }
 
+/// A QR factorisation X = Q·R built column by column (Gram–Schmidt); columns dependent on
+/// earlier ones are skipped and get coefficient 0.
+#[derive(Debug, Clone, Default)]
+pub struct Qr {
+    basis: Basis,
+    /// Per column: its coordinates on the earlier basis vectors and its own norm (R's column),
+    /// None when dependent.
+    r_cols: Vec<Option<(Vec<f64>, f64)>>,
+}
+
+impl Qr {
+    pub fn new<'a>(cols: impl IntoIterator<Item = &'a [f64]>) -> Qr {
+        let mut qr = Qr::default();
+        for c in cols {
+            qr.push(c);
+        }
+        qr
+    }
+
+    pub fn push(&mut self, col: &[f64]) {
+        let r = self.basis.push(col);
+        self.r_cols.push(r);
+    }
+
+    /// Columns that added a direction.
+    pub fn rank(&self) -> usize {
+        self.basis.q.len()
+    }
+
+    /// Solves R·z = rhs (rhs indexed by basis vector) and spreads z over the columns.
+    fn back_substitute(&self, rhs: &[f64]) -> Vec<f64> {
+        // Basis vector i belongs to the i-th kept column.
+        let kept: Vec<usize> = (0..self.r_cols.len())
+            .filter(|&j| self.r_cols[j].is_some())
+            .collect();
+        let m = kept.len();
+        let mut z = vec![0.0; m];
+        for i in (0..m).rev() {
+            let Some((_, diag)) = &self.r_cols[kept[i]] else {
+                continue;
+            };
+            let mut s = rhs[i];
+            for (k, &jk) in kept.iter().enumerate().skip(i + 1) {
+                if let Some((coords_k, _)) = &self.r_cols[jk] {
+                    s -= coords_k.get(i).copied().unwrap_or(0.0) * z[k];
+                }
+            }
+            z[i] = s / diag;
+        }
+        let mut out = vec![0.0; self.r_cols.len()];
+        for (i, &j) in kept.iter().enumerate() {
+            out[j] = z[i];
+        }
+        out
+    }
+
+    /// Least-squares coefficients of `y` and the residual sum of squares.
+    pub fn solve(&self, y: &[f64]) -> (Vec<f64>, f64) {
+        let qty: Vec<f64> = self.basis.q.iter().map(|q| dot(q, y)).collect();
+        let sse = (dot(y, y) - dot(&qty, &qty)).max(0.0);
+        (self.back_substitute(&qty), sse)
+    }
+
+    /// R⁻¹·z for `z` with one entry per basis vector: with z standard normal, a draw from
+    /// N(0, (XᵀX)⁻¹) over the columns.
+    pub fn inverse_r(&self, z: &[f64]) -> Vec<f64> {
+        self.back_substitute(z)
+    }
+}
+
 /// Least-squares coefficients of `y` on `cols`; dependent columns get coefficient 0.
 pub fn lstsq(cols: &[&[f64]], y: &[f64]) -> Vec<f64> {
-    let mut basis = Basis::default();
-    // R in column form: for kept column j, (index into basis, coords on earlier basis vectors).
-    let mut r_cols: Vec<Option<(Vec<f64>, f64)>> = Vec::with_capacity(cols.len());
-    for c in cols {
-        r_cols.push(basis.push(c));
-    }
-    let qty: Vec<f64> = basis.q.iter().map(|q| dot(q, y)).collect();
-    // Back-substitution over kept columns: basis vector i belongs to the i-th kept column.
-    let kept: Vec<usize> = (0..cols.len()).filter(|&j| r_cols[j].is_some()).collect();
-    let m = kept.len();
-    let mut z = vec![0.0; m];
-    for i in (0..m).rev() {
-        let Some((coords_i, diag)) = &r_cols[kept[i]] else {
-            continue;
-        };
-        let _ = coords_i;
-        let mut s = qty[i];
-        for (k, &jk) in kept.iter().enumerate().skip(i + 1) {
-            if let Some((coords_k, _)) = &r_cols[jk] {
-                s -= coords_k.get(i).copied().unwrap_or(0.0) * z[k];
-            }
-        }
-        z[i] = s / diag;
-    }
-    let mut out = vec![0.0; cols.len()];
-    for (i, &j) in kept.iter().enumerate() {
-        out[j] = z[i];
-    }
-    out
+    Qr::new(cols.iter().copied()).solve(y).0
 }
 
 #[cfg(test)]
@@ -132,12 +174,31 @@ mod tests {
     }
 
     #[test]
+    fn residual_sum_and_inverse_r_by_hand() {
+        // The line above: residuals 0.5·(−1, 2, −1)... y − (0.5 + 0.5x) = (−0.5, 1, −0.5), SSE 1.5.
+        let one = [1.0; 3];
+        let x = [0.0, 1.0, 2.0];
+        let qr = Qr::new([&one[..], &x[..]]);
+        let (_, sse) = qr.solve(&[0.0, 2.0, 1.0]);
+        assert!((sse - 1.5).abs() < 1e-12, "{sse}");
+        // (XᵀX)⁻¹ = [[5/6, −1/2], [−1/2, 1/2]]; R⁻¹·R⁻ᵀ must equal it: check through the
+        // columns of R⁻¹ (unit vectors e1, e2).
+        let c1 = qr.inverse_r(&[1.0, 0.0]);
+        let c2 = qr.inverse_r(&[0.0, 1.0]);
+        let cov = |a: usize, b: usize| c1[a] * c1[b] + c2[a] * c2[b];
+        assert!((cov(0, 0) - 5.0 / 6.0).abs() < 1e-12);
+        assert!((cov(0, 1) + 0.5).abs() < 1e-12);
+        assert!((cov(1, 1) - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
     fn a_duplicated_column_gets_zero() {
         let one = [1.0; 4];
         let x = [0.0, 1.0, 2.0, 3.0];
         let y = [2.0, 5.0, 8.0, 11.0];
         let b = lstsq(&[&one, &x, &x], &y);
         assert!((b[1] - 3.0).abs() < 1e-9 && b[2] == 0.0, "{b:?}");
+        assert_eq!(Qr::new([&one[..], &x[..], &x[..]]).rank(), 2);
         let (basis, kept) = Basis::build([&one[..], &x[..], &x[..]]);
         assert_eq!(kept, vec![true, true, false]);
         // y is in the span: no residual.

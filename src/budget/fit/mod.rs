@@ -9,18 +9,19 @@
 //! - [`BudgetModel::report`]: per entity spend, contribution (outcome minus the outcome with
 //!   that entity's spend set to zero, over the fitted window), contribution share (of the total
 //!   outcome of all fitted series), ROAS (contribution / spend; conversions per currency unit
-//!   when the outcome is conversions), each with a bootstrap interval, the fitted transforms,
+//!   when the outcome is conversions), each with a posterior interval, the fitted transforms,
 //!   in-sample R², holdout MAPE and identifiability warnings;
 //! - [`BudgetModel::curves`]: the fitted curves as the allocator's [`ResponseCurve`]s at steady
 //!   spend, with each entity's current spend (mean of the latest 4 weeks / 7 days);
 //! - [`BudgetModel::forecast`]: each future period's outcome under a plan (constant spend per
 //!   period per entity), carrying adstock over from the fitted history, with intervals from
-//!   the bootstrap replicates plus resampled residuals.
+//!   the posterior draws plus resampled residuals.
 
 mod algorithm;
 mod baseline;
 mod hyperparams;
 mod linalg;
+mod posterior;
 
 use std::collections::BTreeMap;
 
@@ -69,6 +70,8 @@ pub struct EntityReport {
     pub entity: String,
     /// Spend over the fitted window (currency units).
     pub spend: f64,
+    /// Posterior median over the draws (the fitted point when the model has no draws); so are
+    /// the share and ROAS.
     pub contribution: f64,
     pub contribution_lo: f64,
     pub contribution_hi: f64,
@@ -213,7 +216,6 @@ impl BudgetModel {
                 let contrib = |spec: &Option<ChannelSpec>, beta: f64| -> f64 {
                     spec.map_or(0.0, |s| beta * s.media(&ch.spend).iter().sum::<f64>())
                 };
-                let c = contrib(&ch.spec, ch.beta);
                 let reps: Vec<f64> = m
                     .replicates
                     .iter()
@@ -224,10 +226,15 @@ impl BudgetModel {
                         )
                     })
                     .collect();
-                let (lo, hi) = if reps.is_empty() {
-                    (c, c)
+                // The posterior median when there are draws (the point fit is the posterior
+                // mode, which a skewed posterior can put outside its own central interval).
+                let (c, lo, hi) = if reps.is_empty() {
+                    let c = contrib(&ch.spec, ch.beta);
+                    (c, c, c)
                 } else {
-                    interval(reps, self.interval)
+                    let (lo, hi) = interval(reps.clone(), self.interval);
+                    let (median, _) = interval(reps, 0.0);
+                    (median, lo, hi)
                 };
                 let share = |v: f64| if total > 0.0 { v / total } else { 0.0 };
                 let roas = |v: f64| if spend > 0.0 { v / spend } else { 0.0 };

@@ -60,9 +60,9 @@ pub struct TrainBudgetArgs {
     /// series.period of the spec.
     #[arg(long, value_enum)]
     pub freq: Option<Freq>,
-    /// Bootstrap replicates (overrides fit.bootstrap; 0 = no intervals, fastest).
-    #[arg(long, value_name = "N")]
-    pub bootstrap: Option<usize>,
+    /// Posterior draws for the intervals (overrides fit.draws; 0 = no intervals, fastest).
+    #[arg(long, value_name = "N", alias = "bootstrap")]
+    pub draws: Option<usize>,
     /// Seed (overrides fit.seed).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -239,8 +239,8 @@ pub fn train(cfg: &Config, args: TrainBudgetArgs) -> Result<(), CliError> {
     let tenant = args.tenant.clone().unwrap_or_else(|| cfg.tenant.clone());
     let mut job = BudgetJobConfig::load(args.spec.as_deref(), Path::new("training/budget.toml"))
         .map_err(CliError::input)?;
-    if let Some(b) = args.bootstrap {
-        job.fit.bootstrap = b;
+    if let Some(b) = args.draws {
+        job.fit.draws = b;
     }
     if let Some(s) = args.seed {
         job.fit.seed = s;
@@ -249,11 +249,11 @@ pub fn train(cfg: &Config, args: TrainBudgetArgs) -> Result<(), CliError> {
     let (sets, source, outcome) = load_datasets(cfg, &args, &mut job, &tenant)?;
     let t0 = std::time::Instant::now();
     eprintln!(
-        "fitting {} series ({} channels, {} periods each, {} bootstrap replicates)...",
+        "fitting {} series ({} channels, {} periods each, {} posterior draws)...",
         sets.len(),
         sets.iter().map(|d| d.channels.len()).sum::<usize>(),
         sets.first().map_or(0, |d| d.dates.len()),
-        job.fit.bootstrap
+        job.fit.draws
     );
     let service::Trained { model, decision } =
         service::train_and_register(&registry(cfg), &tenant, &sets, &job, &source, &outcome)
@@ -467,7 +467,7 @@ mod tests {
             "sales",
             "--spend-cols",
             "ch0,ch1",
-            "--bootstrap",
+            "--draws",
             "10",
         ];
         omnify(d, &train).unwrap();
@@ -624,11 +624,7 @@ mod tests {
             crate::warehouse::validate_frame(rows_to_frame("acme", &rows).unwrap(), Some("acme"))
                 .unwrap();
         wh.ingest(df).unwrap();
-        omnify(
-            d,
-            &["train", "budget", "--tenant", "acme", "--bootstrap", "5"],
-        )
-        .unwrap();
+        omnify(d, &["train", "budget", "--tenant", "acme", "--draws", "5"]).unwrap();
         let (_, model) = champion_model(&cfg(d), "acme", None).unwrap();
         let rep = model.report();
         assert_eq!(rep.len(), 1);
