@@ -3,8 +3,8 @@
 //! - `fit/weekly/C×156`: one wide model, C channels × 156 weeks, point fit only (target: 20
 //!   channels ≤ 10 s) and `fit_intervals/weekly/20×156` with 200 posterior draws
 //!   (target ≤ 60 s);
-//! - `fit/daily_entities/E×730`: E single-channel entity models × 730 days, point fit plus 50
-//!   replicates, all entities in parallel (target: 50 entities ≤ 60 s);
+//! - `fit/daily_entities/E×730`: E single-channel entity models × 730 days, point fit plus the
+//!   default 200 posterior draws, all entities in parallel (target: 50 entities ≤ 60 s);
 //! - `allocate/E`: the allocator over E fitted curves (targets: 50 ≤ 10 ms, 1,000 ≤ 200 ms).
 //!
 //! Data are the known-truth generator's (`omnify::budget::synth`), built outside the timed
@@ -50,10 +50,7 @@ fn bench_fit(c: &mut Criterion) {
                 ds
             })
             .collect();
-        let p = FitParams {
-            draws: 50,
-            ..FitParams::default()
-        };
+        let p = FitParams::default();
         g.bench_with_input(
             BenchmarkId::new("daily_entities", format!("{entities}x730")),
             &sets,

@@ -1,6 +1,6 @@
 //! The budget training job specification, `training/budget.toml`: `[series]` (which entity,
 //! period and outcome the warehouse series use; see [`SeriesConfig`]) and `[fit]` (the search,
-//! holdout and bootstrap; see [`FitParams`]). Every key is optional; a missing file means the
+//! holdout, prior and posterior draws; see [`FitParams`]). Every key is optional; a missing file means the
 //! documented defaults.
 
 use std::path::Path;
@@ -68,6 +68,9 @@ mod tests {
         let e = BudgetJobConfig::from_toml("[fit]\nbootstrap = 5\nholdout_fraction = 0.9\n")
             .unwrap_err();
         assert!(e.contains("holdout_fraction"), "{e}");
+        // The older name of fit.draws still parses.
+        let c = BudgetJobConfig::from_toml("[fit]\nbootstrap = 5\n").unwrap();
+        assert_eq!(c.fit.draws, 5);
         let e = BudgetJobConfig::from_toml("[fit]\nbootstrp = 5\n").unwrap_err();
         assert!(e.contains("line 2"), "{e}");
     }

@@ -819,3 +819,43 @@ fn sample_campaign_recovery() {
     );
     assert!(!rows.is_empty());
 }
+
+/// Recovery on the bundled wide MMM table (`data/mmm/mmm_weekly.csv`, 4 channels × 156 weeks,
+/// truth in `data/mmm/mmm_truth.csv`), fitted with the shipped `training/budget.toml`. Run
+/// with `cargo test --release --lib budget::tests::bundled_mmm_table_recovery -- --ignored
+/// --nocapture`.
+#[test]
+#[ignore]
+fn bundled_mmm_table_recovery() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let spec = series::WideSpec {
+        date_col: "week".into(),
+        outcome_col: "outcome".into(),
+        spend_cols: (0..4).map(|i| format!("spend_ch{i}")).collect(),
+        control_cols: vec![],
+        event_cols: vec![],
+        period: None,
+    };
+    let ds = series::read_wide(&root.join("data/mmm/mmm_weekly.csv"), &spec).unwrap();
+    let job = crate::bootstrap::budget_job().unwrap();
+    let model = fit::train(&[ds], &job.fit, "mmm_weekly.csv", "outcome").unwrap();
+    let mut rd = csv::Reader::from_path(root.join("data/mmm/mmm_truth.csv")).unwrap();
+    for (r, t) in model.report().iter().zip(rd.records()) {
+        let t = t.unwrap();
+        let (share, roas): (f64, f64) = (t[6].parse().unwrap(), t[7].parse().unwrap());
+        assert_eq!(r.entity, &t[0]);
+        println!(
+            "{}: share {:.4} [{:.4}, {:.4}] truth {share:.4} (error {:+.4}); ROAS {:.4} [{:.4}, \
+             {:.4}] truth {roas:.4} (error {:+.1}%)",
+            r.entity,
+            r.contribution_share,
+            r.contribution_share_lo,
+            r.contribution_share_hi,
+            r.contribution_share - share,
+            r.roas,
+            r.roas_lo,
+            r.roas_hi,
+            100.0 * (r.roas / roas - 1.0)
+        );
+    }
+}

@@ -74,7 +74,7 @@ pub struct FatigueInputs {
     pub horizon_days: usize,
 }
 
-/// One entity's response curve over a spend grid, with its bootstrap interval.
+/// One entity's response curve over a spend grid, with its posterior interval.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntityCurve {
     pub id: String,

@@ -249,7 +249,7 @@ fn definitions(inp: &ReportInputs) -> Markup {
             li { "Conversions and conversion value are what each platform attributes to its own ads, with its own windows (click and view-through); the same sale can be claimed by more than one platform, so totals across platforms overstate real sales." }
             li { "Budget response curves are fitted per entity against that entity's attributed outcome: they describe association in past data, not the result of an experiment; effects across channels (one channel's spend lifting another's results) are not modelled." }
             li { "Curves are reliable only over the spend range seen in the past; recommendations far outside it are extrapolations (the interval bands widen there)." }
-            li { "Intervals come from bootstrap refits and resampled residuals; they cover model uncertainty on past data, not market changes." }
+            li { "Intervals come from the model's posterior draws and resampled residuals; they cover model uncertainty on past data, not market changes." }
         }
         h3 { "Data the models were trained on" }
         table {
