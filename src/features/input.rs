@@ -135,7 +135,8 @@ impl DayInput {
             .i32()?
             .rechunk()
             .into_owned();
-        if let Some(r) = day.iter().position(|d| d.is_none()) {
+        if day.null_count() > 0 {
+            let r = day.iter().position(|d| d.is_none()).unwrap_or_default();
             polars_bail!(ComputeError: "column `{}` row {r} is empty", ad::DATE);
         }
         let (platform, account, ad_id) =
@@ -231,20 +232,28 @@ fn group<'a>(
     keys: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
     day: &[i32],
 ) -> PolarsResult<(Vec<CreativeId>, Vec<u32>, Vec<usize>)> {
+    // Creatives by their key as spelled in the input (looked up on every row where the key
+    // changes: rows often come day by day across creatives), and by their platform's
+    // canonical name (two spellings of a platform are one creative).
+    let mut spelled: PlHashMap<(&str, &str, &str), u32> = PlHashMap::default();
     let mut ids: HashMap<(Platform, &str, &str), u32> = HashMap::new();
     let mut of_row: Vec<u32> = Vec::with_capacity(day.len());
     let mut prev: Option<((&str, &str, &str), u32)> = None;
     for (r, key) in keys.enumerate() {
-        // A creative's rows usually come together: look the key up only when it changes.
         let id = match prev {
             Some((k, id)) if k == key => id,
-            _ => {
-                let p = Platform::from_name(key.0).map_err(
-                    |e| polars_err!(ComputeError: "column `{}` row {r}: {e}", ad::PLATFORM),
-                )?;
-                let next = ids.len() as u32;
-                *ids.entry((p, key.1, key.2)).or_insert(next)
-            }
+            _ => match spelled.get(&key) {
+                Some(id) => *id,
+                None => {
+                    let p = Platform::from_name(key.0).map_err(
+                        |e| polars_err!(ComputeError: "column `{}` row {r}: {e}", ad::PLATFORM),
+                    )?;
+                    let next = ids.len() as u32;
+                    let id = *ids.entry((p, key.1, key.2)).or_insert(next);
+                    spelled.insert(key, id);
+                    id
+                }
+            },
         };
         prev = Some((key, id));
         of_row.push(id);
