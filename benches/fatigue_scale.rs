@@ -10,10 +10,11 @@
 //!    as-of rows), then the same engine keeping every day's features, then the Polars
 //!    pipeline (`fatigue::prepare`, the definition): wall time and the process's peak
 //!    resident memory above what it held before (the frame);
-//! 2. scoring every creative active at the last day from the warehouse (`omnify score
-//!    fatigue`'s path: read the tenant's rows, Polars features, model, drivers), with a
-//!    logistic hazard fitted on the world; and the same creatives through the row-by-row path
-//!    the API uses (`fatigue::score_rows`), for comparison;
+//! 2. scoring every creative active at the last day from the warehouse, with a logistic
+//!    hazard fitted on the world: through the Polars pipeline (`fatigue::score`, skipped with
+//!    `OMNIFY_SCALE_POLARS=0`) and through `omnify score fatigue`'s path
+//!    (`fatigue::score_frame`: read the tenant's rows, the row-by-row engine on their columns,
+//!    model, drivers);
 //! 3. fitting each learned family on the first as-of rows whose person-period expansion (one
 //!    row per day at risk) reaches `OMNIFY_SCALE_PERSON_PERIODS` (default 1,000,000);
 //! 4. scoring from a tenant's latest-day feature snapshot, as the service does for `ad_ids`
