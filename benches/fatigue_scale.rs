@@ -4,15 +4,17 @@
 //! simulator's most) × `OMNIFY_SCALE_DAYS` days (default 300), all put under one tenant with
 //! account ids made distinct:
 //!
-//! 1. labels + features (labels, 49 features, label-history features) of every creative-day,
-//!    with the Polars pipeline (`fatigue::prepare`, the definition) and with the row-by-row
-//!    engine training uses (`fatigue::prepare_rows`, the same values; its input rows are built
-//!    from the frame first and timed apart): wall time and the process's peak resident memory
-//!    above what it held before (the input);
-//! 2. scoring every creative active at the last day from the warehouse (`omnify score
-//!    fatigue`'s path: read the tenant's rows, Polars features, model, drivers), with a
-//!    logistic hazard fitted on the world; and the same creatives through the row-by-row path
-//!    the API uses (`fatigue::score_rows`), for comparison;
+//! 1. labels + features (labels, 49 features, label-history features): first exactly what
+//!    training runs (`fatigue::prepare_frame` with `Keep::AtRiskEvery(stride)`: the frame's
+//!    columns → every day labelled and featurised → the matrix of the days that can become
+//!    as-of rows), then the same engine keeping every day's features, then the Polars
+//!    pipeline (`fatigue::prepare`, the definition): wall time and the process's peak
+//!    resident memory above what it held before (the frame);
+//! 2. scoring every creative active at the last day from the warehouse, with a logistic
+//!    hazard fitted on the world: through the Polars pipeline (`fatigue::score`, skipped with
+//!    `OMNIFY_SCALE_POLARS=0`) and through `omnify score fatigue`'s path
+//!    (`fatigue::score_frame`: read the tenant's rows, the row-by-row engine on their columns,
+//!    model, drivers);
 //! 3. fitting each learned family on the first as-of rows whose person-period expansion (one
 //!    row per day at risk) reaches `OMNIFY_SCALE_PERSON_PERIODS` (default 1,000,000);
 //! 4. scoring from a tenant's latest-day feature snapshot, as the service does for `ad_ids`
@@ -132,11 +134,10 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
 
-    // 1. Labels + features: the Polars pipeline (the definition; skipped with
-    //    OMNIFY_SCALE_POLARS=0, it needs ~1.6 KB per creative-day), then the row engine with
-    //    every day's features kept, then as training runs it (every day computed, the features
-    //    of the days that can become as-of rows kept). The engines' input rows are built from
-    //    the frame first, timed apart.
+    // 1. Labels + features: as training runs it (from the frame's columns, every day
+    //    computed, the features of the days that can become as-of rows kept), then the same
+    //    engine with every day's features kept, then the Polars pipeline (the definition;
+    //    skipped with OMNIFY_SCALE_POLARS=0, it needs ~1.6 KB per creative-day).
     let polars = env_num("OMNIFY_SCALE_POLARS", 1) != 0;
     let mut measure = |what: String, f: &mut dyn FnMut() -> usize| {
         reset_peak();
@@ -149,12 +150,37 @@ fn main() {
         eprintln!("{:?}", report.last());
         n
     };
+    let stride = cfg.evaluation.stride_days as u32;
+    let mut kept = None;
+    measure(
+        format!(
+            "labels + features as training runs them (`fatigue::prepare_frame`, \
+             `Keep::AtRiskEvery({stride})`), from the frame's columns, {creatives} creatives, \
+             {} ad-day rows",
+            df.height()
+        ),
+        &mut || {
+            let p = fatigue::prepare_frame(&df, &cfg.base, Keep::AtRiskEvery(stride))
+                .expect("prepare frame");
+            let n = p.day.len();
+            kept = Some(p);
+            n
+        },
+    );
+    let p = kept.expect("prepared");
+    let all_days = measure(
+        "labels + features, every day's features kept (`fatigue::prepare_frame`, `Keep::All`)"
+            .into(),
+        &mut || {
+            fatigue::prepare_frame(&df, &cfg.base, Keep::All)
+                .expect("prepare frame")
+                .day
+                .len()
+        },
+    );
     let polars_days = polars.then(|| {
         measure(
-            format!(
-                "labels + features, Polars pipeline (`fatigue::prepare`), {creatives} creatives, {} ad-day rows",
-                df.height()
-            ),
+            "labels + features, Polars pipeline (`fatigue::prepare`)".into(),
             &mut || {
                 fatigue::prepare(df.clone().lazy(), &cfg.base)
                     .expect("prepare")
@@ -163,43 +189,13 @@ fn main() {
             },
         )
     });
-    let t = Instant::now();
-    let input = fatigue::input_rows(&df).expect("rows");
-    let convert = t.elapsed().as_secs_f64();
-    let all_days = measure(
-        "labels + features, row-by-row engine, every day's features kept (`fatigue::prepare_rows`)"
-            .into(),
-        &mut || {
-            fatigue::prepare_rows("scale", &input, &cfg.base)
-                .expect("prepare rows")
-                .day
-                .len()
-        },
-    );
     if let Some(n) = polars_days {
         assert_eq!(n, all_days, "both engines build every creative-day");
     }
-    let stride = cfg.evaluation.stride_days as u32;
-    let mut kept = None;
-    measure(
-        format!(
-            "labels + features, row-by-row engine, as training runs it (`Keep::AtRiskEvery({stride})`)"
-        ),
-        &mut || {
-            let p =
-                fatigue::prepare_rows_keep("scale", &input, &cfg.base, Keep::AtRiskEvery(stride))
-                    .expect("prepare rows");
-            let n = p.day.len();
-            kept = Some(p);
-            n
-        },
-    );
-    let p = kept.expect("prepared");
     report.push((
         format!("… {all_days} creative-days in all, {} kept", p.day.len()),
-        format!("input rows built from the frame in {convert:.1} s"),
+        String::new(),
     ));
-    drop(input);
 
     // 3 (fitted first: scoring needs a model). As-of rows up to the person-period target.
     let data = fatigue::survival_rows(&p, &cfg.evaluation);

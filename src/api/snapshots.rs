@@ -15,8 +15,10 @@ use std::sync::{Arc, Mutex};
 use chrono::NaiveDate;
 
 use crate::api::ApiError;
-use crate::fatigue::{INPUT_COLUMNS, JobConfig, Prepared, input_rows, prepare_rows_until};
-use crate::schema::cols;
+use crate::fatigue::{INPUT_COLUMNS, JobConfig, Prepared, prepare_input};
+use crate::features::DayInput;
+use crate::features::rows::Keep;
+use crate::schema::{cols, days_to_date};
 use crate::warehouse::{TenantVersion, Warehouse};
 use polars::prelude::*;
 
@@ -49,13 +51,15 @@ impl Snapshot {
                 lf.select(INPUT_COLUMNS.map(col)).collect()
             })
             .map_err(ApiError::internal)?;
-        let rows = input_rows(&df).map_err(crate::api::batcher::score_err)?;
-        drop(df);
-        let Some(as_of) = as_of.or_else(|| rows.iter().map(|r| r.date).max()) else {
+        let input =
+            DayInput::from_frame(&df).map_err(|e| crate::api::batcher::score_err(e.into()))?;
+        // The frame holds the rows up to `as_of` only.
+        let Some(as_of) = as_of.or_else(|| input.last_day().map(days_to_date)) else {
             return Ok(None);
         };
-        let prepared = prepare_rows_until(tenant, &rows, as_of, spec)
+        let prepared = prepare_input(tenant, &input, &spec.base, Keep::Last)
             .map_err(crate::api::batcher::score_err)?;
+        drop((input, df));
         let mut by_ad: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, c) in prepared.creatives.iter().enumerate() {
             by_ad.entry(c.key.ad_id.clone()).or_default().push(i);

@@ -24,28 +24,14 @@ use polars::prelude::*;
 use super::FatigueError;
 use super::config::EvaluationConfig;
 use crate::features::cols::*;
+use crate::features::history::{capped_ratio, history_features};
 use crate::features::rows::{self, Keep};
 use crate::features::{
-    FatigueConfig, MetricKind, RuleCounts, feature_matrix, feature_names, features,
+    DayInput, FatigueConfig, MetricKind, RuleCounts, feature_matrix, feature_names, features,
     label_creatives, label_days,
 };
-use crate::schema::{AdDailyRow, cols as ad, rows_from_frame};
-
-/// Label-history features appended to [`feature_names`] (all from days ≤ t).
-pub const EXTRA_FEATURES: [&str; 7] = [
-    "label_ratio",
-    "label_ratio_known",
-    "label_ratio_max_7d",
-    "label_log_ratio_slope_7d",
-    "label_days_limited_7d",
-    "ctr_below_peak_run",
-    "decay_days_to_onset",
-];
-
-/// Cap of the extrapolated days to the onset ratio. Days.
-const DECAY_CAP: f64 = 60.0;
-/// Cap of the label ratio as a feature (zero results with cost is +∞). Ratio.
-pub const RATIO_CAP: f64 = 10.0;
+pub use crate::features::{EXTRA_FEATURES, INPUT_COLUMNS, RATIO_CAP};
+use crate::schema::{AdDailyRow, cols as ad};
 
 /// Every model input name, in matrix column order.
 pub fn all_feature_names() -> Vec<String> {
@@ -337,49 +323,32 @@ pub fn rule_counts_of(creatives: &[CreativeLabels]) -> RuleCounts {
     }
 }
 
-/// The `ad_daily` columns the labels and features read.
-pub const INPUT_COLUMNS: [&str; 9] = [
-    ad::PLATFORM,
-    ad::ACCOUNT_ID,
-    ad::AD_ID,
-    ad::DATE,
-    ad::IMPRESSIONS,
-    ad::CLICKS,
-    ad::REACH,
-    ad::SPEND,
-    ad::CONVERSIONS,
-];
-
-/// The rows of an `ad_daily` frame with only [`INPUT_COLUMNS`] read (no names, ids of
-/// campaigns or currency: a fraction of the allocations of the whole row).
-pub fn input_rows(df: &DataFrame) -> Result<Vec<AdDailyRow>, FatigueError> {
-    Ok(rows_from_frame(&df.select(INPUT_COLUMNS)?)?)
-}
-
 /// [`prepare`] of a collected `ad_daily` frame (one tenant or several), computed row by row
-/// ([`prepare_rows`]) tenant by tenant and joined in tenant order: the rows, values and order
-/// of the Polars pipeline (tested), in a fraction of its time and memory. What training and
-/// evaluation use, with `keep` the rows whose features the frame holds (training keeps
-/// [`Keep::AtRiskEvery`] its stride: every row [`survival_rows`] can pick, a fraction of the
-/// memory).
+/// from the frame's columns ([`prepare_input`]) tenant by tenant and joined in tenant order:
+/// the rows, values and order of the Polars pipeline (tested), in a fraction of its time and
+/// memory. What training and evaluation use, with `keep` the rows whose features the frame
+/// holds (training keeps [`Keep::AtRiskEvery`] its stride: every row [`survival_rows`] can
+/// pick, a fraction of the memory).
 pub fn prepare_frame(
     df: &DataFrame,
     cfg: &FatigueConfig,
     keep: Keep,
 ) -> Result<Prepared, FatigueError> {
-    let tenants = df.column(ad::TENANT)?.str()?;
-    let mut names: Vec<&str> = tenants.iter().flatten().collect();
+    // The distinct tenants by hashing (a warehouse read of one tenant holds its name as a
+    // single repeated value: no row is visited).
+    let distinct = df.column(ad::TENANT)?.unique()?;
+    let mut names: Vec<&str> = distinct.str()?.iter().flatten().collect();
     names.sort_unstable();
-    names.dedup();
     if names.len() <= 1 {
         let tenant = names.first().copied().unwrap_or_default().to_string();
-        return prepare_rows_keep(&tenant, &input_rows(df)?, cfg, keep);
+        return prepare_input(&tenant, &DayInput::from_frame(df)?, cfg, keep);
     }
+    let tenants = df.column(ad::TENANT)?.str()?;
     let mut parts = Vec::with_capacity(names.len());
     for name in names {
         let mask = tenants.equal(name);
-        let rows = input_rows(&df.filter(&mask)?)?;
-        parts.push(prepare_rows_keep(name, &rows, cfg, keep)?);
+        let input = DayInput::from_frame(&df.select(INPUT_COLUMNS)?.filter(&mask)?)?;
+        parts.push(prepare_input(name, &input, cfg, keep)?);
     }
     concat_prepared(parts)
 }
@@ -420,13 +389,25 @@ pub fn prepare_rows_last(
     prepare_rows_keep(tenant, rows, cfg, Keep::Last)
 }
 
+/// [`prepare_rows`] with `keep` the rows whose features the frame holds.
 pub fn prepare_rows_keep(
     tenant: &str,
     rows: &[AdDailyRow],
     cfg: &FatigueConfig,
     keep: Keep,
 ) -> Result<Prepared, FatigueError> {
-    let f = rows::compute(rows, &cfg.labels, &cfg.features, EXTRA_FEATURES.len(), keep);
+    prepare_input(tenant, &DayInput::from_rows(rows), cfg, keep)
+}
+
+/// [`prepare`] computed row by row from the columns of one tenant's rows, with `keep` the
+/// rows whose features the frame holds.
+pub fn prepare_input(
+    tenant: &str,
+    input: &DayInput,
+    cfg: &FatigueConfig,
+    keep: Keep,
+) -> Result<Prepared, FatigueError> {
+    let f = rows::compute(input, &cfg.labels, &cfg.features, keep);
     let creatives = f
         .creatives
         .into_iter()
@@ -447,32 +428,15 @@ pub fn prepare_rows_keep(
             left_truncated: c.left_truncated,
         })
         .collect();
-    let ratio: Vec<Option<f64>> = f.ratio.iter().map(|v| capped_ratio(*v)).collect();
-    // The label-history features read every day; the matrix holds the kept ones.
-    let extra = extra_features(&f.creative, &f.day, &ratio, &f.ctr_vs_peak, cfg);
-    let nb = feature_names().len();
-    let mut x = f.x;
-    for (k, &r) in f.kept.iter().enumerate() {
-        x.slice_mut(s![k, nb..]).assign(&extra.row(r));
-    }
     Ok(Prepared {
         feature_names: all_feature_names(),
         creatives,
-        creative: f.kept.iter().map(|&r| f.creative[r]).collect(),
-        day: f.kept.iter().map(|&r| f.day[r]).collect(),
-        status: f
-            .kept
-            .iter()
-            .map(|&r| DayStatus::parse(Some(f.status[r])))
-            .collect(),
-        ratio: f.kept.iter().map(|&r| ratio[r]).collect(),
-        x,
+        creative: f.creative,
+        day: f.day,
+        status: f.status.iter().map(|s| DayStatus::parse(Some(s))).collect(),
+        ratio: f.ratio,
+        x: f.x,
     })
-}
-
-/// The label ratio as a model input: NaN dropped, capped at [`RATIO_CAP`].
-fn capped_ratio(v: Option<f64>) -> Option<f64> {
-    v.filter(|r| !r.is_nan()).map(|r| r.min(RATIO_CAP))
 }
 
 /// Appends the label-history features to the base feature matrix.
@@ -490,12 +454,30 @@ fn assemble(
         .iter()
         .position(|n| *n == CTR_VS_PEAK)
         .ok_or_else(|| FatigueError::Data("ctr_7d_vs_peak missing".into()))?;
-    // A column of the row-major matrix is strided: copy it out.
-    let ctr_peak: Vec<f64> = base.column(ctr_peak).to_vec();
-    let extra = extra_features(&creative, &day, &ratio, &ctr_peak, cfg);
-    let mut x = Array2::<f64>::zeros((day.len(), base.ncols() + EXTRA_FEATURES.len()));
-    x.slice_mut(s![.., ..base.ncols()]).assign(&base);
-    x.slice_mut(s![.., base.ncols()..]).assign(&extra);
+    let nb = base.ncols();
+    let mut x = Array2::<f64>::zeros((day.len(), nb + EXTRA_FEATURES.len()));
+    x.slice_mut(s![.., ..nb]).assign(&base);
+    // Rows are sorted by creative, then day, with every calendar day present: the
+    // label-history features walk each creative's run of rows.
+    let mut start = 0;
+    while start < day.len() {
+        let end = (start..day.len())
+            .find(|&r| creative[r] != creative[start])
+            .unwrap_or(day.len());
+        let ctr_vs_peak: Vec<f64> = (start..end).map(|r| base[[r, ctr_peak]]).collect();
+        let all: Vec<usize> = (0..end - start).collect();
+        history_features(
+            &ratio[start..end],
+            &ctr_vs_peak,
+            &cfg.labels,
+            &all,
+            |k, values| {
+                x.slice_mut(s![start + k, nb..])
+                    .assign(&ndarray::ArrayView1::from(&values));
+            },
+        );
+        start = end;
+    }
     Ok(Prepared {
         feature_names: all_feature_names(),
         creatives,
@@ -505,80 +487,6 @@ fn assemble(
         ratio,
         x,
     })
-}
-
-/// The [`EXTRA_FEATURES`] of every grid row, walking each creative's days in order (rows are
-/// sorted by creative, then day, with every calendar day present).
-fn extra_features(
-    creative: &[usize],
-    day: &[i32],
-    ratio: &[Option<f64>],
-    ctr_vs_peak: &[f64],
-    cfg: &FatigueConfig,
-) -> Array2<f64> {
-    let n = creative.len();
-    let mut out = Array2::<f64>::zeros((n, EXTRA_FEATURES.len()));
-    let onset_ln = cfg.labels.onset_ratio.ln();
-    let mut start = 0;
-    let mut run = 0.0;
-    for r in 0..n {
-        if r > 0 && creative[r] != creative[r - 1] {
-            start = r;
-            run = 0.0;
-        }
-        let lo = start.max(r.saturating_sub(6));
-        // Known ratios in the last 7 calendar days (rows lo..=r are consecutive days).
-        let mut buf = [(0.0, 0.0); 7];
-        let mut m = 0;
-        for k in lo..=r {
-            if let Some(v) = ratio[k].filter(|v| *v > 0.0) {
-                buf[m] = ((day[k] - day[r]) as f64, v);
-                m += 1;
-            }
-        }
-        let pts = &buf[..m];
-        let now = ratio[r].filter(|v| *v > 0.0);
-        let max7 = pts.iter().map(|p| p.1).fold(f64::NAN, f64::max);
-        let limited = pts
-            .iter()
-            .filter(|p| p.1 >= cfg.labels.limited_ratio)
-            .count() as f64;
-        let slope = if pts.len() >= 3 {
-            let m = pts.len() as f64;
-            let (st, sy) = pts
-                .iter()
-                .fold((0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1.ln()));
-            let (mt, my) = (st / m, sy / m);
-            let (mut num, mut den) = (0.0, 0.0);
-            for p in pts {
-                num += (p.0 - mt) * (p.1.ln() - my);
-                den += (p.0 - mt) * (p.0 - mt);
-            }
-            if den > 0.0 { num / den } else { 0.0 }
-        } else {
-            0.0
-        };
-        let decay = match now {
-            Some(v) if v.ln() >= onset_ln => 0.0,
-            Some(v) if slope > 1e-6 => ((onset_ln - v.ln()) / slope).min(DECAY_CAP),
-            _ => DECAY_CAP,
-        };
-        let below = ctr_vs_peak.get(r).is_some_and(|v| *v <= 0.8);
-        run = if below { run + 1.0 } else { 0.0 };
-        let row = [
-            now.unwrap_or(1.0),
-            if now.is_some() { 1.0 } else { 0.0 },
-            if max7.is_nan() { 1.0 } else { max7 },
-            slope,
-            limited,
-            run,
-            decay,
-        ];
-        for (j, v) in row.into_iter().enumerate() {
-            out[[r, j]] = v;
-        }
-    }
-    out
 }
 
 /// As-of rows with censored durations (see the module docs).

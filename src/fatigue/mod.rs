@@ -61,7 +61,7 @@ pub(crate) mod tests;
 
 pub use config::{EvaluationConfig, JobConfig, ModelsConfig, ScoringConfig};
 pub use dataset::{
-    INPUT_COLUMNS, Prepared, SurvivalData, input_rows, prepare, prepare_frame, prepare_rows,
+    INPUT_COLUMNS, Prepared, SurvivalData, prepare, prepare_frame, prepare_input, prepare_rows,
     prepare_rows_keep, prepare_rows_last, split, survival_rows,
 };
 pub use metrics::{Metrics, evaluate as metrics};

@@ -16,8 +16,10 @@ use polars::prelude::*;
 use super::FatigueError;
 use super::common::{Summary, summarize, survival};
 use super::config::JobConfig;
-use super::dataset::{DayStatus, Prepared, input_rows, prepare, prepare_rows_last};
+use super::dataset::{DayStatus, Prepared, prepare, prepare_input, prepare_rows_last};
 use super::model::FittedModel;
+use crate::features::DayInput;
+use crate::features::rows::Keep;
 use crate::schema::{AdDailyRow, cols as ad, date_to_days};
 
 /// One scored creative.
@@ -83,8 +85,23 @@ pub fn score_frame(
     version: &str,
     cfg: &JobConfig,
 ) -> Result<Vec<ScoreRow>, FatigueError> {
-    let rows = input_rows(df)?;
-    score_rows(tenant, &rows, as_of, model, version, cfg)
+    let p = prepare_input(tenant, &input_until(df, as_of)?, &cfg.base, Keep::Last)?;
+    let mut out = score_prepared(&[p], as_of, model, version, cfg)?;
+    Ok(out.pop().unwrap_or_default())
+}
+
+/// The engine's input of the rows of `df` dated ≤ `as_of`.
+pub fn input_until(df: &DataFrame, as_of: NaiveDate) -> Result<DayInput, FatigueError> {
+    let last = df.column(ad::DATE)?.cast(&DataType::Int32)?.i32()?.max();
+    if last.is_none_or(|d| d <= date_to_days(as_of)) {
+        return Ok(DayInput::from_frame(df)?);
+    }
+    let cut = df
+        .clone()
+        .lazy()
+        .filter(col(ad::DATE).lt_eq(lit(as_of)))
+        .collect()?;
+    Ok(DayInput::from_frame(&cut)?)
 }
 
 /// [`prepare_rows_last`] of the rows dated ≤ `as_of`: each creative's latest day, what

@@ -6,24 +6,31 @@
 //! that dwarfs the work for the few creatives of one scoring request, and at scale its many
 //! materialised window steps make it several times slower and hungrier than one pass per
 //! creative. [`compute`] gives the same values for every creative-day — the feature matrix
-//! in [`super::feature_names`] order (all days, or each creative's last: [`Keep`]), the status
-//! and the label ratio — and the same per-creative labels. Tests compare it with the Polars
-//! pipelines value by value on simulated data with gaps, restatements and missing fields.
+//! in [`super::feature_names`] order then the label-history features ([`EXTRA_FEATURES`]),
+//! the status and the label ratio — and the same per-creative labels. Tests compare it with
+//! the Polars pipelines value by value on simulated data with gaps, restatements and missing
+//! fields.
+//!
+//! It reads the columns of a [`DayInput`] and runs account by account (on all cores when
+//! large): creatives of different accounts share nothing. A first pass labels every day and
+//! decides which days get a matrix row ([`Keep`]), keeping per day only the ratio (NaN when
+//! unknown) and the status (a byte); a second pass writes the features of those rows straight
+//! into their slice of the matrix, an account's medians from its own creatives. Whatever else
+//! a day needs lives only while its creative is computed.
 //!
 //! To agree to the last bit, the floating-point steps follow the Polars kernels: rolling sums
 //! add the entering value and subtract the leaving one with separate compensation terms (as
 //! Polars' rolling sum does), cumulative sums and maxima run in row order, a median of an even
 //! count is `lower + 0.5·(upper − lower)`, and comparisons order NaN above every number.
 
-use std::collections::HashMap;
-
 use ndarray::Array2;
 use rayon::prelude::*;
 
 use super::cols::*;
+use super::history::{EXTRA_FEATURES, capped_ratio, history_features};
+use super::input::{Columns, DayInput};
 use super::{FeatureConfig, LabelConfig, MetricKind, feature_names};
 use crate::platforms::Platform;
-use crate::schema::{AdDailyRow, date_to_days};
 
 /// One creative of the input, with what the labels say about its whole history.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,8 +54,8 @@ pub struct RowCreative {
     pub left_truncated: bool,
 }
 
-/// Every creative-day of the input (every calendar day from a creative's first to its last
-/// row), sorted by creative key and day; the features of the [`Keep`] rows.
+/// The [`Keep`] rows of the input's creative-days (every calendar day from a creative's first
+/// to its last row), sorted by creative key and day, with their features.
 #[derive(Debug, Clone)]
 pub struct RowFrame {
     /// Sorted by (platform, account_id, ad_id).
@@ -60,13 +67,11 @@ pub struct RowFrame {
     /// Per row: [`STATUS_HEALTHY`], [`STATUS_LIMITED`], [`STATUS_FATIGUED`] or
     /// [`STATUS_INSUFFICIENT`].
     pub status: Vec<&'static str>,
-    /// Per row: the ratio the labels use (adjusted when seasonal adjustment is on).
+    /// Per row: the ratio the labels use (adjusted when seasonal adjustment is on), capped
+    /// as a model input ([`capped_ratio`]).
     pub ratio: Vec<Option<f64>>,
-    /// Per row: the `ctr_7d_vs_peak` feature (as in `x`).
-    pub ctr_vs_peak: Vec<f64>,
-    /// The rows whose features are in `x`, in order.
-    pub kept: Vec<usize>,
-    /// Per kept row: the features, columns in [`feature_names`] order, no null, NaN or ∞.
+    /// Per row: the features, columns in [`feature_names`] order then [`EXTRA_FEATURES`], no
+    /// null, NaN or ∞.
     pub x: Array2<f64>,
 }
 
@@ -187,7 +192,6 @@ fn div(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 
 /// A creative's input rows on its calendar days (missing days are zero delivery).
 struct Dense {
-    account: usize,
     first: i32,
     imps: Vec<i64>,
     clicks: Vec<i64>,
@@ -200,6 +204,47 @@ struct Dense {
 }
 
 impl Dense {
+    /// The creative whose rows (in day order) are `rows` of `cols`; a repeated day keeps its
+    /// last row.
+    fn new(cols: &Columns, rows: &[u32]) -> Dense {
+        let day = |r: &u32| cols.day[*r as usize];
+        let (first, last) = match (rows.first(), rows.last()) {
+            (Some(f), Some(l)) => (day(f), day(l)),
+            _ => (0, -1),
+        };
+        let n = (last - first + 1) as usize;
+        let mut d = Dense {
+            first,
+            imps: vec![0; n],
+            clicks: vec![0; n],
+            spend: vec![0.0; n],
+            conv: vec![0.0; n],
+            reach: vec![0; n],
+            spend_seen: vec![false; n],
+            conv_seen: vec![false; n],
+            reach_seen: vec![false; n],
+        };
+        for r in rows {
+            let (i, r) = ((day(r) - first) as usize, *r as usize);
+            let (spend, conv, reach) = (
+                cols.spend.get(r),
+                cols.conversions.get(r),
+                cols.reach.get(r),
+            );
+            d.imps[i] = cols.impressions[r];
+            d.clicks[i] = cols.clicks[r];
+            d.spend[i] = spend.unwrap_or(0.0);
+            d.conv[i] = conv.unwrap_or(0.0);
+            d.reach[i] = reach.unwrap_or(0);
+            d.spend_seen[i] = spend.is_some();
+            d.conv_seen[i] = conv.is_some();
+            d.reach_seen[i] = reach.is_some();
+        }
+        d
+    }
+    fn last(&self) -> i32 {
+        self.first + self.len() as i32 - 1
+    }
     fn len(&self) -> usize {
         self.imps.len()
     }
@@ -216,6 +261,33 @@ struct Account {
     clicks: Vec<i64>,
     spend: Vec<f64>,
     conv: Vec<f64>,
+}
+
+impl Account {
+    /// The totals of an account's creatives (in key order).
+    fn new(dense: &[Dense]) -> Account {
+        let first = dense.iter().map(|d| d.first).min().unwrap_or(0);
+        let last = dense.iter().map(Dense::last).max().unwrap_or(-1);
+        let n = (last - first + 1).max(0) as usize;
+        let mut a = Account {
+            first,
+            last,
+            imps: vec![0; n],
+            clicks: vec![0; n],
+            spend: vec![0.0; n],
+            conv: vec![0.0; n],
+        };
+        for d in dense {
+            let off = (d.first - first) as usize;
+            for i in 0..d.len() {
+                a.imps[off + i] += d.imps[i];
+                a.clicks[off + i] += d.clicks[i];
+                a.spend[off + i] += d.spend[i];
+                a.conv[off + i] += d.conv[i];
+            }
+        }
+        a
+    }
 }
 
 /// Rolling and cumulative sums of an account's totals, for one rolling window.
@@ -281,11 +353,24 @@ impl Sums4 {
     }
 }
 
+/// A day's status as a byte while the engine runs: an index into [`STATUS_NAMES`].
+const HEALTHY: u8 = 0;
+const LIMITED: u8 = 1;
+const FATIGUED: u8 = 2;
+const INSUFFICIENT: u8 = 3;
+const STATUS_NAMES: [&str; 4] = [
+    STATUS_HEALTHY,
+    STATUS_LIMITED,
+    STATUS_FATIGUED,
+    STATUS_INSUFFICIENT,
+];
+
 /// What the labels say about one creative, per day and overall.
 struct Labelled {
     /// Per day: the ratio the labels use (adjusted when enabled).
     used: Vec<Option<f64>>,
-    status: Vec<&'static str>,
+    /// Per day: [`HEALTHY`], [`LIMITED`], [`FATIGUED`] or [`INSUFFICIENT`].
+    status: Vec<u8>,
     run_done: Vec<bool>,
     /// `run_done` of the unadjusted ratio (for the rule counts).
     run_done_raw: Vec<bool>,
@@ -443,10 +528,10 @@ fn label(d: &Dense, acct: &Account, sums: &AccountSums, cfg: &LabelConfig) -> La
         .map(|i| {
             fatigued |= run_done[i];
             match used[i] {
-                _ if fatigued => STATUS_FATIGUED,
-                None => STATUS_INSUFFICIENT,
-                Some(v) if ge(v, cfg.limited_ratio) => STATUS_LIMITED,
-                Some(_) => STATUS_HEALTHY,
+                _ if fatigued => FATIGUED,
+                None => INSUFFICIENT,
+                Some(v) if ge(v, cfg.limited_ratio) => LIMITED,
+                Some(_) => HEALTHY,
             }
         })
         .collect();
@@ -463,252 +548,280 @@ fn label(d: &Dense, acct: &Account, sums: &AccountSums, cfg: &LabelConfig) -> La
 /// Inputs with at least this many creatives are computed on all cores.
 const PARALLEL_MIN_CREATIVES: usize = 256;
 
-/// Labels, features and per-creative labels of `rows` (one tenant; any order; a repeated
-/// (creative, date) keeps its last row). `labels` drives status, ratio and the per-creative
-/// labels; `features.labels` the features (they are the same in a loaded config). The matrix
-/// holds the `keep` rows, with `spare_cols` zero columns after the features for the caller.
-pub fn compute(
-    rows: &[AdDailyRow],
+/// What the first pass keeps of a creative for the second: per day only the label ratio and
+/// status, and the days that get a matrix row.
+struct Labels {
+    /// Per day: the ratio the labels use (NaN when unknown).
+    used: Vec<f64>,
+    /// Per day: the status byte.
+    status: Vec<u8>,
+    /// The days with a matrix row (ascending day indices).
+    kept: Vec<usize>,
+    /// Of the labels the features read (`features.labels`): the last day of the baseline
+    /// freeze and the first day at `limited` or above.
+    freeze: Option<usize>,
+    first_limited: Option<usize>,
+}
+
+/// The days of a creative that get a matrix row.
+fn kept_days(d: &Dense, status: &[u8], keep: Keep) -> Vec<usize> {
+    match keep {
+        Keep::All => (0..d.len()).collect(),
+        Keep::Last => (d.len().saturating_sub(1)..d.len()).collect(),
+        Keep::AtRiskEvery(stride) => (0..d.len())
+            .filter(|&i| {
+                d.active(i)
+                    && matches!(status[i], HEALTHY | LIMITED)
+                    && (d.first + i as i32).rem_euclid(stride.max(1) as i32) == 0
+            })
+            .collect(),
+    }
+}
+
+/// An account of the input: its creatives (a range of the input's, in key order).
+#[derive(Clone)]
+struct AccountSpan {
+    creatives: std::ops::Range<usize>,
+}
+
+/// The accounts of the input, each a run of creatives in key order.
+fn accounts_of(input: &DayInput) -> Vec<AccountSpan> {
+    let ids = input.creatives();
+    let mut out: Vec<AccountSpan> = Vec::new();
+    for (c, id) in ids.iter().enumerate() {
+        let same = c > 0 && {
+            let p = &ids[c - 1];
+            p.platform == id.platform && p.account_id == id.account_id
+        };
+        match out.last_mut() {
+            Some(a) if same => a.creatives.end = c + 1,
+            _ => out.push(AccountSpan {
+                creatives: c..c + 1,
+            }),
+        }
+    }
+    out
+}
+
+/// `f` of every account, on all cores when the input is large; results in account order.
+fn per_account<T: Send>(
+    accounts: &[AccountSpan],
+    parallel: bool,
+    f: impl Fn(&AccountSpan) -> T + Sync + Send,
+) -> Vec<T> {
+    if parallel {
+        accounts.par_iter().map(f).collect()
+    } else {
+        accounts.iter().map(f).collect()
+    }
+}
+
+/// First pass over one account: labels of its creatives, their per-creative summaries and
+/// what the feature pass needs.
+fn label_account(
+    input: &DayInput,
+    account: &AccountSpan,
     labels: &LabelConfig,
     features: &FeatureConfig,
-    spare_cols: usize,
+    keep: Keep,
+) -> Vec<(RowCreative, Labels)> {
+    let cols = input.columns();
+    let dense: Vec<Dense> = account
+        .creatives
+        .clone()
+        .map(|c| Dense::new(&cols, input.rows_of(c)))
+        .collect();
+    let acct = Account::new(&dense);
+    let sums = AccountSums::new(&acct, labels.rolling_days);
+    // The features read the labels of `features.labels`.
+    let feature_sums =
+        (features.labels != *labels).then(|| AccountSums::new(&acct, features.labels.rolling_days));
+    let back = labels.onset_consecutive_days as i32 - 1;
+    dense
+        .iter()
+        .zip(account.creatives.clone())
+        .map(|(d, c)| {
+            let lab = label(d, &acct, &sums, labels);
+            let flab = feature_sums
+                .as_ref()
+                .map(|s| label(d, &acct, s, &features.labels));
+            let fl = flab.as_ref().unwrap_or(&lab);
+            let first_limited = fl
+                .used
+                .iter()
+                .position(|v| v.is_some_and(|v| ge(v, features.labels.limited_ratio)));
+            let freeze = fl.freeze;
+            let last_active = (0..d.len())
+                .rev()
+                .find(|&i| d.active(i))
+                .map(|i| d.first + i as i32);
+            let stopped =
+                last_active.is_none_or(|l| acct.last - l >= labels.stop_after_days as i32);
+            let onset_of = |runs: &[bool]| {
+                runs.iter()
+                    .position(|r| *r)
+                    .map(|i| d.first + i as i32 - back)
+            };
+            let id = &input.creatives()[c];
+            let creative = RowCreative {
+                platform: id.platform.as_str().to_string(),
+                account_id: id.account_id.clone(),
+                ad_id: id.ad_id.clone(),
+                onset: onset_of(&lab.run_done),
+                onset_unadjusted: onset_of(&lab.run_done_raw),
+                metric: lab.kind.map(|k| match k {
+                    Kind::Cpa => MetricKind::Cpa,
+                    Kind::Cpc => MetricKind::Cpc,
+                    Kind::InvCtr => MetricKind::InvCtr,
+                }),
+                stopped,
+                censor: if stopped {
+                    last_active.unwrap_or(d.first)
+                } else {
+                    acct.last
+                },
+                last_active,
+                insufficient: lab.kind.is_none(),
+                left_truncated: d.first == acct.first,
+            };
+            let kept = kept_days(d, &lab.status, keep);
+            let used = lab.used.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
+            (
+                creative,
+                Labels {
+                    used,
+                    status: lab.status,
+                    kept,
+                    freeze,
+                    first_limited,
+                },
+            )
+        })
+        .collect()
+}
+
+/// The 7-day rates of an account's delivering creative-days, for its same-day medians.
+struct RatePool {
+    /// The account's first day.
+    first: i32,
+    /// Number of the account's calendar days.
+    days: usize,
+    /// Per rate (CTR, CVR, CPC, CPM): (day index in the account, value) of every delivering
+    /// creative-day where the rate is known.
+    values: [Vec<(u32, f64)>; 4],
+    /// Per kept row of the account, in order: its own four rates.
+    kept: Vec<[Option<f64>; 4]>,
+}
+
+impl RatePool {
+    /// Per account day: the median of each rate over its creatives that delivered.
+    fn medians(&mut self) -> Vec<[Option<f64>; 4]> {
+        let mut out = vec![[None; 4]; self.days];
+        let mut sorted: Vec<f64> = Vec::new();
+        let mut starts = vec![0usize; self.days + 1];
+        for (m, values) in self.values.iter_mut().enumerate() {
+            // A counting sort by day, then each day's median of its run.
+            starts.iter_mut().for_each(|s| *s = 0);
+            for (k, _) in values.iter() {
+                starts[*k as usize + 1] += 1;
+            }
+            for k in 0..self.days {
+                starts[k + 1] += starts[k];
+            }
+            sorted.clear();
+            sorted.resize(values.len(), 0.0);
+            let mut next = starts.clone();
+            for (k, v) in values.drain(..) {
+                sorted[next[k as usize]] = v;
+                next[k as usize] += 1;
+            }
+            for (k, o) in out.iter_mut().enumerate() {
+                o[m] = median(&mut sorted[starts[k]..starts[k + 1]]);
+            }
+        }
+        out
+    }
+}
+
+/// Second pass over one account: the features of its kept rows, written into `block` (its
+/// rows of the matrix, row-major, `ncols` per row).
+#[allow(clippy::too_many_arguments)]
+fn feature_account(
+    input: &DayInput,
+    account: &AccountSpan,
+    labs: &[Labels],
+    labels: &LabelConfig,
+    features: &FeatureConfig,
+    block: &mut [f64],
+    ncols: usize,
+    account_cols: &[usize; 4],
+) {
+    let cols = input.columns();
+    let dense: Vec<Dense> = account
+        .creatives
+        .clone()
+        .map(|c| Dense::new(&cols, input.rows_of(c)))
+        .collect();
+    let first = dense.iter().map(|d| d.first).min().unwrap_or(0);
+    let last = dense.iter().map(Dense::last).max().unwrap_or(-1);
+    let mut pool = RatePool {
+        first,
+        days: (last - first + 1).max(0) as usize,
+        values: Default::default(),
+        kept: Vec::new(),
+    };
+    let nb = feature_names().len();
+    let mut rest = &mut *block;
+    for ((d, lab), c) in dense.iter().zip(labs).zip(account.creatives.clone()) {
+        let (mine, tail) = rest.split_at_mut(lab.kept.len() * ncols);
+        rest = tail;
+        let platform = input.creatives()[c].platform;
+        let ctr_vs_peak = creative_features(d, lab, features, platform, mine, ncols, &mut pool);
+        let ratio: Vec<Option<f64>> = lab.used.iter().map(|v| capped_ratio(Some(*v))).collect();
+        history_features(&ratio, &ctr_vs_peak, labels, &lab.kept, |k, values| {
+            let at = k * ncols + nb;
+            mine[at..at + values.len()].copy_from_slice(&values);
+        });
+    }
+    // The account's same-day median of each 7-day rate over its creatives that delivered.
+    let medians = pool.medians();
+    let mut row = 0;
+    for (d, lab) in dense.iter().zip(labs) {
+        for &i in &lab.kept {
+            let day = (d.first + i as i32 - first) as usize;
+            for m in 0..4 {
+                let v = safe_div(pool.kept[row][m], medians[day][m]);
+                if let Some(cell) = block.get_mut(row * ncols + account_cols[m]) {
+                    *cell = neutral(v, 1.0);
+                }
+            }
+            row += 1;
+        }
+    }
+}
+
+/// Labels, features and per-creative labels of one tenant's `input`. `labels` drives status,
+/// ratio, the label-history features and the per-creative labels; `features.labels` the
+/// features (they are the same in a loaded config). The matrix holds the `keep` rows.
+pub fn compute(
+    input: &DayInput,
+    labels: &LabelConfig,
+    features: &FeatureConfig,
     keep: Keep,
 ) -> RowFrame {
-    // Creatives in key order, each with its rows in day order (input order within a day, so
-    // the last row of a repeated day is found last).
-    let mut ids: HashMap<(&str, &str, &str), usize> = HashMap::new();
-    let mut groups: Vec<Vec<(i32, usize)>> = Vec::new();
-    let mut prev: Option<((&str, &str, &str), usize)> = None;
-    for (i, r) in rows.iter().enumerate() {
-        let key = (r.platform.as_str(), r.account_id.as_str(), r.ad_id.as_str());
-        // A creative's rows usually come together: look the key up only when it changes.
-        let g = match prev {
-            Some((k, g)) if k == key => g,
-            _ => *ids.entry(key).or_insert_with(|| {
-                groups.push(Vec::new());
-                groups.len() - 1
-            }),
-        };
-        prev = Some((key, g));
-        groups[g].push((date_to_days(r.date), i));
-    }
-    let mut keys: Vec<((&str, &str, &str), usize)> = ids.into_iter().collect();
-    keys.sort_unstable();
-
-    let mut creatives = Vec::with_capacity(keys.len());
-    let mut dense = Vec::with_capacity(keys.len());
-    let mut accounts: Vec<Account> = Vec::new();
-    let mut prev_account: Option<(&str, &str)> = None;
-    for &((platform, account_id, ad_id), g) in &keys {
-        let days = &mut groups[g];
-        days.sort_by_key(|(d, _)| *d);
-        let (Some(&(first, _)), Some(&(last, _))) = (days.first(), days.last()) else {
-            continue;
-        };
-        if prev_account != Some((platform, account_id)) {
-            accounts.push(Account {
-                first,
-                last,
-                imps: Vec::new(),
-                clicks: Vec::new(),
-                spend: Vec::new(),
-                conv: Vec::new(),
-            });
-            prev_account = Some((platform, account_id));
-        }
-        let account = accounts.len() - 1;
-        let acct = &mut accounts[account];
-        acct.first = acct.first.min(first);
-        acct.last = acct.last.max(last);
-        let n = (last - first + 1) as usize;
-        let mut d = Dense {
-            account,
-            first,
-            imps: vec![0; n],
-            clicks: vec![0; n],
-            spend: vec![0.0; n],
-            conv: vec![0.0; n],
-            reach: vec![0; n],
-            spend_seen: vec![false; n],
-            conv_seen: vec![false; n],
-            reach_seen: vec![false; n],
-        };
-        for &(day, ri) in days.iter() {
-            let (i, r) = ((day - first) as usize, &rows[ri]);
-            d.imps[i] = r.impressions;
-            d.clicks[i] = r.clicks;
-            d.spend[i] = r.spend.unwrap_or(0.0);
-            d.conv[i] = r.conversions.unwrap_or(0.0);
-            d.reach[i] = r.reach.unwrap_or(0);
-            d.spend_seen[i] = r.spend.is_some();
-            d.conv_seen[i] = r.conversions.is_some();
-            d.reach_seen[i] = r.reach.is_some();
-        }
-        creatives.push((platform, account_id, ad_id));
-        dense.push(d);
-    }
-    drop(groups);
-    // Account totals per day, summed over its creatives in key order.
-    for a in &mut accounts {
-        let n = (a.last - a.first + 1) as usize;
-        a.imps = vec![0; n];
-        a.clicks = vec![0; n];
-        a.spend = vec![0.0; n];
-        a.conv = vec![0.0; n];
-    }
-    for d in &dense {
-        let a = &mut accounts[d.account];
-        let off = (d.first - a.first) as usize;
-        for i in 0..d.len() {
-            a.imps[off + i] += d.imps[i];
-            a.clicks[off + i] += d.clicks[i];
-            a.spend[off + i] += d.spend[i];
-            a.conv[off + i] += d.conv[i];
-        }
-    }
-    let label_sums: Vec<AccountSums> = accounts
-        .iter()
-        .map(|a| AccountSums::new(a, labels.rolling_days))
-        .collect();
-    // The features read the labels of `features.labels`.
-    let feature_sums: Option<Vec<AccountSums>> = (features.labels != *labels).then(|| {
-        accounts
-            .iter()
-            .map(|a| AccountSums::new(a, features.labels.rolling_days))
-            .collect()
-    });
-
-    // Per creative: its labels (both settings when they differ), on all cores when large.
-    let label_one = |c: usize| -> (Labelled, Option<Labelled>) {
-        let d = &dense[c];
-        let acct = &accounts[d.account];
-        let lab = label(d, acct, &label_sums[d.account], labels);
-        let flab = feature_sums
-            .as_ref()
-            .map(|s| label(d, acct, &s[d.account], &features.labels));
-        (lab, flab)
-    };
-    let labs: Vec<(Labelled, Option<Labelled>)> = if dense.len() >= PARALLEL_MIN_CREATIVES {
-        (0..dense.len()).into_par_iter().map(label_one).collect()
-    } else {
-        (0..dense.len()).map(label_one).collect()
-    };
-    // The days of each creative that get a matrix row.
-    let kept_days: Vec<Vec<usize>> = dense
-        .iter()
-        .zip(&labs)
-        .map(|(d, (lab, _))| match keep {
-            Keep::All => (0..d.len()).collect(),
-            Keep::Last => (d.len().saturating_sub(1)..d.len()).collect(),
-            Keep::AtRiskEvery(stride) => (0..d.len())
-                .filter(|&i| {
-                    d.active(i)
-                        && matches!(lab.status[i], STATUS_HEALTHY | STATUS_LIMITED)
-                        && (d.first + i as i32).rem_euclid(stride.max(1) as i32) == 0
-                })
-                .collect(),
+    let accounts = accounts_of(input);
+    let parallel = input.creatives().len() >= PARALLEL_MIN_CREATIVES;
+    let (creatives, labs): (Vec<RowCreative>, Vec<Labels>) =
+        per_account(&accounts, parallel, |a| {
+            label_account(input, a, labels, features, keep)
         })
-        .collect();
+        .into_iter()
+        .flatten()
+        .unzip();
 
-    // Per creative: its feature rows written straight into its own slice of the matrix
-    // (row-major), on all cores when large.
+    // Each account's rows of the matrix (row-major), written on all cores when large.
     let names = feature_names();
-    let ncols = names.len() + spare_cols;
-    let total: usize = dense.iter().map(|d| d.len()).sum();
-    let kept_rows: usize = kept_days.iter().map(Vec::len).sum();
-    let mut flat = vec![0.0; kept_rows * ncols];
-    let mut blocks: Vec<&mut [f64]> = Vec::with_capacity(dense.len());
-    let mut rest = flat.as_mut_slice();
-    for days in &kept_days {
-        let (block, tail) = rest.split_at_mut(days.len() * ncols);
-        blocks.push(block);
-        rest = tail;
-    }
-    let one = |(c, block): (usize, &mut [f64])| -> PerDay {
-        let d = &dense[c];
-        let (lab, flab) = &labs[c];
-        creative_features(
-            d,
-            &accounts[d.account],
-            flab.as_ref().unwrap_or(lab),
-            features,
-            creatives[c].0,
-            &kept_days[c],
-            block,
-            ncols,
-        )
-    };
-    let per: Vec<PerDay> = if dense.len() >= PARALLEL_MIN_CREATIVES {
-        blocks.into_par_iter().enumerate().map(one).collect()
-    } else {
-        blocks.into_iter().enumerate().map(one).collect()
-    };
-
-    let mut out = RowFrame {
-        creatives: Vec::with_capacity(dense.len()),
-        creative: Vec::with_capacity(total),
-        day: Vec::with_capacity(total),
-        status: Vec::with_capacity(total),
-        ratio: Vec::with_capacity(total),
-        ctr_vs_peak: Vec::with_capacity(total),
-        kept: Vec::with_capacity(kept_rows),
-        x: Array2::zeros((0, 0)),
-    };
-    // The 7-day rates and delivery of every row, for the account medians.
-    let mut rates7: Vec<[Option<f64>; 4]> = Vec::with_capacity(total);
-    let mut active: Vec<bool> = Vec::with_capacity(total);
-    for (c, ((d, (lab, _)), per_day)) in dense.iter().zip(labs).zip(per).enumerate() {
-        let (platform, account_id, ad_id) = creatives[c];
-        let acct = &accounts[d.account];
-        let n = d.len();
-        let last_active = (0..n)
-            .rev()
-            .find(|&i| d.active(i))
-            .map(|i| d.first + i as i32);
-        let stopped = last_active.is_none_or(|l| acct.last - l >= labels.stop_after_days as i32);
-        let back = labels.onset_consecutive_days as i32 - 1;
-        let onset_of = |runs: &[bool]| {
-            runs.iter()
-                .position(|r| *r)
-                .map(|i| d.first + i as i32 - back)
-        };
-        out.creatives.push(RowCreative {
-            platform: platform.to_string(),
-            account_id: account_id.to_string(),
-            ad_id: ad_id.to_string(),
-            onset: onset_of(&lab.run_done),
-            onset_unadjusted: onset_of(&lab.run_done_raw),
-            metric: lab.kind.map(|k| match k {
-                Kind::Cpa => MetricKind::Cpa,
-                Kind::Cpc => MetricKind::Cpc,
-                Kind::InvCtr => MetricKind::InvCtr,
-            }),
-            stopped,
-            censor: if stopped {
-                last_active.unwrap_or(d.first)
-            } else {
-                acct.last
-            },
-            last_active,
-            insufficient: lab.kind.is_none(),
-            left_truncated: d.first == acct.first,
-        });
-        let row0 = out.day.len();
-        out.kept.extend(kept_days[c].iter().map(|i| row0 + i));
-        for i in 0..n {
-            out.creative.push(c);
-            out.day.push(d.first + i as i32);
-            out.status.push(lab.status[i]);
-            out.ratio.push(lab.used[i]);
-            active.push(d.active(i));
-        }
-        rates7.extend(per_day.rates7);
-        out.ctr_vs_peak.extend(per_day.ctr_vs_peak);
-    }
-    let mut x = Array2::from_shape_vec((out.kept.len(), ncols), flat)
-        .expect("each creative's block holds its kept days × ncols values");
-
-    // The account's same-day median of each 7-day rate over its creatives that delivered.
+    let ncols = names.len() + EXTRA_FEATURES.len();
     let account_cols = [
         CTR_VS_ACCOUNT,
         CVR_VS_ACCOUNT,
@@ -716,48 +829,57 @@ pub fn compute(
         CPM_VS_ACCOUNT,
     ]
     .map(|name| names.iter().position(|n| *n == name).unwrap_or(usize::MAX));
-    let mut pool: Vec<Vec<[Vec<f64>; 4]>> = accounts
-        .iter()
-        .map(|a| vec![Default::default(); (a.last - a.first + 1) as usize])
-        .collect();
-    let slot = |r: usize| {
-        let d = &dense[out.creative[r]];
-        (d.account, (out.day[r] - accounts[d.account].first) as usize)
+    let kept_rows: usize = labs.iter().map(|l| l.kept.len()).sum();
+    let mut flat = vec![0.0; kept_rows * ncols];
+    let mut blocks: Vec<(&AccountSpan, &mut [f64])> = Vec::with_capacity(accounts.len());
+    let mut rest = flat.as_mut_slice();
+    for a in &accounts {
+        let rows: usize = labs[a.creatives.clone()].iter().map(|l| l.kept.len()).sum();
+        let (block, tail) = rest.split_at_mut(rows * ncols);
+        blocks.push((a, block));
+        rest = tail;
+    }
+    let one = |(a, block): (&AccountSpan, &mut [f64])| {
+        let labs = &labs[a.creatives.clone()];
+        feature_account(
+            input,
+            a,
+            labs,
+            labels,
+            features,
+            block,
+            ncols,
+            &account_cols,
+        );
     };
-    for (r, r7) in rates7.iter().enumerate() {
-        if active[r] {
-            let (a, k) = slot(r);
-            for (m, v) in r7.iter().enumerate() {
-                if let Some(v) = v {
-                    pool[a][k][m].push(*v);
-                }
-            }
+    if parallel {
+        blocks.into_par_iter().for_each(one);
+    } else {
+        blocks.into_iter().for_each(one);
+    }
+
+    let mut out = RowFrame {
+        creatives,
+        creative: Vec::with_capacity(kept_rows),
+        day: Vec::with_capacity(kept_rows),
+        status: Vec::with_capacity(kept_rows),
+        ratio: Vec::with_capacity(kept_rows),
+        x: Array2::from_shape_vec((kept_rows, ncols), flat)
+            .expect("each account's block holds its kept days × ncols values"),
+    };
+    let cols = input.columns();
+    for (c, lab) in labs.iter().enumerate() {
+        let first = input
+            .rows_of(c)
+            .first()
+            .map_or(0, |r| cols.day[*r as usize]);
+        for &i in &lab.kept {
+            out.creative.push(c);
+            out.day.push(first + i as i32);
+            out.status.push(STATUS_NAMES[lab.status[i] as usize]);
+            out.ratio.push(capped_ratio(Some(lab.used[i])));
         }
     }
-    let medians: Vec<Vec<[Option<f64>; 4]>> = pool
-        .into_iter()
-        .map(|days| {
-            days.into_iter()
-                .map(|mut ms| {
-                    let mut out = [None; 4];
-                    for (m, v) in ms.iter_mut().enumerate() {
-                        out[m] = median(v);
-                    }
-                    out
-                })
-                .collect()
-        })
-        .collect();
-    for (k, &r) in out.kept.iter().enumerate() {
-        let (a, day) = slot(r);
-        for m in 0..4 {
-            let v = safe_div(rates7[r][m], medians[a][day][m]);
-            if let Some(cell) = x.get_mut((k, account_cols[m])) {
-                *cell = neutral(v, 1.0);
-            }
-        }
-    }
-    out.x = x;
     out
 }
 
@@ -799,27 +921,19 @@ fn flag(b: bool) -> f64 {
     if b { 1.0 } else { 0.0 }
 }
 
-/// What the caller needs of every day of a creative, beyond its kept feature rows.
-struct PerDay {
-    /// 7-day CTR, CVR, CPC and CPM (the inputs of the account-relative features).
-    rates7: Vec<[Option<f64>; 4]>,
-    /// The `ctr_7d_vs_peak` feature.
-    ctr_vs_peak: Vec<f64>,
-}
-
-/// Writes the features of one creative's `kept` days (ascending day indices) into `block` (row-major,
-/// `ncols` per row; the account-relative ones are filled in later).
-#[allow(clippy::too_many_arguments)]
+/// Writes the features of one creative's kept days into `block` (row-major, `ncols` per row;
+/// the account-relative ones are filled in later from `pool`, where its 7-day rates go).
+/// Returns the `ctr_7d_vs_peak` feature of every day (the label-history features read it).
 fn creative_features(
     d: &Dense,
-    acct: &Account,
-    lab: &Labelled,
+    lab: &Labels,
     cfg: &FeatureConfig,
-    platform: &str,
-    kept: &[usize],
+    platform: Platform,
     block: &mut [f64],
     ncols: usize,
-) -> PerDay {
+    pool: &mut RatePool,
+) -> Vec<f64> {
+    let kept = lab.kept.as_slice();
     let n = d.len();
     let f = |v: &[i64]| v.iter().map(|x| *x as f64).collect::<Vec<f64>>();
     let (imps, clicks, reach) = (f(&d.imps), f(&d.clicks), f(&d.reach));
@@ -860,15 +974,13 @@ fn creative_features(
     let sy = w(&y, sd);
     let sty = w(&(0..n).map(|i| y[i] * t[i]).collect::<Vec<_>>(), sd);
 
-    let first_limited = lab
-        .used
-        .iter()
-        .position(|v| v.is_some_and(|v| ge(v, cfg.labels.limited_ratio)));
+    let first_limited = lab.first_limited;
     let platform_code = Platform::ALL
         .iter()
-        .position(|p| p.as_str() == platform)
+        .position(|p| *p == platform)
         .map_or(-1.0, |i| i as f64);
-    let acct_first_day = acct.first;
+    let acct_first_day = pool.first;
+    let day_off = (d.first - pool.first) as u32;
 
     let (mut ctr_best, mut cvr_best, mut cpc_best, mut cpm_best) =
         (None::<f64>, None::<f64>, None::<f64>, None::<f64>);
@@ -884,10 +996,7 @@ fn creative_features(
     };
     let mut seen_spend = false;
     let mut seen_conv = false;
-    let mut out = PerDay {
-        rates7: Vec::with_capacity(n),
-        ctr_vs_peak: Vec::with_capacity(n),
-    };
+    let mut ctr_vs_peak = Vec::with_capacity(n);
     let mut next_kept = 0;
     for i in 0..n {
         seen_spend |= d.spend_seen[i];
@@ -937,13 +1046,20 @@ fn creative_features(
         let cvr_peak = safe_div(cvr7, best(&mut cvr_best, cvr7, true));
         let cpc_peak = safe_div(cpc7, best(&mut cpc_best, cpc7, false));
         let cpm_peak = safe_div(cpm7, best(&mut cpm_best, cpm7, false));
-        out.rates7.push([ctr7, cvr7, cpc7, cpm7]);
-        out.ctr_vs_peak.push(neutral(ctr_peak, 1.0));
+        if d.active(i) {
+            for (values, v) in pool.values.iter_mut().zip(r7_) {
+                if let Some(v) = v {
+                    values.push((day_off + i as u32, v));
+                }
+            }
+        }
+        ctr_vs_peak.push(neutral(ctr_peak, 1.0));
         if kept.get(next_kept) != Some(&i) {
             continue;
         }
         let row = next_kept;
         next_kept += 1;
+        pool.kept.push(r7_);
 
         let den = sn[i] * stt[i] - st[i] * st[i];
         let num = sn[i] * sty[i] - st[i] * sy[i];
@@ -1013,5 +1129,5 @@ fn creative_features(
         let at = row * ncols;
         block[at..at + values.len()].copy_from_slice(&values);
     }
-    out
+    ctr_vs_peak
 }

@@ -1,0 +1,459 @@
+//! The input of the row-by-row engine ([`super::rows::compute`]): the nine `ad_daily` columns
+//! the labels and features read ([`INPUT_COLUMNS`]) of one tenant's rows, and their rows
+//! grouped per creative.
+//!
+//! Built from a frame, the numeric columns are the frame's own buffers (a frame of several
+//! chunks is made contiguous first), read by row index through an index permutation that
+//! lists each creative's rows, creatives in key order and each one's rows in day order. No
+//! row is copied into a struct of its own: at 10M ad-days that copy took longer than the
+//! labels and features themselves.
+
+use polars::prelude::*;
+use polars_arrow::bitmap::Bitmap;
+use std::collections::HashMap;
+
+use crate::platforms::Platform;
+use crate::schema::{AdDailyRow, cols as ad, date_to_days};
+
+/// The `ad_daily` columns the labels and features read.
+pub const INPUT_COLUMNS: [&str; 9] = [
+    ad::PLATFORM,
+    ad::ACCOUNT_ID,
+    ad::AD_ID,
+    ad::DATE,
+    ad::IMPRESSIONS,
+    ad::CLICKS,
+    ad::REACH,
+    ad::SPEND,
+    ad::CONVERSIONS,
+];
+
+/// A creative of the input: (platform, account_id, ad_id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreativeId {
+    pub platform: Platform,
+    pub account_id: String,
+    pub ad_id: String,
+}
+
+/// One tenant's ad-days as the engine reads them: the numeric columns (one chunk each) and
+/// the rows grouped per creative.
+#[derive(Debug, Clone)]
+pub struct DayInput {
+    /// Distinct creatives, sorted by (platform name, account_id, ad_id).
+    creatives: Vec<CreativeId>,
+    /// Row indices, creative by creative (in `creatives` order), each creative's rows by day
+    /// and, within a day, in input order (so the last row of a repeated day comes last).
+    order: Vec<u32>,
+    /// Per creative: the end of its rows in `order` (its start is the previous end).
+    ends: Vec<usize>,
+    day: Int32Chunked,
+    impressions: Int64Chunked,
+    clicks: Int64Chunked,
+    reach: Int64Chunked,
+    spend: Float64Chunked,
+    conversions: Float64Chunked,
+}
+
+/// A numeric column as a slice, with its validity (none: no nulls).
+#[derive(Clone, Copy)]
+pub(crate) struct Values<'a, T> {
+    values: &'a [T],
+    validity: Option<&'a Bitmap>,
+}
+
+impl<T: Copy> Values<'_, T> {
+    /// The value of row `r`, or none when it is null.
+    #[inline]
+    pub(crate) fn get(&self, r: usize) -> Option<T> {
+        match self.validity {
+            Some(b) if !b.get_bit(r) => None,
+            _ => Some(self.values[r]),
+        }
+    }
+}
+
+fn values<T: PolarsNumericType>(ca: &ChunkedArray<T>) -> Values<'_, T::Native> {
+    match ca.downcast_iter().next() {
+        Some(arr) => Values {
+            values: arr.values().as_slice(),
+            validity: arr.validity().filter(|b| b.unset_bits() > 0),
+        },
+        None => Values {
+            values: &[],
+            validity: None,
+        },
+    }
+}
+
+/// The columns of a [`DayInput`] as slices, what the engine reads per row.
+pub(crate) struct Columns<'a> {
+    pub day: &'a [i32],
+    pub impressions: &'a [i64],
+    pub clicks: &'a [i64],
+    pub reach: Values<'a, i64>,
+    pub spend: Values<'a, f64>,
+    pub conversions: Values<'a, f64>,
+}
+
+impl DayInput {
+    /// The rows of an `ad_daily` frame of one tenant (the tenant column is not read).
+    /// `platform`, `account_id`, `ad_id`, `date`, `impressions` and `clicks` are required;
+    /// `reach`, `spend` and `conversions` may be left out (read as absent). Null impressions
+    /// or clicks read as 0. Errors name the column when a required one is missing or
+    /// mistyped, a date is empty or a platform unknown.
+    pub fn from_frame(df: &DataFrame) -> PolarsResult<DayInput> {
+        let get = |name: &str, dtype: &DataType| -> PolarsResult<Column> {
+            match df.column(name) {
+                Ok(c) => c.cast(dtype),
+                Err(_) if [ad::REACH, ad::SPEND, ad::CONVERSIONS].contains(&name) => {
+                    Ok(Column::full_null(name.into(), df.height(), dtype))
+                }
+                Err(e) => Err(e),
+            }
+        };
+        let text = |name: &str| -> PolarsResult<StringChunked> {
+            Ok(get(name, &DataType::String)?.str()?.clone())
+        };
+        let count = |name: &str| -> PolarsResult<Int64Chunked> {
+            let c = get(name, &DataType::Int64)?.i64()?.rechunk().into_owned();
+            Ok(if c.null_count() > 0 {
+                c.fill_null_with_values(0)?
+            } else {
+                c
+            })
+        };
+        let num_i = |name: &str| -> PolarsResult<Int64Chunked> {
+            Ok(get(name, &DataType::Int64)?.i64()?.rechunk().into_owned())
+        };
+        let num_f = |name: &str| -> PolarsResult<Float64Chunked> {
+            Ok(get(name, &DataType::Float64)?.f64()?.rechunk().into_owned())
+        };
+        let day = df
+            .column(ad::DATE)?
+            .cast(&DataType::Int32)?
+            .i32()?
+            .rechunk()
+            .into_owned();
+        if day.null_count() > 0 {
+            let r = day.iter().position(|d| d.is_none()).unwrap_or_default();
+            polars_bail!(ComputeError: "column `{}` row {r} is empty", ad::DATE);
+        }
+        let (platform, account, ad_id) =
+            (text(ad::PLATFORM)?, text(ad::ACCOUNT_ID)?, text(ad::AD_ID)?);
+        let keys = platform
+            .iter()
+            .zip(account.iter())
+            .zip(ad_id.iter())
+            .map(|((p, a), i)| {
+                (
+                    p.unwrap_or_default(),
+                    a.unwrap_or_default(),
+                    i.unwrap_or_default(),
+                )
+            });
+        let (creatives, order, ends) = group(keys, values(&day).values)?;
+        Ok(DayInput {
+            creatives,
+            order,
+            ends,
+            day,
+            impressions: count(ad::IMPRESSIONS)?,
+            clicks: count(ad::CLICKS)?,
+            reach: num_i(ad::REACH)?,
+            spend: num_f(ad::SPEND)?,
+            conversions: num_f(ad::CONVERSIONS)?,
+        })
+    }
+
+    /// The same input from connector rows (any order; a repeated (creative, date) keeps its
+    /// last row).
+    pub fn from_rows(rows: &[AdDailyRow]) -> DayInput {
+        let day = Int32Chunked::from_vec(
+            ad::DATE.into(),
+            rows.iter().map(|r| date_to_days(r.date)).collect(),
+        );
+        let keys = rows
+            .iter()
+            .map(|r| (r.platform.as_str(), r.account_id.as_str(), r.ad_id.as_str()));
+        let (creatives, order, ends) =
+            group(keys, values(&day).values).expect("connector rows name known platforms");
+        let ints = |name: &str, f: fn(&AdDailyRow) -> Option<i64>| {
+            Int64Chunked::from_iter_options(name.into(), rows.iter().map(f))
+        };
+        let floats = |name: &str, f: fn(&AdDailyRow) -> Option<f64>| {
+            Float64Chunked::from_iter_options(name.into(), rows.iter().map(f))
+        };
+        DayInput {
+            creatives,
+            order,
+            ends,
+            day,
+            impressions: ints(ad::IMPRESSIONS, |r| Some(r.impressions)),
+            clicks: ints(ad::CLICKS, |r| Some(r.clicks)),
+            reach: ints(ad::REACH, |r| r.reach),
+            spend: floats(ad::SPEND, |r| r.spend),
+            conversions: floats(ad::CONVERSIONS, |r| r.conversions),
+        }
+    }
+
+    /// The latest day of the input (days since 1970-01-01), if any.
+    pub fn last_day(&self) -> Option<i32> {
+        self.day.max()
+    }
+
+    /// The distinct creatives, in key order.
+    pub fn creatives(&self) -> &[CreativeId] {
+        &self.creatives
+    }
+
+    /// The row indices of creative `c`, in day order.
+    pub(crate) fn rows_of(&self, c: usize) -> &[u32] {
+        let start = if c == 0 { 0 } else { self.ends[c - 1] };
+        &self.order[start..self.ends[c]]
+    }
+
+    pub(crate) fn columns(&self) -> Columns<'_> {
+        Columns {
+            day: values(&self.day).values,
+            impressions: values(&self.impressions).values,
+            clicks: values(&self.clicks).values,
+            reach: values(&self.reach),
+            spend: values(&self.spend),
+            conversions: values(&self.conversions),
+        }
+    }
+}
+
+/// Groups rows by creative: the distinct creatives in key order, the row indices creative by
+/// creative (each one's by day, input order within a day: a stable sort) and each
+/// creative's end in that list. `keys` yields (platform, account_id, ad_id) per row.
+fn group<'a>(
+    keys: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
+    day: &[i32],
+) -> PolarsResult<(Vec<CreativeId>, Vec<u32>, Vec<usize>)> {
+    // Creatives by their key as spelled in the input (looked up on every row where the key
+    // changes: rows often come day by day across creatives), and by their platform's
+    // canonical name (two spellings of a platform are one creative).
+    let mut spelled: PlHashMap<(&str, &str, &str), u32> = PlHashMap::default();
+    let mut ids: HashMap<(Platform, &str, &str), u32> = HashMap::new();
+    let mut of_row: Vec<u32> = Vec::with_capacity(day.len());
+    let mut prev: Option<((&str, &str, &str), u32)> = None;
+    for (r, key) in keys.enumerate() {
+        let id = match prev {
+            Some((k, id)) if k == key => id,
+            _ => match spelled.get(&key) {
+                Some(id) => *id,
+                None => {
+                    let p = Platform::from_name(key.0).map_err(
+                        |e| polars_err!(ComputeError: "column `{}` row {r}: {e}", ad::PLATFORM),
+                    )?;
+                    let next = ids.len() as u32;
+                    let id = *ids.entry((p, key.1, key.2)).or_insert(next);
+                    spelled.insert(key, id);
+                    id
+                }
+            },
+        };
+        prev = Some((key, id));
+        of_row.push(id);
+    }
+    let mut keyed: Vec<((Platform, &str, &str), u32)> = ids.into_iter().collect();
+    keyed
+        .sort_unstable_by(|(a, _), (b, _)| (a.0.as_str(), a.1, a.2).cmp(&(b.0.as_str(), b.1, b.2)));
+    // Rank of each id in key order, then a counting sort of the rows by rank (stable).
+    let mut rank = vec![0u32; keyed.len()];
+    for (k, (_, id)) in keyed.iter().enumerate() {
+        rank[*id as usize] = k as u32;
+    }
+    let mut ends = vec![0usize; keyed.len()];
+    for id in of_row.iter_mut() {
+        *id = rank[*id as usize];
+        ends[*id as usize] += 1;
+    }
+    let mut total = 0;
+    for e in ends.iter_mut() {
+        total += *e;
+        *e = total;
+    }
+    let mut next: Vec<usize> = std::iter::once(0)
+        .chain(ends.iter().copied())
+        .take(ends.len())
+        .collect();
+    let mut order = vec![0u32; of_row.len()];
+    for (r, &k) in of_row.iter().enumerate() {
+        order[next[k as usize]] = r as u32;
+        next[k as usize] += 1;
+    }
+    drop(of_row);
+    let mut start = 0;
+    for &end in &ends {
+        let rows = &mut order[start..end];
+        if !rows.is_sorted_by_key(|&r| day[r as usize]) {
+            rows.sort_by_key(|&r| day[r as usize]);
+        }
+        start = end;
+    }
+    let creatives = keyed
+        .into_iter()
+        .map(|((platform, account_id, ad_id), _)| CreativeId {
+            platform,
+            account_id: account_id.to_string(),
+            ad_id: ad_id.to_string(),
+        })
+        .collect();
+    Ok((creatives, order, ends))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::testutil::{day, row};
+    use crate::schema::rows_to_frame;
+
+    /// Per creative (key order): its (day, impressions, clicks, reach, spend, conversions)
+    /// rows as the engine reads them.
+    type Read = Vec<(
+        String,
+        Vec<(i32, i64, i64, Option<i64>, Option<f64>, Option<f64>)>,
+    )>;
+
+    fn read(input: &DayInput) -> Read {
+        let cols = input.columns();
+        input
+            .creatives()
+            .iter()
+            .enumerate()
+            .map(|(c, id)| {
+                let name = format!("{}/{}/{}", id.platform.as_str(), id.account_id, id.ad_id);
+                let rows = input
+                    .rows_of(c)
+                    .iter()
+                    .map(|&r| {
+                        let r = r as usize;
+                        (
+                            cols.day[r],
+                            cols.impressions[r],
+                            cols.clicks[r],
+                            cols.reach.get(r),
+                            cols.spend.get(r),
+                            cols.conversions.get(r),
+                        )
+                    })
+                    .collect();
+                (name, rows)
+            })
+            .collect()
+    }
+
+    fn rows() -> Vec<AdDailyRow> {
+        let mut b2 = row("a1", "b", 2, 200, 4, Some(2.0), None);
+        b2.reach = Some(150);
+        let mut other = row("a0", "z", 1, 5, 0, None, None);
+        other.platform = Platform::GoogleAds;
+        vec![
+            row("a1", "b", 3, 300, 6, Some(3.0), Some(1.0)),
+            b2,
+            row("a1", "a", 1, 100, 2, Some(1.0), Some(0.5)),
+            // A restated day: both rows kept, in input order (the engine keeps the last).
+            row("a1", "b", 3, 310, 7, Some(3.5), Some(1.0)),
+            other,
+            row("a1", "a", 2, 120, 3, None, Some(0.0)),
+        ]
+    }
+
+    #[test]
+    fn rows_are_grouped_by_creative_in_key_order_then_by_day() {
+        let d = |n| date_to_days(day(n));
+        let got = read(&DayInput::from_rows(&rows()));
+        let want: Read = vec![
+            (
+                "google_ads/a0/z".into(),
+                vec![(d(1), 5, 0, None, None, None)],
+            ),
+            (
+                "meta/a1/a".into(),
+                vec![
+                    (d(1), 100, 2, None, Some(1.0), Some(0.5)),
+                    (d(2), 120, 3, None, None, Some(0.0)),
+                ],
+            ),
+            (
+                "meta/a1/b".into(),
+                vec![
+                    (d(2), 200, 4, Some(150), Some(2.0), None),
+                    (d(3), 300, 6, None, Some(3.0), Some(1.0)),
+                    (d(3), 310, 7, None, Some(3.5), Some(1.0)),
+                ],
+            ),
+        ];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_frame_reads_as_its_rows_whatever_its_chunks() {
+        let rows = rows();
+        let want = read(&DayInput::from_rows(&rows));
+        let one = rows_to_frame("t", &rows).expect("frame");
+        assert_eq!(read(&DayInput::from_frame(&one).expect("input")), want);
+        // The same rows in three chunks, as a warehouse read returns them.
+        let mut chunked = rows_to_frame("t", &rows[..2]).expect("frame");
+        chunked
+            .vstack_mut(&rows_to_frame("t", &rows[2..3]).expect("frame"))
+            .expect("vstack");
+        chunked
+            .vstack_mut(&rows_to_frame("t", &rows[3..]).expect("frame"))
+            .expect("vstack");
+        assert!(chunked.first_col_n_chunks() > 1);
+        assert_eq!(read(&DayInput::from_frame(&chunked).expect("input")), want);
+    }
+
+    #[test]
+    fn absent_columns_and_null_counts_read_as_absent_and_zero() {
+        let rows = rows();
+        let df = rows_to_frame("t", &rows)
+            .expect("frame")
+            .select([
+                ad::PLATFORM,
+                ad::ACCOUNT_ID,
+                ad::AD_ID,
+                ad::DATE,
+                ad::CLICKS,
+            ])
+            .expect("select");
+        let n = df.height();
+        let mut df = df;
+        df.with_column(Column::full_null(
+            ad::IMPRESSIONS.into(),
+            n,
+            &DataType::Int64,
+        ))
+        .expect("null impressions");
+        let got = read(&DayInput::from_frame(&df).expect("input"));
+        assert!(!got.is_empty());
+        for (_, days) in &got {
+            for &(_, imps, _, reach, spend, conv) in days {
+                assert_eq!((imps, reach, spend, conv), (0, None, None, None));
+            }
+        }
+    }
+
+    #[test]
+    fn bad_frames_name_the_column() {
+        let df = rows_to_frame("t", &rows()).expect("frame");
+        let mut odd = df.clone();
+        odd.with_column(Column::new(
+            ad::PLATFORM.into(),
+            vec!["meta", "meta", "meta", "meta", "myspace", "meta"],
+        ))
+        .expect("platforms");
+        let e = DayInput::from_frame(&odd)
+            .expect_err("unknown platform")
+            .to_string();
+        assert!(e.contains("platform") && e.contains("row 4"), "{e}");
+        let e = DayInput::from_frame(&df.drop(ad::CLICKS).expect("drop"))
+            .expect_err("no clicks")
+            .to_string();
+        assert!(e.contains(ad::CLICKS), "{e}");
+    }
+}
