@@ -42,7 +42,9 @@ pub struct FitParams {
     /// Share of the latest periods held out to choose each channel's family and report MAPE
     /// (default 0.15; no holdout below 20 periods).
     pub holdout_fraction: f64,
-    /// Coordinate sweeps of the grid search over channels (default 3).
+    /// Coordinate sweeps of the grid search over channels (default 3; at least 2 run, as the
+    /// prior is weighed against the previous sweep's residual variance, except for a single
+    /// channel without prior).
     pub sweeps: usize,
     /// Halvings of the local pattern search after the grid (default 8).
     pub refine_rounds: usize,
