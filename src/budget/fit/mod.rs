@@ -124,6 +124,11 @@ pub struct Forecast {
     pub notes: Vec<String>,
 }
 
+/// Relative half-width of the contribution interval above which an entity is reported as
+/// weakly identified (a channel that never pauses typically lands here: its level trades
+/// against the baseline's intercept).
+const WEAKLY_IDENTIFIED: f64 = 0.5;
+
 /// Linear-interpolated quantile of sorted values.
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
@@ -238,6 +243,23 @@ impl BudgetModel {
                 };
                 let share = |v: f64| if total > 0.0 { v / total } else { 0.0 };
                 let roas = |v: f64| if spend > 0.0 { v / spend } else { 0.0 };
+                let mut warnings: Vec<String> = m
+                    .warnings
+                    .iter()
+                    .filter(|w| w.starts_with(&format!("{}:", ch.name)))
+                    .cloned()
+                    .collect();
+                if c > 0.0 && (hi - lo) / 2.0 > WEAKLY_IDENTIFIED * c {
+                    warnings.push(format!(
+                        "{}: weakly identified: its contribution lies anywhere from {:.0}% to \
+                         {:.0}% of the estimate ({:.0}% interval); pause or vary its spend for \
+                         a few periods to pin it down",
+                        ch.name,
+                        100.0 * lo / c,
+                        100.0 * hi / c,
+                        100.0 * self.interval
+                    ));
+                }
                 out.push(EntityReport {
                     entity: ch.name.clone(),
                     spend,
@@ -256,12 +278,7 @@ impl BudgetModel {
                     series: m.name.clone(),
                     r2: m.r2,
                     holdout_mape: m.holdout_mape,
-                    warnings: m
-                        .warnings
-                        .iter()
-                        .filter(|w| w.starts_with(&format!("{}:", ch.name)))
-                        .cloned()
-                        .collect(),
+                    warnings,
                 });
             }
         }

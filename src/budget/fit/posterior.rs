@@ -142,8 +142,11 @@ impl Ctx<'_> {
                         st.aref[j] = a;
                     }
                     // The point estimate passed the same checks on its own rows; a channel
-                    // outside the range here keeps its point transform throughout.
-                    None => st.media[j] = Some(s.media(&self.spend[j])),
+                    // outside the range on all of them starts there and moves into it.
+                    None => {
+                        st.media[j] = Some(s.media(&self.spend[j]));
+                        st.aref[j] = positive_mean(&s.adstock.apply(&self.spend[j]));
+                    }
                 }
             }
         }

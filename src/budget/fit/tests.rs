@@ -213,6 +213,43 @@ fn contribution_and_curve_of_the_hand_model() {
     assert_eq!(c.current_spend, 100.0);
 }
 
+#[test]
+fn a_wide_posterior_is_reported_as_weakly_identified() {
+    // The hand model's contribution is β·(100/200 + 150/250) = 1.1·β. Draws with β = 10, 20
+    // and 40 give contributions 11, 22 and 44: median 22, 90% interval 12.1 to 41.8 (linear
+    // quantiles 0.05 and 0.95 of three values), half-width 14.85 > 0.5·22: flagged.
+    let mut m = hand_model();
+    let spec = m.models[0].channels[0].spec;
+    let draw = |beta: f64| Replicate {
+        specs: vec![spec],
+        betas: vec![beta],
+        base: vec![10.0],
+    };
+    m.models[0].replicates = vec![draw(10.0), draw(20.0), draw(40.0)];
+    let r = &m.report()[0];
+    assert!((r.contribution - 22.0).abs() < 1e-9);
+    assert!(
+        (r.contribution_lo - 12.1).abs() < 1e-9,
+        "{}",
+        r.contribution_lo
+    );
+    assert!(
+        (r.contribution_hi - 41.8).abs() < 1e-9,
+        "{}",
+        r.contribution_hi
+    );
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.starts_with("tv: weakly identified") && w.contains("from 55% to 190%")),
+        "{:?}",
+        r.warnings
+    );
+    // β = 18, 20, 22: contributions 19.8, 22, 24.2, interval 20.02 to 23.98: not flagged.
+    m.models[0].replicates = vec![draw(18.0), draw(20.0), draw(22.0)];
+    assert!(m.report()[0].warnings.is_empty());
+}
+
 /// Summary of absolute errors: count, median share error, median ROAS error, and how many are
 /// within ±1 point of share and 5% of ROAS.
 fn error_summary(errs: &[(f64, f64)]) -> String {
