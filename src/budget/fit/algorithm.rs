@@ -794,6 +794,24 @@ pub fn fit_dataset(ds: &Dataset, params: &FitParams) -> Result<FittedModel, FitE
     let replicates = ctx.posterior_draws(&point, params.draws, params.seed);
 
     let mut warnings = identifiability(ds);
+    if replicates.len() < params.draws {
+        // A chain yields nothing when the point estimate sits on the edge of the support.
+        for (j, p) in point.iter().enumerate() {
+            if p.is_some() {
+                warnings.push(format!(
+                    "{}: {} of {} posterior draws were made; its intervals {}",
+                    ds.channels[j],
+                    replicates.len(),
+                    params.draws,
+                    if replicates.is_empty() {
+                        "are not available (shown as the point)"
+                    } else {
+                        "rest on fewer draws"
+                    }
+                ));
+            }
+        }
+    }
     for (j, b) in betas.iter().enumerate() {
         if *b <= 0.0 {
             warnings.push(format!(
