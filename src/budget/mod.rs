@@ -31,7 +31,7 @@
 //!
 //! Measured (README "Budget recovery", 2-core machine, release): over 50 generated datasets the
 //! 90% share intervals cover the truth 88.7–89.3% of the time at 1–5% noise; at 1% noise the
-//! well-identified channels are within 0.5 points of share and 4.3% of ROAS at the median; at
+//! well-identified channels are within 0.43 points of share and 3.9% of ROAS at the median; at
 //! 5% noise no fit of this model gets within ±1 point and 5% for most channels (least squares
 //! given the true curves reaches 57 of 150). `fit/tests.rs` and `tests.rs` hold the ignored
 //! commands that rerun these figures; `benches/budget.rs` the fit times.

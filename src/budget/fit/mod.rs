@@ -70,8 +70,8 @@ pub struct EntityReport {
     pub entity: String,
     /// Spend over the fitted window (currency units).
     pub spend: f64,
-    /// Posterior median over the draws (the fitted point when the model has no draws); so are
-    /// the share and ROAS.
+    /// The fitted point (the posterior mode); the interval is the draws' central interval,
+    /// widened to include the point when a skewed posterior leaves it outside.
     pub contribution: f64,
     pub contribution_lo: f64,
     pub contribution_hi: f64,
@@ -231,15 +231,15 @@ impl BudgetModel {
                         )
                     })
                     .collect();
-                // The posterior median when there are draws (the point fit is the posterior
-                // mode, which a skewed posterior can put outside its own central interval).
-                let (c, lo, hi) = if reps.is_empty() {
-                    let c = contrib(&ch.spec, ch.beta);
-                    (c, c, c)
+                // The point is the fit (the posterior mode: on generated data closer to the
+                // truth than the draws' median or mean). A skewed posterior can put it outside
+                // the draws' central interval; the interval is then widened to reach it.
+                let c = contrib(&ch.spec, ch.beta);
+                let (lo, hi) = if reps.is_empty() {
+                    (c, c)
                 } else {
-                    let (lo, hi) = interval(reps.clone(), self.interval);
-                    let (median, _) = interval(reps, 0.0);
-                    (median, lo, hi)
+                    let (lo, hi) = interval(reps, self.interval);
+                    (lo.min(c), hi.max(c))
                 };
                 let share = |v: f64| if total > 0.0 { v / total } else { 0.0 };
                 let roas = |v: f64| if spend > 0.0 { v / spend } else { 0.0 };

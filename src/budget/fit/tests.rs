@@ -16,8 +16,8 @@ const WELL_IDENTIFIED: f64 = 0.10;
 fn recovers_well_identified_channels_and_covers_the_truth() {
     // 8 datasets × 3 channels × 156 weeks, noise 1% of the mean outcome; truth from the
     // generator. Channels whose posterior pins the share to ±10% must be within 1 point of
-    // share and 7.5% of ROAS at the median (over 50 such datasets the medians are 0.5 points
-    // and 4.3%; a few datasets give a noisier median), and the 90% intervals must cover most
+    // share and 7.5% of ROAS at the median (over 50 such datasets the medians are 0.43 points
+    // and 3.9%; a few datasets give a noisier median), and the 90% intervals must cover most
     // truths.
     let (mut covered, mut total) = (0, 0);
     let (mut share_err, mut roas_err) = (Vec::new(), Vec::new());
