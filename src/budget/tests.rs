@@ -774,7 +774,7 @@ fn sample_campaign_recovery() {
         })
         .collect();
     let job = crate::bootstrap::budget_job().unwrap();
-    let (mut rows, mut covered) = (Vec::new(), 0);
+    let (mut all, mut identified, mut covered) = (Vec::new(), Vec::new(), 0);
     for tenant in crate::bootstrap::tenants(&wh).unwrap() {
         let (sets, outcome) = service::warehouse_datasets(&wh, &tenant, &job).unwrap();
         let model = fit::train(&sets, &job.fit, "warehouse", &outcome).unwrap();
@@ -786,38 +786,28 @@ fn sample_campaign_recovery() {
             if r.contribution_lo <= *t && *t <= r.contribution_hi {
                 covered += 1;
             }
-            let half = (r.contribution_share_hi - r.contribution_share_lo) / 2.0;
-            rows.push((
+            let e = (
                 (r.contribution_share - t / total).abs(),
                 (r.contribution / t - 1.0).abs(),
-                half <= 0.10 * r.contribution_share,
-            ));
+            );
+            all.push(e);
+            let half = (r.contribution_share_hi - r.contribution_share_lo) / 2.0;
+            if half <= fit::tests::WELL_IDENTIFIED * r.contribution_share {
+                identified.push(e);
+            }
         }
     }
-    let summary = |sel: Vec<&(f64, f64, bool)>| {
-        let mut s: Vec<f64> = sel.iter().map(|r| r.0).collect();
-        let mut e: Vec<f64> = sel.iter().map(|r| r.1).collect();
-        s.sort_by(f64::total_cmp);
-        e.sort_by(f64::total_cmp);
-        let within = sel.iter().filter(|r| r.0 <= 0.01 && r.1 <= 0.05).count();
-        format!(
-            "{} entities: {within} within ±1 point of share and 5% of ROAS; median share error \
-             {:.4}, median ROAS error {:.3}",
-            sel.len(),
-            s.get(s.len() / 2).copied().unwrap_or(f64::NAN),
-            e.get(e.len() / 2).copied().unwrap_or(f64::NAN)
-        )
-    };
     println!(
         "all: {}; 90% intervals cover {covered}/{}",
-        summary(rows.iter().collect()),
-        rows.len()
+        fit::tests::error_summary(&all),
+        all.len()
     );
     println!(
-        "well identified (share interval within ±10%): {}",
-        summary(rows.iter().filter(|r| r.2).collect())
+        "well identified (share interval within ±{:.0}%): {}",
+        100.0 * fit::tests::WELL_IDENTIFIED,
+        fit::tests::error_summary(&identified)
     );
-    assert!(!rows.is_empty());
+    assert!(!all.is_empty());
 }
 
 /// Recovery on the bundled wide MMM table (`data/mmm/mmm_weekly.csv`, 4 channels × 156 weeks,

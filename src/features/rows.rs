@@ -616,6 +616,17 @@ fn per_account<T: Send>(
     }
 }
 
+/// An account's creatives as dense day series. Each pass builds them again rather than holding
+/// every account's series between the passes (the memory the two passes exist to save).
+fn dense_of(input: &DayInput, account: &AccountSpan) -> Vec<Dense> {
+    let cols = input.columns();
+    account
+        .creatives
+        .clone()
+        .map(|c| Dense::new(&cols, input.rows_of(c)))
+        .collect()
+}
+
 /// First pass over one account: labels of its creatives, their per-creative summaries and
 /// what the feature pass needs.
 fn label_account(
@@ -625,12 +636,7 @@ fn label_account(
     features: &FeatureConfig,
     keep: Keep,
 ) -> Vec<(RowCreative, Labels)> {
-    let cols = input.columns();
-    let dense: Vec<Dense> = account
-        .creatives
-        .clone()
-        .map(|c| Dense::new(&cols, input.rows_of(c)))
-        .collect();
+    let dense = dense_of(input, account);
     let acct = Account::new(&dense);
     let sums = AccountSums::new(&acct, labels.rolling_days);
     // The features read the labels of `features.labels`.
@@ -756,12 +762,7 @@ fn feature_account(
     ncols: usize,
     account_cols: &[usize; 4],
 ) {
-    let cols = input.columns();
-    let dense: Vec<Dense> = account
-        .creatives
-        .clone()
-        .map(|c| Dense::new(&cols, input.rows_of(c)))
-        .collect();
+    let dense = dense_of(input, account);
     let first = dense.iter().map(|d| d.first).min().unwrap_or(0);
     let last = dense.iter().map(Dense::last).max().unwrap_or(-1);
     let mut pool = RatePool {

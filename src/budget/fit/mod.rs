@@ -470,4 +470,4 @@ impl BudgetModel {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -10,7 +10,7 @@ use crate::budget::transform::{Adstock, Saturation};
 
 /// Relative half-width of the 90% share interval at or under which an entity counts as well
 /// identified by the data (the recovery figures in the README use the same cut).
-const WELL_IDENTIFIED: f64 = 0.10;
+pub(crate) const WELL_IDENTIFIED: f64 = 0.10;
 
 #[test]
 fn recovers_well_identified_channels_and_covers_the_truth() {
@@ -250,9 +250,9 @@ fn a_wide_posterior_is_reported_as_weakly_identified() {
     assert!(m.report()[0].warnings.is_empty());
 }
 
-/// Summary of absolute errors: count, median share error, median ROAS error, and how many are
-/// within ±1 point of share and 5% of ROAS.
-fn error_summary(errs: &[(f64, f64)]) -> String {
+/// Summary of absolute (share, ROAS) errors: count, median share error, median ROAS error,
+/// and how many are within ±1 point of share and 5% of ROAS.
+pub(crate) fn error_summary(errs: &[(f64, f64)]) -> String {
     if errs.is_empty() {
         return "0 channels".into();
     }
