@@ -63,6 +63,8 @@ pub struct ModelsConfig {
     pub logistic: super::logistic::LogisticHazardParams,
     pub forest: super::forest::ForestParams,
     pub mlp: super::mlp::MlpParams,
+    /// The onset-day stage of the learned families ([`super::timing`]).
+    pub timing: super::timing::TimingParams,
 }
 
 impl Default for ModelsConfig {
@@ -77,6 +79,7 @@ impl Default for ModelsConfig {
             logistic: Default::default(),
             forest: Default::default(),
             mlp: Default::default(),
+            timing: Default::default(),
         }
     }
 }
@@ -179,6 +182,7 @@ impl JobConfig {
         self.models.logistic.validate()?;
         self.models.forest.validate()?;
         self.models.mlp.validate()?;
+        self.models.timing.validate()?;
         let s = &self.scoring;
         if !(0.0..=1.0).contains(&s.refresh_now_p7) || !(0.0..=1.0).contains(&s.prepare_refresh_p14)
         {
@@ -207,6 +211,10 @@ mod tests {
         assert!(e.to_string().contains("gap_days"), "{e}");
         let e = JobConfig::from_toml_str("[models]\nfamilies = [\"svm\"]\n").unwrap_err();
         assert!(e.to_string().contains("svm"), "{e}");
+        let e = JobConfig::from_toml_str("[models.timing]\nl2 = []\n").unwrap_err();
+        assert!(e.to_string().contains("models.timing.l2"), "{e}");
+        let e = JobConfig::from_toml_str("[models.timing]\nl2 = [-1.0]\n").unwrap_err();
+        assert!(e.to_string().contains("models.timing.l2"), "{e}");
         let e = JobConfig::from_toml_str("[models.mlp]\nlearning_rat = 1.0\n").unwrap_err();
         assert!(e.to_string().contains("learning_rat"), "{e}");
     }

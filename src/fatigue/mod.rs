@@ -9,7 +9,8 @@
 //!
 //! Every model is a [`FittedModel`] with the same interface: hazards h(1..=H) per row (n × H),
 //! calibrated with Platt scaling on the validation slice for the learned families
-//! ([`calibration`]); survival S(k) = Π(1 − h), P(onset ≤ 7), P(≤ 14), P(7 < onset ≤ 14),
+//! ([`calibration`]) and given a sharper onset day by a second stage fitted on the training
+//! onsets ([`timing`]: keeps P(onset ≤ H), mixes in a day model where validation favours it); survival S(k) = Π(1 − h), P(onset ≤ 7), P(≤ 14), P(7 < onset ≤ 14),
 //! restricted mean days ([`common::summarize`]); drivers by occlusion; save/load as registry
 //! files. Families (one folder each: `mod.rs`, `hyperparams.rs`, `algorithm.rs`; errors are the
 //! single [`FatigueError`] of this module, since the families share every failure mode):
@@ -58,6 +59,7 @@ mod rows_tests;
 pub mod score;
 #[cfg(test)]
 pub(crate) mod tests;
+pub mod timing;
 
 pub use config::{EvaluationConfig, JobConfig, ModelsConfig, ScoringConfig};
 pub use dataset::{

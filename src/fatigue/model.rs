@@ -15,6 +15,7 @@ use super::dataset::SurvivalData;
 use super::forest::Forest;
 use super::logistic::LogisticHazard;
 use super::mlp::SurvivalMlp;
+use super::timing::Timing;
 
 /// The fitted parameters of one family.
 #[derive(Debug, Clone)]
@@ -34,6 +35,10 @@ pub struct ModelMeta {
     /// Training means of the features (the "typical" value drivers compare against).
     pub means: Vec<f64>,
     pub horizon: usize,
+    /// The onset-day stage, applied after the calibration (absent in versions trained
+    /// without it).
+    #[serde(default)]
+    pub timing: Option<Box<Timing>>,
 }
 
 #[derive(Debug, Clone)]
@@ -98,8 +103,13 @@ impl FittedModel {
             body,
         };
         if !validation.is_empty() {
-            let raw = m.raw_hazards(&validation.x)?;
-            m.meta.calibration = Some(Platt::fit(&raw, validation));
+            let mut h = m.raw_hazards(&validation.x)?;
+            let platt = Platt::fit(&h, validation);
+            platt.apply(&mut h);
+            m.meta.calibration = Some(platt);
+            if cfg.timing.enabled {
+                m.meta.timing = Timing::fit(train, validation, &h, &cfg.timing)?.map(Box::new);
+            }
         }
         Ok(m)
     }
@@ -120,6 +130,7 @@ impl FittedModel {
         ModelMeta {
             name: name.to_string(),
             calibration: None,
+            timing: None,
             feature_names: train.feature_names.clone(),
             means: train
                 .x
@@ -155,11 +166,21 @@ impl FittedModel {
         })
     }
 
-    /// Hazards h(1..=H) per row (n × H), calibrated.
-    pub fn hazards(&self, x: &Array2<f64>) -> Result<Array2<f64>, FatigueError> {
+    /// Hazards h(1..=H) per row (n × H), calibrated, before the onset-day stage (which keeps
+    /// P(onset within the horizon)).
+    fn calibrated_hazards(&self, x: &Array2<f64>) -> Result<Array2<f64>, FatigueError> {
         let mut h = self.raw_hazards(x)?;
         if let Some(c) = &self.meta.calibration {
             c.apply(&mut h);
+        }
+        Ok(h)
+    }
+
+    /// Hazards h(1..=H) per row (n × H), calibrated, with the onset-day stage applied.
+    pub fn hazards(&self, x: &Array2<f64>) -> Result<Array2<f64>, FatigueError> {
+        let mut h = self.calibrated_hazards(x)?;
+        if let Some(t) = &self.meta.timing {
+            t.apply(x, &mut h);
         }
         Ok(h)
     }
@@ -188,8 +209,9 @@ impl FittedModel {
             let mean = self.meta.means.get(j).copied().unwrap_or(0.0);
             let mut xo = x.clone();
             xo.column_mut(j).fill(mean);
+            // The onset-day stage keeps P(onset ≤ H), so it is left out here.
             let p14: Vec<f64> = self
-                .hazards(&xo)?
+                .calibrated_hazards(&xo)?
                 .rows()
                 .into_iter()
                 .map(|r| summarize(r).p14)

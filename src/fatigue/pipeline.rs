@@ -230,6 +230,7 @@ pub fn train(
             "labels": cfg.base.labels,
             "features": cfg.base.features,
             "calibration": model.meta.calibration,
+            "onset_day_stage_weight": model.meta.timing.as_ref().map(|t| t.weight),
         }),
         seed: cfg.models.seed,
         metrics: report.metrics.to_map(),
