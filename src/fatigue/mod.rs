@@ -56,6 +56,9 @@ pub mod pipeline;
 #[cfg(test)]
 mod rows_tests;
 pub mod score;
+pub mod snapshot;
+#[cfg(test)]
+mod snapshot_tests;
 #[cfg(test)]
 pub(crate) mod tests;
 

@@ -17,9 +17,9 @@ use super::Errors;
 use crate::api::champions::{Champion, Model};
 use crate::api::error::{ApiError, FieldError};
 use crate::api::extract::{ApiJson, Caller};
-use crate::api::snapshots::Snapshot;
 use crate::api::{AppState, blocking};
 use crate::fatigue::ScoreRow;
+use crate::fatigue::snapshot;
 use crate::platforms::Platform;
 use crate::registry::ModelKind;
 use crate::schema::AdDailyRow;
@@ -305,7 +305,9 @@ pub async fn score(
         let snap = if as_of == latest.as_of {
             latest
         } else {
-            match Snapshot::build(&st.warehouse, &tenant, Some(as_of), spec)? {
+            let found = snapshot::at(&st.warehouse, &tenant, Some(as_of), &spec.base)
+                .map_err(crate::api::batcher::score_err)?;
+            match found.snapshot {
                 Some(s) => Arc::new(s),
                 // No row of the tenant up to that day: every wanted creative is inactive.
                 None => return Ok(Json(finish(Vec::new(), &wanted, &tenant, as_of, &version))),
