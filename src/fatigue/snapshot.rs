@@ -23,6 +23,7 @@
 
 use std::collections::HashMap;
 use std::io::Cursor;
+use std::sync::OnceLock;
 
 use chrono::NaiveDate;
 use ndarray::Array2;
@@ -54,22 +55,28 @@ pub struct Snapshot {
     pub as_of: NaiveDate,
     /// Each creative's last day on or before `as_of` (one row per creative).
     pub prepared: Prepared,
-    /// Ad id → its creatives (indices into `prepared.creatives`; one ad id can exist on
-    /// several platforms or accounts).
-    pub by_ad: HashMap<String, Vec<usize>>,
+    by_ad: OnceLock<HashMap<String, Vec<usize>>>,
 }
 
 impl Snapshot {
     fn new(as_of: NaiveDate, prepared: Prepared) -> Snapshot {
-        let mut by_ad: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, c) in prepared.creatives.iter().enumerate() {
-            by_ad.entry(c.key.ad_id.clone()).or_default().push(i);
-        }
         Snapshot {
             as_of,
             prepared,
-            by_ad,
+            by_ad: OnceLock::new(),
         }
+    }
+
+    /// Ad id → its creatives (indices into `prepared.creatives`; one ad id can exist on
+    /// several platforms or accounts). Built on first use: scoring a whole tenant needs none.
+    pub fn by_ad(&self) -> &HashMap<String, Vec<usize>> {
+        self.by_ad.get_or_init(|| {
+            let mut by_ad: HashMap<String, Vec<usize>> = HashMap::new();
+            for (i, c) in self.prepared.creatives.iter().enumerate() {
+                by_ad.entry(c.key.ad_id.clone()).or_default().push(i);
+            }
+            by_ad
+        })
     }
 }
 
@@ -440,16 +447,24 @@ fn decode(tenant: &str, stamp: &Stamp, data: &[u8]) -> Result<Snapshot, FatigueE
         .iter()
         .map(|s| parse_status(s.ok_or_else(|| bad("null status"))?))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut x = Array2::<f64>::zeros((n, stamp.feature_names.len()));
-    for (j, name) in stamp.feature_names.iter().enumerate() {
-        let c = df.column(name)?.f64()?;
-        if c.null_count() > 0 {
-            return Err(bad("null feature"));
-        }
-        for (i, v) in c.into_no_null_iter().enumerate() {
-            x[[i, j]] = v;
+    // The file holds the matrix by column, the model reads it by row.
+    let k = stamp.feature_names.len();
+    let columns = stamp
+        .feature_names
+        .iter()
+        .map(|name| Ok(df.column(name)?.f64()?.rechunk().into_owned()))
+        .collect::<Result<Vec<_>, FatigueError>>()?;
+    let columns = columns
+        .iter()
+        .map(|c| c.cont_slice().map_err(|_| bad("null feature")))
+        .collect::<Result<Vec<&[f64]>, _>>()?;
+    let mut flat = vec![0.0; n * k];
+    for (i, row) in flat.chunks_exact_mut(k).enumerate() {
+        for (v, c) in row.iter_mut().zip(&columns) {
+            *v = c[i];
         }
     }
+    let x = Array2::from_shape_vec((n, k), flat).map_err(|e| bad(&e.to_string()))?;
     Ok(Snapshot::new(
         stamp.as_of,
         Prepared {

@@ -281,7 +281,7 @@ pub async fn score(
             }
             match latest
                 .as_ref()
-                .and_then(|s| s.by_ad.get(id).map(|c| (s, c)))
+                .and_then(|s| s.by_ad().get(id).map(|c| (s, c)))
             {
                 Some((s, found)) => wanted.extend(found.iter().map(|&c| {
                     let k = &s.prepared.creatives[c].key;
@@ -316,7 +316,7 @@ pub async fn score(
         let mut picked = Vec::new();
         let mut taken = HashSet::new();
         for id in &ids {
-            for &c in snap.by_ad.get(id).into_iter().flatten() {
+            for &c in snap.by_ad().get(id).into_iter().flatten() {
                 if taken.insert(c) {
                     picked.push(c);
                 }
