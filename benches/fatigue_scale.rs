@@ -12,9 +12,10 @@
 //!    resident memory above what it held before (the frame);
 //! 2. scoring every creative active at the last day from the warehouse, with a logistic
 //!    hazard fitted on the world: through the Polars pipeline (`fatigue::score`, skipped with
-//!    `OMNIFY_SCALE_POLARS=0`) and through `omnify score fatigue`'s path
-//!    (`fatigue::score_frame`: read the tenant's rows, the row-by-row engine on their columns,
-//!    model, drivers);
+//!    `OMNIFY_SCALE_POLARS=0`), through the row-by-row engine (`fatigue::score_frame`: read
+//!    the tenant's rows, the engine on their columns, model, drivers — what `omnify score
+//!    fatigue` runs at another day), then through the tenant's latest-day snapshot (`fatigue::snapshot`):
+//!    the first run, which computes and writes it, and the next, which reads it;
 //! 3. fitting each learned family on the first as-of rows whose person-period expansion (one
 //!    row per day at risk) reaches `OMNIFY_SCALE_PERSON_PERIODS` (default 1,000,000);
 //! 4. scoring from a tenant's materialised latest-day feature snapshot
@@ -325,6 +326,37 @@ fn main() {
     ));
     if let Some(n) = polars_scored {
         assert_eq!(fast.len(), n, "both paths score the same creatives");
+    }
+    // The same at the latest day through the materialised snapshot: the first run computes
+    // and writes it, the next one reads it.
+    for want in [Origin::Built, Origin::Disk] {
+        let t = Instant::now();
+        let found = snapshot::at(&wh, "scale", None, &cfg.base).expect("snapshot");
+        assert_eq!(found.origin, want);
+        let snap = found.snapshot.expect("the tenant has rows");
+        let scored = fatigue::score_prepared(
+            std::slice::from_ref(&snap.prepared),
+            snap.as_of,
+            model,
+            "bench",
+            &cfg,
+        )
+        .expect("score")
+        .pop()
+        .unwrap_or_default();
+        assert_eq!(scored, fast, "the snapshot gives the scores of the rows");
+        report.push((
+            format!(
+                "… through the latest-day snapshot, {} (`omnify score fatigue` at the latest day)",
+                if want == Origin::Built {
+                    "first run: features computed and written"
+                } else {
+                    "next run: snapshot read"
+                }
+            ),
+            format!("{:.2} s", t.elapsed().as_secs_f64()),
+        ));
+        eprintln!("{:?}", report.last());
     }
     drop((wh, dir));
 
