@@ -293,25 +293,6 @@ const KEY_COLUMNS: [&str; 14] = [
     "label.left_truncated",
 ];
 
-fn parse_metric(s: &str) -> Result<MetricKind, FatigueError> {
-    [MetricKind::Cpa, MetricKind::Cpc, MetricKind::InvCtr]
-        .into_iter()
-        .find(|m| m.as_str() == s)
-        .ok_or_else(|| FatigueError::Data(format!("unknown metric `{s}` in a feature snapshot")))
-}
-
-fn parse_status(s: &str) -> Result<DayStatus, FatigueError> {
-    [
-        DayStatus::Healthy,
-        DayStatus::Limited,
-        DayStatus::Fatigued,
-        DayStatus::Insufficient,
-    ]
-    .into_iter()
-    .find(|d| d.as_str() == s)
-    .ok_or_else(|| FatigueError::Data(format!("unknown status `{s}` in a feature snapshot")))
-}
-
 /// The data file of a frame holding one row per creative, in creative order.
 fn encode(p: &Prepared) -> Result<Vec<u8>, FatigueError> {
     let n = p.creatives.len();
@@ -418,7 +399,10 @@ fn decode(tenant: &str, stamp: &Stamp, data: &[u8]) -> Result<Snapshot, FatigueE
         .column("label.metric")?
         .str()?
         .iter()
-        .map(|m| m.map(parse_metric).transpose())
+        .map(|m| {
+            m.map(|m| MetricKind::from_name(m).ok_or_else(|| bad("unknown metric")))
+                .transpose()
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let mut creatives = Vec::with_capacity(n);
     for (i, ((platform, account_id), ad_id)) in
@@ -445,7 +429,10 @@ fn decode(tenant: &str, stamp: &Stamp, data: &[u8]) -> Result<Snapshot, FatigueE
         .column("label.status")?
         .str()?
         .iter()
-        .map(|s| parse_status(s.ok_or_else(|| bad("null status"))?))
+        .map(|s| {
+            s.and_then(DayStatus::from_name)
+                .ok_or_else(|| bad("unknown status"))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     // The file holds the matrix by column, the model reads it by row.
     let k = stamp.feature_names.len();
