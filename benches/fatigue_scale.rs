@@ -12,22 +12,27 @@
 //!    resident memory above what it held before (the frame);
 //! 2. scoring every creative active at the last day from the warehouse, with a logistic
 //!    hazard fitted on the world: through the Polars pipeline (`fatigue::score`, skipped with
-//!    `OMNIFY_SCALE_POLARS=0`) and through `omnify score fatigue`'s path
-//!    (`fatigue::score_frame`: read the tenant's rows, the row-by-row engine on their columns,
-//!    model, drivers);
+//!    `OMNIFY_SCALE_POLARS=0`), through the row-by-row engine (`fatigue::score_frame`: read
+//!    the tenant's rows, the engine on their columns, model, drivers — what `omnify score
+//!    fatigue` runs at another day), then through the tenant's latest-day snapshot (`fatigue::snapshot`):
+//!    the first run, which computes and writes it, and the next, which reads it;
 //! 3. fitting each learned family on the first as-of rows whose person-period expansion (one
 //!    row per day at risk) reaches `OMNIFY_SCALE_PERSON_PERIODS` (default 1,000,000);
-//! 4. scoring from a tenant's latest-day feature snapshot, as the service does for `ad_ids`
-//!    batches (`api::snapshots`): building it from the warehouse, then scoring every active
-//!    creative with each fitted family, on a synthetic tenant of `OMNIFY_SCALE_SCORED`
-//!    creatives (default 100,000) × 60 days in 100 accounts.
+//! 4. scoring from a tenant's materialised latest-day feature snapshot
+//!    (`fatigue::snapshot`, what `omnify score fatigue` at the latest day and the service's
+//!    `ad_ids` batches read), on a synthetic tenant of `OMNIFY_SCALE_SCORED` creatives
+//!    (default 100,000) × 60 days in 100 accounts: the first run, which builds it from the
+//!    warehouse and writes it; scoring every active creative from it with each fitted family;
+//!    then, per family, a cold process (this binary again, started with `OMNIFY_SCALE_COLD`)
+//!    that loads the model's files, reads the snapshot from disk and scores every active
+//!    creative — timed from spawning it to its exit.
 //!
 //! Prints one table; nothing is compared with a target here (the README does that).
 
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use omnify::api::snapshots::Snapshot;
+use omnify::fatigue::snapshot::{self, Origin};
 use omnify::fatigue::{self, FittedModel, JobConfig};
 use omnify::features::rows::Keep;
 use omnify::schema::{AdDailyRow, rows_to_frame};
@@ -96,7 +101,51 @@ fn synthetic_tenant(n: usize, days: usize) -> Vec<AdDailyRow> {
     rows
 }
 
+/// The cold process of step 4: `OMNIFY_SCALE_COLD` = `<warehouse dir>|<model files dir>`.
+/// Loads the model, reads tenant `big`'s snapshot (it must be current) and scores every active
+/// creative; prints the time of each step.
+fn cold_child(spec: &str) {
+    let t = Instant::now();
+    let (wh_dir, model_dir) = spec.split_once('|').expect("warehouse|model");
+    let cfg = JobConfig::from_toml_str("").expect("default config");
+    let mut files = std::collections::BTreeMap::new();
+    for e in std::fs::read_dir(model_dir).expect("model dir") {
+        let e = e.expect("entry");
+        let name = e.file_name().to_string_lossy().into_owned();
+        files.insert(name, std::fs::read(e.path()).expect("model file"));
+    }
+    let model = FittedModel::from_files(&files).expect("model");
+    let loaded = t.elapsed().as_secs_f64();
+    let wh = Warehouse::open(wh_dir).expect("warehouse");
+    let found = snapshot::at(&wh, "big", None, &cfg.base).expect("snapshot");
+    assert_eq!(
+        found.origin,
+        Origin::Disk,
+        "the snapshot on disk is current"
+    );
+    let snap = found.snapshot.expect("the tenant has rows");
+    let read = t.elapsed().as_secs_f64() - loaded;
+    let s = fatigue::score_prepared(
+        std::slice::from_ref(&snap.prepared),
+        snap.as_of,
+        &model,
+        "bench",
+        &cfg,
+    )
+    .expect("score");
+    let scored = s.iter().map(Vec::len).sum::<usize>();
+    let total = t.elapsed().as_secs_f64();
+    println!(
+        "{scored} scored: model {loaded:.2} s, snapshot read {read:.2} s, score {:.2} s",
+        total - loaded - read
+    );
+}
+
 fn main() {
+    if let Ok(spec) = std::env::var("OMNIFY_SCALE_COLD") {
+        cold_child(&spec);
+        return;
+    }
     let tenants = env_num("OMNIFY_SCALE_TENANTS", 1000);
     let days = env_num("OMNIFY_SCALE_DAYS", 300);
     let pp_target = env_num("OMNIFY_SCALE_PERSON_PERIODS", 1_000_000);
@@ -278,6 +327,37 @@ fn main() {
     if let Some(n) = polars_scored {
         assert_eq!(fast.len(), n, "both paths score the same creatives");
     }
+    // The same at the latest day through the materialised snapshot: the first run computes
+    // and writes it, the next one reads it.
+    for want in [Origin::Built, Origin::Disk] {
+        let t = Instant::now();
+        let found = snapshot::at(&wh, "scale", None, &cfg.base).expect("snapshot");
+        assert_eq!(found.origin, want);
+        let snap = found.snapshot.expect("the tenant has rows");
+        let scored = fatigue::score_prepared(
+            std::slice::from_ref(&snap.prepared),
+            snap.as_of,
+            model,
+            "bench",
+            &cfg,
+        )
+        .expect("score")
+        .pop()
+        .unwrap_or_default();
+        assert_eq!(scored, fast, "the snapshot gives the scores of the rows");
+        report.push((
+            format!(
+                "… through the latest-day snapshot, {} (`omnify score fatigue` at the latest day)",
+                if want == Origin::Built {
+                    "first run: features computed and written"
+                } else {
+                    "next run: snapshot read"
+                }
+            ),
+            format!("{:.2} s", t.elapsed().as_secs_f64()),
+        ));
+        eprintln!("{:?}", report.last());
+    }
     drop((wh, dir));
 
     // 4. Scoring from a tenant's latest-day feature snapshot, as the service does for `ad_ids`
@@ -289,11 +369,18 @@ fn main() {
     wh.ingest(rows_to_frame("big", &synthetic_tenant(n, days)).expect("frame"))
         .expect("ingest");
     let t = Instant::now();
-    let snap = Snapshot::build(&wh, "big", None, &cfg)
-        .expect("snapshot")
-        .expect("the tenant has rows");
+    let found = snapshot::at(&wh, "big", None, &cfg.base).expect("snapshot");
+    assert_eq!(
+        found.origin,
+        Origin::Built,
+        "no snapshot before the first run"
+    );
+    let snap = found.snapshot.expect("the tenant has rows");
     report.push((
-        format!("latest-day feature snapshot of {n} creatives × {days} days (read + features)"),
+        format!(
+            "first run at the latest day: latest-day feature snapshot of {n} creatives × {days} \
+             days (read + features + write)"
+        ),
         format!("{:.1} s", t.elapsed().as_secs_f64()),
     ));
     eprintln!("{:?}", report.last());
@@ -305,10 +392,39 @@ fn main() {
         let scored = s.iter().map(Vec::len).sum::<usize>();
         report.push((
             format!(
-                "score {scored} active creatives from that snapshot with {fam} \
+                "score {scored} active creatives from that snapshot in memory with {fam} \
                  (probabilities, survival curves, drivers)"
             ),
             format!("{:.2} s", t.elapsed().as_secs_f64()),
+        ));
+        eprintln!("{:?}", report.last());
+    }
+    drop(snap);
+    let exe = std::env::current_exe().expect("bench binary");
+    for (fam, m) in &fitted {
+        let model_dir = tempfile::tempdir().expect("temp dir");
+        for (name, bytes) in m.to_files().expect("model files") {
+            std::fs::write(model_dir.path().join(name), bytes).expect("write model file");
+        }
+        let spec = format!("{}|{}", dir.path().display(), model_dir.path().display());
+        let t = Instant::now();
+        let out = std::process::Command::new(&exe)
+            .env("OMNIFY_SCALE_COLD", spec)
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .expect("cold process");
+        let secs = t.elapsed().as_secs_f64();
+        assert!(
+            out.status.success(),
+            "the cold process failed (its errors are above)"
+        );
+        report.push((
+            format!(
+                "cold process with {fam}: load the model, read the snapshot from disk, score \
+                 ({})",
+                String::from_utf8_lossy(&out.stdout).trim()
+            ),
+            format!("{secs:.2} s"),
         ));
         eprintln!("{:?}", report.last());
     }

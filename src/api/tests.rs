@@ -597,6 +597,14 @@ fn warehouse_scores_default_to_the_latest_day_and_follow_ingests() {
         assert_close(got[0]["p_onset_14d"].as_f64(), want.p_onset_14d);
         assert_eq!(got[0]["drivers"], want.drivers);
 
+        // The features were also written next to the warehouse: another process (or this
+        // server restarted) reads them instead of computing them again.
+        let found =
+            crate::fatigue::snapshot::at(&e.st.warehouse, &e.a, None, &e.st.fatigue_spec.base)
+                .unwrap();
+        assert_eq!(found.origin, crate::fatigue::snapshot::Origin::Disk);
+        assert_eq!(found.snapshot.map(|s| s.as_of), Some(last));
+
         // Another day: computed from the tenant's rows up to it, with the same result as
         // scoring the whole tenant there.
         let earlier = last - chrono::Duration::days(5);
@@ -1140,6 +1148,11 @@ fn erase_tenant_removes_everything_of_it_only() {
         let admin = e.key(&e.a, Role::Admin);
         let b = e.key(&e.b, Role::Read);
         e.st.state.enqueue(&e.a, "budget", None, "api").unwrap();
+        for t in [&e.a, &e.b] {
+            crate::fatigue::snapshot::at(&e.st.warehouse, t, None, &e.st.fatigue_spec.base)
+                .unwrap();
+            assert!(e.st.warehouse.derived_dir(t).exists());
+        }
         let read = e.key(&e.a, Role::Read);
         assert_problem(
             &call(
@@ -1171,6 +1184,8 @@ fn erase_tenant_removes_everything_of_it_only() {
         );
         assert_eq!(e.st.warehouse.summary(Some(&e.a)).unwrap().rows, 0);
         assert!(e.st.warehouse.summary(Some(&e.b)).unwrap().rows > 0);
+        assert!(!e.st.warehouse.derived_dir(&e.a).exists());
+        assert!(e.st.warehouse.derived_dir(&e.b).exists());
         assert_eq!(
             e.st.registry.champion(&e.a, ModelKind::Fatigue).unwrap(),
             None

@@ -65,9 +65,10 @@ pub struct ScoreFatigueArgs {
     /// Tenant [default: from config].
     #[arg(long, value_name = "T")]
     pub tenant: Option<String>,
-    /// Score with history up to and including this day (YYYY-MM-DD).
+    /// Score with history up to and including this day (YYYY-MM-DD) [default: the tenant's
+    /// latest data day, served from its materialised feature snapshot when current].
     #[arg(long, value_name = "YYYY-MM-DD")]
-    pub as_of: chrono::NaiveDate,
+    pub as_of: Option<chrono::NaiveDate>,
     /// Write the scores to a .parquet or .csv file instead of printing a table.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -101,15 +102,19 @@ fn tenants(wh: &Warehouse) -> Result<Vec<String>, CliError> {
 fn frame(wh: &Warehouse, tenant: Option<&str>) -> Result<LazyFrame, CliError> {
     let df = wh.load(tenant)?;
     if df.height() == 0 {
-        return Err(CliError::input(format!(
-            "no ad_daily rows{} in the warehouse {}; run omnify ingest first",
-            tenant
-                .map(|t| format!(" for tenant `{t}`"))
-                .unwrap_or_default(),
-            wh.root().display()
-        )));
+        return Err(no_rows(wh, tenant));
     }
     Ok(df.lazy())
+}
+
+fn no_rows(wh: &Warehouse, tenant: Option<&str>) -> CliError {
+    CliError::input(format!(
+        "no ad_daily rows{} in the warehouse {}; run omnify ingest first",
+        tenant
+            .map(|t| format!(" for tenant `{t}`"))
+            .unwrap_or_default(),
+        wh.root().display()
+    ))
 }
 
 fn bar() -> indicatif::ProgressBar {
@@ -301,11 +306,23 @@ pub fn score(cfg: &Config, args: ScoreFatigueArgs) -> Result<(), CliError> {
         .map_err(|e| fatigue_err(e.into()))?;
     let model = FittedModel::from_files(&loaded.files).map_err(fatigue_err)?;
     let wh = Warehouse::open(cfg.warehouse_dir())?;
-    let df = frame(&wh, Some(&tenant))?
-        .collect()
-        .map_err(CliError::runtime)?;
-    let rows = fatigue::score_frame(&df, &tenant, args.as_of, &model, &loaded.card.version, &job)
-        .map_err(fatigue_err)?;
+    // At the latest day the features come from (or go to) the tenant's snapshot.
+    let found = fatigue::snapshot::at(&wh, &tenant, args.as_of, &job.base).map_err(fatigue_err)?;
+    let rows = match found.snapshot {
+        Some(snap) => fatigue::score_prepared(
+            std::slice::from_ref(&snap.prepared),
+            snap.as_of,
+            &model,
+            &loaded.card.version,
+            &job,
+        )
+        .map_err(fatigue_err)?
+        .pop()
+        .unwrap_or_default(),
+        None if found.version.is_empty() => return Err(no_rows(&wh, Some(&tenant))),
+        // Rows, but none up to that day: nothing is active.
+        None => Vec::new(),
+    };
     if let Some(out) = &args.out {
         let mut df = fatigue::scores_frame(&rows).map_err(CliError::runtime)?;
         write_frame(&mut df, out)?;
@@ -470,6 +487,33 @@ mod tests {
         assert!(rows.len() >= 5, "{} scored creatives", rows.len());
         assert!(rows.iter().all(|r| r.contains("2026-07-10")));
         assert!(rows.iter().all(|r| r.ends_with(&champion.card.version)));
+
+        // Without --as-of: the tenant's latest day; the first run writes its feature snapshot
+        // next to the warehouse, the next ones read it and print the same scores.
+        let stamp = Warehouse::open(dir.path().join("wh"))
+            .unwrap()
+            .derived_dir(&tenant)
+            .join(crate::fatigue::snapshot::STAMP_FILE);
+        assert!(!stamp.exists());
+        let latest = |args: &[&str]| {
+            let mut all = vec!["score", "fatigue", "--tenant", &tenant, "--out", &out_s];
+            all.extend_from_slice(args);
+            cli(dir.path(), &all).unwrap();
+            std::fs::read_to_string(&out).unwrap()
+        };
+        let first = latest(&[]);
+        assert!(stamp.exists());
+        let day = first
+            .lines()
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .nth(4)
+            .unwrap()
+            .to_string();
+        assert!(day.as_str() > "2026-07-10", "{day}");
+        assert_eq!(latest(&[]), first);
+        assert_eq!(latest(&["--as-of", &day]), first);
 
         std::fs::write(
             dir.path().join("fatigue.toml"),

@@ -61,13 +61,21 @@ pub enum DayStatus {
 }
 
 impl DayStatus {
+    /// A label frame's status (null: insufficient data).
     fn parse(s: Option<&str>) -> DayStatus {
-        match s {
-            Some(STATUS_HEALTHY) => DayStatus::Healthy,
-            Some(STATUS_LIMITED) => DayStatus::Limited,
-            Some(STATUS_FATIGUED) => DayStatus::Fatigued,
-            _ => DayStatus::Insufficient,
-        }
+        s.and_then(DayStatus::from_name)
+            .unwrap_or(DayStatus::Insufficient)
+    }
+    /// The status named `s` (as [`DayStatus::as_str`] spells it).
+    pub fn from_name(s: &str) -> Option<DayStatus> {
+        [
+            DayStatus::Healthy,
+            DayStatus::Limited,
+            DayStatus::Fatigued,
+            DayStatus::Insufficient,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
     }
     pub fn as_str(self) -> &'static str {
         match self {
@@ -206,11 +214,7 @@ pub fn prepare(lf: LazyFrame, cfg: &FatigueConfig) -> Result<Prepared, FatigueEr
         .column(METRIC_KIND)?
         .str()?
         .iter()
-        .map(|m| {
-            [MetricKind::Cpa, MetricKind::Cpc, MetricKind::InvCtr]
-                .into_iter()
-                .find(|k| Some(k.as_str()) == m)
-        })
+        .map(|m| m.and_then(MetricKind::from_name))
         .collect();
     let stopped = bools(&cre, STOPPED)?;
     let censor = days_of(&cre, CENSOR_DATE)?;

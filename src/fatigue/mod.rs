@@ -5,7 +5,8 @@
 //! features per creative-day, row by row; [`dataset::prepare`] is the Polars definition it is
 //! tested against) → [`dataset::survival_rows`] (as-of rows with censored durations,
 //! administratively censored at the horizon H) → [`dataset::split`] (time split with gaps ≥ H)
-//! → models → [`metrics::evaluate`] → [`pipeline::train`] (registry) → [`score::score_frame`].
+//! → models → [`metrics::evaluate`] → [`pipeline::train`] (registry) → [`score::score_frame`]
+//! (at a tenant's latest day from its materialised features, [`snapshot::at`]).
 //!
 //! Every model is a [`FittedModel`] with the same interface: hazards h(1..=H) per row (n × H),
 //! calibrated with Platt scaling on the validation slice for the learned families
@@ -57,6 +58,9 @@ pub mod pipeline;
 #[cfg(test)]
 mod rows_tests;
 pub mod score;
+pub mod snapshot;
+#[cfg(test)]
+mod snapshot_tests;
 #[cfg(test)]
 pub(crate) mod tests;
 pub mod timing;

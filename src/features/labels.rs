@@ -64,6 +64,12 @@ impl MetricKind {
             MetricKind::InvCtr => "inv_ctr",
         }
     }
+    /// The metric named `s` (as [`MetricKind::as_str`] spells it).
+    pub fn from_name(s: &str) -> Option<MetricKind> {
+        [MetricKind::Cpa, MetricKind::Cpc, MetricKind::InvCtr]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
 }
 
 fn key_cols() -> Vec<Expr> {

@@ -3,6 +3,12 @@
 //! pandas (partition columns `tenant` and `platform` come from the folder names, as Hive
 //! readers expect; the files hold the other columns).
 //!
+//! Next to the table, `<root>/_features/tenant=T/` holds what is derived from a tenant's rows
+//! and kept for reuse (the fatigue features of its latest day, written by the fatigue layer):
+//! never read as rows, never part of a tenant's [`Warehouse::version`], written only while the
+//! tenant's rows are still the ones it was computed from ([`Warehouse::write_derived`]) and
+//! removed with the tenant.
+//!
 //! Ingest is an upsert on (tenant, platform, account_id, ad_id, date): a re-ingested key
 //! replaces the stored row (platforms restate recent days for weeks), nothing else is touched.
 //! Each affected partition is rewritten atomically under an exclusive OS file lock, so two
@@ -86,6 +92,33 @@ impl Warehouse {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The folder of what is derived from `tenant`'s rows (see the module docs).
+    pub fn derived_dir(&self, tenant: &str) -> PathBuf {
+        self.root.join("_features").join(format!("tenant={tenant}"))
+    }
+
+    /// Writes `files` (name, bytes; in that order, each atomically) into the tenant's
+    /// [`derived_dir`](Self::derived_dir) if its rows are still at `version`, holding the
+    /// shared lock so no ingest or erase runs in between; `false` (nothing written) when they
+    /// changed since.
+    pub fn write_derived(
+        &self,
+        tenant: &str,
+        version: &TenantVersion,
+        files: &[(&str, &[u8])],
+    ) -> Result<bool, WarehouseError> {
+        let _lock = self.store.lock_shared().map_err(|e| self.io(e))?;
+        if self.version_unlocked(tenant)? != *version {
+            return Ok(false);
+        }
+        let dir = self.derived_dir(tenant);
+        for (name, bytes) in files {
+            let path = dir.join(name);
+            write_atomic(&path, bytes).map_err(|source| WarehouseError::Io { path, source })?;
+        }
+        Ok(true)
     }
 
     fn io(&self, source: io::Error) -> WarehouseError {
@@ -217,6 +250,10 @@ impl Warehouse {
     /// partition), so callers can check it before reusing what they computed from the rows.
     pub fn version(&self, tenant: &str) -> Result<TenantVersion, WarehouseError> {
         let _lock = self.store.lock_shared().map_err(|e| self.io(e))?;
+        self.version_unlocked(tenant)
+    }
+
+    fn version_unlocked(&self, tenant: &str) -> Result<TenantVersion, WarehouseError> {
         let mut parts = Vec::new();
         for key in self.partitions(Some(tenant))? {
             if let Some(stamp) = self.store.stamp(&key).map_err(|e| self.io(e))? {
@@ -260,16 +297,51 @@ impl Warehouse {
         summary::summarize(self.scan_unlocked(tenant)?)
     }
 
-    /// Removes every row of a tenant; returns the partitions removed.
+    /// Removes every row of a tenant and what was derived from them; returns the partitions
+    /// removed.
     pub fn delete_tenant(&self, tenant: &str) -> Result<usize, WarehouseError> {
         let _lock = self.store.lock_exclusive().map_err(|e| self.io(e))?;
-        self.store.delete_tenant(tenant).map_err(|e| self.io(e))
+        let n = self.store.delete_tenant(tenant).map_err(|e| self.io(e))?;
+        let derived = self.derived_dir(tenant);
+        match std::fs::remove_dir_all(&derived) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(WarehouseError::Io {
+                    path: derived,
+                    source: e,
+                });
+            }
+            _ => {}
+        }
+        Ok(n)
     }
 }
 
 /// See [`Warehouse::version`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantVersion(Vec<(PartitionKey, PartitionStamp)>);
+
+impl TenantVersion {
+    /// Whether the tenant has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// A SHA-256 (hex) of the version, to store with what was computed from these rows and
+    /// compare in a later process: equal versions give equal fingerprints.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for (k, s) in &self.0 {
+            for part in [&k.tenant, &k.platform, &k.month] {
+                h.update((part.len() as u64).to_le_bytes());
+                h.update(part.as_bytes());
+            }
+            h.update(s.bytes.to_le_bytes());
+            h.update(s.modified_ns.to_le_bytes());
+        }
+        format!("{:x}", h.finalize())
+    }
+}
 
 /// Reads a whole Parquet file.
 pub fn read_parquet(path: &Path) -> Result<DataFrame, WarehouseError> {

@@ -17,9 +17,9 @@ use super::Errors;
 use crate::api::champions::{Champion, Model};
 use crate::api::error::{ApiError, FieldError};
 use crate::api::extract::{ApiJson, Caller};
-use crate::api::snapshots::Snapshot;
 use crate::api::{AppState, blocking};
 use crate::fatigue::ScoreRow;
+use crate::fatigue::snapshot;
 use crate::platforms::Platform;
 use crate::registry::ModelKind;
 use crate::schema::AdDailyRow;
@@ -281,7 +281,7 @@ pub async fn score(
             }
             match latest
                 .as_ref()
-                .and_then(|s| s.by_ad.get(id).map(|c| (s, c)))
+                .and_then(|s| s.by_ad().get(id).map(|c| (s, c)))
             {
                 Some((s, found)) => wanted.extend(found.iter().map(|&c| {
                     let k = &s.prepared.creatives[c].key;
@@ -305,7 +305,9 @@ pub async fn score(
         let snap = if as_of == latest.as_of {
             latest
         } else {
-            match Snapshot::build(&st.warehouse, &tenant, Some(as_of), spec)? {
+            let found = snapshot::at(&st.warehouse, &tenant, Some(as_of), &spec.base)
+                .map_err(crate::api::batcher::score_err)?;
+            match found.snapshot {
                 Some(s) => Arc::new(s),
                 // No row of the tenant up to that day: every wanted creative is inactive.
                 None => return Ok(Json(finish(Vec::new(), &wanted, &tenant, as_of, &version))),
@@ -314,7 +316,7 @@ pub async fn score(
         let mut picked = Vec::new();
         let mut taken = HashSet::new();
         for id in &ids {
-            for &c in snap.by_ad.get(id).into_iter().flatten() {
+            for &c in snap.by_ad().get(id).into_iter().flatten() {
                 if taken.insert(c) {
                     picked.push(c);
                 }
