@@ -68,14 +68,8 @@ impl TimingParams {
     }
 }
 
-/// Mixture weights tried on the validation slice (the first, 0, is the hazards alone).
+/// Mixture weights tried on the validation slice.
 const WEIGHTS: [f64; 5] = [0.0, 0.25, 0.5, 0.75, 1.0];
-
-/// Log-likelihood (nats, summed over the validation onsets) by which the stage must beat the
-/// hazards alone to be used: AIC's price of the two things chosen on that slice (the weight
-/// and the penalty). A slice with a few dozen onsets cannot tell a real gain from noise
-/// otherwise, and adopting noise made the onset day worse on a small world.
-const MIN_GAIN: f64 = 2.0;
 
 /// The features the day model reads, each standardised and as hat bases: the label ratio
 /// now, its log-slope over 7 days and the decay curve's extrapolated days to the onset ratio.
@@ -280,8 +274,7 @@ impl Timing {
     /// Chooses the mixture weight that maximises the log-likelihood of the observed onset
     /// days of `validation`'s rows with an onset within the horizon, given `hazards` (the
     /// calibrated hazards of those rows without this stage), and returns that likelihood.
-    /// Ties keep the smaller weight, and a weight above 0 must beat the hazards alone by
-    /// [`MIN_GAIN`]; a slice without such rows gives `None`.
+    /// Ties keep the smaller weight; a slice without such rows gives `None`.
     pub fn choose_weight(
         &mut self,
         hazards: &Array2<f64>,
@@ -297,7 +290,6 @@ impl Timing {
         let x = validation.x.select(Axis(0), &rows);
         let q = self.day_probabilities(&x, hazards.ncols());
         let mut best = (f64::NEG_INFINITY, 0.0);
-        let mut alone = f64::NEG_INFINITY;
         for w in WEIGHTS {
             let ll: f64 = rows
                 .iter()
@@ -308,15 +300,9 @@ impl Timing {
                     (f[validation.duration[i] - 1] / total).max(1e-12).ln()
                 })
                 .sum();
-            if w == 0.0 {
-                alone = ll;
-            }
             if ll > best.0 + 1e-9 {
                 best = (ll, w);
             }
-        }
-        if best.0 < alone + MIN_GAIN {
-            best = (alone, 0.0);
         }
         self.weight = best.1;
         Some(best.0)
@@ -517,26 +503,5 @@ mod tests {
         assert_eq!(t.weight, 0.0);
         let want = 5.0 * (0.5f64 / 0.9375).ln();
         assert!((ll.expect("events") - want).abs() < 1e-12);
-    }
-
-    /// Flat hazards 0.5 over 4 days: own day distribution f/P(≤ 4) = (.5, .25, .125, .0625)
-    /// / .9375 = (8, 4, 2, 1)/15. With the always-day-4 model at weight w, an onset on day 4
-    /// has probability (1 − w)/15 + w and one on day 1 (1 − w)·8/15.
-    /// - One onset on day 4: w = 1 gives ln 1 = 0 against ln(1/15) = −2.708 alone; the gain
-    ///   2.708 ≥ [`MIN_GAIN`], so w = 1.
-    /// - Add one on day 1: w = .5 is best on the grid, ln(8/15) + ln(.5·8/15) = −1.950, against
-    ///   ln(1/15) + ln(8/15) = −3.337 alone; the gain 1.386 < 2, so the stage is not used.
-    #[test]
-    fn a_small_gain_is_not_enough() {
-        let mut t = always_day_4(1.0);
-        let one = data(Array2::zeros((1, 1)), vec![4], vec![true]);
-        let ll = t.choose_weight(&Array2::from_elem((1, 4), 0.5), &one);
-        assert_eq!(t.weight, 1.0);
-        assert!(ll.expect("events").abs() < 1e-12);
-        let two = data(Array2::zeros((2, 1)), vec![4, 1], vec![true, true]);
-        let ll = t.choose_weight(&Array2::from_elem((2, 4), 0.5), &two);
-        assert_eq!(t.weight, 0.0);
-        let alone = (1.0f64 / 15.0).ln() + (8.0f64 / 15.0).ln();
-        assert!((ll.expect("events") - alone).abs() < 1e-12);
     }
 }
