@@ -47,6 +47,9 @@ pub struct FittedModel {
     pub body: ModelBody,
 }
 
+/// Smallest drop of P(onset ≤ 14 days) reported as a driver (probability: 1 point).
+const MIN_DRIVER_EFFECT: f64 = 0.01;
+
 /// Features whose effect is reported as a driver, with a label for people.
 pub const DRIVER_FEATURES: [(&str, &str); 10] = [
     ("label_ratio", "cost ratio to launch"),
@@ -200,6 +203,19 @@ impl FittedModel {
             .into_iter()
             .map(|r| summarize(r).p14)
             .collect();
+        // A row whose P(onset ≤ 14 days) is below the smallest reported effect cannot have a
+        // driver (occluding a feature cannot take a probability below 0), so only the other
+        // rows are run again: most creatives of a healthy account are such rows.
+        let risky: Vec<usize> = (0..base.len())
+            .filter(|&i| base[i] >= MIN_DRIVER_EFFECT)
+            .collect();
+        let subset;
+        let xr = if risky.len() == x.nrows() {
+            x
+        } else {
+            subset = x.select(ndarray::Axis(0), &risky);
+            &subset
+        };
         // P(onset ≤ 14 days) with each listed feature replaced by its mean (on all cores for
         // large inputs: each is a full model run).
         let occlude = |(feat, label): &(&'static str, &'static str)| {
@@ -207,7 +223,7 @@ impl FittedModel {
                 return Ok(None);
             };
             let mean = self.meta.means.get(j).copied().unwrap_or(0.0);
-            let mut xo = x.clone();
+            let mut xo = xr.clone();
             xo.column_mut(j).fill(mean);
             // The onset-day stage keeps P(onset ≤ H), so it is left out here.
             let p14: Vec<f64> = self
@@ -218,7 +234,7 @@ impl FittedModel {
                 .collect();
             Ok(Some((j, *label, mean, p14)))
         };
-        let occluded: Vec<Result<Option<_>, FatigueError>> = if x.nrows() >= 256 {
+        let occluded: Vec<Result<Option<_>, FatigueError>> = if xr.nrows() >= 256 {
             use rayon::prelude::*;
             DRIVER_FEATURES.par_iter().map(occlude).collect()
         } else {
@@ -229,9 +245,9 @@ impl FittedModel {
             let Some((j, label, mean, p14)) = o? else {
                 continue;
             };
-            for (i, p) in p14.into_iter().enumerate() {
+            for (&i, p) in risky.iter().zip(p14) {
                 let d = base[i] - p;
-                if d >= 0.01 {
+                if d >= MIN_DRIVER_EFFECT {
                     effects[i].push((
                         d,
                         format!(
@@ -281,5 +297,59 @@ impl FittedModel {
             ));
         };
         Ok(FittedModel { meta, body })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fatigue::common::Standardizer;
+    use ndarray::array;
+
+    /// A logistic hazard on the label ratio alone: h = σ(ratio − 4) on every day, training
+    /// mean of the ratio 1.
+    fn ratio_model() -> FittedModel {
+        FittedModel {
+            meta: ModelMeta {
+                name: "logistic_hazard".into(),
+                calibration: None,
+                feature_names: vec!["label_ratio".into()],
+                means: vec![1.0],
+                horizon: 14,
+                timing: None,
+            },
+            body: ModelBody::Logistic(LogisticHazard {
+                scaler: Standardizer {
+                    mean: vec![0.0],
+                    sd: vec![1.0],
+                },
+                beta: vec![1.0],
+                alpha: vec![-4.0; 14],
+            }),
+        }
+    }
+
+    /// Ratio 3: h = σ(−1) = .26894, P(≤ 14) = 1 − .73106^14 = .98754; at the mean 1:
+    /// h = σ(−3) = .04743, P(≤ 14) = 1 − .95257^14 = .49348 → the ratio adds 49 points.
+    /// Ratio −10: h = σ(−14) ≈ 8.3e-7, P(≤ 14) ≈ 1.2e-5, below the 1-point floor → no driver
+    /// (and that row is not run again). The risky row's drivers are the same alone.
+    #[test]
+    fn drivers_by_hand_and_low_risk_rows_have_none() {
+        let m = ratio_model();
+        let x = array![[3.0], [-10.0]];
+        let h = m.hazards(&x).expect("hazards");
+        let d = m.drivers(&x, &h, 3).expect("drivers");
+        assert_eq!(
+            d,
+            vec![
+                vec!["cost ratio to launch 3.00 (typical 1.00) +49 pts".to_string()],
+                vec![]
+            ]
+        );
+        let one = array![[3.0]];
+        let alone = m
+            .drivers(&one, &m.hazards(&one).expect("hazards"), 3)
+            .expect("drivers");
+        assert_eq!(alone[0], d[0]);
     }
 }
