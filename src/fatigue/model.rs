@@ -283,6 +283,9 @@ impl FittedModel {
     /// Rebuilds a model from the (checksum-verified) files of a registry version.
     pub fn from_files(files: &BTreeMap<String, Vec<u8>>) -> Result<FittedModel, FatigueError> {
         let meta: ModelMeta = from_json(files, "model.json")?;
+        if let Some(t) = &meta.timing {
+            t.check(meta.feature_names.len())?;
+        }
         let body = if files.contains_key("logistic.json") {
             ModelBody::Logistic(from_json(files, "logistic.json")?)
         } else if files.contains_key("forest.json") {
@@ -351,5 +354,38 @@ mod tests {
             .drivers(&one, &m.hazards(&one).expect("hazards"), 3)
             .expect("drivers");
         assert_eq!(alone[0], d[0]);
+    }
+
+    /// The onset-day stage is saved and loaded with the model: a stage that puts every onset
+    /// on day 14 leaves hazards 0 on days 1–13 and P(onset ≤ 14) unchanged, before and after
+    /// the round trip; a stage pointing past the model's features is refused on load.
+    #[test]
+    fn onset_day_stage_round_trips() {
+        let mut m = ratio_model();
+        let plain = m.hazards(&array![[3.0]]).expect("hazards");
+        m.meta.timing = Some(Box::new(Timing {
+            columns: vec![0],
+            scaler: Standardizer {
+                mean: vec![0.0],
+                sd: vec![1.0],
+            },
+            splines: vec![None],
+            days: vec![14],
+            coefficients: vec![vec![0.0]],
+            intercepts: vec![0.0],
+            weight: 1.0,
+        }));
+        let files: BTreeMap<String, Vec<u8>> = m.to_files().unwrap().into_iter().collect();
+        let back = FittedModel::from_files(&files).expect("load");
+        let h = back.hazards(&array![[3.0]]).expect("hazards");
+        assert_eq!(h.row(0).to_vec()[..13], [0.0; 13]);
+        let p = |h: &Array2<f64>| summarize(h.row(0)).p14;
+        assert!((p(&h) - p(&plain)).abs() < 1e-12);
+        let mut bad = m.clone();
+        if let Some(t) = bad.meta.timing.as_mut() {
+            t.columns = vec![5];
+        }
+        let files: BTreeMap<String, Vec<u8>> = bad.to_files().unwrap().into_iter().collect();
+        assert!(FittedModel::from_files(&files).is_err());
     }
 }

@@ -219,6 +219,49 @@ impl Timing {
         Ok(best.map(|b| b.1))
     }
 
+    /// Checks that a stage read from a model's files fits a matrix of `features` columns and
+    /// is consistent in itself (so scoring with it cannot index out of range).
+    pub fn check(&self, features: usize) -> Result<(), FatigueError> {
+        let bad = |what: &str| Err(FatigueError::Model(format!("onset-day stage: {what}")));
+        let p = self.columns.len();
+        if self.columns.iter().any(|&j| j >= features) {
+            return bad(&format!(
+                "a feature column is beyond the model's {features}"
+            ));
+        }
+        if self.scaler.mean.len() != p || self.scaler.sd.len() != p || self.splines.len() != p {
+            return bad("standardiser or splines do not match its features");
+        }
+        if let Some(sp) = self.splines.iter().flatten().find(|sp| {
+            sp.knots.len() < 2
+                || sp.knots.iter().any(|k| !k.is_finite())
+                || sp.knots.windows(2).any(|w| w[0] >= w[1])
+        }) {
+            return bad(&format!(
+                "knots {:?} are not increasing finite numbers",
+                sp.knots
+            ));
+        }
+        let inputs = p + self
+            .splines
+            .iter()
+            .flatten()
+            .map(|s| s.knots.len())
+            .sum::<usize>();
+        let classes = self.days.len();
+        if classes == 0
+            || self.intercepts.len() != classes
+            || self.coefficients.len() != inputs
+            || self.coefficients.iter().any(|r| r.len() != classes)
+        {
+            return bad("coefficients do not match its inputs and days");
+        }
+        if !(0.0..=1.0).contains(&self.weight) {
+            return bad(&format!("weight {} is outside 0..=1", self.weight));
+        }
+        Ok(())
+    }
+
     /// P(onset on day k | onset within the horizon) for k = 1..=`horizon`, per row of `x`.
     pub fn day_probabilities(&self, x: &Array2<f64>, horizon: usize) -> Array2<f64> {
         let z = design(
@@ -323,7 +366,10 @@ fn design(scaler: &Standardizer, splines: &[Option<Spline>], x: &Array2<f64>) ->
             let Some(sp) = sp else { continue };
             let n = sp.knots.len();
             if let Some(slot) = row.as_slice_mut() {
-                sp.basis(x[[i, j]], &mut slot[at..at + n]);
+                sp.basis(
+                    x.get([i, j]).copied().unwrap_or(f64::NAN),
+                    &mut slot[at..at + n],
+                );
             }
             at += n;
         }
@@ -462,6 +508,33 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    /// A stage from damaged files is refused instead of indexing out of range.
+    #[test]
+    fn check_refuses_inconsistent_stages() {
+        assert!(always_day_4(1.0).check(1).is_ok());
+        assert!(
+            always_day_4(1.0).check(0).is_err(),
+            "column beyond the features"
+        );
+        let mut t = always_day_4(1.0);
+        t.intercepts.push(0.0);
+        assert!(t.check(1).is_err(), "intercepts vs days");
+        let mut t = always_day_4(1.0);
+        t.splines = vec![Some(Spline {
+            knots: vec![2.0, 1.0],
+        })];
+        assert!(t.check(1).is_err(), "decreasing knots");
+        let mut t = always_day_4(1.0);
+        t.splines = vec![Some(Spline {
+            knots: vec![1.0, 2.0],
+        })];
+        assert!(t.check(1).is_err(), "no coefficients for the bases");
+        t.coefficients = vec![vec![0.0]; 3];
+        assert!(t.check(1).is_ok());
+        t.weight = 1.5;
+        assert!(t.check(1).is_err(), "weight");
     }
 
     /// Knots (0, 2, 6): x = 1 is halfway between the first two (½, ½, 0); x = 5 is a quarter
