@@ -307,21 +307,17 @@ pub fn score(cfg: &Config, args: ScoreFatigueArgs) -> Result<(), CliError> {
     let model = FittedModel::from_files(&loaded.files).map_err(fatigue_err)?;
     let wh = Warehouse::open(cfg.warehouse_dir())?;
     // At the latest day the features come from (or go to) the tenant's snapshot.
-    let found = fatigue::snapshot::at(&wh, &tenant, args.as_of, &job.base).map_err(fatigue_err)?;
-    let rows = match found.snapshot {
-        Some(snap) => fatigue::score_prepared(
-            std::slice::from_ref(&snap.prepared),
-            snap.as_of,
-            &model,
-            &loaded.card.version,
-            &job,
-        )
-        .map_err(fatigue_err)?
-        .pop()
-        .unwrap_or_default(),
-        None if found.version.is_empty() => return Err(no_rows(&wh, Some(&tenant))),
-        // Rows, but none up to that day: nothing is active.
-        None => Vec::new(),
+    let Some(rows) = fatigue::snapshot::score_tenant(
+        &wh,
+        &tenant,
+        args.as_of,
+        &model,
+        &loaded.card.version,
+        &job,
+    )
+    .map_err(fatigue_err)?
+    else {
+        return Err(no_rows(&wh, Some(&tenant)));
     };
     if let Some(out) = &args.out {
         let mut df = fatigue::scores_frame(&rows).map_err(CliError::runtime)?;

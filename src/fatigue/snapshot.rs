@@ -36,7 +36,8 @@ use super::dataset::{
     CreativeKey, CreativeLabels, DayStatus, INPUT_COLUMNS, Prepared, all_feature_names,
     prepare_input,
 };
-use super::score::input_until;
+use super::score::{ScoreRow, input_until, score_prepared};
+use super::{FittedModel, JobConfig};
 use crate::features::rows::Keep;
 use crate::features::{FatigueConfig, MetricKind};
 use crate::schema::{cols, days_to_date};
@@ -197,6 +198,36 @@ pub fn at(
 /// The tenant's snapshot if it is on disk, intact, serves `as_of` (any day when `None`) and
 /// was built from `version` with `config` by this build; `None` (logged when something was
 /// there but damaged) otherwise.
+/// Scores of `tenant`'s active creatives at `as_of` (default: its latest data day) from its
+/// features as [`at`] finds them: what `omnify score fatigue` prints and reports show. `None`
+/// when the tenant has no rows at all; no scores when it has rows but none up to that day.
+/// Blocking.
+pub fn score_tenant(
+    warehouse: &Warehouse,
+    tenant: &str,
+    as_of: Option<NaiveDate>,
+    model: &FittedModel,
+    version: &str,
+    job: &JobConfig,
+) -> Result<Option<Vec<ScoreRow>>, FatigueError> {
+    let found = at(warehouse, tenant, as_of, &job.base)?;
+    Ok(match found.snapshot {
+        Some(snap) => Some(
+            score_prepared(
+                std::slice::from_ref(&snap.prepared),
+                snap.as_of,
+                model,
+                version,
+                job,
+            )?
+            .pop()
+            .unwrap_or_default(),
+        ),
+        None if found.version.is_empty() => None,
+        None => Some(Vec::new()),
+    })
+}
+
 fn read_current(
     warehouse: &Warehouse,
     tenant: &str,

@@ -160,7 +160,7 @@ pub fn gather_with(
     }
     let facts = facts(&df, &days, as_of).map_err(|e| failed("warehouse rows")(&e))?;
     let reg = Registry::open(&cfg.models_dir);
-    let fatigue = fatigue_section(&reg, tenant, as_of, df.clone(), job, top_n, &facts)?;
+    let fatigue = fatigue_section(&reg, &wh, tenant, as_of, df.clone(), job, top_n, &facts)?;
     let budget = budget_section(&reg, tenant)?;
     if let (Section::Missing(_), Section::Missing(_)) = (&fatigue, &budget) {
         return Err(ReportError::NotFound(format!(
@@ -185,8 +185,10 @@ pub fn gather_with(
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn fatigue_section(
     reg: &Registry,
+    wh: &Warehouse,
     tenant: &str,
     as_of: NaiveDate,
     df: DataFrame,
@@ -207,8 +209,11 @@ fn fatigue_section(
     let version = loaded.card.version.clone();
     let model = FittedModel::from_files(&loaded.files)
         .map_err(|e| failed(&format!("fatigue model {version}"))(&e))?;
-    let rows = crate::fatigue::score_frame(&df, tenant, as_of, &model, &version, job)
-        .map_err(|e| failed(&format!("scoring with fatigue model {version}"))(&e))?;
+    // From the tenant's materialised features at its latest day (what `score fatigue` reads).
+    let rows =
+        crate::fatigue::snapshot::score_tenant(wh, tenant, Some(as_of), &model, &version, job)
+            .map_err(|e| failed(&format!("scoring with fatigue model {version}"))(&e))?
+            .unwrap_or_default();
     let creatives: Vec<CreativeInput> = rows
         .into_iter()
         .map(|score| {

@@ -272,6 +272,18 @@ fn end_to_end() {
         meta.counts["creatives_scored"]
     );
     assert!(scores.lines().next().unwrap().ends_with(",spend_7d"));
+    // The report's scores (from the tenant's materialised features, as-of not its last day
+    // here) are those of scoring the rows directly.
+    let model = crate::fatigue::FittedModel::from_files(&champion.files).unwrap();
+    let want = crate::fatigue::score_frame(&frame, &tenant, as_of, &model, "v", &job).unwrap();
+    assert_eq!(want.len() as u64, meta.counts["creatives_scored"]);
+    for w in &want {
+        assert!(
+            scores.contains(&format!(",{},", w.ad_id)),
+            "{} missing",
+            w.ad_id
+        );
+    }
 
     // A champion trained before evaluations were stored: a note naming the version.
     let mut files = champion.files.clone();
