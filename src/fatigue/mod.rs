@@ -31,8 +31,8 @@
 //!   baselines behind [`FittedModel`], Platt calibration, every metric (hand-computed tests),
 //!   save/load through the registry (checksums verified by [`crate::registry`]), `omnify
 //!   evaluate|train|score fatigue` (`src/cli/fatigue.rs`, CLI test in a temp dir), property
-//!   tests (probabilities in [0, 1], survival never rises), reproducibility (logistic and MLP
-//!   bit for bit; the forest only in quality — linfa-trees sums impurities in HashMap order).
+//!   tests (probabilities in [0, 1], survival never rises), reproducibility (every family
+//!   bit for bit; the forest's sample weights carry a seeded tie-break, see [`forest`]).
 //! - Job spec flag is `--spec FILE` (the global `--config` is the omnify config file).
 //! - Training is per tenant (`--tenant` / `--all-tenants`); `evaluate` without `--tenant`
 //!   pools every tenant of the warehouse.

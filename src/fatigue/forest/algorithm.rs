@@ -130,6 +130,7 @@ impl Forest {
                 )));
             }
             let mut r = rng(seed, 1000 + ci as u64);
+            let mut tie_break = rng(seed, 5000 + ci as u64);
             let n_sub = ((rows.len() as f64 * params.bootstrap).ceil() as usize).max(1);
             let mut trees = Vec::with_capacity(params.trees);
             for _ in 0..params.trees {
@@ -141,11 +142,19 @@ impl Forest {
                 let idx: Vec<usize> = pick.iter().map(|&j| rows[j]).collect();
                 let x = data.x.select(Axis(0), &idx).select(Axis(1), &feats);
                 let y = Array1::from_iter(pick.iter().map(|&j| labels[j]));
+                // linfa-trees takes a leaf's class from a hash map, so a leaf whose two classes
+                // weigh exactly the same gets a class in a per-process random order (and the
+                // pruning that follows differs with it). Weights of 1 + a seeded draw below
+                // 2⁻¹⁰ make such ties practically impossible and the forest reproducible bit
+                // for bit, without changing which splits the leaf-size limits allow.
+                let w = Array1::from_iter(
+                    (0..n_sub).map(|_| 1.0 + tie_break.gen_range(0.0f32..1.0) / 1024.0),
+                );
                 let tree = DecisionTree::params()
                     .max_depth(Some(params.max_depth))
                     .min_weight_leaf(params.min_leaf)
                     .min_weight_split(2.0 * params.min_leaf)
-                    .fit(&Dataset::new(x, y))
+                    .fit(&Dataset::new(x, y).with_weights(w))
                     .map_err(|e| FatigueError::Model(format!("forest: {e}")))?;
                 trees.push(Tree {
                     features: feats,
