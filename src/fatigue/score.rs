@@ -60,7 +60,8 @@ pub fn score(
 }
 
 /// [`score`] for the rows of one tenant, with the features computed row by row
-/// ([`prepare_rows`]: the same values, without a Polars query) — for a few creatives at a time.
+/// ([`prepare_rows_until`]: the same values, without a Polars query) — for a few creatives at a
+/// time.
 pub fn score_rows(
     tenant: &str,
     rows: &[AdDailyRow],

@@ -5,16 +5,16 @@
 //! comes (the rows without one outnumber the others many times); the day it comes on is a small
 //! part of its likelihood. The onset-day forecast ([`super::common::Summary`]'s conditional
 //! median) only reads that part. So the learned families get a second stage: a multinomial
-//! logistic regression (linfa) of the onset day k = 1..=H on the standardised features, fitted
-//! on the training rows whose onset fell within the horizon. The day follows the label
-//! trajectory non-linearly (an extrapolated 5 days to 2× should make day 5 the likeliest, which
-//! no logit linear in that number can say), so the label-trajectory features
-//! ([`TIMING_SPLINES`]) also enter as piecewise-linear "hat" bases at knots on their training
-//! quantiles. Applied to a row's hazards it keeps
-//! P(onset ≤ H) — so the ranking at H, the calibration of P(onset ≤ 14) and the drivers do not
-//! move — and replaces the conditional distribution of the day by a mixture
-//! `(1 − w) · model's own + w · timing model's`, with w chosen on the validation slice by the
-//! log-likelihood of the observed onset days (w = 0 when the timing model does not help there).
+//! logistic regression (linfa) of the onset day k = 1..=H, fitted on the training rows whose
+//! onset fell within the horizon, on the label trajectory ([`TIMING_FEATURES`]: the ratio now,
+//! its slope, the decay curve's days to 2×), each standardised and as piecewise-linear "hat"
+//! bases at knots on its training quantiles. The day follows the trajectory non-linearly (an
+//! extrapolated 5 days to 2× should make day 5 the likeliest, which no logit linear in that
+//! number can say). Applied to a row's hazards it keeps P(onset ≤ H) — so the ranking at H,
+//! the calibration of P(onset ≤ 14) and the drivers do not move — and replaces the conditional
+//! distribution of the day by a mixture `(1 − w) · model's own + w · timing model's`, with w
+//! (and the L2 penalty) chosen on the validation slice by the log-likelihood of the observed
+//! onset days; no stage when it does not help there.
 
 use linfa::Dataset;
 use linfa::traits::Fit;

@@ -477,7 +477,7 @@ impl AdDailyColumns {
     }
 
     /// The `ad_daily` frame for `tenant`, columns in table order with the exact types of
-    /// [`ad_daily_schema`]: the same frame as [`crate::schema::rows_to_frame`] of
+    /// [`crate::schema::ad_daily_schema`]: the same frame as [`crate::schema::rows_to_frame`] of
     /// [`AdDailyColumns::into_rows`]. A text column holding one value on every row (platform,
     /// and usually account and currency) is a scalar column, stored once.
     pub fn into_frame(self, tenant: &str) -> PolarsResult<DataFrame> {

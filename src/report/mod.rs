@@ -4,7 +4,7 @@
 //!
 //! Three steps, so the API and the CLI share them and rendering can be benchmarked alone:
 //! - [`gather`]: reads the tenant's warehouse rows, the champion models and their stored
-//!   evaluation, scores every active creative ([`crate::fatigue::score`]), allocates the current
+//!   evaluation, scores every active creative ([`crate::fatigue::snapshot::score_tenant`]), allocates the current
 //!   total spend over the budget curves and forecasts the next periods under both splits;
 //! - [`render`]: pure formatting of those [`ReportInputs`] into a [`Report`] (HTML and frames);
 //! - [`Report::write`]: every file written atomically ([`crate::fsutil::write_atomic`]).

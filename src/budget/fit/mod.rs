@@ -5,7 +5,7 @@
 //! for warehouse data (each entity's spend against its own attributed outcome), one for a wide
 //! MMM table (every spend column against the one outcome) — fitted by
 //! [`algorithm::fit_dataset`] (see there for the search, the prior and the holdout family
-//! choice; [`posterior`] for the intervals). From it:
+//! choice; the `posterior` module for the intervals). From it:
 //! - [`BudgetModel::report`]: per entity spend, contribution (outcome minus the outcome with
 //!   that entity's spend set to zero, over the fitted window), contribution share (of the total
 //!   outcome of all fitted series), ROAS (contribution / spend; conversions per currency unit
