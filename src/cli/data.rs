@@ -172,6 +172,43 @@ fn write_frame(df: &mut DataFrame, out: &Path, kind: OutKind) -> Result<(), CliE
 }
 
 /// `omnify ingest`.
+/// Rebuilds the materialised latest-day fatigue features of every tenant that keeps some
+/// (built with the default job specification, as `score fatigue` uses without `--spec`) and
+/// whose rows just changed, so the next scoring run reads them. The rows are already
+/// committed: a failure here is logged, and the next scoring run rebuilds instead.
+fn refresh_features(wh: &Warehouse) {
+    if !wh.root().join("_features").exists() {
+        return;
+    }
+    let started = std::time::Instant::now();
+    let job = match crate::bootstrap::fatigue_job() {
+        Ok(j) => j,
+        Err(e) => {
+            tracing::warn!(error = %e, "not refreshing the latest-day features");
+            return;
+        }
+    };
+    let mut refreshed = 0;
+    for tenant in crate::bootstrap::tenants(wh).unwrap_or_default() {
+        match crate::fatigue::snapshot::refresh_if_kept(wh, &tenant, &job.base) {
+            Ok(true) => refreshed += 1,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(
+                tenant,
+                error = %e,
+                "refreshing the latest-day features failed; the next scoring run rebuilds them"
+            ),
+        }
+    }
+    if refreshed > 0 {
+        tracing::info!(
+            tenants = refreshed,
+            secs = started.elapsed().as_secs_f64(),
+            "refreshed the latest-day fatigue features kept for scoring"
+        );
+    }
+}
+
 pub fn ingest(cfg: &Config, args: IngestArgs) -> Result<(), CliError> {
     let mut inputs = match &args.manifest {
         Some(m) => ingest::read_manifest(m)?,
@@ -196,6 +233,7 @@ pub fn ingest(cfg: &Config, args: IngestArgs) -> Result<(), CliError> {
         partitions = report.partitions,
         "ingest complete"
     );
+    refresh_features(&wh);
     let summary = wh.summary(None)?;
     if args.json {
         let v = serde_json::json!({"files": n_files, "ingest": report, "warehouse": summary});

@@ -228,6 +228,28 @@ pub fn score_tenant(
     })
 }
 
+/// Brings `tenant`'s materialised features up to date when it has some built with `cfg`'s
+/// settings that its rows have since outgrown — what an ingest does, so the next scoring run
+/// reads them instead of paying the rebuild. A tenant without them, or with them built under
+/// other settings (someone scores it with another specification), is left alone; a damaged
+/// stamp is rebuilt. Returns whether it rebuilt them. Blocking.
+pub fn refresh_if_kept(
+    warehouse: &Warehouse,
+    tenant: &str,
+    cfg: &FatigueConfig,
+) -> Result<bool, FatigueError> {
+    if !valid_tenant(tenant) {
+        return Ok(false);
+    }
+    let Ok(bytes) = std::fs::read(warehouse.derived_dir(tenant).join(STAMP_FILE)) else {
+        return Ok(false);
+    };
+    if serde_json::from_slice::<Stamp>(&bytes).is_ok_and(|s| s.config != config_hash(cfg)) {
+        return Ok(false);
+    }
+    Ok(at(warehouse, tenant, None, cfg)?.origin == Origin::Built)
+}
+
 fn read_current(
     warehouse: &Warehouse,
     tenant: &str,

@@ -5,7 +5,7 @@
 
 use chrono::{Duration, NaiveDate};
 
-use super::snapshot::{DATA_FILE, Origin, STAMP_FILE, at};
+use super::snapshot::{DATA_FILE, Origin, STAMP_FILE, at, refresh_if_kept};
 use super::tests::{sim_rows, small_config};
 use super::{FittedModel, JobConfig, ScoreRow, prepare, score_frame, score_prepared};
 use super::{split, survival_rows};
@@ -194,6 +194,50 @@ fn an_ingest_or_a_restatement_rebuilds_the_snapshot() {
     let restated_want = e.reference(day, &cfg);
     assert_ne!(restated_want, want, "the restatement changes the scores");
     assert_eq!(e.via(None, &cfg), (Origin::Built, day, restated_want));
+}
+
+/// What an ingest does afterwards: a tenant with current features is left alone, one whose
+/// rows moved on gets them rebuilt (the next run reads them), one without them gets none, and
+/// one whose features were built under other settings is not rebuilt under these.
+#[test]
+fn refresh_after_an_ingest_rebuilds_only_kept_snapshots() {
+    let e = env();
+    let cfg = small_config();
+    let last = e.last_day();
+    assert!(
+        !refresh_if_kept(&e.wh, &e.tenant, &cfg.base).unwrap(),
+        "none kept yet"
+    );
+    assert!(!e.file(STAMP_FILE).exists());
+    assert_eq!(e.via(None, &cfg).0, Origin::Built);
+    assert!(
+        !refresh_if_kept(&e.wh, &e.tenant, &cfg.base).unwrap(),
+        "already current"
+    );
+
+    let next: Vec<AdDailyRow> = e
+        .rows
+        .iter()
+        .filter(|r| r.date == last)
+        .map(|r| AdDailyRow {
+            date: last + Duration::days(1),
+            ..r.clone()
+        })
+        .collect();
+    e.wh.ingest(rows_to_frame(&e.tenant, &next).expect("frame"))
+        .expect("ingest");
+    let mut other = cfg.clone();
+    other.base.labels.onset_ratio = 1.7;
+    assert!(
+        !refresh_if_kept(&e.wh, &e.tenant, &other.base).unwrap(),
+        "other settings"
+    );
+    assert!(refresh_if_kept(&e.wh, &e.tenant, &cfg.base).unwrap());
+    let day = last + Duration::days(1);
+    assert_eq!(
+        e.via(None, &cfg),
+        (Origin::Disk, day, e.reference(day, &cfg))
+    );
 }
 
 #[test]
