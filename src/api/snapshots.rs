@@ -81,8 +81,10 @@ impl Snapshots {
         Ok(snapshot)
     }
 
-    /// Brings the tenant's snapshot up to date if one is kept (the tenant has scored by ad
-    /// id since the server started); does nothing otherwise. Blocking.
+    /// Brings the tenant's snapshot up to date if one is kept: in memory (the tenant has
+    /// scored by ad id since the server started), or only in the warehouse (built with the
+    /// server's settings by an earlier run or `omnify score fatigue`); does nothing otherwise.
+    /// Blocking.
     pub fn refresh_if_kept(
         &self,
         warehouse: &Warehouse,
@@ -91,6 +93,9 @@ impl Snapshots {
     ) -> Result<(), ApiError> {
         if self.slot(tenant, false)?.is_some() {
             self.latest(warehouse, tenant, spec)?;
+        } else {
+            snapshot::refresh_if_kept(warehouse, tenant, &spec.base)
+                .map_err(crate::api::batcher::score_err)?;
         }
         Ok(())
     }
