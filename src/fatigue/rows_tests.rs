@@ -237,21 +237,12 @@ fn row_engine_matches_polars_when_computed_on_all_cores() {
 
 #[test]
 fn scores_from_a_frame_equal_the_polars_scores() {
-    use crate::fatigue::tests::small_config;
-    use crate::fatigue::{FittedModel, score, score_frame, split, survival_rows};
+    use crate::fatigue::tests::{logistic_on, small_config};
+    use crate::fatigue::{score, score_frame};
     let cfg = small_config();
     let (tenant, rows) = world_of(46, 1, 40, 200).swap_remove(0);
     let df = rows_to_frame(&tenant, &rows).expect("frame");
-    let p = prepare(df.clone().lazy(), &cfg.base).expect("prepare");
-    let data = survival_rows(&p, &cfg.evaluation);
-    let sp = split(&data, &cfg.evaluation).expect("split");
-    let model = FittedModel::fit_learned(
-        "logistic_hazard",
-        &data.subset(&sp.train),
-        &data.subset(&sp.validation),
-        &cfg.models,
-    )
-    .expect("fit");
+    let model = logistic_on(&df, &cfg);
     let as_of = NaiveDate::from_ymd_opt(2026, 6, 15).expect("date");
     let want = score(df.clone().lazy(), as_of, &model, "v", &cfg).expect("polars scores");
     let got = score_frame(&df, &tenant, as_of, &model, "v", &cfg).expect("row scores");

@@ -6,12 +6,10 @@
 use chrono::{Duration, NaiveDate};
 
 use super::snapshot::{DATA_FILE, Origin, STAMP_FILE, at, refresh_if_kept};
-use super::tests::{sim_rows, small_config};
-use super::{FittedModel, JobConfig, ScoreRow, prepare, score_frame, score_prepared};
-use super::{split, survival_rows};
+use super::tests::{logistic_on, sim_rows, small_config};
+use super::{FittedModel, JobConfig, ScoreRow, score_frame, score_prepared};
 use crate::schema::{AdDailyRow, rows_to_frame};
 use crate::warehouse::Warehouse;
-use polars::prelude::*;
 
 struct Env {
     _dir: tempfile::TempDir,
@@ -25,16 +23,7 @@ fn env() -> Env {
     let cfg = small_config();
     let (tenant, rows) = sim_rows(46, 1, 40, 200).swap_remove(0);
     let df = rows_to_frame(&tenant, &rows).expect("frame");
-    let p = prepare(df.clone().lazy(), &cfg.base).expect("prepare");
-    let data = survival_rows(&p, &cfg.evaluation);
-    let sp = split(&data, &cfg.evaluation).expect("split");
-    let model = FittedModel::fit_learned(
-        "logistic_hazard",
-        &data.subset(&sp.train),
-        &data.subset(&sp.validation),
-        &cfg.models,
-    )
-    .expect("fit");
+    let model = logistic_on(&df, &cfg);
     let dir = tempfile::tempdir().expect("temp dir");
     let wh = Warehouse::open(dir.path()).expect("warehouse");
     wh.ingest(df).expect("ingest");

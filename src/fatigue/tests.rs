@@ -57,6 +57,21 @@ pub(crate) fn sim_rows(
         .collect()
 }
 
+/// A logistic hazard fitted on the time split of one tenant's `ad_daily` frame (labels and
+/// features by the Polars pipeline).
+pub(crate) fn logistic_on(df: &DataFrame, cfg: &JobConfig) -> FittedModel {
+    let p = prepare(df.clone().lazy(), &cfg.base).expect("prepare");
+    let data = survival_rows(&p, &cfg.evaluation);
+    let sp = split(&data, &cfg.evaluation).expect("split");
+    FittedModel::fit_learned(
+        "logistic_hazard",
+        &data.subset(&sp.train),
+        &data.subset(&sp.validation),
+        &cfg.models,
+    )
+    .expect("fit")
+}
+
 pub(crate) fn small_config() -> JobConfig {
     let mut cfg = JobConfig::from_toml_str("").expect("defaults");
     cfg.evaluation.stride_days = 1;
