@@ -293,8 +293,6 @@ fn coverage_over_generated_datasets() {
             ..SynthConfig::default()
         });
         // The oracle: the fit's baseline design plus the true media columns.
-        let spec = BaselineSpec::for_dataset(&ds, true, 0, 2);
-        let mut cols = spec.design(&ds.dates, None, None);
         let media: Vec<Vec<f64>> = truth
             .iter()
             .zip(&ds.spend)
@@ -309,18 +307,8 @@ fn coverage_over_generated_datasets() {
                 .media(x)
             })
             .collect();
-        let nb = cols.len();
-        cols.extend(media.iter().cloned());
-        let refs: Vec<&[f64]> = cols.iter().map(|c| c.as_slice()).collect();
-        let coef = linalg::lstsq(&refs, &ds.outcome);
-        let total_outcome: f64 = ds.outcome.iter().sum();
-        for (j, t) in truth.iter().enumerate() {
-            let c = coef[nb + j] * media[j].iter().sum::<f64>();
-            oracle.push((
-                (c / total_outcome - t.share).abs(),
-                (c / t.contribution - 1.0).abs(),
-            ));
-        }
+        let shares: Vec<(f64, f64)> = truth.iter().map(|t| (t.contribution, t.share)).collect();
+        oracle.extend(oracle_errors(&ds, &media, &shares));
 
         let model = train(&[ds], &FitParams::default(), "synth", "outcome").unwrap();
         for (r, t) in model.report().iter().zip(&truth) {
@@ -399,6 +387,145 @@ fn timing_figures() {
         println!(
             "50 entities x 730 days, {boot} replicates: {:.1}s",
             t0.elapsed().as_secs_f64()
+        );
+    }
+}
+
+#[test]
+fn pymc_example_process_recovers_the_pausing_channel_and_flags_the_always_on_one() {
+    // PyMC-Marketing's own example process at its own noise (σ 0.25, about 5% of the mean
+    // outcome), 8 seeds, default settings. x2 spends in one week in five, so its curve is
+    // pinned by the weeks without it: median errors within 1 point of share and 6% of ROAS
+    // (over 50 seeds: 0.26 points and 3.3%). x1 never stops, so its level trades against the
+    // intercept: its intervals must say so (not well identified) and still cover the truth.
+    let (mut x1_covered, mut x1_identified) = (0, 0);
+    let (mut share_err, mut roas_err) = (Vec::new(), Vec::new());
+    for seed in 0..8 {
+        let (ds, truth) = crate::budget::synth::pymc_example(seed, 0.25);
+        let model = train(&[ds], &FitParams::default(), "example", "y").unwrap();
+        let report = model.report();
+        let (x1, x2) = (&report[0], &report[1]);
+        assert_eq!((x1.entity.as_str(), x2.entity.as_str()), ("x1", "x2"));
+        if x1.contribution_share_lo <= truth[0].share && truth[0].share <= x1.contribution_share_hi
+        {
+            x1_covered += 1;
+        }
+        if (x1.contribution_share_hi - x1.contribution_share_lo) / 2.0
+            <= WELL_IDENTIFIED * x1.contribution_share
+        {
+            x1_identified += 1;
+        }
+        share_err.push((x2.contribution_share - truth[1].share).abs());
+        roas_err.push((x2.roas / truth[1].roas - 1.0).abs());
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    assert!(median(share_err.clone()) <= 0.01, "{share_err:?}");
+    assert!(median(roas_err.clone()) <= 0.06, "{roas_err:?}");
+    assert!(x1_covered >= 6, "x1 covered {x1_covered}/8");
+    assert!(
+        x1_identified <= 1,
+        "x1 reported well identified {x1_identified}/8"
+    );
+}
+
+/// Least squares given the true media columns (only β and the baseline estimated): the fit's
+/// baseline design plus `media`, returning each channel's (share error, ROAS error) against
+/// its true contribution and share. No fit of this model can beat it on average.
+fn oracle_errors(ds: &Dataset, media: &[Vec<f64>], truth: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let spec = BaselineSpec::for_dataset(ds, true, 0, 2);
+    let mut cols = spec.design(&ds.dates, None, Some(&ds.events));
+    let nb = cols.len();
+    cols.extend(media.iter().cloned());
+    let refs: Vec<&[f64]> = cols.iter().map(|c| c.as_slice()).collect();
+    let coef = linalg::lstsq(&refs, &ds.outcome);
+    let total_outcome: f64 = ds.outcome.iter().sum();
+    media
+        .iter()
+        .zip(truth)
+        .enumerate()
+        .map(|(j, (m, (contribution, share)))| {
+            let c = coef[nb + j] * m.iter().sum::<f64>();
+            (
+                (c / total_outcome - share).abs(),
+                (c / contribution - 1.0).abs(),
+            )
+        })
+        .collect()
+}
+
+/// Recovery on PyMC-Marketing's own example process ([`crate::budget::synth::pymc_example`]:
+/// 2 channels × 179 weeks, logistic saturation, normalised geometric adstock, noise σ 0.25 ≈ 5%
+/// of the mean outcome), fitted with the default settings (Hill saturation), per channel over
+/// many seeds: 90% interval coverage, share and ROAS errors, and the same for least squares
+/// given the true media columns. Run with `OMNIFY_EXAMPLE_RUNS=50 cargo test --release --lib
+/// budget::fit::tests::pymc_example -- --ignored --nocapture` (`OMNIFY_EXAMPLE_NOISE` sets σ).
+#[test]
+#[ignore]
+fn pymc_example_process_recovery() {
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<f64>().ok());
+    let runs = env("OMNIFY_EXAMPLE_RUNS").unwrap_or(50.0) as u64;
+    let noise = env("OMNIFY_EXAMPLE_NOISE").unwrap_or(0.25);
+    let mut params = FitParams::default();
+    if let Ok(list) = std::env::var("OMNIFY_EXAMPLE_SATURATION") {
+        params.saturation = list
+            .split(',')
+            .map(|f| serde_json::from_value(serde_json::Value::String(f.trim().into())).unwrap())
+            .collect();
+    }
+    if let Ok(list) = std::env::var("OMNIFY_EXAMPLE_ADSTOCK") {
+        params.adstock = list
+            .split(',')
+            .map(|f| serde_json::from_value(serde_json::Value::String(f.trim().into())).unwrap())
+            .collect();
+    }
+    // Per channel: covered, errors, errors of the well-identified fits, errors given the truth.
+    type Stats = (usize, Vec<(f64, f64)>, Vec<(f64, f64)>, Vec<(f64, f64)>);
+    let mut per: BTreeMap<String, Stats> = BTreeMap::new();
+    let mut shares_seen: BTreeMap<String, f64> = BTreeMap::new();
+    let t0 = std::time::Instant::now();
+    for seed in 0..runs {
+        let (ds, truth) = crate::budget::synth::pymc_example(seed, noise);
+        let media: Vec<Vec<f64>> = truth.iter().map(|t| t.media.clone()).collect();
+        let shares: Vec<(f64, f64)> = truth.iter().map(|t| (t.contribution, t.share)).collect();
+        let oracle = oracle_errors(&ds, &media, &shares);
+        for t in &truth {
+            *shares_seen.entry(t.name.clone()).or_insert(0.0) += t.share;
+        }
+        let model = train(&[ds], &params, "example", "y").unwrap();
+        for ((r, t), o) in model.report().iter().zip(&truth).zip(oracle) {
+            let e = per.entry(t.name.clone()).or_default();
+            if r.contribution_share_lo <= t.share && t.share <= r.contribution_share_hi {
+                e.0 += 1;
+            }
+            let err = (
+                (r.contribution_share - t.share).abs(),
+                (r.roas / t.roas - 1.0).abs(),
+            );
+            e.1.push(err);
+            let half = (r.contribution_share_hi - r.contribution_share_lo) / 2.0;
+            if half <= WELL_IDENTIFIED * r.contribution_share {
+                e.2.push(err);
+            }
+            e.3.push(o);
+        }
+    }
+    println!(
+        "{runs} datasets, noise σ {noise}: {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    for (name, (covered, errs, identified, oracle)) in &per {
+        println!(
+            "{name} (true share {:.1}%): 90% share intervals cover the truth {covered}/{runs}\n  \
+             fit: {}\n  well identified (share interval within ±{:.0}%): {}\n  true media \
+             given: {}",
+            100.0 * shares_seen[name.as_str()] / runs as f64,
+            error_summary(errs),
+            100.0 * WELL_IDENTIFIED,
+            error_summary(identified),
+            error_summary(oracle)
         );
     }
 }
