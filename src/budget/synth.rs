@@ -3,7 +3,8 @@
 //! adstock(spend)) plus Gaussian noise, with every true parameter and each channel's true contribution and ROAS
 //! returned alongside the [`Dataset`]. Spend per channel is a budget level with slow waves,
 //! log-normal noise and off periods (flighting), so curves are identifiable — except for
-//! channels the caller asks to be flat.
+//! channels the caller asks to be flat. [`pymc_example`] rebuilds PyMC-Marketing's own example
+//! process, so recovery can be compared with that tool on the data it is quoted for.
 
 use chrono::{Datelike, Duration, NaiveDate};
 use rand::{Rng, SeedableRng};

@@ -30,7 +30,7 @@ pub struct Cli {
     /// Data folder (sample data; default home of the warehouse and state).
     #[arg(long, global = true, value_name = "DIR", env = "OMNIFY_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Warehouse folder [default: <data-dir>/warehouse].
+    /// Warehouse folder [default: warehouse/ in the data folder].
     #[arg(long, global = true, value_name = "DIR", env = "OMNIFY_WAREHOUSE_DIR")]
     pub warehouse: Option<PathBuf>,
     /// Model registry folder [default: models].

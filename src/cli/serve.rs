@@ -18,7 +18,7 @@ pub struct ServeArgs {
     /// free port (printed).
     #[arg(long, value_name = "HOST:PORT")]
     pub addr: Option<String>,
-    /// SQLite state file (keys, jobs) [default: <data-dir>/state.sqlite].
+    /// SQLite state file (keys, jobs) [default: state.sqlite in the data folder].
     #[arg(long, value_name = "FILE", env = "OMNIFY_STATE")]
     pub state: Option<PathBuf>,
     /// Start empty: no sample ingest, no training, no admin key.
@@ -40,7 +40,7 @@ pub enum KeysCommand {
         /// A note to recognise the key by.
         #[arg(long, default_value = "")]
         label: String,
-        /// SQLite state file [default: <data-dir>/state.sqlite].
+        /// SQLite state file [default: state.sqlite in the data folder].
         #[arg(long, value_name = "FILE", env = "OMNIFY_STATE")]
         state: Option<PathBuf>,
     },
@@ -52,7 +52,7 @@ pub enum KeysCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
-        /// SQLite state file [default: <data-dir>/state.sqlite].
+        /// SQLite state file [default: state.sqlite in the data folder].
         #[arg(long, value_name = "FILE", env = "OMNIFY_STATE")]
         state: Option<PathBuf>,
     },
@@ -60,7 +60,7 @@ pub enum KeysCommand {
     /// it within 2 seconds.
     Revoke {
         id: String,
-        /// SQLite state file [default: <data-dir>/state.sqlite].
+        /// SQLite state file [default: state.sqlite in the data folder].
         #[arg(long, value_name = "FILE", env = "OMNIFY_STATE")]
         state: Option<PathBuf>,
     },

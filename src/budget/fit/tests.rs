@@ -270,6 +270,31 @@ pub(crate) fn error_summary(errs: &[(f64, f64)]) -> String {
     )
 }
 
+/// Default fit settings, with the families searched taken from `OMNIFY_FIT_SATURATION` and
+/// `OMNIFY_FIT_ADSTOCK` when set (comma-separated family names, as in `training/budget.toml`),
+/// so the recovery runs below can be repeated with other families.
+fn params_from_env() -> FitParams {
+    fn families<T: serde::de::DeserializeOwned>(var: &str) -> Option<Vec<T>> {
+        let list = std::env::var(var).ok()?;
+        Some(
+            list.split(',')
+                .map(|f| {
+                    serde_json::from_value(serde_json::Value::String(f.trim().into()))
+                        .unwrap_or_else(|e| panic!("{var}: {f}: {e}"))
+                })
+                .collect(),
+        )
+    }
+    let mut params = FitParams::default();
+    if let Some(s) = families("OMNIFY_FIT_SATURATION") {
+        params.saturation = s;
+    }
+    if let Some(a) = families("OMNIFY_FIT_ADSTOCK") {
+        params.adstock = a;
+    }
+    params
+}
+
 /// Coverage and recovery over many generated datasets (3 channels × 156 weeks each, seeds
 /// 1000…): how often the 90% share intervals cover the truth, the errors of all channels and of
 /// the well-identified ones, and for reference the errors of least squares given the TRUE
@@ -283,6 +308,7 @@ fn coverage_over_generated_datasets() {
     let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<f64>().ok());
     let runs = env("OMNIFY_COVERAGE_RUNS").unwrap_or(50.0) as u64;
     let noise = env("OMNIFY_COVERAGE_NOISE").unwrap_or(0.05);
+    let params = params_from_env();
     let (mut covered, mut total) = (0, 0);
     let (mut all, mut identified, mut oracle) = (Vec::new(), Vec::new(), Vec::new());
     let t0 = std::time::Instant::now();
@@ -310,7 +336,7 @@ fn coverage_over_generated_datasets() {
         let shares: Vec<(f64, f64)> = truth.iter().map(|t| (t.contribution, t.share)).collect();
         oracle.extend(oracle_errors(&ds, &media, &shares));
 
-        let model = train(&[ds], &FitParams::default(), "synth", "outcome").unwrap();
+        let model = train(&[ds], &params, "synth", "outcome").unwrap();
         for (r, t) in model.report().iter().zip(&truth) {
             total += 1;
             if r.contribution_share_lo <= t.share && t.share <= r.contribution_share_hi {
@@ -468,26 +494,39 @@ fn pymc_example_process_recovery() {
     let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<f64>().ok());
     let runs = env("OMNIFY_EXAMPLE_RUNS").unwrap_or(50.0) as u64;
     let noise = env("OMNIFY_EXAMPLE_NOISE").unwrap_or(0.25);
-    let mut params = FitParams::default();
-    if let Ok(list) = std::env::var("OMNIFY_EXAMPLE_SATURATION") {
-        params.saturation = list
-            .split(',')
-            .map(|f| serde_json::from_value(serde_json::Value::String(f.trim().into())).unwrap())
-            .collect();
-    }
-    if let Ok(list) = std::env::var("OMNIFY_EXAMPLE_ADSTOCK") {
-        params.adstock = list
-            .split(',')
-            .map(|f| serde_json::from_value(serde_json::Value::String(f.trim().into())).unwrap())
-            .collect();
-    }
+    let params = params_from_env();
     // Per channel: covered, errors, errors of the well-identified fits, errors given the truth.
     type Stats = (usize, Vec<(f64, f64)>, Vec<(f64, f64)>, Vec<(f64, f64)>);
     let mut per: BTreeMap<String, Stats> = BTreeMap::new();
     let mut shares_seen: BTreeMap<String, f64> = BTreeMap::new();
+    // With OMNIFY_EXAMPLE_DUMP=DIR each dataset is written as DIR/data_SEED.csv (the example's
+    // columns) and the fits and truths as DIR/omnify.csv, for scripts/pymc_reference.py to fit
+    // PyMC-Marketing on the same data and compare.
+    let dump = std::env::var("OMNIFY_EXAMPLE_DUMP")
+        .ok()
+        .map(std::path::PathBuf::from);
+    let mut fits =
+        String::from("seed,channel,true_share,true_roas,share,share_lo,share_hi,roas,seconds\n");
     let t0 = std::time::Instant::now();
     for seed in 0..runs {
         let (ds, truth) = crate::budget::synth::pymc_example(seed, noise);
+        if let Some(dir) = &dump {
+            std::fs::create_dir_all(dir).unwrap();
+            let mut csv = String::from("date_week,y,x1,x2,event_1,event_2,t\n");
+            for t in 0..ds.dates.len() {
+                csv.push_str(&format!(
+                    "{},{},{},{},{},{},{t}\n",
+                    ds.dates[t],
+                    ds.outcome[t],
+                    ds.spend[0][t],
+                    ds.spend[1][t],
+                    ds.events[0].1[t],
+                    ds.events[1].1[t]
+                ));
+            }
+            std::fs::write(dir.join(format!("data_{seed}.csv")), csv).unwrap();
+        }
+        let fit_start = std::time::Instant::now();
         let media: Vec<Vec<f64>> = truth.iter().map(|t| t.media.clone()).collect();
         let shares: Vec<(f64, f64)> = truth.iter().map(|t| (t.contribution, t.share)).collect();
         let oracle = oracle_errors(&ds, &media, &shares);
@@ -495,7 +534,18 @@ fn pymc_example_process_recovery() {
             *shares_seen.entry(t.name.clone()).or_insert(0.0) += t.share;
         }
         let model = train(&[ds], &params, "example", "y").unwrap();
+        let seconds = fit_start.elapsed().as_secs_f64();
         for ((r, t), o) in model.report().iter().zip(&truth).zip(oracle) {
+            fits.push_str(&format!(
+                "{seed},{},{},{},{},{},{},{},{seconds}\n",
+                t.name,
+                t.share,
+                t.roas,
+                r.contribution_share,
+                r.contribution_share_lo,
+                r.contribution_share_hi,
+                r.roas
+            ));
             let e = per.entry(t.name.clone()).or_default();
             if r.contribution_share_lo <= t.share && t.share <= r.contribution_share_hi {
                 e.0 += 1;
@@ -516,6 +566,9 @@ fn pymc_example_process_recovery() {
         "{runs} datasets, noise σ {noise}: {:.1} s",
         t0.elapsed().as_secs_f64()
     );
+    if let Some(dir) = &dump {
+        std::fs::write(dir.join("omnify.csv"), fits).unwrap();
+    }
     for (name, (covered, errs, identified, oracle)) in &per {
         println!(
             "{name} (true share {:.1}%): 90% share intervals cover the truth {covered}/{runs}\n  \
