@@ -19,6 +19,8 @@
 //! 3. Refit on all periods within the chosen families (grid, then pattern search).
 //! 4. Intervals: posterior draws around the point estimate within the chosen families
 //!    ([`super::posterior`]); every draw's contributions are evaluated on the original series.
+//!    When both Hill and logistic curves are searched the draws also move between those two,
+//!    and a channel whose draws lie mostly in the other one gets its point refitted there.
 
 use serde::{Deserialize, Serialize};
 
@@ -277,6 +279,9 @@ pub(super) fn decode(t: &ChannelSpec, v: &[f64]) -> ChannelSpec {
     }
 }
 
+/// Prior of the Hill slope: ln s ~ N(mean, sd).
+pub(super) const SLOPE_PRIOR: (f64, f64) = (0.262_364_264_467_491, 0.5); // ln 1.3
+
 /// −2·log prior density of a channel's transform (up to a constant), `aref` the typical
 /// (positive mean) adstocked spend over the whole series. See [`FitParams::prior_strength`].
 pub(super) fn penalty(spec: &ChannelSpec, aref: f64) -> f64 {
@@ -293,7 +298,7 @@ pub(super) fn penalty(spec: &ChannelSpec, aref: f64) -> f64 {
         Saturation::Hill {
             half_saturation,
             shape,
-        } => z(half_saturation / aref, 0.0, 0.7) + z(shape, 1.3f64.ln(), 0.5),
+        } => z(half_saturation / aref, 0.0, 0.7) + z(shape, SLOPE_PRIOR.0, SLOPE_PRIOR.1),
         Saturation::Logistic { lambda } => z(lambda * aref, 0.0, 0.7),
         Saturation::MichaelisMenten { half_saturation } => z(half_saturation / aref, 0.0, 0.7),
     };
@@ -634,6 +639,32 @@ fn identifiability(ds: &Dataset) -> Vec<String> {
     w
 }
 
+/// Holdout error of a set of transforms: the linear part fitted on `train`, predictions on
+/// `hold`; (squared error sum, absolute error sum, absolute percentage error sum, periods with
+/// a positive outcome).
+fn holdout_error(
+    ctx: &Ctx,
+    specs: &[Option<ChannelSpec>],
+    train: &[usize],
+    hold: &[usize],
+) -> (f64, f64, f64, usize) {
+    let media: Vec<Option<Vec<f64>>> = (0..specs.len())
+        .map(|j| ctx.channel_media(j, &specs[j]))
+        .collect();
+    let (b, betas) = ctx.linear(&media, train);
+    let (mut sse, mut abs, mut ape, mut cnt) = (0.0, 0.0, 0.0, 0usize);
+    for &t in hold {
+        let e = ctx.y[t] - ctx.predict(&b, &betas, &media, t);
+        sse += e * e;
+        abs += e.abs();
+        if ctx.y[t] > 0.0 {
+            ape += e.abs() / ctx.y[t];
+            cnt += 1;
+        }
+    }
+    (sse, abs, ape, cnt)
+}
+
 /// Fits one dataset.
 pub fn fit_dataset(ds: &Dataset, params: &FitParams) -> Result<FittedModel, FitError> {
     params.validate()?;
@@ -704,22 +735,7 @@ pub fn fit_dataset(ds: &Dataset, params: &FitParams) -> Result<FittedModel, FitE
     }
 
     // 2. Family per channel by holdout error.
-    let holdout_sse = |specs: &[Option<ChannelSpec>]| -> (f64, f64, f64, usize) {
-        let media: Vec<Option<Vec<f64>>> =
-            (0..nc).map(|j| ctx.channel_media(j, &specs[j])).collect();
-        let (b, betas) = ctx.linear(&media, &train);
-        let (mut sse, mut abs, mut ape, mut cnt) = (0.0, 0.0, 0.0, 0usize);
-        for &t in &hold {
-            let e = ds.outcome[t] - ctx.predict(&b, &betas, &media, t);
-            sse += e * e;
-            abs += e.abs();
-            if ds.outcome[t] > 0.0 {
-                ape += e.abs() / ds.outcome[t];
-                cnt += 1;
-            }
-        }
-        (sse, abs, ape, cnt)
-    };
+    let holdout_sse = |specs: &[Option<ChannelSpec>]| holdout_error(&ctx, specs, &train, &hold);
     if n_hold > 0 && all_fams.len() > 1 {
         for j in 0..nc {
             let Some(cur) = specs[j] else { continue };
@@ -749,12 +765,15 @@ pub fn fit_dataset(ds: &Dataset, params: &FitParams) -> Result<FittedModel, FitE
             specs[j] = Some(best.1);
         }
     }
-    let (holdout_mape, hold_abs) = if n_hold > 0 {
-        let (_, abs, ape, cnt) = holdout_sse(&specs);
-        ((cnt > 0).then(|| ape / cnt as f64), abs)
-    } else {
-        (None, 0.0)
+    let holdout_summary = |ctx: &Ctx, specs: &[Option<ChannelSpec>]| {
+        if n_hold > 0 {
+            let (_, abs, ape, cnt) = holdout_error(ctx, specs, &train, &hold);
+            ((cnt > 0).then(|| ape / cnt as f64), abs)
+        } else {
+            (None, 0.0)
+        }
     };
+    let (mut holdout_mape, mut hold_abs) = holdout_summary(&ctx, &specs);
 
     // 3. Refit on all periods within the chosen families.
     let all: Vec<usize> = (0..n).collect();
@@ -773,7 +792,67 @@ pub fn fit_dataset(ds: &Dataset, params: &FitParams) -> Result<FittedModel, FitE
             0.5,
         );
     }
-    let (base_coef, betas) = ctx.linear(&media, &all);
+    // 4. Intervals: posterior draws around the point estimate. With both Hill and logistic
+    // curves searched the draws move between the two, and a channel whose draws lie mostly in
+    // the other family gets its point refitted there: the posterior, not the short holdout,
+    // then decides the family.
+    let (mut base_coef, mut betas) = ctx.linear(&media, &all);
+    ctx.sigma2 = ctx.residual_variance(&media, &all);
+    let point: Vec<Option<ChannelSpec>> = specs
+        .iter()
+        .zip(&betas)
+        .map(|(s, b)| if *b > 0.0 { *s } else { None })
+        .collect();
+    let switch = params.saturation.contains(&SaturationFamily::Hill)
+        && params.saturation.contains(&SaturationFamily::Logistic);
+    let replicates = ctx.posterior_draws(&point, params.draws, params.seed, switch);
+    if switch && !replicates.is_empty() {
+        let hill = |s: &Option<ChannelSpec>| {
+            matches!(s.map(|s| s.saturation), Some(Saturation::Hill { .. }))
+        };
+        let mut changed = false;
+        for j in 0..nc {
+            let Some(cur) = specs[j] else { continue };
+            if betas[j] <= 0.0 {
+                continue;
+            }
+            let same = replicates
+                .iter()
+                .filter(|r| r.specs.get(j).is_some_and(|s| hill(s) == hill(&Some(cur))))
+                .count();
+            if 2 * same >= replicates.len() {
+                continue;
+            }
+            let saturation = match cur.saturation {
+                Saturation::Hill {
+                    half_saturation, ..
+                } => Saturation::Logistic {
+                    lambda: 3f64.ln() / half_saturation,
+                },
+                Saturation::Logistic { lambda } => Saturation::Hill {
+                    half_saturation: 3f64.ln() / lambda,
+                    shape: SLOPE_PRIOR.0.exp(),
+                },
+                Saturation::MichaelisMenten { .. } => continue,
+            };
+            let basis = ctx.others(j, &media, &all);
+            let ry = basis.residual(&ds.outcome);
+            let start = ChannelSpec {
+                adstock: cur.adstock,
+                saturation,
+            };
+            let (cand, g) = ctx.refine(j, start, &basis, &ry, &all, params.refine_rounds, 0.5);
+            if g.is_finite() {
+                specs[j] = Some(cand);
+                media[j] = ctx.channel_media(j, &specs[j]);
+                changed = true;
+            }
+        }
+        if changed {
+            (base_coef, betas) = ctx.linear(&media, &all);
+            (holdout_mape, hold_abs) = holdout_summary(&ctx, &specs);
+        }
+    }
     let fitted: Vec<f64> = (0..n)
         .map(|t| ctx.predict(&base_coef, &betas, &media, t))
         .collect();
@@ -782,16 +861,6 @@ pub fn fit_dataset(ds: &Dataset, params: &FitParams) -> Result<FittedModel, FitE
     let sst: f64 = ds.outcome.iter().map(|y| (y - mean_y) * (y - mean_y)).sum();
     let sse: f64 = residuals.iter().map(|e| e * e).sum();
     let r2 = if sst > 0.0 { 1.0 - sse / sst } else { 0.0 };
-
-    // 4. Intervals: posterior draws around the point estimate.
-    ctx.sigma2 = ctx.residual_variance(&media, &all);
-    let ctx = ctx;
-    let point: Vec<Option<ChannelSpec>> = specs
-        .iter()
-        .zip(&betas)
-        .map(|(s, b)| if *b > 0.0 { *s } else { None })
-        .collect();
-    let replicates = ctx.posterior_draws(&point, params.draws, params.seed);
 
     let mut warnings = identifiability(ds);
     if replicates.len() < params.draws {

@@ -457,6 +457,46 @@ fn pymc_example_process_recovers_the_pausing_channel_and_flags_the_always_on_one
     );
 }
 
+#[test]
+fn with_hill_and_logistic_searched_the_point_takes_the_posterior_majority_family() {
+    // PyMC-Marketing's example process (logistic truth), both curve families listed: the
+    // draws move between them, and each channel's point must be in the family most draws are
+    // in (not simply the holdout's pick); without both listed the family never changes.
+    let is_hill =
+        |s: &Option<ChannelSpec>| matches!(s.map(|s| s.saturation), Some(Saturation::Hill { .. }));
+    let params = FitParams {
+        saturation: vec![SaturationFamily::Hill, SaturationFamily::Logistic],
+        ..FitParams::default()
+    };
+    let mut families_seen = [false, false];
+    for seed in 0..3 {
+        let (ds, _) = crate::budget::synth::pymc_example(seed, 0.25);
+        let model = train(&[ds], &params, "example", "y").unwrap();
+        let m = &model.models[0];
+        assert!(!m.replicates.is_empty());
+        for (j, ch) in m.channels.iter().enumerate() {
+            let Some(spec) = ch.spec else { continue };
+            let hill_draws = m.replicates.iter().filter(|r| is_hill(&r.specs[j])).count();
+            let majority_hill = 2 * hill_draws > m.replicates.len();
+            let balanced = 2 * hill_draws == m.replicates.len();
+            assert!(
+                balanced || majority_hill == is_hill(&Some(spec)),
+                "seed {seed} {}: point {spec:?}, {hill_draws}/{} draws Hill",
+                ch.name,
+                m.replicates.len()
+            );
+            families_seen[usize::from(is_hill(&Some(spec)))] = true;
+            for r in &m.replicates {
+                families_seen[usize::from(is_hill(&r.specs[j]))] = true;
+            }
+        }
+    }
+    assert!(
+        families_seen[0] && families_seen[1],
+        "the draws visit both families"
+    );
+}
+
 /// Least squares given the true media columns (only β and the baseline estimated): the fit's
 /// baseline design plus `media`, returning each channel's (share error, ROAS error) against
 /// its true contribution and share. No fit of this model can beat it on average.
