@@ -35,8 +35,82 @@ pub struct SimulateArgs {
     /// truth (`mmm_truth.csv`: adstock decay, Hill half-saturation and shape, β, true
     /// contribution, share and ROAS per channel) — the input `omnify train budget --input`
     /// takes.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with = "mmm_example")]
     pub mmm: Option<usize>,
+    /// Instead of platform reports, write one dataset of PyMC-Marketing's own example process
+    /// (`mmm_example.csv`: date_week, y, x1, x2, event_1, event_2 over 179 weeks; logistic
+    /// saturation, normalised geometric adstock, noise σ 0.25) for --seed, plus its truth
+    /// (`mmm_example_truth.csv`: α, λ, β, true contribution, share and ROAS per channel), to
+    /// compare OmniFy's recovery with that tool's on the data it is quoted for.
+    #[arg(long)]
+    pub mmm_example: bool,
+}
+
+/// Writes one dataset of PyMC-Marketing's example process and its truth (`--mmm-example`).
+fn run_mmm_example(args: &SimulateArgs) -> Result<(), CliError> {
+    let (data, truth) = crate::budget::synth::pymc_example(args.seed, 0.25);
+    let csv_err = |e: csv::Error| CliError::runtime(e);
+    let mut table = csv::Writer::from_writer(Vec::new());
+    table
+        .write_record(["date_week", "y", "x1", "x2", "event_1", "event_2"])
+        .map_err(csv_err)?;
+    for (i, d) in data.dates.iter().enumerate() {
+        let mut rec = vec![d.to_string(), format!("{:.6}", data.outcome[i])];
+        rec.extend(data.spend.iter().map(|s| format!("{:.6}", s[i])));
+        rec.extend(data.events.iter().map(|e| format!("{}", e.1[i])));
+        table.write_record(&rec).map_err(csv_err)?;
+    }
+    let mut t = csv::Writer::from_writer(Vec::new());
+    t.write_record([
+        "channel",
+        "adstock_alpha",
+        "logistic_lambda",
+        "beta",
+        "contribution",
+        "share",
+        "roas",
+    ])
+    .map_err(csv_err)?;
+    for c in &truth {
+        t.write_record([
+            c.name.clone(),
+            format!("{}", c.alpha),
+            format!("{}", c.lam),
+            format!("{}", c.beta),
+            format!("{:.6}", c.contribution),
+            format!("{:.6}", c.share),
+            format!("{:.6}", c.roas),
+        ])
+        .map_err(csv_err)?;
+    }
+    write_outputs(
+        args,
+        vec![("mmm_example.csv", table), ("mmm_example_truth.csv", t)],
+    )?;
+    let path = args.out.join("mmm_example.csv");
+    super::emit(&format!(
+        "wrote {} weeks × 2 channels of PyMC-Marketing's example process to {}\ntrain on it with: \
+         omnify train budget --input {} --date-col date_week --outcome-col y --spend-cols x1,x2 \
+         --event-cols event_1,event_2 --freq week\n",
+        data.dates.len(),
+        path.display(),
+        path.display(),
+    ));
+    Ok(())
+}
+
+/// Writes finished CSV writers into the output folder, each atomically.
+fn write_outputs(
+    args: &SimulateArgs,
+    files: Vec<(&str, csv::Writer<Vec<u8>>)>,
+) -> Result<(), CliError> {
+    for (name, w) in files {
+        let bytes = w.into_inner().map_err(|e| CliError::runtime(e.error()))?;
+        let path = args.out.join(name);
+        crate::fsutil::write_atomic(&path, &bytes)
+            .map_err(|e| CliError::runtime(format!("{}: {e}", path.display())))?;
+    }
+    Ok(())
 }
 
 /// Writes the wide MMM table and its truth (`--mmm N`).
@@ -91,14 +165,7 @@ fn run_mmm(args: &SimulateArgs, channels: usize) -> Result<(), CliError> {
         ])
         .map_err(csv_err)?;
     }
-    let inner = |w: csv::Writer<Vec<u8>>| w.into_inner().map_err(|e| CliError::runtime(e.error()));
-    let write = |name: &str, bytes: Vec<u8>| {
-        let path = args.out.join(name);
-        crate::fsutil::write_atomic(&path, &bytes)
-            .map_err(|e| CliError::runtime(format!("{}: {e}", path.display())))
-    };
-    write("mmm_weekly.csv", inner(table)?)?;
-    write("mmm_truth.csv", inner(t)?)?;
+    write_outputs(args, vec![("mmm_weekly.csv", table), ("mmm_truth.csv", t)])?;
     let spend_cols: Vec<String> = data.channels.iter().map(|c| format!("spend_{c}")).collect();
     super::emit(&format!(
         "wrote {} weeks × {channels} channels to {}\ntrain on it with: omnify train budget --input {} --date-col week --outcome-col outcome --spend-cols {}\n",
@@ -114,6 +181,9 @@ fn run_mmm(args: &SimulateArgs, channels: usize) -> Result<(), CliError> {
 pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     if let Some(channels) = args.mmm {
         return run_mmm(&args, channels);
+    }
+    if args.mmm_example {
+        return run_mmm_example(&args);
     }
     let cfg = SimConfig {
         seed: args.seed,

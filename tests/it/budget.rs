@@ -157,3 +157,71 @@ fn bundled_mmm_table_regenerates_and_trains() {
     let text = stdout(&out);
     assert!(text.contains("spend_ch3"), "{text}");
 }
+
+/// `simulate --mmm-example` writes a dataset of PyMC-Marketing's example process with its
+/// truth, and the wide-table commands recover the channel that pauses (seed 0: within half a
+/// point of its true share; over 50 seeds the median error is 0.26 points, README).
+#[test]
+fn pymc_example_data_trains_and_evaluates_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = omnify(
+        dir.path(),
+        &["simulate", "--mmm-example", "--seed", "0", "--out", "ex"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("--event-cols event_1,event_2"));
+    let input = dir.path().join("ex/mmm_example.csv");
+    let out = omnify(
+        dir.path(),
+        &[
+            "train",
+            "budget",
+            "--tenant",
+            "example",
+            "--models-dir",
+            "models",
+            "--input",
+            input.to_str().unwrap(),
+            "--date-col",
+            "date_week",
+            "--outcome-col",
+            "y",
+            "--spend-cols",
+            "x1,x2",
+            "--event-cols",
+            "event_1,event_2",
+            "--freq",
+            "week",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = omnify(
+        dir.path(),
+        &[
+            "evaluate",
+            "budget",
+            "--tenant",
+            "example",
+            "--models-dir",
+            "models",
+            "--json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let truth = std::fs::read_to_string(dir.path().join("ex/mmm_example_truth.csv")).unwrap();
+    let true_share: f64 = truth
+        .lines()
+        .find(|l| l.starts_with("x2,"))
+        .and_then(|l| l.split(',').nth(5))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let entities = v["entities"].as_array().unwrap_or_else(|| panic!("{v}"));
+    let x2 = entities.iter().find(|e| e["entity"] == "x2").unwrap();
+    let share = x2["contribution_share"].as_f64().unwrap();
+    assert!(
+        (share - true_share).abs() < 0.005,
+        "{share} vs {true_share}"
+    );
+}
