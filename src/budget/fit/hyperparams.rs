@@ -35,7 +35,7 @@ pub struct FitParams {
     /// slope free they add little but the noise of choosing among near-equivalents on a short
     /// holdout, and a chosen one-parameter curve understates the curve's uncertainty. On 50
     /// generated datasets the 90% share intervals covered the truth 70% of the time with all
-    /// three, 88–90% with Hill alone.) With both Hill and logistic listed, the posterior draws
+    /// three, 89–91% with Hill alone.) With both Hill and logistic listed, the posterior draws
     /// move between the two and each channel's point takes the family most draws are in, so
     /// the intervals carry the choice: on PyMC-Marketing's example data (logistic truth) that
     /// is the better setting, on the Hill-curve generated data Hill alone is (README, "Budget
