@@ -10,7 +10,8 @@
 //! log p(θ | y) = −(n − p)/2 · ln SSE(θ) − ½·prior·penalty(θ) (states whose least-squares β
 //! would be negative, or whose curve leaves the identifiable range of the point search, are
 //! outside the support). Each sweep proposes a Gaussian step for one channel at a time in the
-//! search's unconstrained coordinates, with step sizes tuned during burn-in towards a 30%
+//! search's unconstrained coordinates (logarithms, and the logit of a geometric decay, whose
+//! Jacobian the target includes), with step sizes tuned during burn-in towards a 30%
 //! acceptance rate. Every kept state also draws its linear part from its conditional
 //! posterior: σ² = SSE/χ²(n − p), b = b̂ + σ·R⁻¹·z (z standard normal, X = QR), β clamped
 //! at 0 if still negative after a few redraws.
