@@ -49,43 +49,40 @@ pub struct SimulateArgs {
 /// Writes one dataset of PyMC-Marketing's example process and its truth (`--mmm-example`).
 fn run_mmm_example(args: &SimulateArgs) -> Result<(), CliError> {
     let (data, truth) = crate::budget::synth::pymc_example(args.seed, 0.25);
-    let csv_err = |e: csv::Error| CliError::runtime(e);
-    let mut table = csv::Writer::from_writer(Vec::new());
-    table
-        .write_record(["date_week", "y", "x1", "x2", "event_1", "event_2"])
-        .map_err(csv_err)?;
-    for (i, d) in data.dates.iter().enumerate() {
-        let mut rec = vec![d.to_string(), format!("{:.6}", data.outcome[i])];
-        rec.extend(data.spend.iter().map(|s| format!("{:.6}", s[i])));
-        rec.extend(data.events.iter().map(|e| format!("{}", e.1[i])));
-        table.write_record(&rec).map_err(csv_err)?;
-    }
-    let mut t = csv::Writer::from_writer(Vec::new());
-    t.write_record([
-        "channel",
-        "adstock_alpha",
-        "logistic_lambda",
-        "beta",
-        "contribution",
-        "share",
-        "roas",
-    ])
-    .map_err(csv_err)?;
-    for c in &truth {
-        t.write_record([
-            c.name.clone(),
-            format!("{}", c.alpha),
-            format!("{}", c.lam),
-            format!("{}", c.beta),
-            format!("{:.6}", c.contribution),
-            format!("{:.6}", c.share),
-            format!("{:.6}", c.roas),
-        ])
-        .map_err(csv_err)?;
-    }
+    let table = csv_bytes(
+        &["date_week", "y", "x1", "x2", "event_1", "event_2"],
+        data.dates.iter().enumerate().map(|(i, d)| {
+            let mut rec = vec![d.to_string(), format!("{:.6}", data.outcome[i])];
+            rec.extend(data.spend.iter().map(|s| format!("{:.6}", s[i])));
+            rec.extend(data.events.iter().map(|e| format!("{}", e.1[i])));
+            rec
+        }),
+    )?;
+    let t = csv_bytes(
+        &[
+            "channel",
+            "adstock_alpha",
+            "logistic_lambda",
+            "beta",
+            "contribution",
+            "share",
+            "roas",
+        ],
+        truth.iter().map(|c| {
+            vec![
+                c.name.clone(),
+                format!("{}", c.alpha),
+                format!("{}", c.lam),
+                format!("{}", c.beta),
+                format!("{:.6}", c.contribution),
+                format!("{:.6}", c.share),
+                format!("{:.6}", c.roas),
+            ]
+        }),
+    )?;
     write_outputs(
         args,
-        vec![("mmm_example.csv", table), ("mmm_example_truth.csv", t)],
+        [("mmm_example.csv", table), ("mmm_example_truth.csv", t)],
     )?;
     let path = args.out.join("mmm_example.csv");
     super::emit(&format!(
@@ -99,13 +96,25 @@ fn run_mmm_example(args: &SimulateArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Writes finished CSV writers into the output folder, each atomically.
-fn write_outputs(
+/// A CSV file's bytes: a header line, then one record per row.
+fn csv_bytes<H: AsRef<[u8]>>(
+    header: &[H],
+    rows: impl Iterator<Item = Vec<String>>,
+) -> Result<Vec<u8>, CliError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header).map_err(CliError::runtime)?;
+    for rec in rows {
+        w.write_record(&rec).map_err(CliError::runtime)?;
+    }
+    w.into_inner().map_err(|e| CliError::runtime(e.error()))
+}
+
+/// Writes files into the output folder, each atomically.
+fn write_outputs<const N: usize>(
     args: &SimulateArgs,
-    files: Vec<(&str, csv::Writer<Vec<u8>>)>,
+    files: [(&str, Vec<u8>); N],
 ) -> Result<(), CliError> {
-    for (name, w) in files {
-        let bytes = w.into_inner().map_err(|e| CliError::runtime(e.error()))?;
+    for (name, bytes) in files {
         let path = args.out.join(name);
         crate::fsutil::write_atomic(&path, &bytes)
             .map_err(|e| CliError::runtime(format!("{}: {e}", path.display())))?;
@@ -130,42 +139,41 @@ fn run_mmm(args: &SimulateArgs, channels: usize) -> Result<(), CliError> {
         ..SynthConfig::default()
     };
     let (data, truth) = generate(&cfg);
-    let mut table = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["week".to_string(), "outcome".to_string()];
     header.extend(data.channels.iter().map(|c| format!("spend_{c}")));
-    let csv_err = |e: csv::Error| CliError::runtime(e);
-    table.write_record(&header).map_err(csv_err)?;
-    for (i, d) in data.dates.iter().enumerate() {
-        let mut rec = vec![d.to_string(), format!("{:.2}", data.outcome[i])];
-        rec.extend(data.spend.iter().map(|s| format!("{:.2}", s[i])));
-        table.write_record(&rec).map_err(csv_err)?;
-    }
-    let mut t = csv::Writer::from_writer(Vec::new());
-    t.write_record([
-        "channel",
-        "adstock_decay",
-        "hill_half_saturation",
-        "hill_shape",
-        "beta",
-        "contribution",
-        "share",
-        "roas",
-    ])
-    .map_err(csv_err)?;
-    for c in &truth {
-        t.write_record([
-            format!("spend_{}", c.name),
-            format!("{:.6}", c.decay),
-            format!("{:.6}", c.half_saturation),
-            format!("{:.6}", c.shape),
-            format!("{:.6}", c.beta),
-            format!("{:.4}", c.contribution),
-            format!("{:.6}", c.share),
-            format!("{:.6}", c.roas),
-        ])
-        .map_err(csv_err)?;
-    }
-    write_outputs(args, vec![("mmm_weekly.csv", table), ("mmm_truth.csv", t)])?;
+    let table = csv_bytes(
+        &header,
+        data.dates.iter().enumerate().map(|(i, d)| {
+            let mut rec = vec![d.to_string(), format!("{:.2}", data.outcome[i])];
+            rec.extend(data.spend.iter().map(|s| format!("{:.2}", s[i])));
+            rec
+        }),
+    )?;
+    let t = csv_bytes(
+        &[
+            "channel",
+            "adstock_decay",
+            "hill_half_saturation",
+            "hill_shape",
+            "beta",
+            "contribution",
+            "share",
+            "roas",
+        ],
+        truth.iter().map(|c| {
+            vec![
+                format!("spend_{}", c.name),
+                format!("{:.6}", c.decay),
+                format!("{:.6}", c.half_saturation),
+                format!("{:.6}", c.shape),
+                format!("{:.6}", c.beta),
+                format!("{:.4}", c.contribution),
+                format!("{:.6}", c.share),
+                format!("{:.6}", c.roas),
+            ]
+        }),
+    )?;
+    write_outputs(args, [("mmm_weekly.csv", table), ("mmm_truth.csv", t)])?;
     let spend_cols: Vec<String> = data.channels.iter().map(|c| format!("spend_{c}")).collect();
     super::emit(&format!(
         "wrote {} weeks × {channels} channels to {}\ntrain on it with: omnify train budget --input {} --date-col week --outcome-col outcome --spend-cols {}\n",

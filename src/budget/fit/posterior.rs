@@ -343,6 +343,23 @@ mod tests {
     use super::*;
     use crate::budget::fit::algorithm::Cap;
 
+    /// A sampler context with the given baseline columns and spend, no effect caps and the
+    /// prior at full weight.
+    fn uncapped<'a>(y: &'a [f64], base: Vec<Vec<f64>>, spend: &'a [Vec<f64>]) -> Ctx<'a> {
+        Ctx {
+            y,
+            base,
+            spend,
+            lag: 8,
+            cap: Cap {
+                per_period: f64::INFINITY,
+                share: f64::INFINITY,
+            },
+            sigma2: 0.0,
+            prior: 1.0,
+        }
+    }
+
     #[test]
     fn draws_follow_the_posterior_over_decay_and_curve_family() {
         // One channel, 60 periods of spend with pauses, outcome = 5 + 3·logistic(geometric
@@ -373,18 +390,7 @@ mod tests {
             .map(|m| 5.0 + 3.0 * m + 0.3 * rng.sample::<f64, _>(StandardNormal))
             .collect();
         let spend = vec![spend];
-        let ctx = Ctx {
-            y: &y,
-            base: vec![vec![1.0; n]],
-            spend: &spend,
-            lag: 8,
-            cap: Cap {
-                per_period: f64::INFINITY,
-                share: f64::INFINITY,
-            },
-            sigma2: 0.0,
-            prior: 1.0,
-        };
+        let ctx = uncapped(&y, vec![vec![1.0; n]], &spend);
         let base = Qr::new(ctx.base.iter().map(|c| c.as_slice()));
         let reference = |spec: ChannelSpec| -> Option<f64> {
             let (m, a) = ctx.column(0, &spec)?;
@@ -510,18 +516,7 @@ mod tests {
         let var_slope = s2 / sxx * nu / (nu - 2.0);
         let var_icpt = s2 * (1.0 / n + mx * mx / sxx) * nu / (nu - 2.0);
 
-        let ctx = Ctx {
-            y: &y,
-            base: vec![vec![1.0; x.len()], x.clone()],
-            spend: &[],
-            lag: 8,
-            cap: Cap {
-                per_period: f64::INFINITY,
-                share: f64::INFINITY,
-            },
-            sigma2: 0.0,
-            prior: 1.0,
-        };
+        let ctx = uncapped(&y, vec![vec![1.0; x.len()], x.clone()], &[]);
         let base = Qr::new(ctx.base.iter().map(|c| c.as_slice()));
         let st = State {
             x: vec![],
