@@ -15,8 +15,9 @@ use chrono::NaiveDate;
 
 use super::champions::{Champion, Model};
 use super::error::ApiError;
-use crate::fatigue::{FatigueError, JobConfig, ScoreRow, prepare_rows_until, score_prepared};
-use crate::schema::AdDailyRow;
+use crate::fatigue::{FatigueError, JobConfig, ScoreRow, prepare_input, score_prepared};
+use crate::features::input::DayInput;
+use crate::features::rows::Keep;
 
 /// Most creatives scored in one batch.
 pub const MAX_BATCH_CREATIVES: usize = 512;
@@ -26,7 +27,7 @@ struct Item {
     tenant: String,
     champion: Arc<Champion>,
     as_of: NaiveDate,
-    rows: Vec<AdDailyRow>,
+    input: DayInput,
     creatives: usize,
     reply: tokio::sync::oneshot::Sender<Result<Vec<ScoreRow>, ApiError>>,
 }
@@ -44,14 +45,14 @@ pub(crate) fn score_err(e: FatigueError) -> ApiError {
     }
 }
 
-/// Scores several requests of the same tenant, champion and as-of: each request's features
-/// are computed on its own rows (row by row, no Polars query), then one model run scores all
-/// of them; returns each request's scores.
+/// Scores several requests of the same tenant, champion and as-of (each input already cut at
+/// it): each request's features are computed on its own rows (row by row, no Polars query),
+/// then one model run scores all of them; returns each request's scores.
 pub(crate) fn run_group(
     tenant: &str,
     champion: &Champion,
     as_of: NaiveDate,
-    requests: &[&[AdDailyRow]],
+    requests: &[&DayInput],
     spec: &JobConfig,
 ) -> Result<Vec<Vec<ScoreRow>>, ApiError> {
     let Model::Fatigue(model) = &champion.model else {
@@ -59,7 +60,7 @@ pub(crate) fn run_group(
     };
     let frames = requests
         .iter()
-        .map(|rows| prepare_rows_until(tenant, rows, as_of, spec))
+        .map(|input| prepare_input(tenant, input, &spec.base, Keep::Last))
         .collect::<Result<Vec<_>, _>>()
         .map_err(score_err)?;
     score_prepared(&frames, as_of, model, champion.version(), spec).map_err(score_err)
@@ -72,7 +73,7 @@ fn answer_group(items: Vec<Item>, spec: &JobConfig) {
         return;
     };
     let (tenant, champion, as_of) = (first.tenant.clone(), first.champion.clone(), first.as_of);
-    let reqs: Vec<&[AdDailyRow]> = items.iter().map(|i| i.rows.as_slice()).collect();
+    let reqs: Vec<&DayInput> = items.iter().map(|i| &i.input).collect();
     match run_group(&tenant, &champion, as_of, &reqs, spec) {
         Ok(per) => {
             for (it, v) in items.into_iter().zip(per) {
@@ -86,7 +87,7 @@ fn answer_group(items: Vec<Item>, spec: &JobConfig) {
         }
         Err(_) => {
             for it in items {
-                let r = run_group(&tenant, &champion, as_of, &[it.rows.as_slice()], spec)
+                let r = run_group(&tenant, &champion, as_of, &[&it.input], spec)
                     .map(|mut v| v.pop().unwrap_or_default());
                 let _ = it.reply.send(r);
             }
@@ -153,7 +154,7 @@ impl Batcher {
         tenant: &str,
         champion: Arc<Champion>,
         as_of: NaiveDate,
-        rows: Vec<AdDailyRow>,
+        input: DayInput,
         creatives: usize,
     ) -> Result<Vec<ScoreRow>, ApiError> {
         let (reply, rx) = tokio::sync::oneshot::channel();
@@ -161,7 +162,7 @@ impl Batcher {
             tenant: tenant.to_string(),
             champion,
             as_of,
-            rows,
+            input,
             creatives,
             reply,
         };

@@ -1352,17 +1352,19 @@ fn batched_scores_equal_one_by_one_scores() {
     std::thread::Builder::new()
         .stack_size(64 << 20)
         .spawn(move || {
-            let refs: Vec<&[crate::schema::AdDailyRow]> =
-                reqs.iter().map(|r| r.as_slice()).collect();
+            let inputs: Vec<crate::features::input::DayInput> = reqs
+                .iter()
+                .map(|r| crate::features::input::DayInput::from_rows(r))
+                .collect();
+            let refs: Vec<&crate::features::input::DayInput> = inputs.iter().collect();
             let together =
                 super::batcher::run_group(&tenant, &champion, as_of, &refs, &spec).unwrap();
             assert_eq!(together.len(), 4);
-            for (i, r) in reqs.iter().enumerate() {
-                let alone =
-                    super::batcher::run_group(&tenant, &champion, as_of, &[r.as_slice()], &spec)
-                        .unwrap()
-                        .pop()
-                        .unwrap();
+            for (i, r) in inputs.iter().enumerate() {
+                let alone = super::batcher::run_group(&tenant, &champion, as_of, &[r], &spec)
+                    .unwrap()
+                    .pop()
+                    .unwrap();
                 assert_eq!(together[i], alone, "request {i}");
                 assert_eq!(alone[0].account_id, "1");
             }

@@ -216,7 +216,7 @@ fn row_engine_scores_one_creative_like_polars() {
 #[test]
 fn row_engine_matches_polars_when_computed_on_all_cores() {
     // Enough creatives in one call for the parallel path: each simulated creative five more
-    // times under other ids, with its volumes scaled.
+    // times under other ids, with its volumes scaled (accounts computed on all cores).
     let (tenant, rows) = world_of(45, 1, 60, 60).swap_remove(0);
     let mut many = rows.clone();
     for k in 2..=6 {
@@ -229,9 +229,31 @@ fn row_engine_matches_polars_when_computed_on_all_cores() {
             r
         }));
     }
+    // And six more copies in one Meta account, large enough to be split across cores.
+    for k in 7..=12 {
+        many.extend(rows.iter().map(|r| {
+            let mut r = r.clone();
+            r.ad_id = format!("{}-{}-{k}", r.platform.as_str(), r.ad_id);
+            r.platform = crate::platforms::Platform::Meta;
+            r.account_id = "big".into();
+            r.impressions *= k;
+            r
+        }));
+    }
     let creatives: std::collections::HashSet<&str> =
         many.iter().map(|r| r.ad_id.as_str()).collect();
     assert!(creatives.len() >= 256, "{} creatives", creatives.len());
+    // One account large enough to be split across cores (chunks of 128 creatives).
+    let mut per_account: std::collections::HashMap<(&str, &str), std::collections::HashSet<&str>> =
+        Default::default();
+    for r in &many {
+        per_account
+            .entry((r.platform.as_str(), r.account_id.as_str()))
+            .or_default()
+            .insert(r.ad_id.as_str());
+    }
+    let largest = per_account.values().map(|s| s.len()).max().unwrap_or(0);
+    assert!(largest > 2 * 128, "largest account: {largest} creatives");
     assert_same(&tenant, &many, &FatigueConfig::default(), "parallel");
 }
 

@@ -225,6 +225,115 @@ impl DayInput {
     }
 }
 
+/// One day of a creative for [`DayInputBuilder::push`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DayValues {
+    /// Days since 1970-01-01.
+    pub day: i32,
+    pub impressions: i64,
+    pub clicks: i64,
+    pub reach: Option<i64>,
+    pub spend: Option<f64>,
+    pub conversions: Option<f64>,
+}
+
+/// Builds a [`DayInput`] from rows that already come creative by creative (a scoring request's
+/// histories): no key is looked up per row and no row struct is kept, unlike
+/// [`DayInput::from_rows`].
+#[derive(Debug, Default)]
+pub struct DayInputBuilder {
+    creatives: Vec<CreativeId>,
+    /// Per pushed creative: the end of its rows in the columns.
+    ends: Vec<usize>,
+    day: Vec<i32>,
+    impressions: Vec<i64>,
+    clicks: Vec<i64>,
+    reach: Vec<Option<i64>>,
+    spend: Vec<Option<f64>>,
+    conversions: Vec<Option<f64>>,
+}
+
+impl DayInputBuilder {
+    pub fn with_capacity(creatives: usize, rows: usize) -> DayInputBuilder {
+        DayInputBuilder {
+            creatives: Vec::with_capacity(creatives),
+            ends: Vec::with_capacity(creatives),
+            day: Vec::with_capacity(rows),
+            impressions: Vec::with_capacity(rows),
+            clicks: Vec::with_capacity(rows),
+            reach: Vec::with_capacity(rows),
+            spend: Vec::with_capacity(rows),
+            conversions: Vec::with_capacity(rows),
+        }
+    }
+
+    /// Adds one creative and its days (any order; a repeated day keeps its last row, as in
+    /// [`DayInput::from_rows`]). A creative without days is left out. The caller gives each
+    /// creative once: the same key pushed twice is two creatives to the engine.
+    pub fn push(&mut self, id: CreativeId, days: impl IntoIterator<Item = DayValues>) {
+        let start = self.day.len();
+        for d in days {
+            self.day.push(d.day);
+            self.impressions.push(d.impressions);
+            self.clicks.push(d.clicks);
+            self.reach.push(d.reach);
+            self.spend.push(d.spend);
+            self.conversions.push(d.conversions);
+        }
+        if self.day.len() > start {
+            self.creatives.push(id);
+            self.ends.push(self.day.len());
+        }
+    }
+
+    /// The input: creatives in key order, each one's rows by day (a stable sort).
+    pub fn finish(self) -> DayInput {
+        let mut by_key: Vec<usize> = (0..self.creatives.len()).collect();
+        let key = |c: usize| {
+            let id = &self.creatives[c];
+            (
+                id.platform.as_str(),
+                id.account_id.as_str(),
+                id.ad_id.as_str(),
+            )
+        };
+        if !by_key.is_sorted_by_key(|&c| key(c)) {
+            by_key.sort_by(|&a, &b| key(a).cmp(&key(b)));
+        }
+        let mut order: Vec<u32> = Vec::with_capacity(self.day.len());
+        let mut ends = Vec::with_capacity(by_key.len());
+        for &c in &by_key {
+            let start = if c == 0 { 0 } else { self.ends[c - 1] };
+            let from = order.len();
+            order.extend(start as u32..self.ends[c] as u32);
+            let rows = &mut order[from..];
+            if !rows.is_sorted_by_key(|&r| self.day[r as usize]) {
+                rows.sort_by_key(|&r| self.day[r as usize]);
+            }
+            ends.push(order.len());
+        }
+        let mut slots: Vec<Option<CreativeId>> = self.creatives.into_iter().map(Some).collect();
+        let creatives = by_key
+            .iter()
+            .map(|&c| slots[c].take().expect("each creative is taken once"))
+            .collect();
+        DayInput {
+            creatives,
+            order,
+            ends,
+            day: Int32Chunked::from_vec(ad::DATE.into(), self.day),
+            impressions: Int64Chunked::from_vec(ad::IMPRESSIONS.into(), self.impressions),
+            clicks: Int64Chunked::from_vec(ad::CLICKS.into(), self.clicks),
+            reach: Int64Chunked::from_iter_options(ad::REACH.into(), self.reach.into_iter()),
+            spend: Float64Chunked::from_iter_options(ad::SPEND.into(), self.spend.into_iter()),
+            conversions: Float64Chunked::from_iter_options(
+                ad::CONVERSIONS.into(),
+                self.conversions.into_iter(),
+            ),
+        }
+    }
+}
+
 /// Groups rows by creative: the distinct creatives in key order, the row indices creative by
 /// creative (each one's by day, input order within a day: a stable sort) and each
 /// creative's end in that list. `keys` yields (platform, account_id, ad_id) per row.
@@ -388,6 +497,50 @@ mod tests {
             ),
         ];
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn the_builder_reads_as_the_same_rows_grouped() {
+        // The rows of `rows()`, pushed creative by creative out of key order and with one
+        // creative's days out of order; a creative without days is left out.
+        let mut per: Vec<(CreativeId, Vec<DayValues>)> = Vec::new();
+        for r in rows().iter().rev() {
+            let id = CreativeId {
+                platform: r.platform,
+                account_id: r.account_id.clone(),
+                ad_id: r.ad_id.clone(),
+            };
+            let v = DayValues {
+                day: date_to_days(r.date),
+                impressions: r.impressions,
+                clicks: r.clicks,
+                reach: r.reach,
+                spend: r.spend,
+                conversions: r.conversions,
+            };
+            match per.iter_mut().find(|(i, _)| *i == id) {
+                Some((_, days)) => days.insert(0, v),
+                None => per.push((id, vec![v])),
+            }
+        }
+        per.iter_mut()
+            .find(|(i, _)| i.ad_id == "b")
+            .expect("creative b")
+            .1
+            .swap(1, 2);
+        let mut b = DayInputBuilder::with_capacity(per.len() + 1, 8);
+        b.push(
+            CreativeId {
+                platform: Platform::Meta,
+                account_id: "a1".into(),
+                ad_id: "empty".into(),
+            },
+            [],
+        );
+        for (id, days) in per {
+            b.push(id, days);
+        }
+        assert_eq!(read(&b.finish()), read(&DayInput::from_rows(&rows())));
     }
 
     #[test]

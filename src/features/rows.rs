@@ -618,13 +618,32 @@ fn per_account<T: Send>(
 
 /// An account's creatives as dense day series. Each pass builds them again rather than holding
 /// every account's series between the passes (the memory the two passes exist to save).
-fn dense_of(input: &DayInput, account: &AccountSpan) -> Vec<Dense> {
+fn dense_of(input: &DayInput, account: &AccountSpan, parallel: bool) -> Vec<Dense> {
     let cols = input.columns();
-    account
-        .creatives
-        .clone()
-        .map(|c| Dense::new(&cols, input.rows_of(c)))
-        .collect()
+    per_creative(account, parallel, |c| Dense::new(&cols, input.rows_of(c)))
+}
+
+/// Creatives per unit of work when one account's creatives are split across cores.
+const CREATIVE_CHUNK: usize = 128;
+
+/// `f` of every creative of an account, in order; on all cores when `parallel` and the
+/// account is large (one account can hold a whole request).
+fn per_creative<T: Send>(
+    account: &AccountSpan,
+    parallel: bool,
+    f: impl Fn(usize) -> T + Sync + Send,
+) -> Vec<T> {
+    if parallel && account.creatives.len() > CREATIVE_CHUNK {
+        account
+            .creatives
+            .clone()
+            .into_par_iter()
+            .with_min_len(CREATIVE_CHUNK / 2)
+            .map(f)
+            .collect()
+    } else {
+        account.creatives.clone().map(f).collect()
+    }
 }
 
 /// First pass over one account: labels of its creatives, their per-creative summaries and
@@ -635,91 +654,99 @@ fn label_account(
     labels: &LabelConfig,
     features: &FeatureConfig,
     keep: Keep,
+    parallel: bool,
 ) -> Vec<(RowCreative, Labels)> {
-    let dense = dense_of(input, account);
+    let dense = dense_of(input, account, parallel);
     let acct = Account::new(&dense);
     let sums = AccountSums::new(&acct, labels.rolling_days);
     // The features read the labels of `features.labels`.
     let feature_sums =
         (features.labels != *labels).then(|| AccountSums::new(&acct, features.labels.rolling_days));
     let back = labels.onset_consecutive_days as i32 - 1;
-    dense
-        .iter()
-        .zip(account.creatives.clone())
-        .map(|(d, c)| {
-            let lab = label(d, &acct, &sums, labels);
-            let flab = feature_sums
-                .as_ref()
-                .map(|s| label(d, &acct, s, &features.labels));
-            let fl = flab.as_ref().unwrap_or(&lab);
-            let first_limited = fl
-                .used
-                .iter()
-                .position(|v| v.is_some_and(|v| ge(v, features.labels.limited_ratio)));
-            let freeze = fl.freeze;
-            let last_active = (0..d.len())
-                .rev()
-                .find(|&i| d.active(i))
-                .map(|i| d.first + i as i32);
-            let stopped =
-                last_active.is_none_or(|l| acct.last - l >= labels.stop_after_days as i32);
-            let onset_of = |runs: &[bool]| {
-                runs.iter()
-                    .position(|r| *r)
-                    .map(|i| d.first + i as i32 - back)
-            };
-            let id = &input.creatives()[c];
-            let creative = RowCreative {
-                platform: id.platform.as_str().to_string(),
-                account_id: id.account_id.clone(),
-                ad_id: id.ad_id.clone(),
-                onset: onset_of(&lab.run_done),
-                onset_unadjusted: onset_of(&lab.run_done_raw),
-                metric: lab.kind.map(|k| match k {
-                    Kind::Cpa => MetricKind::Cpa,
-                    Kind::Cpc => MetricKind::Cpc,
-                    Kind::InvCtr => MetricKind::InvCtr,
-                }),
-                stopped,
-                censor: if stopped {
-                    last_active.unwrap_or(d.first)
-                } else {
-                    acct.last
-                },
-                last_active,
-                insufficient: lab.kind.is_none(),
-                left_truncated: d.first == acct.first,
-            };
-            let kept = kept_days(d, &lab.status, keep);
-            let used = lab.used.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
-            (
-                creative,
-                Labels {
-                    used,
-                    status: lab.status,
-                    kept,
-                    freeze,
-                    first_limited,
-                },
-            )
-        })
-        .collect()
+    let start = account.creatives.start;
+    per_creative(account, parallel, |c| {
+        let d = &dense[c - start];
+        let lab = label(d, &acct, &sums, labels);
+        let flab = feature_sums
+            .as_ref()
+            .map(|s| label(d, &acct, s, &features.labels));
+        let fl = flab.as_ref().unwrap_or(&lab);
+        let first_limited = fl
+            .used
+            .iter()
+            .position(|v| v.is_some_and(|v| ge(v, features.labels.limited_ratio)));
+        let freeze = fl.freeze;
+        let last_active = (0..d.len())
+            .rev()
+            .find(|&i| d.active(i))
+            .map(|i| d.first + i as i32);
+        let stopped = last_active.is_none_or(|l| acct.last - l >= labels.stop_after_days as i32);
+        let onset_of = |runs: &[bool]| {
+            runs.iter()
+                .position(|r| *r)
+                .map(|i| d.first + i as i32 - back)
+        };
+        let id = &input.creatives()[c];
+        let creative = RowCreative {
+            platform: id.platform.as_str().to_string(),
+            account_id: id.account_id.clone(),
+            ad_id: id.ad_id.clone(),
+            onset: onset_of(&lab.run_done),
+            onset_unadjusted: onset_of(&lab.run_done_raw),
+            metric: lab.kind.map(|k| match k {
+                Kind::Cpa => MetricKind::Cpa,
+                Kind::Cpc => MetricKind::Cpc,
+                Kind::InvCtr => MetricKind::InvCtr,
+            }),
+            stopped,
+            censor: if stopped {
+                last_active.unwrap_or(d.first)
+            } else {
+                acct.last
+            },
+            last_active,
+            insufficient: lab.kind.is_none(),
+            left_truncated: d.first == acct.first,
+        };
+        let kept = kept_days(d, &lab.status, keep);
+        let used = lab.used.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
+        (
+            creative,
+            Labels {
+                used,
+                status: lab.status,
+                kept,
+                freeze,
+                first_limited,
+            },
+        )
+    })
 }
 
 /// The 7-day rates of an account's delivering creative-days, for its same-day medians.
-struct RatePool {
+struct RatePool<'a> {
     /// The account's first day.
     first: i32,
     /// Number of the account's calendar days.
     days: usize,
+    /// Per account day: whether a kept row is on it (only those days' medians are read).
+    wanted: &'a [bool],
     /// Per rate (CTR, CVR, CPC, CPM): (day index in the account, value) of every delivering
-    /// creative-day where the rate is known.
+    /// creative-day on a wanted day where the rate is known.
     values: [Vec<(u32, f64)>; 4],
     /// Per kept row of the account, in order: its own four rates.
     kept: Vec<[Option<f64>; 4]>,
 }
 
-impl RatePool {
+impl RatePool<'_> {
+    /// Appends the values and kept rows of `other` (the pool of the creatives after these).
+    fn append(&mut self, other: RatePool) {
+        for (mine, theirs) in self.values.iter_mut().zip(other.values) {
+            mine.extend(theirs);
+        }
+        self.kept.extend(other.kept);
+    }
+
     /// Per account day: the median of each rate over its creatives that delivered.
     fn medians(&mut self) -> Vec<[Option<f64>; 4]> {
         let mut out = vec![[None; 4]; self.days];
@@ -761,29 +788,64 @@ fn feature_account(
     block: &mut [f64],
     ncols: usize,
     account_cols: &[usize; 4],
+    parallel: bool,
 ) {
-    let dense = dense_of(input, account);
+    let dense = dense_of(input, account, parallel);
     let first = dense.iter().map(|d| d.first).min().unwrap_or(0);
     let last = dense.iter().map(Dense::last).max().unwrap_or(-1);
-    let mut pool = RatePool {
-        first,
-        days: (last - first + 1).max(0) as usize,
-        values: Default::default(),
-        kept: Vec::new(),
-    };
-    let nb = feature_names().len();
-    let mut rest = &mut *block;
-    for ((d, lab), c) in dense.iter().zip(labs).zip(account.creatives.clone()) {
-        let (mine, tail) = rest.split_at_mut(lab.kept.len() * ncols);
-        rest = tail;
-        let platform = input.creatives()[c].platform;
-        let ctr_vs_peak = creative_features(d, lab, features, platform, mine, ncols, &mut pool);
-        let ratio: Vec<Option<f64>> = lab.used.iter().map(|v| capped_ratio(Some(*v))).collect();
-        history_features(&ratio, &ctr_vs_peak, labels, &lab.kept, |k, values| {
-            let at = k * ncols + nb;
-            mine[at..at + values.len()].copy_from_slice(&values);
-        });
+    let days = (last - first + 1).max(0) as usize;
+    let mut wanted = vec![false; days];
+    for (d, lab) in dense.iter().zip(labs) {
+        for &i in &lab.kept {
+            wanted[(d.first + i as i32 - first) as usize] = true;
+        }
     }
+    let nb = feature_names().len();
+    // Creatives in chunks, each with its own block of rows and pool of rates (appended in
+    // order afterwards), on all cores when the account is large.
+    let mut chunks = Vec::new();
+    let mut rest = &mut *block;
+    let n = dense.len();
+    for lo in (0..n).step_by(CREATIVE_CHUNK) {
+        let hi = (lo + CREATIVE_CHUNK).min(n);
+        let rows: usize = labs[lo..hi].iter().map(|l| l.kept.len()).sum();
+        let (mine, tail) = rest.split_at_mut(rows * ncols);
+        rest = tail;
+        chunks.push((lo..hi, mine));
+    }
+    let chunk = |(range, block): (std::ops::Range<usize>, &mut [f64])| -> RatePool {
+        let mut pool = RatePool {
+            first,
+            days,
+            wanted: &wanted,
+            values: Default::default(),
+            kept: Vec::new(),
+        };
+        let mut rest = block;
+        for k in range {
+            let (d, lab) = (&dense[k], &labs[k]);
+            let (mine, tail) = rest.split_at_mut(lab.kept.len() * ncols);
+            rest = tail;
+            let platform = input.creatives()[account.creatives.start + k].platform;
+            let ctr_vs_peak = creative_features(d, lab, features, platform, mine, ncols, &mut pool);
+            let ratio: Vec<Option<f64>> = lab.used.iter().map(|v| capped_ratio(Some(*v))).collect();
+            history_features(&ratio, &ctr_vs_peak, labels, &lab.kept, |k, values| {
+                let at = k * ncols + nb;
+                mine[at..at + values.len()].copy_from_slice(&values);
+            });
+        }
+        pool
+    };
+    let pools: Vec<RatePool> = if parallel && chunks.len() > 1 {
+        chunks.into_par_iter().map(chunk).collect()
+    } else {
+        chunks.into_iter().map(chunk).collect()
+    };
+    let mut pools = pools.into_iter();
+    let Some(mut pool) = pools.next() else {
+        return;
+    };
+    pools.for_each(|p| pool.append(p));
     // The account's same-day median of each 7-day rate over its creatives that delivered.
     let medians = pool.medians();
     let mut row = 0;
@@ -814,7 +876,7 @@ pub fn compute(
     let parallel = input.creatives().len() >= PARALLEL_MIN_CREATIVES;
     let (creatives, labs): (Vec<RowCreative>, Vec<Labels>) =
         per_account(&accounts, parallel, |a| {
-            label_account(input, a, labels, features, keep)
+            label_account(input, a, labels, features, keep, parallel)
         })
         .into_iter()
         .flatten()
@@ -851,6 +913,7 @@ pub fn compute(
             block,
             ncols,
             &account_cols,
+            parallel,
         );
     };
     if parallel {
@@ -1047,7 +1110,7 @@ fn creative_features(
         let cvr_peak = safe_div(cvr7, best(&mut cvr_best, cvr7, true));
         let cpc_peak = safe_div(cpc7, best(&mut cpc_best, cpc7, false));
         let cpm_peak = safe_div(cpm7, best(&mut cpm_best, cpm7, false));
-        if d.active(i) {
+        if d.active(i) && pool.wanted[(day_off + i as u32) as usize] {
             for (values, v) in pool.values.iter_mut().zip(r7_) {
                 if let Some(v) = v {
                     values.push((day_off + i as u32, v));

@@ -20,9 +20,11 @@ use crate::api::extract::{ApiJson, Caller};
 use crate::api::{AppState, blocking};
 use crate::fatigue::ScoreRow;
 use crate::fatigue::snapshot;
+use crate::features::input::{CreativeId, DayInput, DayInputBuilder, DayValues};
+use crate::features::rows::Keep;
 use crate::platforms::Platform;
 use crate::registry::ModelKind;
-use crate::schema::AdDailyRow;
+use crate::schema::date_to_days;
 use crate::state::Role;
 
 /// Score creatives: give `ad_ids` (scored from the warehouse) or `creatives` with their
@@ -82,7 +84,22 @@ pub struct ScoreResponse {
     pub unknown_ad_ids: Vec<String>,
 }
 
-fn check_creatives(list: &[CreativeHistory], max: usize) -> Result<Vec<AdDailyRow>, ApiError> {
+/// A validated body: the engine's input (days after `as_of` left out), the creatives in
+/// request order and the day they are scored at.
+pub(crate) struct BodyBatch {
+    pub input: DayInput,
+    pub wanted: Vec<Key>,
+    pub as_of: NaiveDate,
+}
+
+/// Checks every creative and day of a body (up to 50 errors, each with its field path) and
+/// builds the engine's input straight from the histories: they already come creative by
+/// creative, so no row is keyed, copied into a row struct or grouped again.
+fn check_creatives(
+    list: &[CreativeHistory],
+    max: usize,
+    as_of: Option<NaiveDate>,
+) -> Result<BodyBatch, ApiError> {
     let mut errors = Vec::new();
     let mut err = |path: String, message: &str| {
         if errors.len() < 50 {
@@ -101,8 +118,9 @@ fn check_creatives(list: &[CreativeHistory], max: usize) -> Result<Vec<AdDailyRo
             format!("{} creatives; at most {max} per request", list.len()),
         ));
     }
-    let mut rows = Vec::with_capacity(list.iter().map(|c| c.history.len()).sum());
-    let mut seen = HashSet::new();
+    let mut platforms = Vec::with_capacity(list.len());
+    let mut seen = HashSet::with_capacity(list.len());
+    let mut latest: Option<NaiveDate> = None;
     for (i, c) in list.iter().enumerate() {
         let platform = match Platform::from_name(&c.platform) {
             Ok(p) => Some(p),
@@ -111,13 +129,17 @@ fn check_creatives(list: &[CreativeHistory], max: usize) -> Result<Vec<AdDailyRo
                 None
             }
         };
+        platforms.push(platform);
         if c.account_id.trim().is_empty() {
             err(format!("creatives[{i}].account_id"), "must not be empty");
         }
         if c.ad_id.trim().is_empty() {
             err(format!("creatives[{i}].ad_id"), "must not be empty");
         }
-        if !seen.insert((c.platform.as_str(), c.account_id.as_str(), c.ad_id.as_str())) {
+        // Two spellings of a platform name one creative.
+        if let Some(p) = platform
+            && !seen.insert((p, c.account_id.as_str(), c.ad_id.as_str()))
+        {
             err(
                 format!("creatives[{i}].ad_id"),
                 "this creative appears twice in the request",
@@ -126,10 +148,18 @@ fn check_creatives(list: &[CreativeHistory], max: usize) -> Result<Vec<AdDailyRo
         if c.history.is_empty() {
             err(format!("creatives[{i}].history"), "give at least one day");
         }
-        let mut days = HashSet::with_capacity(c.history.len());
+        // Days usually come in order: a repeat is then next to its twin. Otherwise each day
+        // is looked up among the earlier ones.
+        let ordered = c.history.is_sorted_by_key(|d| d.date);
+        let mut days = HashSet::new();
         for (j, d) in c.history.iter().enumerate() {
             let at = |f: &str| format!("creatives[{i}].history[{j}].{f}");
-            if !days.insert(d.date) {
+            let repeated = if ordered {
+                j > 0 && c.history[j - 1].date == d.date
+            } else {
+                !days.insert(d.date)
+            };
+            if repeated {
                 err(at("date"), "this day appears twice");
             }
             if d.impressions < 0 {
@@ -152,23 +182,49 @@ fn check_creatives(list: &[CreativeHistory], max: usize) -> Result<Vec<AdDailyRo
             {
                 err(at("conversion_value"), "must be a finite number ≥ 0");
             }
-            if let Some(p) = platform {
-                let mut r = AdDailyRow::new(p, c.account_id.clone(), c.ad_id.clone(), d.date);
-                r.impressions = d.impressions;
-                r.clicks = d.clicks;
-                r.spend = Some(d.spend);
-                r.reach = d.reach;
-                r.conversions = d.conversions;
-                r.conversion_value = d.conversion_value;
-                rows.push(r);
-            }
+            latest = latest.max(Some(d.date));
         }
     }
-    if errors.is_empty() {
-        Ok(rows)
-    } else {
-        Err(ApiError::invalid_fields(errors))
+    if !errors.is_empty() {
+        return Err(ApiError::invalid_fields(errors));
     }
+    let as_of = as_of
+        .or(latest)
+        .ok_or_else(|| ApiError::invalid("creatives", "no history"))?;
+    let last = date_to_days(as_of);
+    let rows = list.iter().map(|c| c.history.len()).sum();
+    let mut b = DayInputBuilder::with_capacity(list.len(), rows);
+    let mut wanted = Vec::with_capacity(list.len());
+    for (c, p) in list.iter().zip(platforms) {
+        let Some(platform) = p else { continue };
+        wanted.push((
+            platform.as_str().to_string(),
+            c.account_id.clone(),
+            c.ad_id.clone(),
+        ));
+        let id = CreativeId {
+            platform,
+            account_id: c.account_id.clone(),
+            ad_id: c.ad_id.clone(),
+        };
+        let days = c.history.iter().filter_map(|d| {
+            let day = date_to_days(d.date);
+            (day <= last).then_some(DayValues {
+                day,
+                impressions: d.impressions,
+                clicks: d.clicks,
+                reach: d.reach,
+                spend: Some(d.spend),
+                conversions: d.conversions,
+            })
+        });
+        b.push(id, days);
+    }
+    Ok(BodyBatch {
+        input: b.finish(),
+        wanted,
+        as_of,
+    })
 }
 
 /// A row for a requested creative the model did not score (no delivery in the last days).
@@ -214,7 +270,7 @@ pub async fn score(
     }
     let max = st.cfg.api.max_batch_creatives;
     enum Source {
-        Body(Vec<AdDailyRow>),
+        Body(BodyBatch),
         Warehouse(Vec<String>),
     }
     let source = match (req.ad_ids, req.creatives) {
@@ -242,7 +298,7 @@ pub async fn score(
             }
             Source::Warehouse(ids)
         }
-        (None, Some(c)) => Source::Body(check_creatives(&c, max)?),
+        (None, Some(c)) => Source::Body(check_creatives(&c, max, req.as_of)?),
     };
     let tenant = caller.tenant.clone();
     let as_of_req = req.as_of;
@@ -250,18 +306,19 @@ pub async fn score(
     let version = champion.version().to_string();
     // Small requests from the body go through the batcher: scored together with whatever
     // else is waiting, in one feature run.
-    if let Source::Body(rows) = source {
-        let wanted = body_keys(&rows);
-        let as_of = as_of_req
-            .or_else(|| rows.iter().map(|r| r.date).max())
-            .ok_or_else(|| ApiError::invalid("creatives", "no history"))?;
+    if let Source::Body(body) = source {
+        let BodyBatch {
+            input,
+            wanted,
+            as_of,
+        } = body;
         let scored = if wanted.len() <= BATCHED_MAX_CREATIVES {
             st.batcher
-                .score(&tenant, champion.clone(), as_of, rows, wanted.len())
+                .score(&tenant, champion.clone(), as_of, input, wanted.len())
                 .await?
         } else {
             let (st, tenant, champion) = (st.clone(), tenant.clone(), champion.clone());
-            blocking(move || run_score(&tenant, &rows, as_of, &champion, &st.fatigue_spec)).await?
+            blocking(move || run_score(&tenant, &input, as_of, &champion, &st.fatigue_spec)).await?
         };
         return Ok(Json(finish(scored, &wanted, &tenant, as_of, &version)));
     }
@@ -338,7 +395,7 @@ pub async fn score(
 /// Requests with at most this many creatives are batched with others.
 const BATCHED_MAX_CREATIVES: usize = 16;
 
-type Key = (String, String, String);
+pub(crate) type Key = (String, String, String);
 
 /// The champion fatigue model of `tenant`, without blocking when it is in memory.
 async fn fatigue_champion(st: &Arc<AppState>, tenant: &str) -> Result<Arc<Champion>, ApiError> {
@@ -361,10 +418,10 @@ async fn fatigue_champion(st: &Arc<AppState>, tenant: &str) -> Result<Arc<Champi
     })
 }
 
-/// Scores one tenant's rows (features computed row by row).
+/// Scores one tenant's input, already cut at `as_of` (features computed row by row).
 fn run_score(
     tenant: &str,
-    rows: &[AdDailyRow],
+    input: &DayInput,
     as_of: NaiveDate,
     champion: &Champion,
     spec: &crate::fatigue::JobConfig,
@@ -372,21 +429,11 @@ fn run_score(
     let Model::Fatigue(model) = &champion.model else {
         return Err(ApiError::internal("fatigue slot holds another kind"));
     };
-    crate::fatigue::score_rows(tenant, rows, as_of, model, champion.version(), spec)
+    let p = crate::fatigue::prepare_input(tenant, input, &spec.base, Keep::Last)
+        .map_err(crate::api::batcher::score_err)?;
+    crate::fatigue::score_prepared(&[p], as_of, model, champion.version(), spec)
+        .map(|mut v| v.pop().unwrap_or_default())
         .map_err(crate::api::batcher::score_err)
-}
-
-/// The distinct (platform, account_id, ad_id) of rows, in order of first appearance.
-fn body_keys(rows: &[AdDailyRow]) -> Vec<Key> {
-    let mut seen = HashSet::new();
-    let mut keys: Vec<Key> = Vec::new();
-    for r in rows {
-        let k = (r.platform.as_str(), r.account_id.as_str(), r.ad_id.as_str());
-        if seen.insert(k) {
-            keys.push((k.0.to_string(), k.1.to_string(), k.2.to_string()));
-        }
-    }
-    keys
 }
 
 /// One score per wanted creative: the model's, or `inactive`; unknown ids listed apart.
