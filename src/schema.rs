@@ -136,7 +136,10 @@ impl AdDailyRow {
 
 /// Days since 1970-01-01, the physical value of a Polars `Date`.
 pub fn date_to_days(d: NaiveDate) -> i32 {
-    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
+    // Days since 0001-01-01 of 1970-01-01; the test below checks it against chrono's
+    // subtraction.
+    const EPOCH_FROM_CE: i32 = 719_163;
+    chrono::Datelike::num_days_from_ce(&d) - EPOCH_FROM_CE
 }
 
 /// The inverse of [`date_to_days`].
@@ -339,6 +342,24 @@ pub fn rows_from_frame(df: &DataFrame) -> PolarsResult<Vec<AdDailyRow>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn day_numbers_count_from_1970_like_chrono_subtraction() {
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+        assert_eq!(date_to_days(epoch), 0);
+        for (y, m, d) in [
+            (1969, 12, 31),
+            (2000, 2, 29),
+            (2024, 3, 1),
+            (2026, 11, 26),
+            (1, 1, 1),
+        ] {
+            let day = NaiveDate::from_ymd_opt(y, m, d).expect("date");
+            let want = (day - epoch).num_days() as i32;
+            assert_eq!(date_to_days(day), want, "{day}");
+            assert_eq!(days_to_date(want), day);
+        }
+    }
 
     #[test]
     fn rows_survive_a_round_trip_through_a_frame() {

@@ -69,13 +69,20 @@ impl Standardizer {
 
     /// z-scores, clipped to ±8 so one extreme value cannot dominate a linear score.
     pub fn transform(&self, x: &Array2<f64>) -> Array2<f64> {
+        let ms: Vec<(f64, f64)> = (0..x.ncols())
+            .map(|j| {
+                (
+                    self.mean.get(j).copied().unwrap_or(0.0),
+                    self.sd.get(j).copied().unwrap_or(1.0),
+                )
+            })
+            .collect();
         let mut z = x.clone();
-        for (j, mut c) in z.axis_iter_mut(Axis(1)).enumerate() {
-            let (m, s) = (
-                self.mean.get(j).copied().unwrap_or(0.0),
-                self.sd.get(j).copied().unwrap_or(1.0),
-            );
-            c.mapv_inplace(|v| ((v - m) / s).clamp(-8.0, 8.0));
+        // Row by row: the matrix is row-major, so each value is visited in memory order.
+        for mut row in z.rows_mut() {
+            for (v, (m, s)) in row.iter_mut().zip(&ms) {
+                *v = ((*v - m) / s).clamp(-8.0, 8.0);
+            }
         }
         z
     }
