@@ -103,9 +103,16 @@ fn gt(v: f64, t: f64) -> bool {
 /// the leaving values are subtracted and the entering ones added, each side with its own
 /// compensation term, and the state is reset when the window no longer overlaps.
 fn rolling_f64(v: &[f64], w: usize) -> Vec<f64> {
+    let mut out = Vec::with_capacity(v.len());
+    rolling_f64_into(v, w, &mut out);
+    out
+}
+
+/// [`rolling_f64`] written into `out` (cleared first), to reuse its allocation.
+fn rolling_f64_into(v: &[f64], w: usize, out: &mut Vec<f64>) {
+    out.clear();
     let (mut sum, mut err_add, mut err_sub) = (0.0f64, 0.0f64, 0.0f64);
     let (mut start, mut end) = (0usize, 0usize);
-    let mut out = Vec::with_capacity(v.len());
     for new_end in 1..=v.len() {
         let new_start = new_end.saturating_sub(w);
         if new_start >= end {
@@ -131,7 +138,6 @@ fn rolling_f64(v: &[f64], w: usize) -> Vec<f64> {
         end = new_end;
         out.push(sum);
     }
-    out
 }
 
 /// Exact sums of the last `w` integers.
@@ -149,23 +155,39 @@ fn rolling_i64(v: &[i64], w: usize) -> Vec<i64> {
 }
 
 fn cum_f64(v: &[f64]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(v.len());
+    cum_f64_into(v, &mut out);
+    out
+}
+
+fn cum_f64_into(v: &[f64], out: &mut Vec<f64>) {
+    out.clear();
     let mut s = 0.0;
-    v.iter()
-        .map(|x| {
-            s += x;
-            s
-        })
-        .collect()
+    out.extend(v.iter().map(|x| {
+        s += x;
+        s
+    }));
 }
 
 fn cum_i64(v: &[i64]) -> Vec<i64> {
+    let mut out = Vec::with_capacity(v.len());
+    cum_i64_into(v, &mut out);
+    out
+}
+
+fn cum_i64_into(v: &[i64], out: &mut Vec<i64>) {
+    out.clear();
     let mut s = 0;
-    v.iter()
-        .map(|x| {
-            s += x;
-            s
-        })
-        .collect()
+    out.extend(v.iter().map(|x| {
+        s += x;
+        s
+    }));
+}
+
+/// `out` cleared and filled with `f` of `0..n`.
+fn fill(out: &mut Vec<f64>, n: usize, f: impl Fn(usize) -> f64) {
+    out.clear();
+    out.extend((0..n).map(f));
 }
 
 /// `num / den` where the window has results; +∞ where it has cost but no results; none where
@@ -814,6 +836,7 @@ fn feature_account(
         chunks.push((lo..hi, mine));
     }
     let chunk = |(range, block): (std::ops::Range<usize>, &mut [f64])| -> RatePool {
+        let mut sc = FeatureScratch::default();
         let mut pool = RatePool {
             first,
             days,
@@ -827,12 +850,20 @@ fn feature_account(
             let (mine, tail) = rest.split_at_mut(lab.kept.len() * ncols);
             rest = tail;
             let platform = input.creatives()[account.creatives.start + k].platform;
-            let ctr_vs_peak = creative_features(d, lab, features, platform, mine, ncols, &mut pool);
-            let ratio: Vec<Option<f64>> = lab.used.iter().map(|v| capped_ratio(Some(*v))).collect();
-            history_features(&ratio, &ctr_vs_peak, labels, &lab.kept, |k, values| {
-                let at = k * ncols + nb;
-                mine[at..at + values.len()].copy_from_slice(&values);
-            });
+            creative_features(d, lab, features, platform, mine, ncols, &mut pool, &mut sc);
+            sc.ratio.clear();
+            sc.ratio
+                .extend(lab.used.iter().map(|v| capped_ratio(Some(*v))));
+            history_features(
+                &sc.ratio,
+                &sc.ctr_vs_peak,
+                labels,
+                &lab.kept,
+                |k, values| {
+                    let at = k * ncols + nb;
+                    mine[at..at + values.len()].copy_from_slice(&values);
+                },
+            );
         }
         pool
     };
@@ -985,9 +1016,47 @@ fn flag(b: bool) -> f64 {
     if b { 1.0 } else { 0.0 }
 }
 
+/// The working buffers of [`creative_features`], reused from one creative to the next: a few
+/// dozen short vectors per creative would otherwise cost about as much as the arithmetic.
+#[derive(Default)]
+struct FeatureScratch {
+    imps: Vec<f64>,
+    clicks: Vec<f64>,
+    reach: Vec<f64>,
+    reach_seen: Vec<f64>,
+    i3: Vec<f64>,
+    i7: Vec<f64>,
+    c3: Vec<f64>,
+    c7: Vec<f64>,
+    s3: Vec<f64>,
+    s7: Vec<f64>,
+    v3: Vec<f64>,
+    v7: Vec<f64>,
+    r7: Vec<f64>,
+    rs7: Vec<f64>,
+    cum_imps: Vec<i64>,
+    cum_clicks: Vec<i64>,
+    cum_spend: Vec<f64>,
+    cum_conv: Vec<f64>,
+    cum_reach: Vec<f64>,
+    wgt: Vec<f64>,
+    y: Vec<f64>,
+    term: Vec<f64>,
+    sn: Vec<f64>,
+    st: Vec<f64>,
+    stt: Vec<f64>,
+    sy: Vec<f64>,
+    sty: Vec<f64>,
+    /// Out: the `ctr_7d_vs_peak` feature of every day (the label-history features read it).
+    ctr_vs_peak: Vec<f64>,
+    /// The label ratio of every day as a model input, for the label-history features.
+    ratio: Vec<Option<f64>>,
+}
+
 /// Writes the features of one creative's kept days into `block` (row-major, `ncols` per row;
-/// the account-relative ones are filled in later from `pool`, where its 7-day rates go).
-/// Returns the `ctr_7d_vs_peak` feature of every day (the label-history features read it).
+/// the account-relative ones are filled in later from `pool`, where its 7-day rates go), and
+/// the `ctr_7d_vs_peak` feature of every day into `sc.ctr_vs_peak`.
+#[allow(clippy::too_many_arguments)]
 fn creative_features(
     d: &Dense,
     lab: &Labels,
@@ -996,47 +1065,78 @@ fn creative_features(
     block: &mut [f64],
     ncols: usize,
     pool: &mut RatePool,
-) -> Vec<f64> {
+    sc: &mut FeatureScratch,
+) {
     let kept = lab.kept.as_slice();
     let n = d.len();
-    let f = |v: &[i64]| v.iter().map(|x| *x as f64).collect::<Vec<f64>>();
-    let (imps, clicks, reach) = (f(&d.imps), f(&d.clicks), f(&d.reach));
-    let reach_seen: Vec<f64> = d.reach_seen.iter().map(|b| flag(*b)).collect();
-    let w = |v: &[f64], k: usize| rolling_f64(v, k);
-    let (i3, i7) = (w(&imps, 3), w(&imps, 7));
-    let (c3, c7) = (w(&clicks, 3), w(&clicks, 7));
-    let (s3, s7) = (w(&d.spend, 3), w(&d.spend, 7));
-    let (v3, v7) = (w(&d.conv, 3), w(&d.conv, 7));
-    let r7 = w(&reach, 7);
-    let rs7 = w(&reach_seen, 7);
-    let cum_imps = cum_i64(&d.imps);
-    let cum_clicks = cum_i64(&d.clicks);
-    let cum_spend = cum_f64(&d.spend);
-    let cum_conv = cum_f64(&d.conv);
-    let cum_reach = cum_f64(&reach);
+    fill(&mut sc.imps, n, |i| d.imps[i] as f64);
+    fill(&mut sc.clicks, n, |i| d.clicks[i] as f64);
+    fill(&mut sc.reach, n, |i| d.reach[i] as f64);
+    fill(&mut sc.reach_seen, n, |i| flag(d.reach_seen[i]));
+    rolling_f64_into(&sc.imps, 3, &mut sc.i3);
+    rolling_f64_into(&sc.imps, 7, &mut sc.i7);
+    rolling_f64_into(&sc.clicks, 3, &mut sc.c3);
+    rolling_f64_into(&sc.clicks, 7, &mut sc.c7);
+    rolling_f64_into(&d.spend, 3, &mut sc.s3);
+    rolling_f64_into(&d.spend, 7, &mut sc.s7);
+    rolling_f64_into(&d.conv, 3, &mut sc.v3);
+    rolling_f64_into(&d.conv, 7, &mut sc.v7);
+    rolling_f64_into(&sc.reach, 7, &mut sc.r7);
+    rolling_f64_into(&sc.reach_seen, 7, &mut sc.rs7);
+    cum_i64_into(&d.imps, &mut sc.cum_imps);
+    cum_i64_into(&d.clicks, &mut sc.cum_clicks);
+    cum_f64_into(&d.spend, &mut sc.cum_spend);
+    cum_f64_into(&d.conv, &mut sc.cum_conv);
+    cum_f64_into(&sc.reach, &mut sc.cum_reach);
 
     // Log-CTR least-squares sums over the slope window, delivering days only.
     let a = cfg.ctr_smoothing;
-    let wgt: Vec<f64> = (0..n).map(|i| flag(d.active(i))).collect();
-    let t: Vec<f64> = (0..n).map(|i| i as f64).collect();
-    let y: Vec<f64> = (0..n)
-        .map(|i| {
-            if d.active(i) {
-                ((clicks[i] + a) / (imps[i] + 2.0 * a)).log(std::f64::consts::E)
-            } else {
-                0.0
-            }
-        })
-        .collect();
     let sd = cfg.slope_days;
-    let sn = w(&wgt, sd);
-    let st = w(&(0..n).map(|i| wgt[i] * t[i]).collect::<Vec<_>>(), sd);
-    let stt = w(
-        &(0..n).map(|i| wgt[i] * t[i] * t[i]).collect::<Vec<_>>(),
-        sd,
-    );
-    let sy = w(&y, sd);
-    let sty = w(&(0..n).map(|i| y[i] * t[i]).collect::<Vec<_>>(), sd);
+    fill(&mut sc.wgt, n, |i| flag(d.active(i)));
+    let (imps, clicks) = (&sc.imps, &sc.clicks);
+    fill(&mut sc.y, n, |i| {
+        if d.active(i) {
+            ((clicks[i] + a) / (imps[i] + 2.0 * a)).log(std::f64::consts::E)
+        } else {
+            0.0
+        }
+    });
+    let t = |i: usize| i as f64;
+    rolling_f64_into(&sc.wgt, sd, &mut sc.sn);
+    let (wgt, y) = (&sc.wgt, &sc.y);
+    fill(&mut sc.term, n, |i| wgt[i] * t(i));
+    rolling_f64_into(&sc.term, sd, &mut sc.st);
+    fill(&mut sc.term, n, |i| wgt[i] * t(i) * t(i));
+    rolling_f64_into(&sc.term, sd, &mut sc.stt);
+    rolling_f64_into(y, sd, &mut sc.sy);
+    fill(&mut sc.term, n, |i| y[i] * t(i));
+    rolling_f64_into(&sc.term, sd, &mut sc.sty);
+    let FeatureScratch {
+        imps,
+        clicks,
+        i3,
+        i7,
+        c3,
+        c7,
+        s3,
+        s7,
+        v3,
+        v7,
+        r7,
+        rs7,
+        cum_imps,
+        cum_clicks,
+        cum_spend,
+        cum_conv,
+        cum_reach,
+        sn,
+        st,
+        stt,
+        sy,
+        sty,
+        ctr_vs_peak,
+        ..
+    } = sc;
 
     let first_limited = lab.first_limited;
     let platform_code = Platform::ALL
@@ -1060,7 +1160,7 @@ fn creative_features(
     };
     let mut seen_spend = false;
     let mut seen_conv = false;
-    let mut ctr_vs_peak = Vec::with_capacity(n);
+    ctr_vs_peak.clear();
     let mut next_kept = 0;
     for i in 0..n {
         seen_spend |= d.spend_seen[i];
@@ -1193,5 +1293,4 @@ fn creative_features(
         let at = row * ncols;
         block[at..at + values.len()].copy_from_slice(&values);
     }
-    ctr_vs_peak
 }
