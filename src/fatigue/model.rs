@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use ndarray::Array2;
+use ndarray::{Array2, Axis};
 
 use super::FatigueError;
 use super::baselines::{Baseline, BaselineRule};
@@ -16,6 +16,29 @@ use super::forest::Forest;
 use super::logistic::LogisticHazard;
 use super::mlp::SurvivalMlp;
 use super::timing::Timing;
+
+/// Rows per unit of work when many rows are scored: each piece's working copies stay small
+/// (in cache, and reused by the allocator instead of fresh pages per model run), and pieces
+/// run on all cores. Every family scores each row on its own, so the pieces give the values
+/// of one run (the network's to f32 rounding: its matrix products round with the batch size).
+const CHUNK_ROWS: usize = 512;
+
+/// `f` of consecutive row ranges covering `0..n`, in order; on all cores when more than one.
+fn in_row_chunks<T: Send>(
+    n: usize,
+    f: impl Fn(std::ops::Range<usize>) -> Result<T, FatigueError> + Sync + Send,
+) -> Result<Vec<T>, FatigueError> {
+    use rayon::prelude::*;
+    let ranges: Vec<std::ops::Range<usize>> = (0..n)
+        .step_by(CHUNK_ROWS)
+        .map(|lo| lo..(lo + CHUNK_ROWS).min(n))
+        .collect();
+    if ranges.len() > 1 {
+        ranges.into_par_iter().map(f).collect()
+    } else {
+        ranges.into_iter().map(f).collect()
+    }
+}
 
 /// The fitted parameters of one family.
 #[derive(Debug, Clone)]
@@ -181,6 +204,18 @@ impl FittedModel {
 
     /// Hazards h(1..=H) per row (n × H), calibrated, with the onset-day stage applied.
     pub fn hazards(&self, x: &Array2<f64>) -> Result<Array2<f64>, FatigueError> {
+        if x.nrows() <= 2 * CHUNK_ROWS {
+            return self.hazards_of(x);
+        }
+        let parts = in_row_chunks(x.nrows(), |rows| {
+            self.hazards_of(&x.slice(ndarray::s![rows, ..]).to_owned())
+        })?;
+        let views: Vec<_> = parts.iter().map(|h| h.view()).collect();
+        ndarray::concatenate(Axis(0), &views)
+            .map_err(|e| FatigueError::Model(format!("joining hazards: {e}")))
+    }
+
+    fn hazards_of(&self, x: &Array2<f64>) -> Result<Array2<f64>, FatigueError> {
         let mut h = self.calibrated_hazards(x)?;
         if let Some(t) = &self.meta.timing {
             t.apply(x, &mut h);
@@ -209,42 +244,41 @@ impl FittedModel {
         let risky: Vec<usize> = (0..base.len())
             .filter(|&i| base[i] >= MIN_DRIVER_EFFECT)
             .collect();
-        let subset;
-        let xr = if risky.len() == x.nrows() {
-            x
-        } else {
-            subset = x.select(ndarray::Axis(0), &risky);
-            &subset
-        };
-        // P(onset ≤ 14 days) with each listed feature replaced by its mean (on all cores for
-        // large inputs: each is a full model run).
-        let occlude = |(feat, label): &(&'static str, &'static str)| {
-            let Some(j) = self.meta.feature_names.iter().position(|f| f == feat) else {
-                return Ok(None);
-            };
-            let mean = self.meta.means.get(j).copied().unwrap_or(0.0);
-            let mut xo = xr.clone();
-            xo.column_mut(j).fill(mean);
-            // The onset-day stage keeps P(onset ≤ H), so it is left out here.
-            let p14: Vec<f64> = self
-                .calibrated_hazards(&xo)?
-                .rows()
-                .into_iter()
-                .map(|r| summarize(r).p14)
-                .collect();
-            Ok(Some((j, *label, mean, p14)))
-        };
-        let occluded: Vec<Result<Option<_>, FatigueError>> = if xr.nrows() >= 256 {
-            use rayon::prelude::*;
-            DRIVER_FEATURES.par_iter().map(occlude).collect()
-        } else {
-            DRIVER_FEATURES.iter().map(occlude).collect()
-        };
+        // The listed features the model has: (column, label, training mean).
+        let listed: Vec<(usize, &str, f64)> = DRIVER_FEATURES
+            .iter()
+            .filter_map(|(feat, label)| {
+                let j = self.meta.feature_names.iter().position(|f| f == feat)?;
+                Some((j, *label, self.meta.means.get(j).copied().unwrap_or(0.0)))
+            })
+            .collect();
+        // P(onset ≤ 14 days) with each listed feature replaced by its mean, chunk by chunk of
+        // risky rows (on all cores when large): one working copy per chunk, each column put
+        // back after its run, so nothing the size of the whole input is copied per feature.
+        // The onset-day stage keeps P(onset ≤ H), so it is left out here.
+        let chunks = in_row_chunks(risky.len(), |part| {
+            let mut xo = x.select(Axis(0), &risky[part]);
+            let mut per_feature = Vec::with_capacity(listed.len());
+            for &(j, _, mean) in &listed {
+                let kept = xo.column(j).to_owned();
+                xo.column_mut(j).fill(mean);
+                let p14: Vec<f64> = self
+                    .calibrated_hazards(&xo)?
+                    .rows()
+                    .into_iter()
+                    .map(|r| summarize(r).p14)
+                    .collect();
+                xo.column_mut(j).assign(&kept);
+                per_feature.push(p14);
+            }
+            Ok(per_feature)
+        })?;
+        let occluded = listed.iter().enumerate().map(|(f, &(j, label, mean))| {
+            let p14: Vec<f64> = chunks.iter().flat_map(|c| c[f].iter().copied()).collect();
+            (j, label, mean, p14)
+        });
         let mut effects: Vec<Vec<(f64, String)>> = vec![Vec::new(); x.nrows()];
-        for o in occluded {
-            let Some((j, label, mean, p14)) = o? else {
-                continue;
-            };
+        for (j, label, mean, p14) in occluded {
             for (&i, p) in risky.iter().zip(p14) {
                 let d = base[i] - p;
                 if d >= MIN_DRIVER_EFFECT {

@@ -173,6 +173,41 @@ fn same_seed_same_predictions_and_files_round_trip() {
     }
 }
 
+#[test]
+fn large_inputs_scored_in_pieces_equal_row_by_row_scores() {
+    // More rows than one piece holds (512), so hazards and drivers run in pieces on all
+    // cores; each row scored alone must give the same hazards (to rounding) and drivers.
+    let f = fixture();
+    let idx: Vec<usize> = (0..1300).map(|i| (i * 7) % f.test.len()).collect();
+    let x = f.test.x.select(ndarray::Axis(0), &idx);
+    for fam in LEARNED_FAMILIES {
+        let m = fitted(fam);
+        let h = m.hazards(&x).unwrap();
+        let d = m.drivers(&x, &h, 3).unwrap();
+        assert!(
+            d.iter().any(|v| !v.is_empty()),
+            "{fam}: some row has drivers"
+        );
+        for i in (0..x.nrows())
+            .step_by(37)
+            .chain([511, 512, 1023, 1024, 1299])
+        {
+            let xi = x.select(ndarray::Axis(0), &[i]);
+            let hi = m.hazards(&xi).unwrap();
+            let diff = hi
+                .row(0)
+                .iter()
+                .zip(h.row(i))
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            // The network computes in f32, and its matrix products round differently with
+            // the batch size.
+            assert!(diff <= 1e-6, "{fam}: row {i} differs by {diff}");
+            assert_eq!(m.drivers(&xi, &hi, 3).unwrap()[0], d[i], "{fam}: row {i}");
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
     /// Any feature vector (perturbed test rows, including extreme values) gives hazards in
