@@ -77,6 +77,11 @@ impl Platform {
 
     /// Parses a canonical name or a common alias (`google`, `facebook`, `bing`, `twitter`, ...).
     pub fn from_name(name: &str) -> Result<Platform, UnknownPlatform> {
+        // The canonical names (what rows and requests nearly always carry) without building
+        // a normalised copy.
+        if let Some(p) = Platform::ALL.iter().find(|p| p.as_str() == name) {
+            return Ok(*p);
+        }
         let n = name.trim().to_ascii_lowercase().replace(['-', ' '], "_");
         let p = match n.as_str() {
             "google_ads" | "google" | "googleads" | "adwords" => Platform::GoogleAds,
