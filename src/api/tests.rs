@@ -491,6 +491,30 @@ fn scoring_from_the_body_and_from_the_warehouse() {
                 assert!(monotone, "{s}");
             }
         }
+        // An earlier `as_of` scores the histories cut at that day: the same answers as
+        // sending only the days up to it.
+        let upto = |days: usize| {
+            json!({"creatives": [
+                {"platform": "meta", "account_id": "1", "ad_id": "a", "history": history(days, 10.0)},
+                {"platform": "tiktok", "account_id": "2", "ad_id": "b", "history": history(days, 12.5)},
+            ]})
+        };
+        let mut at = upto(28);
+        at["as_of"] = json!("2026-03-20");
+        let cut = call(&e.app, "POST", "/v1/fatigue/score", Some(&key), Some(at)).await;
+        let short = call(
+            &e.app,
+            "POST",
+            "/v1/fatigue/score",
+            Some(&key),
+            Some(upto(20)),
+        )
+        .await;
+        assert_eq!(cut.status, 200, "{}", cut.text);
+        assert_eq!(short.status, 200, "{}", short.text);
+        assert_eq!(cut.json["as_of"], "2026-03-20");
+        assert_eq!(cut.json, short.json);
+        assert_ne!(cut.json["scores"], r.json["scores"]);
         // From the warehouse: the same numbers as the library's own scoring of the tenant
         // (the account medians and seasonal index read the ad's neighbours too).
         let (ad, as_of) = active_ad(&e.a);

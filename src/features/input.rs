@@ -248,9 +248,39 @@ pub struct DayInputBuilder {
     day: Vec<i32>,
     impressions: Vec<i64>,
     clicks: Vec<i64>,
-    reach: Vec<Option<i64>>,
-    spend: Vec<Option<f64>>,
-    conversions: Vec<Option<f64>>,
+    reach: Optional<i64>,
+    spend: Optional<f64>,
+    conversions: Optional<f64>,
+}
+
+/// An optional column being built: its values (0 where absent) and which are present.
+#[derive(Debug, Default)]
+struct Optional<T> {
+    values: Vec<T>,
+    present: polars_arrow::bitmap::MutableBitmap,
+    absent: usize,
+}
+
+impl<T: Copy + Default> Optional<T> {
+    fn with_capacity(n: usize) -> Self {
+        Optional {
+            values: Vec::with_capacity(n),
+            present: polars_arrow::bitmap::MutableBitmap::with_capacity(n),
+            absent: 0,
+        }
+    }
+
+    fn push(&mut self, v: Option<T>) {
+        self.values.push(v.unwrap_or_default());
+        self.present.push(v.is_some());
+        self.absent += usize::from(v.is_none());
+    }
+
+    /// The values and, when any is absent, the validity.
+    fn finish(self) -> (Vec<T>, Option<Bitmap>) {
+        let validity = (self.absent > 0).then(|| self.present.into());
+        (self.values, validity)
+    }
 }
 
 impl DayInputBuilder {
@@ -261,9 +291,9 @@ impl DayInputBuilder {
             day: Vec::with_capacity(rows),
             impressions: Vec::with_capacity(rows),
             clicks: Vec::with_capacity(rows),
-            reach: Vec::with_capacity(rows),
-            spend: Vec::with_capacity(rows),
-            conversions: Vec::with_capacity(rows),
+            reach: Optional::with_capacity(rows),
+            spend: Optional::with_capacity(rows),
+            conversions: Optional::with_capacity(rows),
         }
     }
 
@@ -313,6 +343,9 @@ impl DayInputBuilder {
             ends.push(order.len());
         }
         let mut slots: Vec<Option<CreativeId>> = self.creatives.into_iter().map(Some).collect();
+        let (reach, reach_ok) = self.reach.finish();
+        let (spend, spend_ok) = self.spend.finish();
+        let (conversions, conversions_ok) = self.conversions.finish();
         let creatives = by_key
             .iter()
             .map(|&c| slots[c].take().expect("each creative is taken once"))
@@ -324,11 +357,12 @@ impl DayInputBuilder {
             day: Int32Chunked::from_vec(ad::DATE.into(), self.day),
             impressions: Int64Chunked::from_vec(ad::IMPRESSIONS.into(), self.impressions),
             clicks: Int64Chunked::from_vec(ad::CLICKS.into(), self.clicks),
-            reach: Int64Chunked::from_iter_options(ad::REACH.into(), self.reach.into_iter()),
-            spend: Float64Chunked::from_iter_options(ad::SPEND.into(), self.spend.into_iter()),
-            conversions: Float64Chunked::from_iter_options(
+            reach: Int64Chunked::from_vec_validity(ad::REACH.into(), reach, reach_ok),
+            spend: Float64Chunked::from_vec_validity(ad::SPEND.into(), spend, spend_ok),
+            conversions: Float64Chunked::from_vec_validity(
                 ad::CONVERSIONS.into(),
-                self.conversions.into_iter(),
+                conversions,
+                conversions_ok,
             ),
         }
     }

@@ -101,7 +101,9 @@ fn check_creatives(
     as_of: Option<NaiveDate>,
 ) -> Result<BodyBatch, ApiError> {
     let mut errors = Vec::new();
+    let failed = std::cell::Cell::new(false);
     let mut err = |path: String, message: &str| {
+        failed.set(true);
         if errors.len() < 50 {
             errors.push(FieldError {
                 path,
@@ -118,9 +120,14 @@ fn check_creatives(
             format!("{} creatives; at most {max} per request", list.len()),
         ));
     }
-    let mut platforms = Vec::with_capacity(list.len());
     let mut seen = HashSet::with_capacity(list.len());
     let mut latest: Option<NaiveDate> = None;
+    // One pass: each creative is checked and, while no error has been found, its days go
+    // straight into the engine's input (those after a given `as_of` left out).
+    let cut = as_of.map(date_to_days);
+    let rows = list.iter().map(|c| c.history.len()).sum();
+    let mut b = DayInputBuilder::with_capacity(list.len(), rows);
+    let mut wanted = Vec::with_capacity(list.len());
     for (i, c) in list.iter().enumerate() {
         let platform = match Platform::from_name(&c.platform) {
             Ok(p) => Some(p),
@@ -129,7 +136,6 @@ fn check_creatives(
                 None
             }
         };
-        platforms.push(platform);
         if c.account_id.trim().is_empty() {
             err(format!("creatives[{i}].account_id"), "must not be empty");
         }
@@ -184,19 +190,9 @@ fn check_creatives(
             }
             latest = latest.max(Some(d.date));
         }
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::invalid_fields(errors));
-    }
-    let as_of = as_of
-        .or(latest)
-        .ok_or_else(|| ApiError::invalid("creatives", "no history"))?;
-    let last = date_to_days(as_of);
-    let rows = list.iter().map(|c| c.history.len()).sum();
-    let mut b = DayInputBuilder::with_capacity(list.len(), rows);
-    let mut wanted = Vec::with_capacity(list.len());
-    for (c, p) in list.iter().zip(platforms) {
-        let Some(platform) = p else { continue };
+        let Some(platform) = platform.filter(|_| !failed.get()) else {
+            continue;
+        };
         wanted.push((
             platform.as_str().to_string(),
             c.account_id.clone(),
@@ -209,7 +205,7 @@ fn check_creatives(
         };
         let days = c.history.iter().filter_map(|d| {
             let day = date_to_days(d.date);
-            (day <= last).then_some(DayValues {
+            cut.is_none_or(|last| day <= last).then_some(DayValues {
                 day,
                 impressions: d.impressions,
                 clicks: d.clicks,
@@ -220,6 +216,12 @@ fn check_creatives(
         });
         b.push(id, days);
     }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid_fields(errors));
+    }
+    let as_of = as_of
+        .or(latest)
+        .ok_or_else(|| ApiError::invalid("creatives", "no history"))?;
     Ok(BodyBatch {
         input: b.finish(),
         wanted,
