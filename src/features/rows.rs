@@ -1232,7 +1232,7 @@ fn creative_features(
             let prev = i.checked_sub(7).map(|k| v[k]);
             safe_div(Some(v[i]), prev).map(|x| x - 1.0)
         };
-        let spend_change = change(&s7);
+        let spend_change = change(s7);
         let limited_since = first_limited
             .filter(|&fl| i >= fl)
             .map(|fl| (i - fl) as f64);
@@ -1248,7 +1248,7 @@ fn creative_features(
             c7[i],
             neutral(safe_div(Some(i7[i]), Some(r7[i])), 0.0),
             neutral(safe_div(Some(cum_imps[i] as f64), Some(cum_reach[i])), 0.0),
-            neutral(change(&r7), 0.0),
+            neutral(change(r7), 0.0),
             flag(rs7[i] > 0.0),
             neutral(r1[0], 0.0),
             neutral(r3[0], 0.0),

@@ -272,7 +272,7 @@ pub async fn score(
     }
     let max = st.cfg.api.max_batch_creatives;
     enum Source {
-        Body(BodyBatch),
+        Body(Box<BodyBatch>),
         Warehouse(Vec<String>),
     }
     let source = match (req.ad_ids, req.creatives) {
@@ -300,7 +300,7 @@ pub async fn score(
             }
             Source::Warehouse(ids)
         }
-        (None, Some(c)) => Source::Body(check_creatives(&c, max, req.as_of)?),
+        (None, Some(c)) => Source::Body(Box::new(check_creatives(&c, max, req.as_of)?)),
     };
     let tenant = caller.tenant.clone();
     let as_of_req = req.as_of;
@@ -313,7 +313,7 @@ pub async fn score(
             input,
             wanted,
             as_of,
-        } = body;
+        } = *body;
         let scored = if wanted.len() <= BATCHED_MAX_CREATIVES {
             st.batcher
                 .score(&tenant, champion.clone(), as_of, input, wanted.len())
