@@ -318,38 +318,39 @@ impl DayInputBuilder {
 
     /// The input: creatives in key order, each one's rows by day (a stable sort).
     pub fn finish(self) -> DayInput {
-        let mut by_key: Vec<usize> = (0..self.creatives.len()).collect();
-        let key = |c: usize| {
-            let id = &self.creatives[c];
-            (
-                id.platform.as_str(),
-                id.account_id.as_str(),
-                id.ad_id.as_str(),
-            )
+        let mut spans: Vec<_> = self
+            .creatives
+            .into_iter()
+            .zip(std::iter::once(0).chain(self.ends.iter().copied()))
+            .zip(&self.ends)
+            .map(|((id, start), &end)| (id, start..end))
+            .collect();
+        type Span = (CreativeId, std::ops::Range<usize>);
+        let by_key = |(a, _): &Span, (b, _): &Span| {
+            (a.platform.as_str(), &a.account_id, &a.ad_id).cmp(&(
+                b.platform.as_str(),
+                &b.account_id,
+                &b.ad_id,
+            ))
         };
-        if !by_key.is_sorted_by_key(|&c| key(c)) {
-            by_key.sort_by(|&a, &b| key(a).cmp(&key(b)));
+        if !spans.is_sorted_by(|a, b| by_key(a, b).is_le()) {
+            spans.sort_by(by_key);
         }
         let mut order: Vec<u32> = Vec::with_capacity(self.day.len());
-        let mut ends = Vec::with_capacity(by_key.len());
-        for &c in &by_key {
-            let start = if c == 0 { 0 } else { self.ends[c - 1] };
+        let mut ends = Vec::with_capacity(spans.len());
+        for (_, rows) in &spans {
             let from = order.len();
-            order.extend(start as u32..self.ends[c] as u32);
+            order.extend(rows.start as u32..rows.end as u32);
             let rows = &mut order[from..];
             if !rows.is_sorted_by_key(|&r| self.day[r as usize]) {
                 rows.sort_by_key(|&r| self.day[r as usize]);
             }
             ends.push(order.len());
         }
-        let mut slots: Vec<Option<CreativeId>> = self.creatives.into_iter().map(Some).collect();
+        let creatives = spans.into_iter().map(|(id, _)| id).collect();
         let (reach, reach_ok) = self.reach.finish();
         let (spend, spend_ok) = self.spend.finish();
         let (conversions, conversions_ok) = self.conversions.finish();
-        let creatives = by_key
-            .iter()
-            .map(|&c| slots[c].take().expect("each creative is taken once"))
-            .collect();
         DayInput {
             creatives,
             order,
