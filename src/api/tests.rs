@@ -823,6 +823,21 @@ fn large_bodies_parse_off_the_runtime_with_the_same_errors() {
             r.json["errors"][0]["path"],
             "creatives[7].history[0].clicks"
         );
+        // Valid at that size: checked, scored and answered off the runtime, one score each.
+        creatives[7]["history"][0]["clicks"] = json!(20);
+        creatives[1500]["history"][1]["spend"] = json!(2.0);
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/fatigue/score",
+            Some(&key),
+            Some(json!({ "creatives": creatives })),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["scores"].as_array().map(Vec::len), Some(2000));
+        assert_eq!(r.json["as_of"], "2026-03-03");
+        assert_eq!(r.headers[header::CONTENT_TYPE], "application/json");
     });
 }
 
