@@ -213,6 +213,7 @@ fn div(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 }
 
 /// A creative's input rows on its calendar days (missing days are zero delivery).
+#[derive(Default)]
 struct Dense {
     first: i32,
     imps: Vec<i64>,
@@ -229,23 +230,33 @@ impl Dense {
     /// The creative whose rows (in day order) are `rows` of `cols`; a repeated day keeps its
     /// last row.
     fn new(cols: &Columns, rows: &[u32]) -> Dense {
+        let mut d = Dense::default();
+        d.refill(cols, rows);
+        d
+    }
+
+    /// [`Dense::new`] into this one's vectors (reused from creative to creative).
+    fn refill(&mut self, cols: &Columns, rows: &[u32]) {
         let day = |r: &u32| cols.day[*r as usize];
         let (first, last) = match (rows.first(), rows.last()) {
             (Some(f), Some(l)) => (day(f), day(l)),
             _ => (0, -1),
         };
         let n = (last - first + 1) as usize;
-        let mut d = Dense {
-            first,
-            imps: vec![0; n],
-            clicks: vec![0; n],
-            spend: vec![0.0; n],
-            conv: vec![0.0; n],
-            reach: vec![0; n],
-            spend_seen: vec![false; n],
-            conv_seen: vec![false; n],
-            reach_seen: vec![false; n],
-        };
+        fn zeroed<T: Copy>(v: &mut Vec<T>, n: usize, zero: T) {
+            v.clear();
+            v.resize(n, zero);
+        }
+        self.first = first;
+        zeroed(&mut self.imps, n, 0);
+        zeroed(&mut self.clicks, n, 0);
+        zeroed(&mut self.spend, n, 0.0);
+        zeroed(&mut self.conv, n, 0.0);
+        zeroed(&mut self.reach, n, 0);
+        zeroed(&mut self.spend_seen, n, false);
+        zeroed(&mut self.conv_seen, n, false);
+        zeroed(&mut self.reach_seen, n, false);
+        let d = self;
         for r in rows {
             let (i, r) = ((day(r) - first) as usize, *r as usize);
             let (spend, conv, reach) = (
@@ -262,7 +273,6 @@ impl Dense {
             d.conv_seen[i] = conv.is_some();
             d.reach_seen[i] = reach.is_some();
         }
-        d
     }
     fn last(&self) -> i32 {
         self.first + self.len() as i32 - 1
@@ -812,14 +822,24 @@ fn feature_account(
     account_cols: &[usize; 4],
     parallel: bool,
 ) {
-    let dense = dense_of(input, account, parallel);
-    let first = dense.iter().map(|d| d.first).min().unwrap_or(0);
-    let last = dense.iter().map(Dense::last).max().unwrap_or(-1);
+    // Each creative's series is built again where its features are computed, one at a time
+    // into reused vectors; its first and last days come straight from its rows.
+    let cols = input.columns();
+    let span = |k: usize| {
+        let rows = input.rows_of(account.creatives.start + k);
+        match (rows.first(), rows.last()) {
+            (Some(f), Some(l)) => (cols.day[*f as usize], cols.day[*l as usize]),
+            _ => (0, -1),
+        }
+    };
+    let n = labs.len();
+    let first = (0..n).map(|k| span(k).0).min().unwrap_or(0);
+    let last = (0..n).map(|k| span(k).1).max().unwrap_or(-1);
     let days = (last - first + 1).max(0) as usize;
     let mut wanted = vec![false; days];
-    for (d, lab) in dense.iter().zip(labs) {
+    for (k, lab) in labs.iter().enumerate() {
         for &i in &lab.kept {
-            wanted[(d.first + i as i32 - first) as usize] = true;
+            wanted[(span(k).0 + i as i32 - first) as usize] = true;
         }
     }
     let nb = feature_names().len();
@@ -827,7 +847,6 @@ fn feature_account(
     // order afterwards), on all cores when the account is large.
     let mut chunks = Vec::new();
     let mut rest = &mut *block;
-    let n = dense.len();
     for lo in (0..n).step_by(CREATIVE_CHUNK) {
         let hi = (lo + CREATIVE_CHUNK).min(n);
         let rows: usize = labs[lo..hi].iter().map(|l| l.kept.len()).sum();
@@ -837,6 +856,7 @@ fn feature_account(
     }
     let chunk = |(range, block): (std::ops::Range<usize>, &mut [f64])| -> RatePool {
         let mut sc = FeatureScratch::default();
+        let mut d = Dense::default();
         let mut pool = RatePool {
             first,
             days,
@@ -846,11 +866,12 @@ fn feature_account(
         };
         let mut rest = block;
         for k in range {
-            let (d, lab) = (&dense[k], &labs[k]);
+            let lab = &labs[k];
+            d.refill(&cols, input.rows_of(account.creatives.start + k));
             let (mine, tail) = rest.split_at_mut(lab.kept.len() * ncols);
             rest = tail;
             let platform = input.creatives()[account.creatives.start + k].platform;
-            creative_features(d, lab, features, platform, mine, ncols, &mut pool, &mut sc);
+            creative_features(&d, lab, features, platform, mine, ncols, &mut pool, &mut sc);
             sc.ratio.clear();
             sc.ratio
                 .extend(lab.used.iter().map(|v| capped_ratio(Some(*v))));
@@ -880,9 +901,10 @@ fn feature_account(
     // The account's same-day median of each 7-day rate over its creatives that delivered.
     let medians = pool.medians();
     let mut row = 0;
-    for (d, lab) in dense.iter().zip(labs) {
+    for (k, lab) in labs.iter().enumerate() {
+        let creative_first = span(k).0;
         for &i in &lab.kept {
-            let day = (d.first + i as i32 - first) as usize;
+            let day = (creative_first + i as i32 - first) as usize;
             for m in 0..4 {
                 let v = safe_div(pool.kept[row][m], medians[day][m]);
                 if let Some(cell) = block.get_mut(row * ncols + account_cols[m]) {
