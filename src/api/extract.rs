@@ -145,25 +145,30 @@ pub async fn body_bytes(req: Request, state: &Arc<AppState>) -> Result<Bytes, Ap
 /// Bodies above this size are parsed on the blocking pool: a batch of many megabytes takes tens
 /// of milliseconds to parse, which would otherwise hold a runtime thread that small requests
 /// need.
-const PARSE_INLINE_MAX_BYTES: usize = 256 << 10;
+pub(crate) const PARSE_INLINE_MAX_BYTES: usize = 256 << 10;
+
+/// The bytes of a JSON body: 415 unless the content type is JSON, 413 over the route's limit.
+pub async fn json_bytes(req: Request, state: &Arc<AppState>) -> Result<Bytes, ApiError> {
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ct.split(';').next().unwrap_or("").trim();
+    if !(mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")) {
+        return Err(ApiError::unsupported_media(format!(
+            "send JSON with `Content-Type: application/json` (got `{}`)",
+            if ct.is_empty() { "nothing" } else { ct }
+        )));
+    }
+    body_bytes(req, state).await
+}
 
 impl<T: DeserializeOwned + Send + 'static> FromRequest<Arc<AppState>> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
-        let ct = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let mime = ct.split(';').next().unwrap_or("").trim();
-        if !(mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")) {
-            return Err(ApiError::unsupported_media(format!(
-                "send JSON with `Content-Type: application/json` (got `{}`)",
-                if ct.is_empty() { "nothing" } else { ct }
-            )));
-        }
-        let bytes = body_bytes(req, state).await?;
+        let bytes = json_bytes(req, state).await?;
         if bytes.len() <= PARSE_INLINE_MAX_BYTES {
             return parse_json(&bytes).map(ApiJson);
         }

@@ -1475,3 +1475,75 @@ fn reports_are_generated_and_served_per_tenant() {
         );
     });
 }
+
+#[test]
+fn score_bodies_parsed_in_pieces_equal_the_plain_parse() {
+    use super::extract::parse_json;
+    use super::routes::fatigue::{parse_score_request, score_request_in_pieces};
+    let show = |r: Result<super::ScoreRequest, super::error::ApiError>| match r {
+        Ok(req) => format!("{req:?}"),
+        Err(e) => serde_json::to_string(&e.problem()).unwrap(),
+    };
+    let check = |body: &str, ok: bool| {
+        let got = parse_score_request(body.as_bytes());
+        assert_eq!(got.is_ok(), ok, "{}", show(got));
+        // A valid body is parsed in pieces, not by the fallback.
+        assert_eq!(score_request_in_pieces(body.as_bytes()).is_some(), ok);
+        let want = parse_json::<super::ScoreRequest>(body.as_bytes());
+        assert_eq!(show(parse_score_request(body.as_bytes())), show(want));
+    };
+    // Creatives with escapes and braces in their ids, keys in any order, optional fields
+    // given, null or left out, whitespace between tokens, top-level keys after the list.
+    let creatives: Vec<String> = (0..300)
+        .map(|i| {
+            let day = format!(
+                r#"{{"clicks": 3, "date": "2026-03-0{}", "impressions": 90, "spend": 1.5,
+                    "reach": {}, "conversions": null}}"#,
+                1 + i % 9,
+                if i % 2 == 0 { "40".to_string() } else { "null".to_string() }
+            );
+            if i % 3 == 0 {
+                format!(
+                    r#"{{"history": [{day}], "ad_id": "ad \"{i}\" {{\"platform\":[", "platform": "meta", "account_id": "é{i}"}}"#
+                )
+            } else {
+                format!(
+                    r#"{{ "platform" : "tiktok" , "account_id":"a", "ad_id":"x{i}",
+                        "history":[ {day} ] }}"#
+                )
+            }
+        })
+        .collect();
+    let list = creatives.join(",\n ");
+    check(
+        &format!(r#"{{"creatives": [{list}], "as_of": "2026-03-05"}}"#),
+        true,
+    );
+    check(
+        &format!(r#"{{"ad_ids": null, "creatives": [{list}]}}"#),
+        true,
+    );
+    check(r#"{"ad_ids": ["a", "b"]}"#, true);
+    check(r#"{"creatives": null}"#, true);
+    // Errors: the same problem, field path included.
+    let bad_day = creatives[250].replace("\"spend\": 1.5", "\"spend\": \"lots\"");
+    let mut with_bad = creatives.clone();
+    with_bad[250] = bad_day;
+    check(
+        &format!(r#"{{"creatives": [{}]}}"#, with_bad.join(",")),
+        false,
+    );
+    let mut unknown = creatives.clone();
+    unknown[7] = unknown[7].replace("\"clicks\"", "\"klicks\"");
+    check(
+        &format!(r#"{{"creatives": [{}]}}"#, unknown.join(",")),
+        false,
+    );
+    check(&format!(r#"{{"creatives": [{list}], "extra": 1}}"#), false);
+    check(
+        &format!(r#"{{"creatives": [{list}], "creatives": []}}"#),
+        false,
+    );
+    check(&format!(r#"{{"creatives": [{list}, 5]}}"#), false);
+    check(&format!(r#"{{"creatives": [{list}]"#), false);
+}

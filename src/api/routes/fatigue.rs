@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
@@ -18,7 +19,7 @@ use utoipa::ToSchema;
 use super::Errors;
 use crate::api::champions::{Champion, Model};
 use crate::api::error::{ApiError, FieldError};
-use crate::api::extract::{ApiJson, Caller};
+use crate::api::extract::{Caller, PARSE_INLINE_MAX_BYTES, json_bytes, parse_json};
 use crate::api::{AppState, blocking};
 use crate::fatigue::ScoreRow;
 use crate::fatigue::snapshot;
@@ -44,6 +45,64 @@ pub struct ScoreRequest {
     /// Creatives with their history.
     #[serde(default)]
     pub creatives: Option<Vec<CreativeHistory>>,
+}
+
+/// A scoring request's body. A large one is parsed in two steps: the top level, with each
+/// creative kept as its raw text, then the creatives on all cores. Anything that step does not
+/// accept is parsed again the usual way, so errors are the same as for any other body.
+pub struct ScoreJson(pub ScoreRequest);
+
+impl FromRequest<Arc<AppState>> for ScoreJson {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let bytes = json_bytes(req, state).await?;
+        if bytes.len() <= PARSE_INLINE_MAX_BYTES {
+            return parse_json(&bytes).map(ScoreJson);
+        }
+        blocking(move || parse_score_request(&bytes))
+            .await
+            .map(ScoreJson)
+    }
+}
+
+/// [`ScoreRequest`] from JSON: the creatives parsed on all cores when the body is valid,
+/// else [`parse_json`]'s answer (the same request, or the error with its field path).
+pub(crate) fn parse_score_request(bytes: &[u8]) -> Result<ScoreRequest, ApiError> {
+    score_request_in_pieces(bytes).map_or_else(|| parse_json(bytes), Ok)
+}
+
+/// A valid body parsed in two steps: the top level with each creative as its raw text, then
+/// the creatives on all cores. None when either step fails.
+pub(crate) fn score_request_in_pieces(bytes: &[u8]) -> Option<ScoreRequest> {
+    use rayon::prelude::*;
+    /// The fields of [`ScoreRequest`], with each creative as its raw text.
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Raw<'a> {
+        #[serde(default)]
+        as_of: Option<NaiveDate>,
+        #[serde(default)]
+        ad_ids: Option<Vec<String>>,
+        #[serde(default, borrow)]
+        creatives: Option<Vec<&'a serde_json::value::RawValue>>,
+    }
+    let raw: Raw = serde_json::from_slice(bytes).ok()?;
+    let creatives = match raw.creatives {
+        Some(list) => Some(
+            list.par_iter()
+                .with_min_len(256)
+                .map(|c| serde_json::from_str::<CreativeHistory>(c.get()))
+                .collect::<Result<Vec<_>, _>>()
+                .ok()?,
+        ),
+        None => None,
+    };
+    Some(ScoreRequest {
+        as_of: raw.as_of,
+        ad_ids: raw.ad_ids,
+        creatives,
+    })
 }
 
 /// One creative and its daily history.
@@ -266,7 +325,7 @@ fn inactive(key: (&str, &str, &str), tenant: &str, as_of: NaiveDate, version: &s
 pub async fn score(
     State(st): State<Arc<AppState>>,
     caller: Caller,
-    ApiJson(req): ApiJson<ScoreRequest>,
+    ScoreJson(req): ScoreJson,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Read)?;
     if !st.is_ready() {
