@@ -823,6 +823,34 @@ fn large_bodies_parse_off_the_runtime_with_the_same_errors() {
             r.json["errors"][0]["path"],
             "creatives[7].history[0].clicks"
         );
+        // Errors found in different runs of 512 creatives (checked on all cores) are listed
+        // in request order, a creative named again in a later run included.
+        creatives[7]["history"][0]["clicks"] = json!(-1);
+        creatives[1999]["ad_id"] = json!("ad3");
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/fatigue/score",
+            Some(&key),
+            Some(json!({ "creatives": creatives })),
+        )
+        .await;
+        assert_problem(&r, 422);
+        let paths: Vec<&str> = r.json["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["path"].as_str())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "creatives[7].history[0].clicks",
+                "creatives[1500].history[1].spend",
+                "creatives[1999].ad_id"
+            ]
+        );
+        creatives[1999]["ad_id"] = json!("ad1999");
         // Valid at that size: checked, scored and answered off the runtime, one score each.
         creatives[7]["history"][0]["clicks"] = json!(20);
         creatives[1500]["history"][1]["spend"] = json!(2.0);

@@ -276,6 +276,13 @@ impl<T: Copy + Default> Optional<T> {
         self.absent += usize::from(v.is_none());
     }
 
+    fn append(&mut self, other: Optional<T>) {
+        self.values.extend(other.values);
+        let present: Bitmap = other.present.into();
+        self.present.extend_from_bitmap(&present);
+        self.absent += other.absent;
+    }
+
     /// The values and, when any is absent, the validity.
     fn finish(self) -> (Vec<T>, Option<Bitmap>) {
         let validity = (self.absent > 0).then(|| self.present.into());
@@ -314,6 +321,19 @@ impl DayInputBuilder {
             self.creatives.push(id);
             self.ends.push(self.day.len());
         }
+    }
+
+    /// Appends the creatives of `other` (built apart, e.g. on another core), in its order.
+    pub fn append(&mut self, other: DayInputBuilder) {
+        let base = self.day.len();
+        self.creatives.extend(other.creatives);
+        self.ends.extend(other.ends.into_iter().map(|e| base + e));
+        self.day.extend(other.day);
+        self.impressions.extend(other.impressions);
+        self.clicks.extend(other.clicks);
+        self.reach.append(other.reach);
+        self.spend.append(other.spend);
+        self.conversions.append(other.conversions);
     }
 
     /// The input: creatives in key order, each one's rows by day (a stable sort).
@@ -572,9 +592,16 @@ mod tests {
             },
             [],
         );
-        for (id, days) in per {
-            b.push(id, days);
+        // The same creatives pushed into two builders, the second appended to the first.
+        let mut second = DayInputBuilder::with_capacity(2, 4);
+        for (k, (id, days)) in per.into_iter().enumerate() {
+            if k < 1 {
+                b.push(id, days);
+            } else {
+                second.push(id, days);
+            }
         }
+        b.append(second);
         assert_eq!(read(&b.finish()), read(&DayInput::from_rows(&rows())));
     }
 

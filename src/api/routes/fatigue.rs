@@ -153,43 +153,112 @@ pub(crate) struct BodyBatch {
     pub as_of: NaiveDate,
 }
 
-/// Checks every creative and day of a body (up to 50 errors, each with its field path) and
-/// builds the engine's input straight from the histories: they already come creative by
-/// creative, so no row is keyed, copied into a row struct or grouped again.
+/// Most field errors one answer lists.
+const MAX_FIELD_ERRORS: usize = 50;
+
+/// Creatives checked per unit of work (runs of a large body are checked on all cores).
+const CHECK_RUN: usize = 512;
+
+/// Checks every creative and day of a body (up to 50 errors, each with its field path, in
+/// request order) and builds the engine's input straight from the histories: they already
+/// come creative by creative, so no row is keyed, copied into a row struct or grouped again.
 fn check_creatives(
     list: &[CreativeHistory],
     max: usize,
     as_of: Option<NaiveDate>,
 ) -> Result<BodyBatch, ApiError> {
-    let mut errors = Vec::new();
-    let failed = std::cell::Cell::new(false);
-    let mut err = |path: String, message: &str| {
-        failed.set(true);
-        if errors.len() < 50 {
-            errors.push(FieldError {
-                path,
-                message: message.to_string(),
-            });
-        }
-    };
-    if list.is_empty() {
-        err("creatives".into(), "give at least one creative");
-    }
+    use rayon::prelude::*;
     if list.len() > max {
         return Err(ApiError::invalid(
             "creatives",
             format!("{} creatives; at most {max} per request", list.len()),
         ));
     }
+    if list.is_empty() {
+        return Err(ApiError::invalid("creatives", "give at least one creative"));
+    }
+    // A creative named twice (two spellings of a platform name one creative): the later ones.
     let mut seen = HashSet::with_capacity(list.len());
-    let mut latest: Option<NaiveDate> = None;
-    // One pass: each creative is checked and, while no error has been found, its days go
-    // straight into the engine's input (those after a given `as_of` left out).
+    let twice: Vec<bool> = list
+        .iter()
+        .map(|c| {
+            Platform::from_name(&c.platform)
+                .is_ok_and(|p| !seen.insert((p, c.account_id.as_str(), c.ad_id.as_str())))
+        })
+        .collect();
     let cut = as_of.map(date_to_days);
-    let rows = list.iter().map(|c| c.history.len()).sum();
-    let mut b = DayInputBuilder::with_capacity(list.len(), rows);
-    let mut wanted = Vec::with_capacity(list.len());
-    for (i, c) in list.iter().enumerate() {
+    let runs: Vec<CheckedRun> = if list.len() > CHECK_RUN {
+        list.par_chunks(CHECK_RUN)
+            .enumerate()
+            .map(|(k, run)| check_run(run, k * CHECK_RUN, &twice, cut))
+            .collect()
+    } else {
+        vec![check_run(list, 0, &twice, cut)]
+    };
+    let mut runs = runs.into_iter();
+    let Some(mut all) = runs.next() else {
+        return Err(ApiError::invalid("creatives", "give at least one creative"));
+    };
+    for r in runs {
+        all.failed |= r.failed;
+        all.latest = all.latest.max(r.latest);
+        all.errors.extend(r.errors);
+        all.errors.truncate(MAX_FIELD_ERRORS);
+        if !all.failed {
+            all.input.append(r.input);
+            all.wanted.extend(r.wanted);
+        }
+    }
+    if all.failed {
+        return Err(ApiError::invalid_fields(all.errors));
+    }
+    let as_of = as_of
+        .or(all.latest)
+        .ok_or_else(|| ApiError::invalid("creatives", "no history"))?;
+    Ok(BodyBatch {
+        input: all.input.finish(),
+        wanted: all.wanted,
+        as_of,
+    })
+}
+
+/// What checking a run of a body's creatives found.
+struct CheckedRun {
+    /// Up to [`MAX_FIELD_ERRORS`], paths by the creative's index in the request.
+    errors: Vec<FieldError>,
+    failed: bool,
+    latest: Option<NaiveDate>,
+    /// While nothing failed: the run's creatives as the engine reads them, days after the cut
+    /// left out.
+    input: DayInputBuilder,
+    wanted: Vec<Key>,
+}
+
+/// Checks the creatives `run` (the request's from index `offset` on); `twice` marks, per
+/// request index, a creative already named earlier in the request.
+fn check_run(
+    run: &[CreativeHistory],
+    offset: usize,
+    twice: &[bool],
+    cut: Option<i32>,
+) -> CheckedRun {
+    let mut errors = Vec::new();
+    let failed = std::cell::Cell::new(false);
+    let mut err = |path: String, message: &str| {
+        failed.set(true);
+        if errors.len() < MAX_FIELD_ERRORS {
+            errors.push(FieldError {
+                path,
+                message: message.to_string(),
+            });
+        }
+    };
+    let mut latest: Option<NaiveDate> = None;
+    let rows = run.iter().map(|c| c.history.len()).sum();
+    let mut b = DayInputBuilder::with_capacity(run.len(), rows);
+    let mut wanted = Vec::with_capacity(run.len());
+    for (k, c) in run.iter().enumerate() {
+        let i = offset + k;
         let platform = match Platform::from_name(&c.platform) {
             Ok(p) => Some(p),
             Err(e) => {
@@ -203,10 +272,7 @@ fn check_creatives(
         if c.ad_id.trim().is_empty() {
             err(format!("creatives[{i}].ad_id"), "must not be empty");
         }
-        // Two spellings of a platform name one creative.
-        if let Some(p) = platform
-            && !seen.insert((p, c.account_id.as_str(), c.ad_id.as_str()))
-        {
+        if twice.get(i).copied().unwrap_or(false) {
             err(
                 format!("creatives[{i}].ad_id"),
                 "this creative appears twice in the request",
@@ -251,6 +317,7 @@ fn check_creatives(
             }
             latest = latest.max(Some(d.date));
         }
+        // Once anything failed the answer is an error: nothing more is built.
         let Some(platform) = platform.filter(|_| !failed.get()) else {
             continue;
         };
@@ -277,17 +344,13 @@ fn check_creatives(
         });
         b.push(id, days);
     }
-    if !errors.is_empty() {
-        return Err(ApiError::invalid_fields(errors));
-    }
-    let as_of = as_of
-        .or(latest)
-        .ok_or_else(|| ApiError::invalid("creatives", "no history"))?;
-    Ok(BodyBatch {
-        input: b.finish(),
+    CheckedRun {
+        errors,
+        failed: failed.get(),
+        latest,
+        input: b,
         wanted,
-        as_of,
-    })
+    }
 }
 
 /// A row for a requested creative the model did not score (no delivery in the last days).
