@@ -782,6 +782,7 @@ fn large_bodies_parse_off_the_runtime_with_the_same_errors() {
     let e = env();
     run(async move {
         let key = e.key(&e.a, Role::Read);
+        let score = |body: Value| call(&e.app, "POST", "/v1/fatigue/score", Some(&key), Some(body));
         // Over the inline-parse size: 2,000 creatives, one with a negative spend.
         let mut creatives: Vec<Value> = (0..2000)
             .map(|i| {
@@ -792,7 +793,7 @@ fn large_bodies_parse_off_the_runtime_with_the_same_errors() {
         creatives[1500]["history"][1]["spend"] = json!(-2.0);
         let body = json!({ "creatives": creatives });
         assert!(body.to_string().len() > 256 << 10);
-        let r = call(&e.app, "POST", "/v1/fatigue/score", Some(&key), Some(body)).await;
+        let r = score(body).await;
         assert_problem(&r, 422);
         assert_eq!(
             r.json["errors"][0]["path"],
@@ -810,14 +811,7 @@ fn large_bodies_parse_off_the_runtime_with_the_same_errors() {
             .unwrap();
         assert_problem(&send(&e.app, req).await, 400);
         creatives[7]["history"][0]["clicks"] = json!("many");
-        let r = call(
-            &e.app,
-            "POST",
-            "/v1/fatigue/score",
-            Some(&key),
-            Some(json!({ "creatives": creatives })),
-        )
-        .await;
+        let r = score(json!({ "creatives": creatives })).await;
         assert_problem(&r, 422);
         assert_eq!(
             r.json["errors"][0]["path"],
@@ -827,14 +821,7 @@ fn large_bodies_parse_off_the_runtime_with_the_same_errors() {
         // in request order, a creative named again in a later run included.
         creatives[7]["history"][0]["clicks"] = json!(-1);
         creatives[1999]["ad_id"] = json!("ad3");
-        let r = call(
-            &e.app,
-            "POST",
-            "/v1/fatigue/score",
-            Some(&key),
-            Some(json!({ "creatives": creatives })),
-        )
-        .await;
+        let r = score(json!({ "creatives": creatives })).await;
         assert_problem(&r, 422);
         let paths: Vec<&str> = r.json["errors"]
             .as_array()
@@ -854,14 +841,7 @@ fn large_bodies_parse_off_the_runtime_with_the_same_errors() {
         // Valid at that size: checked, scored and answered off the runtime, one score each.
         creatives[7]["history"][0]["clicks"] = json!(20);
         creatives[1500]["history"][1]["spend"] = json!(2.0);
-        let r = call(
-            &e.app,
-            "POST",
-            "/v1/fatigue/score",
-            Some(&key),
-            Some(json!({ "creatives": creatives })),
-        )
-        .await;
+        let r = score(json!({ "creatives": creatives })).await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.json["scores"].as_array().map(Vec::len), Some(2000));
         assert_eq!(r.json["as_of"], "2026-03-03");
