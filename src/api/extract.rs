@@ -129,17 +129,28 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 /// Reads the body bytes under the route's size limit (413 beyond it).
-pub async fn body_bytes(req: Request, state: &Arc<AppState>) -> Result<Bytes, ApiError> {
-    Bytes::from_request(req, state).await.map_err(|e| {
-        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(format!(
-                "the body exceeds this route's limit ({}); send smaller batches",
-                e.body_text()
-            ))
-        } else {
-            ApiError::bad_request(format!("cannot read the body: {}", e.body_text()))
+pub async fn body_bytes(req: Request, _state: &Arc<AppState>) -> Result<Bytes, ApiError> {
+    use axum::RequestExt;
+    use http_body_util::BodyExt;
+    req.into_limited_body()
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .map_err(body_error)
+}
+
+/// A body that could not be read: 413 past the route's size limit, else 400.
+pub(crate) fn body_error(e: axum::Error) -> ApiError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return ApiError::too_large(
+                "the body exceeds this route's size limit; send smaller batches",
+            );
         }
-    })
+        cause = c.source();
+    }
+    ApiError::bad_request(format!("cannot read the body: {e}"))
 }
 
 /// Bodies above this size are parsed on the blocking pool: a batch of many megabytes takes tens
@@ -147,8 +158,8 @@ pub async fn body_bytes(req: Request, state: &Arc<AppState>) -> Result<Bytes, Ap
 /// need.
 pub(crate) const PARSE_INLINE_MAX_BYTES: usize = 256 << 10;
 
-/// The bytes of a JSON body: 415 unless the content type is JSON, 413 over the route's limit.
-pub async fn json_bytes(req: Request, state: &Arc<AppState>) -> Result<Bytes, ApiError> {
+/// 415 unless the request says its body is JSON.
+pub(crate) fn require_json(req: &Request) -> Result<(), ApiError> {
     let ct = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -161,6 +172,12 @@ pub async fn json_bytes(req: Request, state: &Arc<AppState>) -> Result<Bytes, Ap
             if ct.is_empty() { "nothing" } else { ct }
         )));
     }
+    Ok(())
+}
+
+/// The bytes of a JSON body: 415 unless the content type is JSON, 413 over the route's limit.
+pub async fn json_bytes(req: Request, state: &Arc<AppState>) -> Result<Bytes, ApiError> {
+    require_json(&req)?;
     body_bytes(req, state).await
 }
 

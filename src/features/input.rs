@@ -225,6 +225,44 @@ impl DayInput {
     }
 }
 
+/// Per creative (key order): its (day, impressions, clicks, reach, spend, conversions) rows as
+/// the engine reads them (what tests compare inputs by).
+#[cfg(test)]
+pub(crate) type Read = Vec<(
+    String,
+    Vec<(i32, i64, i64, Option<i64>, Option<f64>, Option<f64>)>,
+)>;
+
+#[cfg(test)]
+impl DayInput {
+    pub(crate) fn read(&self) -> Read {
+        let cols = self.columns();
+        self.creatives()
+            .iter()
+            .enumerate()
+            .map(|(c, id)| {
+                let name = format!("{}/{}/{}", id.platform.as_str(), id.account_id, id.ad_id);
+                let rows = self
+                    .rows_of(c)
+                    .iter()
+                    .map(|&r| {
+                        let r = r as usize;
+                        (
+                            cols.day[r],
+                            cols.impressions[r],
+                            cols.clicks[r],
+                            cols.reach.get(r),
+                            cols.spend.get(r),
+                            cols.conversions.get(r),
+                        )
+                    })
+                    .collect();
+                (name, rows)
+            })
+            .collect()
+    }
+}
+
 /// One day of a creative for [`DayInputBuilder::push`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DayValues {
@@ -274,6 +312,10 @@ impl<T: Copy + Default> Optional<T> {
         self.values.push(v.unwrap_or_default());
         self.present.push(v.is_some());
         self.absent += usize::from(v.is_none());
+    }
+
+    fn get(&self, r: usize) -> Option<T> {
+        self.present.get(r).then(|| self.values[r])
     }
 
     fn append(&mut self, other: Optional<T>) {
@@ -334,6 +376,32 @@ impl DayInputBuilder {
         self.reach.append(other.reach);
         self.spend.append(other.spend);
         self.conversions.append(other.conversions);
+    }
+
+    /// The same creatives with only their days up to `last` (days since 1970-01-01): what
+    /// pushing them with the later days left out builds (a creative left without days is left
+    /// out).
+    pub fn keep_until(self, last: i32) -> DayInputBuilder {
+        if self.day.iter().all(|&d| d <= last) {
+            return self;
+        }
+        let mut out = DayInputBuilder::with_capacity(self.creatives.len(), self.day.len());
+        let mut start = 0;
+        for (id, &end) in self.creatives.into_iter().zip(&self.ends) {
+            let days = (start..end)
+                .filter(|&r| self.day[r] <= last)
+                .map(|r| DayValues {
+                    day: self.day[r],
+                    impressions: self.impressions[r],
+                    clicks: self.clicks[r],
+                    reach: self.reach.get(r),
+                    spend: self.spend.get(r),
+                    conversions: self.conversions.get(r),
+                });
+            out.push(id, days);
+            start = end;
+        }
+        out
     }
 
     /// The input: creatives in key order, each one's rows by day (a stable sort).
@@ -471,43 +539,13 @@ fn group<'a>(
 
 #[cfg(test)]
 mod tests {
+    use super::Read;
     use super::*;
     use crate::features::testutil::{day, row};
     use crate::schema::rows_to_frame;
 
-    /// Per creative (key order): its (day, impressions, clicks, reach, spend, conversions)
-    /// rows as the engine reads them.
-    type Read = Vec<(
-        String,
-        Vec<(i32, i64, i64, Option<i64>, Option<f64>, Option<f64>)>,
-    )>;
-
     fn read(input: &DayInput) -> Read {
-        let cols = input.columns();
-        input
-            .creatives()
-            .iter()
-            .enumerate()
-            .map(|(c, id)| {
-                let name = format!("{}/{}/{}", id.platform.as_str(), id.account_id, id.ad_id);
-                let rows = input
-                    .rows_of(c)
-                    .iter()
-                    .map(|&r| {
-                        let r = r as usize;
-                        (
-                            cols.day[r],
-                            cols.impressions[r],
-                            cols.clicks[r],
-                            cols.reach.get(r),
-                            cols.spend.get(r),
-                            cols.conversions.get(r),
-                        )
-                    })
-                    .collect();
-                (name, rows)
-            })
-            .collect()
+        input.read()
     }
 
     fn rows() -> Vec<AdDailyRow> {

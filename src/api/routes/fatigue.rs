@@ -17,9 +17,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::Errors;
+use super::score_stream;
 use crate::api::champions::{Champion, Model};
 use crate::api::error::{ApiError, FieldError};
-use crate::api::extract::{Caller, PARSE_INLINE_MAX_BYTES, json_bytes, parse_json};
+use crate::api::extract::{Caller, PARSE_INLINE_MAX_BYTES, body_bytes, parse_json, require_json};
 use crate::api::{AppState, blocking};
 use crate::fatigue::ScoreRow;
 use crate::fatigue::snapshot;
@@ -47,62 +48,34 @@ pub struct ScoreRequest {
     pub creatives: Option<Vec<CreativeHistory>>,
 }
 
-/// A scoring request's body. A large one is parsed in two steps: the top level, with each
-/// creative kept as its raw text, then the creatives on all cores. Anything that step does not
-/// accept is parsed again the usual way, so errors are the same as for any other body.
-pub struct ScoreJson(pub ScoreRequest);
+/// A scoring request's body: the request as parsed, or, for a large valid body of histories,
+/// its creatives already checked and built into the engine's input while the body arrived
+/// ([`super::score_stream`]).
+pub enum ScoreJson {
+    Request(ScoreRequest),
+    Histories(Box<BodyBatch>),
+}
 
 impl FromRequest<Arc<AppState>> for ScoreJson {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
-        let bytes = json_bytes(req, state).await?;
-        if bytes.len() <= PARSE_INLINE_MAX_BYTES {
-            return parse_json(&bytes).map(ScoreJson);
+        require_json(&req)?;
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if let Some(len) = declared.filter(|&n| n > PARSE_INLINE_MAX_BYTES) {
+            return score_stream::read(req, state, len).await;
         }
-        blocking(move || parse_score_request(&bytes))
-            .await
-            .map(ScoreJson)
+        let bytes = body_bytes(req, state).await?;
+        if bytes.len() <= PARSE_INLINE_MAX_BYTES {
+            return parse_json(&bytes).map(ScoreJson::Request);
+        }
+        let max = state.cfg.api.max_batch_creatives;
+        blocking(move || score_stream::split_whole(&bytes, max)).await
     }
-}
-
-/// [`ScoreRequest`] from JSON: the creatives parsed on all cores when the body is valid,
-/// else [`parse_json`]'s answer (the same request, or the error with its field path).
-pub(crate) fn parse_score_request(bytes: &[u8]) -> Result<ScoreRequest, ApiError> {
-    score_request_in_pieces(bytes).map_or_else(|| parse_json(bytes), Ok)
-}
-
-/// A valid body parsed in two steps: the top level with each creative as its raw text, then
-/// the creatives on all cores. None when either step fails.
-pub(crate) fn score_request_in_pieces(bytes: &[u8]) -> Option<ScoreRequest> {
-    use rayon::prelude::*;
-    /// The fields of [`ScoreRequest`], with each creative as its raw text.
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Raw<'a> {
-        #[serde(default)]
-        as_of: Option<NaiveDate>,
-        #[serde(default)]
-        ad_ids: Option<Vec<String>>,
-        #[serde(default, borrow)]
-        creatives: Option<Vec<&'a serde_json::value::RawValue>>,
-    }
-    let raw: Raw = serde_json::from_slice(bytes).ok()?;
-    let creatives = match raw.creatives {
-        Some(list) => Some(
-            list.par_iter()
-                .with_min_len(256)
-                .map(|c| serde_json::from_str::<CreativeHistory>(c.get()))
-                .collect::<Result<Vec<_>, _>>()
-                .ok()?,
-        ),
-        None => None,
-    };
-    Some(ScoreRequest {
-        as_of: raw.as_of,
-        ad_ids: raw.ad_ids,
-        creatives,
-    })
 }
 
 /// One creative and its daily history.
@@ -162,7 +135,7 @@ const CHECK_RUN: usize = 512;
 /// Checks every creative and day of a body (up to 50 errors, each with its field path, in
 /// request order) and builds the engine's input straight from the histories: they already
 /// come creative by creative, so no row is keyed, copied into a row struct or grouped again.
-fn check_creatives(
+pub(crate) fn check_creatives(
     list: &[CreativeHistory],
     max: usize,
     as_of: Option<NaiveDate>,
@@ -195,20 +168,9 @@ fn check_creatives(
     } else {
         vec![check_run(list, 0, &twice, cut)]
     };
-    let mut runs = runs.into_iter();
-    let Some(mut all) = runs.next() else {
+    let Some(all) = join_runs(runs) else {
         return Err(ApiError::invalid("creatives", "give at least one creative"));
     };
-    for r in runs {
-        all.failed |= r.failed;
-        all.latest = all.latest.max(r.latest);
-        all.errors.extend(r.errors);
-        all.errors.truncate(MAX_FIELD_ERRORS);
-        if !all.failed {
-            all.input.append(r.input);
-            all.wanted.extend(r.wanted);
-        }
-    }
     if all.failed {
         return Err(ApiError::invalid_fields(all.errors));
     }
@@ -222,21 +184,40 @@ fn check_creatives(
     })
 }
 
+/// The runs of a body joined in order: their errors in request order (up to
+/// [`MAX_FIELD_ERRORS`]) and, while nothing failed, their input and creatives. None without
+/// runs.
+pub(crate) fn join_runs(runs: Vec<CheckedRun>) -> Option<CheckedRun> {
+    let mut runs = runs.into_iter();
+    let mut all = runs.next()?;
+    for r in runs {
+        all.failed |= r.failed;
+        all.latest = all.latest.max(r.latest);
+        all.errors.extend(r.errors);
+        all.errors.truncate(MAX_FIELD_ERRORS);
+        if !all.failed {
+            all.input.append(r.input);
+            all.wanted.extend(r.wanted);
+        }
+    }
+    Some(all)
+}
+
 /// What checking a run of a body's creatives found.
-struct CheckedRun {
+pub(crate) struct CheckedRun {
     /// Up to [`MAX_FIELD_ERRORS`], paths by the creative's index in the request.
-    errors: Vec<FieldError>,
-    failed: bool,
-    latest: Option<NaiveDate>,
+    pub errors: Vec<FieldError>,
+    pub failed: bool,
+    pub latest: Option<NaiveDate>,
     /// While nothing failed: the run's creatives as the engine reads them, days after the cut
     /// left out.
-    input: DayInputBuilder,
-    wanted: Vec<Key>,
+    pub input: DayInputBuilder,
+    pub wanted: Vec<Key>,
 }
 
 /// Checks the creatives `run` (the request's from index `offset` on); `twice` marks, per
 /// request index, a creative already named earlier in the request.
-fn check_run(
+pub(crate) fn check_run(
     run: &[CreativeHistory],
     offset: usize,
     twice: &[bool],
@@ -373,33 +354,15 @@ fn inactive(key: (&str, &str, &str), tenant: &str, as_of: NaiveDate, version: &s
     }
 }
 
-/// Scores creatives with the tenant's champion fatigue model.
-#[utoipa::path(
-    post,
-    path = "/v1/fatigue/score",
-    tag = "fatigue",
-    request_body = ScoreRequest,
-    responses(
-        (status = 200, description = "One score per creative", body = ScoreResponse),
-        Errors
-    ),
-    security(("bearer" = []))
-)]
-pub async fn score(
-    State(st): State<Arc<AppState>>,
-    caller: Caller,
-    ScoreJson(req): ScoreJson,
-) -> Result<Response, ApiError> {
-    caller.require(Role::Read)?;
-    if !st.is_ready() {
-        return Err(ApiError::unavailable("models are loading", 5));
-    }
-    let max = st.cfg.api.max_batch_creatives;
-    enum Source {
-        Body(Box<BodyBatch>),
-        Warehouse(Vec<String>),
-    }
-    let source = match (req.ad_ids, req.creatives) {
+/// Where a request's creatives come from.
+enum Source {
+    Body(Box<BodyBatch>),
+    Warehouse(Vec<String>),
+}
+
+/// The source of a parsed request, checked (at most `max` creatives or ids).
+async fn source_of(req: ScoreRequest, max: usize) -> Result<Source, ApiError> {
+    Ok(match (req.ad_ids, req.creatives) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid(
                 "body",
@@ -432,9 +395,40 @@ pub async fn score(
             ))
         }
         (None, Some(c)) => Source::Body(Box::new(check_creatives(&c, max, req.as_of)?)),
+    })
+}
+
+/// Scores creatives with the tenant's champion fatigue model.
+#[utoipa::path(
+    post,
+    path = "/v1/fatigue/score",
+    tag = "fatigue",
+    request_body = ScoreRequest,
+    responses(
+        (status = 200, description = "One score per creative", body = ScoreResponse),
+        Errors
+    ),
+    security(("bearer" = []))
+)]
+pub async fn score(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    body: ScoreJson,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Read)?;
+    if !st.is_ready() {
+        return Err(ApiError::unavailable("models are loading", 5));
+    }
+    let max = st.cfg.api.max_batch_creatives;
+    let (source, as_of_req) = match body {
+        // Checked while it arrived.
+        ScoreJson::Histories(batch) => (Source::Body(batch), None),
+        ScoreJson::Request(req) => {
+            let as_of = req.as_of;
+            (source_of(req, max).await?, as_of)
+        }
     };
     let tenant = caller.tenant.clone();
-    let as_of_req = req.as_of;
     let champion = fatigue_champion(&st, &tenant).await?;
     let version = champion.version().to_string();
     // Small requests from the body go through the batcher: scored together with whatever
@@ -546,7 +540,7 @@ fn json_body(v: &ScoreResponse) -> Result<Response, ApiError> {
 }
 
 /// Requests with at most this many creatives are batched with others.
-const BATCHED_MAX_CREATIVES: usize = 16;
+pub(crate) const BATCHED_MAX_CREATIVES: usize = 16;
 
 pub(crate) type Key = (String, String, String);
 

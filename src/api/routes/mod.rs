@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod models;
 pub mod ops;
 pub mod reports;
+pub mod score_stream;
 
 /// The problem+json answers common to authenticated routes.
 #[allow(dead_code)]
