@@ -253,22 +253,27 @@ impl FittedModel {
             })
             .collect();
         // P(onset ≤ 14 days) with each listed feature replaced by its mean, chunk by chunk of
-        // risky rows (on all cores when large): one working copy per chunk, each column put
-        // back after its run, so nothing the size of the whole input is copied per feature.
+        // risky rows (on all cores when large), on a copy of the rows that replacement may
+        // make less risky (the others cannot have it as a driver and keep their risk).
         // The onset-day stage keeps P(onset ≤ H), so it is left out here.
         let chunks = in_row_chunks(risky.len(), |part| {
-            let mut xo = x.select(Axis(0), &risky[part]);
+            let rows = &risky[part];
             let mut per_feature = Vec::with_capacity(listed.len());
             for &(j, _, mean) in &listed {
-                let kept = xo.column(j).to_owned();
-                xo.column_mut(j).fill(mean);
-                let p14: Vec<f64> = self
-                    .calibrated_hazards(&xo)?
-                    .rows()
-                    .into_iter()
-                    .map(|r| summarize(r).p14)
-                    .collect();
-                xo.column_mut(j).assign(&kept);
+                let mut p14: Vec<f64> = rows.iter().map(|&i| base[i]).collect();
+                let run: Vec<usize> = match self.may_lower(x, rows, j, mean) {
+                    Some(may) => (0..rows.len()).filter(|&k| may[k]).collect(),
+                    None => (0..rows.len()).collect(),
+                };
+                if !run.is_empty() {
+                    let picked: Vec<usize> = run.iter().map(|&k| rows[k]).collect();
+                    let mut xo = x.select(Axis(0), &picked);
+                    xo.column_mut(j).fill(mean);
+                    let h = self.calibrated_hazards(&xo)?;
+                    for (&k, r) in run.iter().zip(h.rows()) {
+                        p14[k] = summarize(r).p14;
+                    }
+                }
                 per_feature.push(p14);
             }
             Ok(per_feature)
@@ -300,6 +305,45 @@ impl FittedModel {
                 e.into_iter().take(n).map(|e| e.1).collect()
             })
             .collect())
+    }
+
+    /// Per row of `rows` (of `x`): whether replacing feature `j` by `value` may lower its
+    /// P(onset ≤ H). Known only for a model whose risk rises with one linear score (the
+    /// logistic hazard, calibrated with a positive slope or not at all): there, only when the
+    /// replacement lowers the score. None for the other families (any row may).
+    fn may_lower(
+        &self,
+        x: &Array2<f64>,
+        rows: &[usize],
+        j: usize,
+        value: f64,
+    ) -> Option<Vec<bool>> {
+        let ModelBody::Logistic(m) = &self.body else {
+            return None;
+        };
+        if self
+            .meta
+            .calibration
+            .as_ref()
+            .is_some_and(|c| c.a.is_nan() || c.a <= 0.0)
+        {
+            return None;
+        }
+        let beta = *m.beta.get(j)?;
+        let mean = m.scaler.mean.get(j).copied().unwrap_or(0.0);
+        let sd = m.scaler.sd.get(j).copied().unwrap_or(1.0);
+        // As the model standardises.
+        let z = |v: f64| ((v - mean) / sd).clamp(-8.0, 8.0);
+        let to = z(value);
+        // A drop of the score may lower the risk; so may anything not a number.
+        Some(
+            rows.iter()
+                .map(|&i| {
+                    let change = beta * (to - z(x[[i, j]]));
+                    change < 0.0 || change.is_nan()
+                })
+                .collect(),
+        )
     }
 
     /// The files of a registry version.
@@ -388,6 +432,89 @@ mod tests {
             .drivers(&one, &m.hazards(&one).expect("hazards"), 3)
             .expect("drivers");
         assert_eq!(alone[0], d[0]);
+    }
+
+    /// Drivers of a calibrated logistic hazard whose features push the risk both ways equal
+    /// those found by running every replacement (the rows a replacement cannot make less
+    /// risky are not run): each row's listed features replaced one at a time by their mean,
+    /// P(onset ≤ 14 days) from the model's hazards, the drops of at least one point, largest
+    /// first.
+    #[test]
+    fn drivers_skip_only_replacements_that_cannot_lower_the_risk() {
+        let names = ["label_ratio", "frequency_7d", "age_days", "other"];
+        let m = FittedModel {
+            meta: ModelMeta {
+                name: "logistic_hazard".into(),
+                calibration: Some(Platt { a: 0.8, b: -0.3 }),
+                feature_names: names.iter().map(|s| s.to_string()).collect(),
+                means: vec![1.0, 2.0, 20.0, 0.0],
+                horizon: 14,
+                timing: None,
+            },
+            body: ModelBody::Logistic(LogisticHazard {
+                scaler: Standardizer {
+                    mean: vec![1.0, 2.5, 18.0, 0.0],
+                    sd: vec![0.5, 1.0, 10.0, 1.0],
+                },
+                beta: vec![1.2, -0.7, 0.4, 2.0],
+                alpha: (0..14).map(|k| -3.0 + 0.05 * k as f64).collect(),
+            }),
+        };
+        let n = 1500;
+        let x = Array2::from_shape_fn((n, 4), |(i, j)| {
+            let t = ((i * 7919 + j * 104_729) % 1000) as f64 / 1000.0;
+            [0.4 + 3.0 * t, 4.0 * t, 60.0 * t, t - 0.5][j]
+        });
+        let h = m.hazards(&x).expect("hazards");
+        let got = m.drivers(&x, &h, 3).expect("drivers");
+        let p14 = |x: &Array2<f64>| -> Vec<f64> {
+            let h = m.calibrated_hazards(x).expect("hazards");
+            h.rows().into_iter().map(|r| summarize(r).p14).collect()
+        };
+        let base = p14(&x);
+        let mut want: Vec<Vec<(f64, String)>> = vec![Vec::new(); n];
+        for (feat, label) in DRIVER_FEATURES {
+            let Some(j) = names.iter().position(|n| *n == feat) else {
+                continue;
+            };
+            let mean = m.meta.means[j];
+            let mut xo = x.clone();
+            xo.column_mut(j).fill(mean);
+            for (i, p) in p14(&xo).into_iter().enumerate() {
+                let d = base[i] - p;
+                if base[i] >= MIN_DRIVER_EFFECT && d >= MIN_DRIVER_EFFECT {
+                    want[i].push((
+                        d,
+                        format!(
+                            "{label} {:.2} (typical {mean:.2}) +{:.0} pts",
+                            x[[i, j]],
+                            d * 100.0
+                        ),
+                    ));
+                }
+            }
+        }
+        let want: Vec<Vec<String>> = want
+            .into_iter()
+            .map(|mut e| {
+                e.sort_by(|a, b| b.0.total_cmp(&a.0));
+                e.into_iter().take(3).map(|e| e.1).collect()
+            })
+            .collect();
+        assert_eq!(got, want);
+        // Both directions occur, and some replacements were skipped.
+        assert!(
+            got.iter()
+                .any(|d| d.iter().any(|s| s.starts_with("frequency")))
+        );
+        assert!(
+            got.iter()
+                .any(|d| d.iter().any(|s| s.starts_with("cost ratio")))
+        );
+        let may = m
+            .may_lower(&x, &(0..n).collect::<Vec<_>>(), 0, 1.0)
+            .expect("logistic");
+        assert!(may.iter().any(|m| *m) && may.iter().any(|m| !*m));
     }
 
     /// The onset-day stage is saved and loaded with the model: a stage that puts every onset

@@ -318,6 +318,11 @@ impl<T: Copy + Default> Optional<T> {
         self.present.get(r).then(|| self.values[r])
     }
 
+    fn reserve(&mut self, n: usize) {
+        self.values.reserve(n);
+        self.present.reserve(n);
+    }
+
     fn append(&mut self, other: Optional<T>) {
         self.values.extend(other.values);
         let present: Bitmap = other.present.into();
@@ -363,6 +368,23 @@ impl DayInputBuilder {
             self.creatives.push(id);
             self.ends.push(self.day.len());
         }
+    }
+
+    /// Rows pushed so far.
+    pub fn rows(&self) -> usize {
+        self.day.len()
+    }
+
+    /// Room for `creatives` more creatives with `rows` more rows in all.
+    pub fn reserve(&mut self, creatives: usize, rows: usize) {
+        self.creatives.reserve(creatives);
+        self.ends.reserve(creatives);
+        self.day.reserve(rows);
+        self.impressions.reserve(rows);
+        self.clicks.reserve(rows);
+        self.reach.reserve(rows);
+        self.spend.reserve(rows);
+        self.conversions.reserve(rows);
     }
 
     /// Appends the creatives of `other` (built apart, e.g. on another core), in its order.

@@ -188,8 +188,13 @@ pub(crate) fn check_creatives(
 /// [`MAX_FIELD_ERRORS`]) and, while nothing failed, their input and creatives. None without
 /// runs.
 pub(crate) fn join_runs(runs: Vec<CheckedRun>) -> Option<CheckedRun> {
+    let creatives = runs.iter().map(|r| r.wanted.len()).sum::<usize>();
+    let rows = runs.iter().map(|r| r.input.rows()).sum::<usize>();
     let mut runs = runs.into_iter();
     let mut all = runs.next()?;
+    // Room for every run at once (growing as they come would copy the first ones again).
+    all.input.reserve(creatives, rows);
+    all.wanted.reserve(creatives);
     for r in runs {
         all.failed |= r.failed;
         all.latest = all.latest.max(r.latest);
@@ -448,8 +453,11 @@ pub async fn score(
         }
         let (st, tenant, champion) = (st.clone(), tenant.clone(), champion.clone());
         return blocking(move || {
-            let scored = run_score(&tenant, &input, as_of, &champion, &st.fatigue_spec)?;
-            json_body(&finish(scored, &wanted, &tenant, as_of, &version))
+            let answer = run_score(&tenant, &input, as_of, &champion, &st.fatigue_spec)
+                .and_then(|scored| json_body(finish(scored, &wanted, &tenant, as_of, &version)));
+            // Freed apart: the caller need not wait for it.
+            rayon::spawn(move || drop((input, wanted)));
+            answer
         })
         .await;
     }
@@ -485,7 +493,7 @@ pub async fn score(
                     "none of these ads has rows in the warehouse",
                 ));
             };
-            return json_body(&finish(Vec::new(), &wanted, &tenant, as_of, &version));
+            return json_body(finish(Vec::new(), &wanted, &tenant, as_of, &version));
         };
         // The latest day is served from the tenant's snapshot; another day is computed for
         // this request from the tenant's rows up to it.
@@ -498,7 +506,7 @@ pub async fn score(
             match found.snapshot {
                 Some(s) => Arc::new(s),
                 // No row of the tenant up to that day: every wanted creative is inactive.
-                None => return json_body(&finish(Vec::new(), &wanted, &tenant, as_of, &version)),
+                None => return json_body(finish(Vec::new(), &wanted, &tenant, as_of, &version)),
             }
         };
         let mut picked = Vec::new();
@@ -518,17 +526,60 @@ pub async fn score(
             .map_err(crate::api::batcher::score_err)?
             .pop()
             .unwrap_or_default();
-        json_body(&finish(scored, &wanted, &tenant, as_of, &version))
+        json_body(finish(scored, &wanted, &tenant, as_of, &version))
     })
     .await
 }
 
 /// A JSON answer serialised where it is built (on a blocking thread for batches: 10,000 scores
-/// are ~6 MB and ~10 ms to write, which would otherwise hold an async worker).
-fn json_body(v: &ScoreResponse) -> Result<Response, ApiError> {
+/// are ~6 MB and ~10 ms to write, which would otherwise hold an async worker). Many scores are
+/// written in pieces on all cores and joined: the same bytes as writing the answer in one go.
+fn json_body(mut v: ScoreResponse) -> Result<Response, ApiError> {
+    use rayon::prelude::*;
+    /// Scores written per piece.
+    const PIECE: usize = 1024;
     // About 600 bytes per score with its survival curve and drivers.
-    let mut buf = Vec::with_capacity(256 + 640 * v.scores.len());
-    serde_json::to_writer(&mut buf, v).map_err(ApiError::internal)?;
+    const PER_SCORE: usize = 640;
+    let scores = std::mem::take(&mut v.scores);
+    let write = |rows: &[ScoreRow]| -> Result<Vec<u8>, ApiError> {
+        let mut b = Vec::with_capacity(PER_SCORE * rows.len());
+        for (i, r) in rows.iter().enumerate() {
+            if i > 0 {
+                b.push(b',');
+            }
+            serde_json::to_writer(&mut b, r).map_err(ApiError::internal)?;
+        }
+        Ok(b)
+    };
+    let pieces: Vec<Vec<u8>> = if scores.len() > PIECE {
+        scores
+            .par_chunks(PIECE)
+            .map(write)
+            .collect::<Result<_, _>>()?
+    } else {
+        vec![write(&scores)?]
+    };
+    // The answer without its scores, which are put into its empty list (the first
+    // `"scores":[]`: inside a string its quotes would be escaped).
+    let head = serde_json::to_vec(&v).map_err(ApiError::internal)?;
+    const EMPTY: &[u8] = b"\"scores\":[]";
+    let at = head
+        .windows(EMPTY.len())
+        .position(|w| w == EMPTY)
+        .map(|p| p + EMPTY.len() - 1)
+        .ok_or_else(|| ApiError::internal("the answer has no scores list"))?;
+    let len = head.len() + pieces.iter().map(|p| p.len() + 1).sum::<usize>();
+    let mut buf = Vec::with_capacity(len);
+    buf.extend_from_slice(&head[..at]);
+    for (i, p) in pieces.iter().filter(|p| !p.is_empty()).enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(p);
+    }
+    buf.extend_from_slice(&head[at..]);
+    // Freeing 10,000 scores takes a few milliseconds the caller need not wait for.
+    rayon::spawn(move || drop(scores));
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -593,23 +644,70 @@ fn finish(
 ) -> ScoreResponse {
     let mut scores = scored;
     let mut unknown_ad_ids = Vec::new();
-    let scored_keys: HashSet<(String, String, String)> = scores
-        .iter()
-        .map(|s| (s.platform.clone(), s.account_id.clone(), s.ad_id.clone()))
-        .collect();
-    let mut extra = Vec::new();
-    for k in wanted {
-        if k.0.is_empty() {
-            unknown_ad_ids.push(k.2.clone());
-        } else if !scored_keys.contains(k) {
-            extra.push(inactive((&k.0, &k.1, &k.2), tenant, as_of, version));
+    // The scored creatives are among the wanted ones, one row each: as many rows as wanted
+    // (known) creatives means every one was scored.
+    let all_known = wanted.iter().all(|k| !k.0.is_empty());
+    if !(all_known && scores.len() == wanted.len()) {
+        let scored_keys: HashSet<(&str, &str, &str)> = scores
+            .iter()
+            .map(|s| (s.platform.as_str(), s.account_id.as_str(), s.ad_id.as_str()))
+            .collect();
+        let mut extra = Vec::new();
+        for k in wanted {
+            if k.0.is_empty() {
+                unknown_ad_ids.push(k.2.clone());
+            } else if !scored_keys.contains(&(k.0.as_str(), k.1.as_str(), k.2.as_str())) {
+                extra.push(inactive((&k.0, &k.1, &k.2), tenant, as_of, version));
+            }
         }
+        scores.extend(extra);
     }
-    scores.extend(extra);
     ScoreResponse {
         model_version: version.to_string(),
         as_of,
         scores,
         unknown_ad_ids,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    /// An answer written in pieces is byte for byte the answer written by serde_json in one
+    /// go: scores in order, with quotes and `"scores":[]` inside strings, unknown ids after.
+    #[test]
+    fn answers_written_in_pieces_equal_one_write() {
+        let as_of = NaiveDate::from_ymd_opt(2026, 3, 5).unwrap();
+        for (n, unknown) in [(0, vec![]), (3, vec!["x\"".to_string()]), (2500, vec![])] {
+            let scores: Vec<ScoreRow> = (0..n)
+                .map(|i| {
+                    let mut r = inactive(("meta", "a", &format!("ad{i}")), "t", as_of, "v1");
+                    r.drivers = format!("\"scores\":[] {i}");
+                    r.p_onset_7d = (i % 2 == 0).then_some(i as f64 / 7.0);
+                    r.survival = (i % 3 == 0).then(|| vec![0.9, 0.5]);
+                    r
+                })
+                .collect();
+            let v = ScoreResponse {
+                model_version: "\"scores\":[]".into(),
+                as_of,
+                scores,
+                unknown_ad_ids: unknown,
+            };
+            let want = serde_json::to_vec(&v).unwrap();
+            let body = json_body(v).unwrap().into_body();
+            let got = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+                .block_on(body.collect())
+                .unwrap()
+                .to_bytes();
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&want)
+            );
+        }
     }
 }
