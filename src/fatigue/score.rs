@@ -168,30 +168,42 @@ pub fn score_prepared(
     }
     let hz = model.hazards(&x)?;
     let drivers = model.drivers(&x, &hz, cfg.scoring.drivers)?;
-    let mut by_row = std::collections::HashMap::new();
-    for (i, key) in model_rows.iter().enumerate() {
-        by_row.insert(
-            *key,
-            (
-                summarize(hz.row(i)),
-                drivers.get(i).cloned().unwrap_or_default(),
-                survival(hz.row(i))
-                    .iter()
-                    .skip(1)
-                    .copied()
-                    .collect::<Vec<f64>>(),
-            ),
-        );
+    // Per frame and row: its model row, if it was scored.
+    let mut model_row: Vec<Vec<Option<usize>>> =
+        frames.iter().map(|p| vec![None; p.day.len()]).collect();
+    for (i, (f, r)) in model_rows.iter().enumerate() {
+        model_row[*f][*r] = Some(i);
     }
+    // Each creative's score on its own (on all cores for many).
+    let row_of = |f: usize, p: &Prepared, &(c, r): &(usize, usize)| {
+        let scored = model_row[f][r].map(|i| Scored {
+            summary: summarize(hz.row(i)),
+            drivers: drivers.get(i).map_or(&[][..], Vec::as_slice),
+            survival: survival(hz.row(i)).iter().skip(1).copied().collect(),
+        });
+        score_row(p, c, r, scored, as_of, version, cfg)
+    };
     let mut all = Vec::with_capacity(frames.len());
     for (f, (p, picked)) in frames.iter().zip(picked_per).enumerate() {
-        let mut out = Vec::with_capacity(picked.len());
-        for (c, r) in picked {
-            out.push(score_row(p, c, r, by_row.get(&(f, r)), as_of, version, cfg));
-        }
-        all.push(out);
+        all.push(if picked.len() >= PARALLEL_MIN_ROWS {
+            use rayon::prelude::*;
+            picked.par_iter().map(|cr| row_of(f, p, cr)).collect()
+        } else {
+            picked.iter().map(|cr| row_of(f, p, cr)).collect()
+        });
     }
     Ok(all)
+}
+
+/// Creatives of one frame from which their scores are built on all cores.
+const PARALLEL_MIN_ROWS: usize = 1024;
+
+/// What the model gave one at-risk row.
+struct Scored<'a> {
+    summary: Summary,
+    drivers: &'a [String],
+    /// S(1..=H).
+    survival: Vec<f64>,
 }
 
 /// The score of creative `c` at its row `r`, from the model's output for that row if it was
@@ -200,15 +212,18 @@ fn score_row(
     p: &Prepared,
     c: usize,
     r: usize,
-    scored: Option<&(Summary, Vec<String>, Vec<f64>)>,
+    scored: Option<Scored>,
     as_of: NaiveDate,
     version: &str,
     cfg: &JobConfig,
 ) -> ScoreRow {
     let key = &p.creatives[c].key;
     let status = p.status[r];
-    let curve = scored.map(|(_, _, s)| s.clone());
-    let (p7, p14, p714, exp, drv, action) = match (status, scored) {
+    let (summary, curve) = match scored {
+        Some(s) => (Some((s.summary, s.drivers)), Some(s.survival)),
+        None => (None, None),
+    };
+    let (p7, p14, p714, exp, drv, action) = match (status, summary) {
         (DayStatus::Fatigued, _) => (
             Some(1.0),
             Some(1.0),
@@ -224,7 +239,7 @@ fn score_row(
             },
             "refresh_now",
         ),
-        (s, Some((sm, d, _))) if s.at_risk() => {
+        (s, Some((sm, d))) if s.at_risk() => {
             let action = if sm.p7 >= cfg.scoring.refresh_now_p7 {
                 "refresh_now"
             } else if sm.p14 >= cfg.scoring.prepare_refresh_p14 {
