@@ -22,3 +22,9 @@ pub mod schema;
 pub mod simulate;
 pub mod state;
 pub mod warehouse;
+
+/// Frees `v` on the compute pool: a large nested collection (thousands of vectors and
+/// strings) takes milliseconds to free, which whoever waits for the answer need not wait for.
+pub fn free_apart<T: Send + 'static>(v: T) {
+    rayon::spawn(move || drop(v));
+}

@@ -696,7 +696,7 @@ fn label_account(
         (features.labels != *labels).then(|| AccountSums::new(&acct, features.labels.rolling_days));
     let back = labels.onset_consecutive_days as i32 - 1;
     let start = account.creatives.start;
-    per_creative(account, parallel, |c| {
+    let out = per_creative(account, parallel, |c| {
         let d = &dense[c - start];
         let lab = label(d, &acct, &sums, labels);
         let flab = feature_sums
@@ -752,7 +752,12 @@ fn label_account(
                 first_limited,
             },
         )
-    })
+    });
+    // A large account's series are freed while the features are computed.
+    if parallel {
+        crate::free_apart(dense);
+    }
+    out
 }
 
 /// The 7-day rates of an account's delivering creative-days, for its same-day medians.
@@ -996,6 +1001,9 @@ pub fn compute(
             out.status.push(STATUS_NAMES[lab.status[i] as usize]);
             out.ratio.push(capped_ratio(Some(lab.used[i])));
         }
+    }
+    if parallel {
+        crate::free_apart(labs);
     }
     out
 }

@@ -491,7 +491,7 @@ pub async fn score(
             let answer = run_score(&tenant, &input, as_of, &champion, &st.fatigue_spec)
                 .and_then(|scored| json_body(finish(scored, &wanted, &tenant, as_of, &version)));
             // Freed apart: the caller need not wait for it.
-            rayon::spawn(move || drop((input, wanted)));
+            crate::free_apart((input, wanted));
             answer
         })
         .await;
@@ -614,7 +614,7 @@ fn json_body(mut v: ScoreResponse) -> Result<Response, ApiError> {
     }
     buf.extend_from_slice(&head[at..]);
     // Freeing 10,000 scores takes a few milliseconds the caller need not wait for.
-    rayon::spawn(move || drop(scores));
+    crate::free_apart(scores);
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -662,11 +662,15 @@ fn run_score(
     let Model::Fatigue(model) = &champion.model else {
         return Err(ApiError::internal("fatigue slot holds another kind"));
     };
-    let p = crate::fatigue::prepare_input(tenant, input, &spec.base, Keep::Last)
-        .map_err(crate::api::batcher::score_err)?;
-    crate::fatigue::score_prepared(&[p], as_of, model, champion.version(), spec)
+    let p = [
+        crate::fatigue::prepare_input(tenant, input, &spec.base, Keep::Last)
+            .map_err(crate::api::batcher::score_err)?,
+    ];
+    let scored = crate::fatigue::score_prepared(&p, as_of, model, champion.version(), spec)
         .map(|mut v| v.pop().unwrap_or_default())
-        .map_err(crate::api::batcher::score_err)
+        .map_err(crate::api::batcher::score_err);
+    crate::free_apart(p);
+    scored
 }
 
 /// One score per wanted creative: the model's, or `inactive`; unknown ids listed apart.
