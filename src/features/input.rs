@@ -355,16 +355,27 @@ impl DayInputBuilder {
     /// [`DayInput::from_rows`]). A creative without days is left out. The caller gives each
     /// creative once: the same key pushed twice is two creatives to the engine.
     pub fn push(&mut self, id: CreativeId, days: impl IntoIterator<Item = DayValues>) {
-        let start = self.day.len();
         for d in days {
-            self.day.push(d.day);
-            self.impressions.push(d.impressions);
-            self.clicks.push(d.clicks);
-            self.reach.push(d.reach);
-            self.spend.push(d.spend);
-            self.conversions.push(d.conversions);
+            self.push_day(d);
         }
-        if self.day.len() > start {
+        self.end_creative(id);
+    }
+
+    /// One day of the creative being pushed (its id comes after its days, in
+    /// [`DayInputBuilder::end_creative`]).
+    pub fn push_day(&mut self, d: DayValues) {
+        self.day.push(d.day);
+        self.impressions.push(d.impressions);
+        self.clicks.push(d.clicks);
+        self.reach.push(d.reach);
+        self.spend.push(d.spend);
+        self.conversions.push(d.conversions);
+    }
+
+    /// Ends the creative whose days were pushed since the last one ended; one without days
+    /// is left out.
+    pub fn end_creative(&mut self, id: CreativeId) {
+        if self.day.len() > self.ends.last().copied().unwrap_or(0) {
             self.creatives.push(id);
             self.ends.push(self.day.len());
         }

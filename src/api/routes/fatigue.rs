@@ -257,7 +257,7 @@ pub(crate) struct CheckedRun {
 
 /// Checks the creatives `run` (the request's from index `offset` on); `twice` marks, per
 /// request index, a creative already named earlier in the request.
-pub(crate) fn check_run(
+fn check_run(
     run: &[CreativeHistory],
     offset: usize,
     twice: &[bool],

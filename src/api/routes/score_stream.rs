@@ -18,13 +18,16 @@ use bytes::BytesMut;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
+use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
+
 use super::fatigue::{
-    BATCHED_MAX_CREATIVES, BodyBatch, CheckedRun, CreativeHistory, Key, ScoreJson, check_run,
-    join_runs,
+    BATCHED_MAX_CREATIVES, BodyBatch, CheckedRun, HistoryDay, Key, ScoreJson, join_runs,
 };
 use crate::api::error::ApiError;
 use crate::api::extract::{body_error, parse_json};
 use crate::api::{AppState, blocking};
+use crate::features::input::{CreativeId, DayInputBuilder, DayValues};
+use crate::platforms::Platform;
 use crate::schema::date_to_days;
 
 /// Creatives per group handed out for parsing and checking.
@@ -42,25 +45,212 @@ static SPECIAL: [bool; 256] = {
     t
 };
 
-/// Whole creatives cut out of a body: the bytes that hold them, each one's range in those
-/// bytes, and the request index of the first.
+/// Bit k set when byte k of `bytes` (up to sixteen) is `"`, `\\`, a bracket or `:`.
+fn marks(bytes: &[u8]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    if bytes.len() >= 16 {
+        return marks_sse2(bytes);
+    }
+    marks_scalar(bytes)
+}
+
+fn marks_scalar(bytes: &[u8]) -> u32 {
+    bytes
+        .iter()
+        .take(16)
+        .enumerate()
+        .filter(|(_, b)| SPECIAL[**b as usize] || **b == b'\\')
+        .fold(0, |m, (k, _)| m | 1 << k)
+}
+
+/// [`marks_scalar`] of the first sixteen bytes with SSE2 (part of every x86-64).
+#[cfg(target_arch = "x86_64")]
+fn marks_sse2(bytes: &[u8]) -> u32 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    assert!(bytes.len() >= 16);
+    // SAFETY: SSE2 is part of the x86-64 baseline, and the assert keeps the unaligned
+    // 16-byte load inside `bytes`.
+    unsafe {
+        let v = _mm_loadu_si128(bytes.as_ptr().cast::<__m128i>());
+        let is = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
+        // `[` and `{`, `]` and `}` differ only in bit 5.
+        let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
+        let open = _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'{' as i8));
+        let close = _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'}' as i8));
+        let m = _mm_or_si128(
+            _mm_or_si128(open, close),
+            _mm_or_si128(_mm_or_si128(is(b'"'), is(b'\\')), is(b':')),
+        );
+        _mm_movemask_epi8(m) as u32 & 0xFFFF
+    }
+}
+
+/// Whole creatives cut out of a body: the bytes that hold them and each one's range in those
+/// bytes.
 pub(crate) struct Group {
     bytes: Bytes,
     ranges: Vec<Range<usize>>,
-    first: usize,
 }
 
 impl Group {
-    /// Parses and checks the group's creatives: none when one of them is not valid (the
-    /// whole body is then parsed and checked again for the answer's errors).
+    /// Reads and checks the group's creatives straight into the engine's input: none when
+    /// one of them is not valid as is (the whole body is then parsed and checked again for
+    /// the answer's errors).
     fn check(&self) -> Option<CheckedRun> {
-        let list: Vec<CreativeHistory> = self
-            .ranges
-            .iter()
-            .map(|r| serde_json::from_slice(&self.bytes[r.clone()]).ok())
-            .collect::<Option<_>>()?;
-        let run = check_run(&list, self.first, &[], None);
-        (!run.failed).then_some(run)
+        let mut g = GroupInput {
+            input: DayInputBuilder::with_capacity(self.ranges.len(), self.bytes.len() / 64),
+            wanted: Vec::with_capacity(self.ranges.len()),
+            latest: None,
+            dates: Vec::new(),
+        };
+        for r in &self.ranges {
+            let mut de = serde_json::Deserializer::from_slice(&self.bytes[r.clone()]);
+            CreativeSeed(&mut g).deserialize(&mut de).ok()?;
+            de.end().ok()?;
+        }
+        Some(CheckedRun {
+            errors: Vec::new(),
+            failed: false,
+            latest: g.latest,
+            input: g.input,
+            wanted: g.wanted,
+        })
+    }
+}
+
+/// A group's creatives as they are read: the engine's input, their keys and the latest day.
+/// No creative or history is kept as a struct on the way.
+struct GroupInput {
+    input: DayInputBuilder,
+    wanted: Vec<Key>,
+    latest: Option<NaiveDate>,
+    /// The dates of the creative being read (a repeated one fails it).
+    dates: Vec<NaiveDate>,
+}
+
+/// Reads one creative into a [`GroupInput`]: the fields of
+/// [`super::fatigue::CreativeHistory`] in any order, nothing else, each day a [`HistoryDay`],
+/// with the checks of [`super::fatigue::check_run`]. It fails on
+/// anything the usual parse and check would not take as is (that body is then parsed and
+/// checked the usual way, for its errors).
+struct CreativeSeed<'g>(&'g mut GroupInput);
+
+/// The keys of a creative.
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum CreativeField {
+    Platform,
+    AccountId,
+    AdId,
+    History,
+}
+
+impl<'de> DeserializeSeed<'de> for CreativeSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        const FIELDS: &[&str] = &["platform", "account_id", "ad_id", "history"];
+        d.deserialize_struct("CreativeHistory", FIELDS, self)
+    }
+}
+
+impl<'de> Visitor<'de> for CreativeSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a creative with its history")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let g = self.0;
+        let refused = || A::Error::custom("left to the usual parse and check");
+        let (mut platform, mut account, mut ad, mut history) = (None, None, None, false);
+        g.dates.clear();
+        while let Some(key) = map.next_key::<CreativeField>()? {
+            match key {
+                CreativeField::Platform if platform.is_none() => {
+                    platform = Some(map.next_value::<String>()?);
+                }
+                CreativeField::AccountId if account.is_none() => {
+                    account = Some(map.next_value::<String>()?);
+                }
+                CreativeField::AdId if ad.is_none() => ad = Some(map.next_value::<String>()?),
+                CreativeField::History if !history => {
+                    map.next_value_seed(HistorySeed(&mut *g))?;
+                    history = true;
+                }
+                _ => return Err(refused()),
+            }
+        }
+        let (Some(platform), Some(account), Some(ad), true) = (platform, account, ad, history)
+        else {
+            return Err(refused());
+        };
+        let platform = Platform::from_name(&platform).map_err(|_| refused())?;
+        if account.trim().is_empty() || ad.trim().is_empty() || g.dates.is_empty() {
+            return Err(refused());
+        }
+        if !g.dates.is_sorted() {
+            g.dates.sort_unstable();
+        }
+        if g.dates.windows(2).any(|w| w[0] == w[1]) {
+            return Err(refused());
+        }
+        g.input.end_creative(CreativeId {
+            platform,
+            account_id: account.clone(),
+            ad_id: ad.clone(),
+        });
+        g.wanted.push((platform.as_str().to_string(), account, ad));
+        Ok(())
+    }
+}
+
+/// Reads a creative's history, day by day, into the group's input.
+struct HistorySeed<'g>(&'g mut GroupInput);
+
+impl<'de> DeserializeSeed<'de> for HistorySeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for HistorySeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of days")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let g = self.0;
+        let bad = |v: Option<f64>| v.is_some_and(|v| !v.is_finite() || v < 0.0);
+        while let Some(d) = seq.next_element::<HistoryDay>()? {
+            if d.impressions < 0
+                || d.clicks < 0
+                || bad(Some(d.spend))
+                || d.reach.is_some_and(|r| r < 0)
+                || bad(d.conversions)
+                || bad(d.conversion_value)
+            {
+                return Err(A::Error::custom("left to the usual parse and check"));
+            }
+            g.latest = g.latest.max(Some(d.date));
+            g.dates.push(d.date);
+            g.input.push_day(DayValues {
+                day: date_to_days(d.date),
+                impressions: d.impressions,
+                clicks: d.clicks,
+                reach: d.reach,
+                spend: Some(d.spend),
+                conversions: d.conversions,
+            });
+        }
+        Ok(())
     }
 }
 
@@ -134,75 +324,103 @@ impl Splitter {
         }
     }
 
-    /// Scans `buf` until its end or until a group of creatives is complete.
+    /// Scans `buf` until its end or until a group of creatives is complete. Only the marked
+    /// bytes (quotes, backslashes, brackets, colons: about one in four) are visited, found
+    /// sixteen at a time; the state lives in locals meanwhile.
     fn scan(&mut self) {
+        if self.broken {
+            return;
+        }
         let buf = &self.buf[..];
         let n = buf.len();
         let mut i = self.at;
-        while i < n && !self.broken && self.pieces.len() < GROUP {
-            if self.in_str {
-                while i < n && buf[i] != b'"' && buf[i] != b'\\' {
-                    i += 1;
+        let mut depth = self.depth;
+        let mut in_str = self.in_str;
+        let mut open = self.open;
+        let mut copied = self.copied;
+        let room = GROUP.saturating_sub(self.pieces.len());
+        let mut found = 0;
+        // The marked bytes of buf[base..base + 16] not yet visited, as bits.
+        let mut base = i;
+        let mut mask = if i < n { marks(&buf[i..]) } else { 0 };
+        'bytes: loop {
+            while mask == 0 {
+                base += 16;
+                if base >= n {
+                    break 'bytes;
                 }
-                if i >= n {
-                    break;
-                }
-                if buf[i] == b'\\' {
-                    i += 2;
-                    continue;
-                }
-                self.in_str = false;
-                if self.depth == 1 {
-                    self.last_str_creatives = &buf[self.str_start..i] == b"creatives";
-                }
-                i += 1;
+                mask = marks(&buf[base..]);
+            }
+            let j = base + mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            if j < i {
+                // The byte after a backslash.
                 continue;
             }
-            while i < n && !SPECIAL[buf[i] as usize] {
-                i += 1;
-            }
-            if i >= n {
-                break;
-            }
-            match buf[i] {
-                b'"' => {
-                    self.in_str = true;
-                    self.str_start = i + 1;
+            let b = buf[j];
+            i = j + 1;
+            if in_str {
+                match b {
+                    b'\\' => i = j + 2,
+                    b'"' => {
+                        in_str = false;
+                        if depth == 1 {
+                            self.last_str_creatives = &buf[self.str_start..j] == b"creatives";
+                        }
+                    }
+                    _ => {}
                 }
-                b':' if self.depth == 1 => self.key_creatives = self.last_str_creatives,
-                b'[' if self.depth == 1 && self.key_creatives => {
+                continue;
+            }
+            match b {
+                b'"' => {
+                    in_str = true;
+                    self.str_start = i;
+                }
+                b':' if depth == 1 => self.key_creatives = self.last_str_creatives,
+                b'[' if depth == 1 && self.key_creatives => {
                     self.in_list = true;
                     self.lists += 1;
-                    self.depth += 1;
+                    depth += 1;
                 }
-                b'{' if self.depth == 2 && self.in_list => {
-                    self.skeleton.extend_from_slice(&buf[self.copied..i]);
+                b'{' if depth == 2 && self.in_list => {
+                    self.skeleton.extend_from_slice(&buf[copied..j]);
                     self.skeleton.push(b'0');
-                    self.copied = i;
-                    self.open = Some(i);
-                    self.depth += 1;
+                    copied = j;
+                    open = Some(j);
+                    depth += 1;
                 }
-                b'{' | b'[' => self.depth += 1,
+                b'{' | b'[' => depth += 1,
                 b'}' | b']' => {
-                    if self.depth == 0 {
+                    if depth == 0 {
                         self.broken = true;
                         break;
                     }
-                    self.depth -= 1;
-                    if self.depth == 2 && self.in_list {
-                        if let Some(start) = self.open.take() {
-                            self.pieces.push(start..i + 1);
-                            self.copied = i + 1;
+                    depth -= 1;
+                    if depth == 2 && self.in_list {
+                        if let Some(start) = open.take() {
+                            self.pieces.push(start..i);
+                            copied = i;
+                            found += 1;
+                            if found == room {
+                                break;
+                            }
                         }
-                    } else if self.depth == 1 && self.in_list {
+                    } else if depth == 1 && self.in_list {
                         self.in_list = false;
                     }
                 }
+                // A backslash outside a string (invalid JSON: the parse will say so).
                 _ => {}
             }
-            i += 1;
         }
-        self.at = i;
+        // All of buf seen (one past it after a trailing backslash), or stopped at a group's
+        // end or a stray bracket.
+        self.at = if mask == 0 && base >= n { i.max(n) } else { i };
+        self.depth = depth;
+        self.in_str = in_str;
+        self.open = open;
+        self.copied = copied;
     }
 
     /// Hands out the complete creatives in `buf` (and the bytes before them).
@@ -215,14 +433,9 @@ impl Splitter {
             *o -= end;
         }
         let ranges: Vec<Range<usize>> = self.pieces.drain(..).collect();
-        let first = self.handed;
         self.handed += ranges.len();
         self.parts.push(bytes.clone());
-        Group {
-            bytes,
-            ranges,
-            first,
-        }
+        Group { bytes, ranges }
     }
 
     /// The body has ended: its last group, if creatives remain, and what is left to decide.
@@ -472,6 +685,26 @@ mod tests {
         (0..n).map(creative).collect()
     }
 
+    /// The marks found sixteen bytes at a time are those found byte by byte, for every byte
+    /// value at every position.
+    #[test]
+    fn marks_of_a_block_are_those_of_its_bytes() {
+        for v in 0..=255u8 {
+            for k in 0..16 {
+                let mut block = [b'a'; 16];
+                block[k] = v;
+                let want = if SPECIAL[v as usize] || v == b'\\' {
+                    1 << k
+                } else {
+                    0
+                };
+                assert_eq!(marks(&block), want, "byte {v} at {k}");
+                assert_eq!(marks_scalar(&block), want, "byte {v} at {k}");
+            }
+        }
+        assert_eq!(marks(b"{\"a\\\":[1]}"), 0b11_0111_1011);
+    }
+
     #[test]
     fn valid_bodies_split_as_they_arrive_equal_the_usual_check() {
         let c = list(1100).join(",\n ");
@@ -489,6 +722,17 @@ mod tests {
         );
         check(
             &format!(r#"{{"ad_ids": null, "creatives": [{c}]}}"#),
+            10_000,
+            true,
+        );
+        // Platform aliases, optional fields given or left out.
+        let mut v = list(700);
+        v[5] = v[5].replacen("\"tiktok\"", "\"TikTok Ads\"", 1);
+        v[6] = v[6].replacen("\"meta\"", "\"facebook\"", 1);
+        v[8] = v[8].replacen("\"conversions\": null", "\"conversion_value\": 2.5", 1);
+        v[9] = v[9].replacen("\"reach\": null,", "", 1);
+        check(
+            &format!(r#"{{"creatives": [{}]}}"#, v.join(",")),
             10_000,
             true,
         );
@@ -578,6 +822,44 @@ mod tests {
         );
         check(&body(&c), 599, false);
         check(&body(&c[..BATCHED_MAX_CREATIVES]), 10_000, false);
+        // What the check refuses: each kind, so no creative the usual check refuses is read
+        // straight into the input.
+        check(&with(301, "\"tiktok\"", "\"myspace\""), 10_000, false);
+        check(&with(304, "\"x304\"", "\"  \""), 10_000, false);
+        check(
+            &with(307, "\"account_id\":\"a\"", "\"account_id\":\"\""),
+            10_000,
+            false,
+        );
+        check(&with(316, "2026-03-06", "2026-03-05"), 10_000, false);
+        check(&with(302, "2026-03-03", "2026-03-09"), 10_000, false);
+        check(&with(100, "\"clicks\": 3", "\"clicks\": -3"), 10_000, false);
+        check(
+            &with(100, "\"impressions\": 190", "\"impressions\": -1"),
+            10_000,
+            false,
+        );
+        check(&with(102, "\"reach\": 40", "\"reach\": -40"), 10_000, false);
+        let value = "\"conversions\": null, \"conversion_value\": -1";
+        check(&with(103, "\"conversions\": null", value), 10_000, false);
+        check(
+            &with(103, "\"conversions\": null", "\"conversions\": -2"),
+            10_000,
+            false,
+        );
+        let mut empty = c.clone();
+        empty[200] = r#"{"platform":"meta","account_id":"a","ad_id":"e","history":[]}"#.into();
+        check(&body(&empty), 10_000, false);
+        // And what the parse refuses: a key twice, an unknown or missing one, a bad date.
+        let twice = "\"account_id\":\"a\", \"platform\": \"meta\"";
+        check(&with(307, "\"account_id\":\"a\"", twice), 10_000, false);
+        check(
+            &with(310, "\"history\":[", "\"histories\":["),
+            10_000,
+            false,
+        );
+        check(&with(313, "\"ad_id\":\"x313\",", ""), 10_000, false);
+        check(&with(106, "2026-03-0", "2026-02-3"), 10_000, false);
         check(r#"{"ad_ids": ["a", "b"]}"#, 10_000, false);
         check(r#"{"creatives": null}"#, 10_000, false);
         check("", 10_000, false);
