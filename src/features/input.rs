@@ -318,16 +318,28 @@ impl<T: Copy + Default> Optional<T> {
         self.present.get(r).then(|| self.values[r])
     }
 
-    fn reserve(&mut self, n: usize) {
-        self.values.reserve(n);
-        self.present.reserve(n);
-    }
-
-    fn append(&mut self, other: Optional<T>) {
-        self.values.extend(other.values);
-        let present: Bitmap = other.present.into();
-        self.present.extend_from_bitmap(&present);
-        self.absent += other.absent;
+    /// The parts joined in order (the values copied on all cores).
+    fn concat(parts: Vec<Optional<T>>) -> Optional<T>
+    where
+        T: Send + Sync,
+    {
+        let values = concat_par(&parts.iter().map(|p| &p.values[..]).collect::<Vec<_>>());
+        let absent = parts.iter().map(|p| p.absent).sum();
+        // All present or all absent (the usual cases) without walking the bits.
+        let mut present = polars_arrow::bitmap::MutableBitmap::with_capacity(values.len());
+        if absent == 0 || absent == values.len() {
+            present.extend_constant(values.len(), absent == 0);
+        } else {
+            for p in parts {
+                let bits: Bitmap = p.present.into();
+                present.extend_from_bitmap(&bits);
+            }
+        }
+        Optional {
+            values,
+            present,
+            absent,
+        }
     }
 
     /// The values and, when any is absent, the validity.
@@ -335,6 +347,29 @@ impl<T: Copy + Default> Optional<T> {
         let validity = (self.absent > 0).then(|| self.present.into());
         (self.values, validity)
     }
+}
+
+/// The pieces joined in order into one vector, each copied on its own core.
+fn concat_par<T: Copy + Send + Sync>(pieces: &[&[T]]) -> Vec<T> {
+    use rayon::prelude::*;
+    let total = pieces.iter().map(|p| p.len()).sum();
+    let mut out: Vec<T> = Vec::with_capacity(total);
+    let mut rest = &mut out.spare_capacity_mut()[..total];
+    let mut slots = Vec::with_capacity(pieces.len());
+    for p in pieces {
+        let (mine, tail) = rest.split_at_mut(p.len());
+        slots.push(mine);
+        rest = tail;
+    }
+    slots.into_par_iter().zip(pieces).for_each(|(slot, piece)| {
+        for (d, s) in slot.iter_mut().zip(piece.iter()) {
+            d.write(*s);
+        }
+    });
+    // SAFETY: the slots cover out[..total] exactly (the pieces' lengths sum to `total`), and
+    // every one of them was written above.
+    unsafe { out.set_len(total) };
+    out
 }
 
 impl DayInputBuilder {
@@ -381,34 +416,36 @@ impl DayInputBuilder {
         }
     }
 
-    /// Rows pushed so far.
-    pub fn rows(&self) -> usize {
-        self.day.len()
-    }
-
-    /// Room for `creatives` more creatives with `rows` more rows in all.
-    pub fn reserve(&mut self, creatives: usize, rows: usize) {
-        self.creatives.reserve(creatives);
-        self.ends.reserve(creatives);
-        self.day.reserve(rows);
-        self.impressions.reserve(rows);
-        self.clicks.reserve(rows);
-        self.reach.reserve(rows);
-        self.spend.reserve(rows);
-        self.conversions.reserve(rows);
-    }
-
-    /// Appends the creatives of `other` (built apart, e.g. on another core), in its order.
-    pub fn append(&mut self, other: DayInputBuilder) {
-        let base = self.day.len();
-        self.creatives.extend(other.creatives);
-        self.ends.extend(other.ends.into_iter().map(|e| base + e));
-        self.day.extend(other.day);
-        self.impressions.extend(other.impressions);
-        self.clicks.extend(other.clicks);
-        self.reach.append(other.reach);
-        self.spend.append(other.spend);
-        self.conversions.append(other.conversions);
+    /// The creatives of `parts` (built apart, e.g. on several cores), in order; the columns
+    /// are copied on all cores (a batch's are megabytes).
+    pub fn concat(parts: Vec<DayInputBuilder>) -> DayInputBuilder {
+        let column = |f: fn(&DayInputBuilder) -> &[i64]| {
+            concat_par(&parts.iter().map(f).collect::<Vec<_>>())
+        };
+        let (impressions, clicks) = (column(|p| &p.impressions), column(|p| &p.clicks));
+        let day = concat_par(&parts.iter().map(|p| &p.day[..]).collect::<Vec<_>>());
+        let mut creatives = Vec::with_capacity(parts.iter().map(|p| p.creatives.len()).sum());
+        let mut ends = Vec::with_capacity(creatives.capacity());
+        let (mut reach, mut spend, mut conversions) = (Vec::new(), Vec::new(), Vec::new());
+        let mut base = 0;
+        for p in parts {
+            creatives.extend(p.creatives);
+            ends.extend(p.ends.iter().map(|e| base + e));
+            base += p.day.len();
+            reach.push(p.reach);
+            spend.push(p.spend);
+            conversions.push(p.conversions);
+        }
+        DayInputBuilder {
+            creatives,
+            ends,
+            day,
+            impressions,
+            clicks,
+            reach: Optional::concat(reach),
+            spend: Optional::concat(spend),
+            conversions: Optional::concat(conversions),
+        }
     }
 
     /// The same creatives with only their days up to `last` (days since 1970-01-01): what
@@ -663,7 +700,7 @@ mod tests {
             },
             [],
         );
-        // The same creatives pushed into two builders, the second appended to the first.
+        // The same creatives pushed into two builders, joined.
         let mut second = DayInputBuilder::with_capacity(2, 4);
         for (k, (id, days)) in per.into_iter().enumerate() {
             if k < 1 {
@@ -672,7 +709,7 @@ mod tests {
                 second.push(id, days);
             }
         }
-        b.append(second);
+        let b = DayInputBuilder::concat(vec![b, second]);
         assert_eq!(read(&b.finish()), read(&DayInput::from_rows(&rows())));
     }
 

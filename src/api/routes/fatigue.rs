@@ -223,24 +223,29 @@ pub(crate) fn check_creatives(
 /// [`MAX_FIELD_ERRORS`]) and, while nothing failed, their input and creatives. None without
 /// runs.
 pub(crate) fn join_runs(runs: Vec<CheckedRun>) -> Option<CheckedRun> {
-    let creatives = runs.iter().map(|r| r.wanted.len()).sum::<usize>();
-    let rows = runs.iter().map(|r| r.input.rows()).sum::<usize>();
-    let mut runs = runs.into_iter();
-    let mut all = runs.next()?;
-    // Room for every run at once (growing as they come would copy the first ones again).
-    all.input.reserve(creatives, rows);
-    all.wanted.reserve(creatives);
+    if runs.is_empty() {
+        return None;
+    }
+    let failed = runs.iter().any(|r| r.failed);
+    let latest = runs.iter().filter_map(|r| r.latest).max();
+    let mut errors = Vec::new();
+    let mut inputs = Vec::with_capacity(runs.len());
+    let mut wanted = Vec::with_capacity(runs.iter().map(|r| r.wanted.len()).sum());
     for r in runs {
-        all.failed |= r.failed;
-        all.latest = all.latest.max(r.latest);
-        all.errors.extend(r.errors);
-        all.errors.truncate(MAX_FIELD_ERRORS);
-        if !all.failed {
-            all.input.append(r.input);
-            all.wanted.extend(r.wanted);
+        errors.extend(r.errors);
+        errors.truncate(MAX_FIELD_ERRORS);
+        if !failed {
+            inputs.push(r.input);
+            wanted.extend(r.wanted);
         }
     }
-    Some(all)
+    Some(CheckedRun {
+        errors,
+        failed,
+        latest,
+        input: DayInputBuilder::concat(inputs),
+        wanted,
+    })
 }
 
 /// What checking a run of a body's creatives found.
