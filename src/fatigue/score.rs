@@ -161,13 +161,31 @@ pub fn score_prepared(
         );
         picked_per.push(picked);
     }
-    let ncols = model.meta.feature_names.len();
-    let mut x = Array2::<f64>::zeros((model_rows.len(), ncols));
-    for (i, (f, r)) in model_rows.iter().enumerate() {
-        x.row_mut(i).assign(&frames[*f].x.row(*r));
-    }
-    let hz = model.hazards(&x)?;
-    let drivers = model.drivers(&x, &hz, cfg.scoring.drivers)?;
+    // The model's rows: one frame's whole matrix when every row of it is scored, in order
+    // (a batch scored at its last day), else a copy of the rows scored.
+    let whole = match frames {
+        [p] if model_rows.len() == p.x.nrows()
+            && model_rows.iter().enumerate().all(|(i, (_, r))| *r == i) =>
+        {
+            Some(&p.x)
+        }
+        _ => None,
+    };
+    let copied;
+    let x = match whole {
+        Some(x) => x,
+        None => {
+            let ncols = model.meta.feature_names.len();
+            let mut m = Array2::<f64>::zeros((model_rows.len(), ncols));
+            for (i, (f, r)) in model_rows.iter().enumerate() {
+                m.row_mut(i).assign(&frames[*f].x.row(*r));
+            }
+            copied = m;
+            &copied
+        }
+    };
+    let hz = model.hazards(x)?;
+    let drivers = model.drivers(x, &hz, cfg.scoring.drivers)?;
     // Per frame and row: its model row, if it was scored.
     let mut model_row: Vec<Vec<Option<usize>>> =
         frames.iter().map(|p| vec![None; p.day.len()]).collect();

@@ -31,7 +31,7 @@ use crate::platforms::Platform;
 use crate::schema::date_to_days;
 
 /// Creatives per group handed out for parsing and checking.
-pub(crate) const GROUP: usize = 512;
+pub(crate) const GROUP: usize = 256;
 
 /// The bytes where the scanner's state can change outside a string.
 static SPECIAL: [bool; 256] = {
