@@ -143,6 +143,13 @@ fn rolling_f64_into(v: &[f64], w: usize, out: &mut Vec<f64>) {
 /// Exact sums of the last `w` integers.
 fn rolling_i64(v: &[i64], w: usize) -> Vec<i64> {
     let mut out = Vec::with_capacity(v.len());
+    rolling_i64_into(v, w, &mut out);
+    out
+}
+
+/// [`rolling_i64`] written into `out` (cleared first), to reuse its allocation.
+fn rolling_i64_into(v: &[i64], w: usize, out: &mut Vec<i64>) {
+    out.clear();
     let mut s = 0i64;
     for i in 0..v.len() {
         s += v[i];
@@ -151,7 +158,6 @@ fn rolling_i64(v: &[i64], w: usize) -> Vec<i64> {
         }
         out.push(s);
     }
-    out
 }
 
 fn cum_f64(v: &[f64]) -> Vec<f64> {
@@ -410,18 +416,47 @@ struct Labelled {
     kind: Option<Kind>,
 }
 
+/// The working vectors of [`label`], reused from one creative to the next.
+#[derive(Default)]
+struct LabelScratch {
+    cum_imps: Vec<i64>,
+    cum_clicks: Vec<i64>,
+    cum_spend: Vec<f64>,
+    cum_conv: Vec<f64>,
+    roll_imps: Vec<i64>,
+    roll_clicks: Vec<i64>,
+    roll_spend: Vec<f64>,
+    roll_conv: Vec<f64>,
+}
+
 /// The label pass of [`super::prepare::labelled_days`] over one creative.
-fn label(d: &Dense, acct: &Account, sums: &AccountSums, cfg: &LabelConfig) -> Labelled {
+fn label(
+    d: &Dense,
+    acct: &Account,
+    sums: &AccountSums,
+    cfg: &LabelConfig,
+    sc: &mut LabelScratch,
+) -> Labelled {
     let n = d.len();
     let w = cfg.rolling_days;
-    let cum_imps = cum_i64(&d.imps);
-    let cum_clicks = cum_i64(&d.clicks);
-    let cum_spend = cum_f64(&d.spend);
-    let cum_conv = cum_f64(&d.conv);
-    let roll_imps = rolling_i64(&d.imps, w);
-    let roll_clicks = rolling_i64(&d.clicks, w);
-    let roll_spend = rolling_f64(&d.spend, w);
-    let roll_conv = rolling_f64(&d.conv, w);
+    cum_i64_into(&d.imps, &mut sc.cum_imps);
+    cum_i64_into(&d.clicks, &mut sc.cum_clicks);
+    cum_f64_into(&d.spend, &mut sc.cum_spend);
+    cum_f64_into(&d.conv, &mut sc.cum_conv);
+    rolling_i64_into(&d.imps, w, &mut sc.roll_imps);
+    rolling_i64_into(&d.clicks, w, &mut sc.roll_clicks);
+    rolling_f64_into(&d.spend, w, &mut sc.roll_spend);
+    rolling_f64_into(&d.conv, w, &mut sc.roll_conv);
+    let LabelScratch {
+        cum_imps,
+        cum_clicks,
+        cum_spend,
+        cum_conv,
+        roll_imps,
+        roll_clicks,
+        roll_spend,
+        roll_conv,
+    } = sc;
     let off = (d.first - acct.first) as usize;
 
     let mut active_idx = 0i64;
@@ -665,16 +700,31 @@ fn per_creative<T: Send>(
     parallel: bool,
     f: impl Fn(usize) -> T + Sync + Send,
 ) -> Vec<T> {
+    per_creative_with(account, parallel, |_: &mut (), c| f(c))
+}
+
+/// [`per_creative`] with working state `S` reused from one creative to the next (one per
+/// unit of work).
+fn per_creative_with<S: Default + Send, T: Send>(
+    account: &AccountSpan,
+    parallel: bool,
+    f: impl Fn(&mut S, usize) -> T + Sync + Send,
+) -> Vec<T> {
     if parallel && account.creatives.len() > CREATIVE_CHUNK {
         account
             .creatives
             .clone()
             .into_par_iter()
             .with_min_len(CREATIVE_CHUNK / 2)
-            .map(f)
+            .map_init(S::default, f)
             .collect()
     } else {
-        account.creatives.clone().map(f).collect()
+        let mut state = S::default();
+        account
+            .creatives
+            .clone()
+            .map(|c| f(&mut state, c))
+            .collect()
     }
 }
 
@@ -696,12 +746,12 @@ fn label_account(
         (features.labels != *labels).then(|| AccountSums::new(&acct, features.labels.rolling_days));
     let back = labels.onset_consecutive_days as i32 - 1;
     let start = account.creatives.start;
-    let out = per_creative(account, parallel, |c| {
+    let out = per_creative_with(account, parallel, |sc: &mut LabelScratch, c| {
         let d = &dense[c - start];
-        let lab = label(d, &acct, &sums, labels);
+        let lab = label(d, &acct, &sums, labels, sc);
         let flab = feature_sums
             .as_ref()
-            .map(|s| label(d, &acct, s, &features.labels));
+            .map(|s| label(d, &acct, s, &features.labels, sc));
         let fl = flab.as_ref().unwrap_or(&lab);
         let first_limited = fl
             .used
