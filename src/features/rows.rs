@@ -233,15 +233,8 @@ struct Dense {
 }
 
 impl Dense {
-    /// The creative whose rows (in day order) are `rows` of `cols`; a repeated day keeps its
-    /// last row.
-    fn new(cols: &Columns, rows: &[u32]) -> Dense {
-        let mut d = Dense::default();
-        d.refill(cols, rows);
-        d
-    }
-
-    /// [`Dense::new`] into this one's vectors (reused from creative to creative).
+    /// The creative whose rows (in day order) are `rows` of `cols`, into this one's vectors
+    /// (reused from creative to creative); a repeated day keeps its last row.
     fn refill(&mut self, cols: &Columns, rows: &[u32]) {
         let day = |r: &u32| cols.day[*r as usize];
         let (first, last) = match (rows.first(), rows.last()) {
@@ -280,9 +273,6 @@ impl Dense {
             d.reach_seen[i] = reach.is_some();
         }
     }
-    fn last(&self) -> i32 {
-        self.first + self.len() as i32 - 1
-    }
     fn len(&self) -> usize {
         self.imps.len()
     }
@@ -302,10 +292,30 @@ struct Account {
 }
 
 impl Account {
-    /// The totals of an account's creatives (in key order).
-    fn new(dense: &[Dense]) -> Account {
-        let first = dense.iter().map(|d| d.first).min().unwrap_or(0);
-        let last = dense.iter().map(Dense::last).max().unwrap_or(-1);
+    /// The totals of an account's creatives, read from the input's rows: creative by creative
+    /// in key order, each one's days in order with a repeated day's last row (what its
+    /// [`Dense`] series holds; days without a row add nothing).
+    fn of_rows(input: &DayInput, account: &AccountSpan) -> Account {
+        let cols = input.columns();
+        let span = |c: usize| {
+            let rows = input.rows_of(c);
+            match (rows.first(), rows.last()) {
+                (Some(f), Some(l)) => (cols.day[*f as usize], cols.day[*l as usize]),
+                _ => (0, -1),
+            }
+        };
+        let first = account
+            .creatives
+            .clone()
+            .map(|c| span(c).0)
+            .min()
+            .unwrap_or(0);
+        let last = account
+            .creatives
+            .clone()
+            .map(|c| span(c).1)
+            .max()
+            .unwrap_or(-1);
         let n = (last - first + 1).max(0) as usize;
         let mut a = Account {
             first,
@@ -315,13 +325,22 @@ impl Account {
             spend: vec![0.0; n],
             conv: vec![0.0; n],
         };
-        for d in dense {
-            let off = (d.first - first) as usize;
-            for i in 0..d.len() {
-                a.imps[off + i] += d.imps[i];
-                a.clicks[off + i] += d.clicks[i];
-                a.spend[off + i] += d.spend[i];
-                a.conv[off + i] += d.conv[i];
+        for c in account.creatives.clone() {
+            let rows = input.rows_of(c);
+            for (k, &r) in rows.iter().enumerate() {
+                let (r, day) = (r as usize, cols.day[r as usize]);
+                // A repeated day: only its last row counts.
+                if rows
+                    .get(k + 1)
+                    .is_some_and(|&next| cols.day[next as usize] == day)
+                {
+                    continue;
+                }
+                let i = (day - first) as usize;
+                a.imps[i] += cols.impressions[r];
+                a.clicks[i] += cols.clicks[r];
+                a.spend[i] += cols.spend.get(r).unwrap_or(0.0);
+                a.conv[i] += cols.conversions.get(r).unwrap_or(0.0);
             }
         }
         a
@@ -683,28 +702,12 @@ fn per_account<T: Send>(
     }
 }
 
-/// An account's creatives as dense day series. Each pass builds them again rather than holding
-/// every account's series between the passes (the memory the two passes exist to save).
-fn dense_of(input: &DayInput, account: &AccountSpan, parallel: bool) -> Vec<Dense> {
-    let cols = input.columns();
-    per_creative(account, parallel, |c| Dense::new(&cols, input.rows_of(c)))
-}
-
 /// Creatives per unit of work when one account's creatives are split across cores.
 const CREATIVE_CHUNK: usize = 128;
 
-/// `f` of every creative of an account, in order; on all cores when `parallel` and the
-/// account is large (one account can hold a whole request).
-fn per_creative<T: Send>(
-    account: &AccountSpan,
-    parallel: bool,
-    f: impl Fn(usize) -> T + Sync + Send,
-) -> Vec<T> {
-    per_creative_with(account, parallel, |_: &mut (), c| f(c))
-}
-
-/// [`per_creative`] with working state `S` reused from one creative to the next (one per
-/// unit of work).
+/// `f` of every creative of an account, in order, with working state `S` reused from one
+/// creative to the next (one per unit of work); on all cores when `parallel` and the account
+/// is large (one account can hold a whole request).
 fn per_creative_with<S: Default + Send, T: Send>(
     account: &AccountSpan,
     parallel: bool,
@@ -738,76 +741,77 @@ fn label_account(
     keep: Keep,
     parallel: bool,
 ) -> Vec<(RowCreative, Labels)> {
-    let dense = dense_of(input, account, parallel);
-    let acct = Account::new(&dense);
+    let acct = Account::of_rows(input, account);
     let sums = AccountSums::new(&acct, labels.rolling_days);
     // The features read the labels of `features.labels`.
     let feature_sums =
         (features.labels != *labels).then(|| AccountSums::new(&acct, features.labels.rolling_days));
     let back = labels.onset_consecutive_days as i32 - 1;
-    let start = account.creatives.start;
-    let out = per_creative_with(account, parallel, |sc: &mut LabelScratch, c| {
-        let d = &dense[c - start];
-        let lab = label(d, &acct, &sums, labels, sc);
-        let flab = feature_sums
-            .as_ref()
-            .map(|s| label(d, &acct, s, &features.labels, sc));
-        let fl = flab.as_ref().unwrap_or(&lab);
-        let first_limited = fl
-            .used
-            .iter()
-            .position(|v| v.is_some_and(|v| ge(v, features.labels.limited_ratio)));
-        let freeze = fl.freeze;
-        let last_active = (0..d.len())
-            .rev()
-            .find(|&i| d.active(i))
-            .map(|i| d.first + i as i32);
-        let stopped = last_active.is_none_or(|l| acct.last - l >= labels.stop_after_days as i32);
-        let onset_of = |runs: &[bool]| {
-            runs.iter()
-                .position(|r| *r)
-                .map(|i| d.first + i as i32 - back)
-        };
-        let id = &input.creatives()[c];
-        let creative = RowCreative {
-            platform: id.platform.as_str().to_string(),
-            account_id: id.account_id.clone(),
-            ad_id: id.ad_id.clone(),
-            onset: onset_of(&lab.run_done),
-            onset_unadjusted: onset_of(&lab.run_done_raw),
-            metric: lab.kind.map(|k| match k {
-                Kind::Cpa => MetricKind::Cpa,
-                Kind::Cpc => MetricKind::Cpc,
-                Kind::InvCtr => MetricKind::InvCtr,
-            }),
-            stopped,
-            censor: if stopped {
-                last_active.unwrap_or(d.first)
-            } else {
-                acct.last
-            },
-            last_active,
-            insufficient: lab.kind.is_none(),
-            left_truncated: d.first == acct.first,
-        };
-        let kept = kept_days(d, &lab.status, keep);
-        let used = lab.used.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
-        (
-            creative,
-            Labels {
-                used,
-                status: lab.status,
-                kept,
-                freeze,
-                first_limited,
-            },
-        )
-    });
-    // A large account's series are freed while the features are computed.
-    if parallel {
-        crate::free_apart(dense);
-    }
-    out
+    let cols = input.columns();
+    // Each creative's series is built where it is labelled, into reused vectors.
+    per_creative_with(
+        account,
+        parallel,
+        |(d, sc): &mut (Dense, LabelScratch), c| {
+            d.refill(&cols, input.rows_of(c));
+            let d = &*d;
+            let lab = label(d, &acct, &sums, labels, sc);
+            let flab = feature_sums
+                .as_ref()
+                .map(|s| label(d, &acct, s, &features.labels, sc));
+            let fl = flab.as_ref().unwrap_or(&lab);
+            let first_limited = fl
+                .used
+                .iter()
+                .position(|v| v.is_some_and(|v| ge(v, features.labels.limited_ratio)));
+            let freeze = fl.freeze;
+            let last_active = (0..d.len())
+                .rev()
+                .find(|&i| d.active(i))
+                .map(|i| d.first + i as i32);
+            let stopped =
+                last_active.is_none_or(|l| acct.last - l >= labels.stop_after_days as i32);
+            let onset_of = |runs: &[bool]| {
+                runs.iter()
+                    .position(|r| *r)
+                    .map(|i| d.first + i as i32 - back)
+            };
+            let id = &input.creatives()[c];
+            let creative = RowCreative {
+                platform: id.platform.as_str().to_string(),
+                account_id: id.account_id.clone(),
+                ad_id: id.ad_id.clone(),
+                onset: onset_of(&lab.run_done),
+                onset_unadjusted: onset_of(&lab.run_done_raw),
+                metric: lab.kind.map(|k| match k {
+                    Kind::Cpa => MetricKind::Cpa,
+                    Kind::Cpc => MetricKind::Cpc,
+                    Kind::InvCtr => MetricKind::InvCtr,
+                }),
+                stopped,
+                censor: if stopped {
+                    last_active.unwrap_or(d.first)
+                } else {
+                    acct.last
+                },
+                last_active,
+                insufficient: lab.kind.is_none(),
+                left_truncated: d.first == acct.first,
+            };
+            let kept = kept_days(d, &lab.status, keep);
+            let used = lab.used.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
+            (
+                creative,
+                Labels {
+                    used,
+                    status: lab.status,
+                    kept,
+                    freeze,
+                    first_limited,
+                },
+            )
+        },
+    )
 }
 
 /// The 7-day rates of an account's delivering creative-days, for its same-day medians.
