@@ -129,7 +129,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 /// Reads the body bytes under the route's size limit (413 beyond it).
-pub async fn body_bytes(req: Request, _state: &Arc<AppState>) -> Result<Bytes, ApiError> {
+pub async fn body_bytes(req: Request) -> Result<Bytes, ApiError> {
     use axum::RequestExt;
     use http_body_util::BodyExt;
     req.into_limited_body()
@@ -176,16 +176,16 @@ pub(crate) fn require_json(req: &Request) -> Result<(), ApiError> {
 }
 
 /// The bytes of a JSON body: 415 unless the content type is JSON, 413 over the route's limit.
-pub async fn json_bytes(req: Request, state: &Arc<AppState>) -> Result<Bytes, ApiError> {
+pub async fn json_bytes(req: Request) -> Result<Bytes, ApiError> {
     require_json(&req)?;
-    body_bytes(req, state).await
+    body_bytes(req).await
 }
 
 impl<T: DeserializeOwned + Send + 'static> FromRequest<Arc<AppState>> for ApiJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
-        let bytes = json_bytes(req, state).await?;
+    async fn from_request(req: Request, _: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let bytes = json_bytes(req).await?;
         if bytes.len() <= PARSE_INLINE_MAX_BYTES {
             return parse_json(&bytes).map(ApiJson);
         }

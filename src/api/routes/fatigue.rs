@@ -69,7 +69,7 @@ impl FromRequest<Arc<AppState>> for ScoreJson {
         if let Some(len) = declared.filter(|&n| n > PARSE_INLINE_MAX_BYTES) {
             return score_stream::read(req, state, len).await;
         }
-        let bytes = body_bytes(req, state).await?;
+        let bytes = body_bytes(req).await?;
         if bytes.len() <= PARSE_INLINE_MAX_BYTES {
             return parse_json(&bytes).map(ScoreJson::Request);
         }

@@ -83,7 +83,7 @@ pub async fn ingest(
         "auto" => None,
         name => Some(Platform::from_name(name).map_err(|e| ApiError::not_found(e.to_string()))?),
     };
-    let bytes = body_bytes(req, &st).await?;
+    let bytes = body_bytes(req).await?;
     if bytes.is_empty() {
         return Err(ApiError::invalid("body", "the report is empty"));
     }

@@ -17,7 +17,6 @@ use axum::extract::Request;
 use bytes::BytesMut;
 use chrono::NaiveDate;
 use serde::Deserialize;
-
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 
 use super::fatigue::{
@@ -33,7 +32,8 @@ use crate::schema::date_to_days;
 /// Creatives per group handed out for parsing and checking.
 pub(crate) const GROUP: usize = 256;
 
-/// The bytes where the scanner's state can change outside a string.
+/// The bytes where the scanner's state can change outside a string (with the backslash,
+/// what [`marks`] finds).
 static SPECIAL: [bool; 256] = {
     let mut t = [false; 256];
     t[b'"' as usize] = true;
@@ -254,7 +254,7 @@ impl<'de> Visitor<'de> for HistorySeed<'_> {
     }
 }
 
-/// Follows a JSON body byte by byte (strings, nesting, the key of each top-level member) and
+/// Follows a JSON body as it arrives (strings, nesting, the key of each top-level member) and
 /// cuts out the objects of the top-level `creatives` list.
 pub(crate) struct Splitter {
     /// Received bytes not yet handed out.
