@@ -766,41 +766,21 @@ mod tests {
             false,
         );
         check(&with(7, "\"clicks\"", "\"klicks\""), 10_000, false);
-        check(
-            &format!(r#"{{"creatives": [{}], "extra": 1}}"#, c.join(",")),
-            10_000,
-            false,
-        );
-        check(
-            &format!(r#"{{"creatives": [{}], "creatives": []}}"#, c.join(",")),
-            10_000,
-            false,
-        );
-        check(
-            &format!(r#"{{"creatives": [{}, 5]}}"#, c.join(",")),
-            10_000,
-            false,
-        );
-        check(
-            &format!(r#"{{"creatives": [5, {}]}}"#, c.join(",")),
-            10_000,
-            false,
-        );
-        check(
-            &format!(r#"{{"creatives": [{}]"#, c.join(",")),
-            10_000,
-            false,
-        );
-        check(
-            &format!(r#"{{"creatives": [{}]}}}}"#, c.join(",")),
-            10_000,
-            false,
-        );
-        check(
-            &format!(r#"{{"creatives": [{}] "#, c.join(",")),
-            10_000,
-            false,
-        );
+        // The list inside a top level that is wrong around it: an unknown key, the list
+        // twice, an element not a creative (after or before), cut short, a brace too many,
+        // never closed.
+        let list = c.join(",");
+        for (before, after) in [
+            (r#"{"creatives": ["#, r#"], "extra": 1}"#),
+            (r#"{"creatives": ["#, r#"], "creatives": []}"#),
+            (r#"{"creatives": ["#, ", 5]}"),
+            (r#"{"creatives": [5, "#, "]}"),
+            (r#"{"creatives": ["#, "]"),
+            (r#"{"creatives": ["#, "]}}"),
+            (r#"{"creatives": ["#, "] "),
+        ] {
+            check(&format!("{before}{list}{after}"), 10_000, false);
+        }
         // Valid JSON the handler answers: a failed check, a creative named twice in
         // different groups, ad ids next to creatives, a key spelled with an escape, more
         // creatives than allowed, too few to split.
