@@ -13,7 +13,7 @@ use super::common::summarize;
 use super::config::ModelsConfig;
 use super::dataset::SurvivalData;
 use super::forest::Forest;
-use super::logistic::LogisticHazard;
+use super::logistic::{LogisticHazard, ScoreHazards};
 use super::mlp::SurvivalMlp;
 use super::timing::Timing;
 
@@ -175,7 +175,7 @@ impl FittedModel {
         matches!(self.body, ModelBody::Baseline(_))
     }
 
-    fn raw_hazards(&self, x: &Array2<f64>) -> Result<Array2<f64>, FatigueError> {
+    fn check_width(&self, x: &Array2<f64>) -> Result<(), FatigueError> {
         if x.ncols() != self.meta.feature_names.len() {
             return Err(FatigueError::Data(format!(
                 "model `{}` expects {} features, got {}",
@@ -184,6 +184,19 @@ impl FittedModel {
                 x.ncols()
             )));
         }
+        Ok(())
+    }
+
+    /// A logistic hazard's calibrated hazards as functions of the linear score.
+    fn score_hazards(&self) -> Option<(&LogisticHazard, ScoreHazards)> {
+        match &self.body {
+            ModelBody::Logistic(m) => Some((m, ScoreHazards::new(m, self.meta.calibration))),
+            _ => None,
+        }
+    }
+
+    fn raw_hazards(&self, x: &Array2<f64>) -> Result<Array2<f64>, FatigueError> {
+        self.check_width(x)?;
         Ok(match &self.body {
             ModelBody::Logistic(m) => m.hazards(x),
             ModelBody::Forest(m) => m.hazards(x),
@@ -195,6 +208,17 @@ impl FittedModel {
     /// Hazards h(1..=H) per row (n × H), calibrated, before the onset-day stage (which keeps
     /// P(onset within the horizon)).
     fn calibrated_hazards(&self, x: &Array2<f64>) -> Result<Array2<f64>, FatigueError> {
+        if let Some((m, curve)) = self.score_hazards() {
+            // The same values from each row's linear score (see `ScoreHazards`).
+            self.check_width(x)?;
+            let mut h = Array2::<f64>::zeros((x.nrows(), m.alpha.len()));
+            for (row, mut out) in x.rows().into_iter().zip(h.rows_mut()) {
+                if let Some(out) = out.as_slice_mut() {
+                    curve.hazards_into(m.linear_score(row), out);
+                }
+            }
+            return Ok(h);
+        }
         let mut h = self.raw_hazards(x)?;
         if let Some(c) = &self.meta.calibration {
             c.apply(&mut h);
@@ -253,97 +277,75 @@ impl FittedModel {
             })
             .collect();
         // P(onset ≤ 14 days) with each listed feature replaced by its mean, chunk by chunk of
-        // risky rows (on all cores when large), on a copy of the rows that replacement may
-        // make less risky (the others cannot have it as a driver and keep their risk).
-        // The onset-day stage keeps P(onset ≤ H), so it is left out here.
-        let chunks = in_row_chunks(risky.len(), |part| {
-            let rows = &risky[part];
-            let mut per_feature = Vec::with_capacity(listed.len());
-            for &(j, _, mean) in &listed {
-                let mut p14: Vec<f64> = rows.iter().map(|&i| base[i]).collect();
-                let run: Vec<usize> = match self.may_lower(x, rows, j, mean) {
-                    Some(may) => (0..rows.len()).filter(|&k| may[k]).collect(),
-                    None => (0..rows.len()).collect(),
+        // risky rows (on all cores when large). The onset-day stage keeps P(onset ≤ H), so it
+        // is left out here.
+        let chunks = match self.score_hazards() {
+            // A logistic hazard: the replacement moves the linear score by β_j·Δz_j.
+            Some((m, curve)) => in_row_chunks(risky.len(), |part| {
+                let rows = &risky[part];
+                let scores: Vec<f64> = rows.iter().map(|&i| m.linear_score(x.row(i))).collect();
+                let z = |j: usize, v: f64| {
+                    let mean = m.scaler.mean.get(j).copied().unwrap_or(0.0);
+                    let sd = m.scaler.sd.get(j).copied().unwrap_or(1.0);
+                    ((v - mean) / sd).clamp(-8.0, 8.0)
                 };
-                if !run.is_empty() {
-                    let picked: Vec<usize> = run.iter().map(|&k| rows[k]).collect();
-                    let mut xo = x.select(Axis(0), &picked);
+                Ok(listed
+                    .iter()
+                    .map(|&(j, _, mean)| {
+                        let (beta, to) = (m.beta.get(j).copied().unwrap_or(0.0), z(j, mean));
+                        rows.iter()
+                            .zip(&scores)
+                            .map(|(&i, l)| {
+                                let l = l + beta * (to - z(j, x[[i, j]]));
+                                curve.onset_within(l, 14)
+                            })
+                            .collect()
+                    })
+                    .collect::<Vec<Vec<f64>>>())
+            })?,
+            // Any other family is run again on a copy of the rows with the feature replaced.
+            None => in_row_chunks(risky.len(), |part| {
+                let rows = &risky[part];
+                let mut per_feature = Vec::with_capacity(listed.len());
+                for &(j, _, mean) in &listed {
+                    let mut xo = x.select(Axis(0), rows);
                     xo.column_mut(j).fill(mean);
                     let h = self.calibrated_hazards(&xo)?;
-                    for (&k, r) in run.iter().zip(h.rows()) {
-                        p14[k] = summarize(r).p14;
-                    }
+                    per_feature.push(h.rows().into_iter().map(|r| summarize(r).p14).collect());
                 }
-                per_feature.push(p14);
-            }
-            Ok(per_feature)
-        })?;
-        let occluded = listed.iter().enumerate().map(|(f, &(j, label, mean))| {
-            let p14: Vec<f64> = chunks.iter().flat_map(|c| c[f].iter().copied()).collect();
-            (j, label, mean, p14)
-        });
-        let mut effects: Vec<Vec<(f64, String)>> = vec![Vec::new(); x.nrows()];
-        for (j, label, mean, p14) in occluded {
+                Ok(per_feature)
+            })?,
+        };
+        // Per row: (effect, listed feature) of the replacements that lower its risk enough;
+        // only the `n` largest are written out.
+        let mut effects: Vec<Vec<(f64, usize)>> = vec![Vec::new(); x.nrows()];
+        for f in 0..listed.len() {
+            let p14 = chunks.iter().flat_map(|c| c[f].iter().copied());
             for (&i, p) in risky.iter().zip(p14) {
                 let d = base[i] - p;
                 if d >= MIN_DRIVER_EFFECT {
-                    effects[i].push((
-                        d,
-                        format!(
-                            "{label} {:.2} (typical {mean:.2}) +{:.0} pts",
-                            x[[i, j]],
-                            d * 100.0
-                        ),
-                    ));
+                    effects[i].push((d, f));
                 }
             }
         }
         Ok(effects
             .into_iter()
-            .map(|mut e| {
+            .enumerate()
+            .map(|(i, mut e)| {
                 e.sort_by(|a, b| b.0.total_cmp(&a.0));
-                e.into_iter().take(n).map(|e| e.1).collect()
+                e.into_iter()
+                    .take(n)
+                    .map(|(d, f)| {
+                        let (j, label, mean) = listed[f];
+                        format!(
+                            "{label} {:.2} (typical {mean:.2}) +{:.0} pts",
+                            x[[i, j]],
+                            d * 100.0
+                        )
+                    })
+                    .collect()
             })
             .collect())
-    }
-
-    /// Per row of `rows` (of `x`): whether replacing feature `j` by `value` may lower its
-    /// P(onset ≤ H). Known only for a model whose risk rises with one linear score (the
-    /// logistic hazard, calibrated with a positive slope or not at all): there, only when the
-    /// replacement lowers the score. None for the other families (any row may).
-    fn may_lower(
-        &self,
-        x: &Array2<f64>,
-        rows: &[usize],
-        j: usize,
-        value: f64,
-    ) -> Option<Vec<bool>> {
-        let ModelBody::Logistic(m) = &self.body else {
-            return None;
-        };
-        if self
-            .meta
-            .calibration
-            .as_ref()
-            .is_some_and(|c| c.a.is_nan() || c.a <= 0.0)
-        {
-            return None;
-        }
-        let beta = *m.beta.get(j)?;
-        let mean = m.scaler.mean.get(j).copied().unwrap_or(0.0);
-        let sd = m.scaler.sd.get(j).copied().unwrap_or(1.0);
-        // As the model standardises.
-        let z = |v: f64| ((v - mean) / sd).clamp(-8.0, 8.0);
-        let to = z(value);
-        // A drop of the score may lower the risk; so may anything not a number.
-        Some(
-            rows.iter()
-                .map(|&i| {
-                    let change = beta * (to - z(x[[i, j]]));
-                    change < 0.0 || change.is_nan()
-                })
-                .collect(),
-        )
     }
 
     /// The files of a registry version.
@@ -434,13 +436,13 @@ mod tests {
         assert_eq!(alone[0], d[0]);
     }
 
-    /// Drivers of a calibrated logistic hazard whose features push the risk both ways equal
-    /// those found by running every replacement (the rows a replacement cannot make less
-    /// risky are not run): each row's listed features replaced one at a time by their mean,
-    /// P(onset ≤ 14 days) from the model's hazards, the drops of at least one point, largest
-    /// first.
+    /// Drivers of a calibrated logistic hazard whose features push the risk both ways (found
+    /// from each row's linear score) equal those found by running every replacement through
+    /// the textbook formula: each row's listed features replaced one at a time by their mean,
+    /// the hazards σ(α_k + βᵀz) then Platt-scaled (`LogisticHazard::hazards`,
+    /// `Platt::apply`), P(onset ≤ 14 days), the drops of at least one point, largest first.
     #[test]
-    fn drivers_skip_only_replacements_that_cannot_lower_the_risk() {
+    fn logistic_drivers_equal_rerunning_every_replacement() {
         let names = ["label_ratio", "frequency_7d", "age_days", "other"];
         let m = FittedModel {
             meta: ModelMeta {
@@ -467,8 +469,12 @@ mod tests {
         });
         let h = m.hazards(&x).expect("hazards");
         let got = m.drivers(&x, &h, 3).expect("drivers");
+        let ModelBody::Logistic(lh) = &m.body else {
+            unreachable!()
+        };
         let p14 = |x: &Array2<f64>| -> Vec<f64> {
-            let h = m.calibrated_hazards(x).expect("hazards");
+            let mut h = lh.hazards(x);
+            Platt { a: 0.8, b: -0.3 }.apply(&mut h);
             h.rows().into_iter().map(|r| summarize(r).p14).collect()
         };
         let base = p14(&x);
@@ -502,7 +508,7 @@ mod tests {
             })
             .collect();
         assert_eq!(got, want);
-        // Both directions occur, and some replacements were skipped.
+        // Both directions occur.
         assert!(
             got.iter()
                 .any(|d| d.iter().any(|s| s.starts_with("frequency")))
@@ -511,10 +517,6 @@ mod tests {
             got.iter()
                 .any(|d| d.iter().any(|s| s.starts_with("cost ratio")))
         );
-        let may = m
-            .may_lower(&x, &(0..n).collect::<Vec<_>>(), 0, 1.0)
-            .expect("logistic");
-        assert!(may.iter().any(|m| *m) && may.iter().any(|m| !*m));
     }
 
     /// The onset-day stage is saved and loaded with the model: a stage that puts every onset

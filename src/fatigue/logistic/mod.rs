@@ -7,5 +7,5 @@
 mod algorithm;
 mod hyperparams;
 
-pub use algorithm::LogisticHazard;
+pub use algorithm::{LogisticHazard, ScoreHazards};
 pub use hyperparams::LogisticHazardParams;
