@@ -880,6 +880,7 @@ fn feature_account(
     ncols: usize,
     account_cols: &[usize; 4],
     parallel: bool,
+    last_only: bool,
 ) {
     // Each creative's series is built again where its features are computed, one at a time
     // into reused vectors; its first and last days come straight from its rows.
@@ -930,7 +931,9 @@ fn feature_account(
             let (mine, tail) = rest.split_at_mut(lab.kept.len() * ncols);
             rest = tail;
             let platform = input.creatives()[account.creatives.start + k].platform;
-            creative_features(&d, lab, features, platform, mine, ncols, &mut pool, &mut sc);
+            creative_features(
+                &d, lab, features, platform, mine, ncols, &mut pool, &mut sc, last_only,
+            );
             sc.ratio.clear();
             sc.ratio
                 .extend(lab.used.iter().map(|v| capped_ratio(Some(*v))));
@@ -1026,6 +1029,7 @@ pub fn compute(
             ncols,
             &account_cols,
             parallel,
+            matches!(keep, Keep::Last),
         );
     };
     if parallel {
@@ -1139,7 +1143,8 @@ struct FeatureScratch {
 
 /// Writes the features of one creative's kept days into `block` (row-major, `ncols` per row;
 /// the account-relative ones are filled in later from `pool`, where its 7-day rates go), and
-/// the `ctr_7d_vs_peak` feature of every day into `sc.ctr_vs_peak`.
+/// the `ctr_7d_vs_peak` feature of every day into `sc.ctr_vs_peak`. `last_only`: the kept days
+/// are at most its last one ([`Keep::Last`]).
 #[allow(clippy::too_many_arguments)]
 fn creative_features(
     d: &Dense,
@@ -1150,6 +1155,7 @@ fn creative_features(
     ncols: usize,
     pool: &mut RatePool,
     sc: &mut FeatureScratch,
+    last_only: bool,
 ) {
     let kept = lab.kept.as_slice();
     let n = d.len();
@@ -1157,16 +1163,10 @@ fn creative_features(
     fill(&mut sc.clicks, n, |i| d.clicks[i] as f64);
     fill(&mut sc.reach, n, |i| d.reach[i] as f64);
     fill(&mut sc.reach_seen, n, |i| flag(d.reach_seen[i]));
-    rolling_f64_into(&sc.imps, 3, &mut sc.i3);
     rolling_f64_into(&sc.imps, 7, &mut sc.i7);
-    rolling_f64_into(&sc.clicks, 3, &mut sc.c3);
     rolling_f64_into(&sc.clicks, 7, &mut sc.c7);
-    rolling_f64_into(&d.spend, 3, &mut sc.s3);
     rolling_f64_into(&d.spend, 7, &mut sc.s7);
-    rolling_f64_into(&d.conv, 3, &mut sc.v3);
     rolling_f64_into(&d.conv, 7, &mut sc.v7);
-    rolling_f64_into(&sc.reach, 7, &mut sc.r7);
-    rolling_f64_into(&sc.reach_seen, 7, &mut sc.rs7);
     cum_i64_into(&d.imps, &mut sc.cum_imps);
     cum_i64_into(&d.clicks, &mut sc.cum_clicks);
     cum_f64_into(&d.spend, &mut sc.cum_spend);
@@ -1176,25 +1176,82 @@ fn creative_features(
     // Log-CTR least-squares sums over the slope window, delivering days only.
     let a = cfg.ctr_smoothing;
     let sd = cfg.slope_days;
-    fill(&mut sc.wgt, n, |i| flag(d.active(i)));
-    let (imps, clicks) = (&sc.imps, &sc.clicks);
-    fill(&mut sc.y, n, |i| {
-        if d.active(i) {
-            ((clicks[i] + a) / (imps[i] + 2.0 * a)).log(std::f64::consts::E)
-        } else {
-            0.0
-        }
-    });
+    let log_ctr =
+        |imps: f64, clicks: f64| ((clicks + a) / (imps + 2.0 * a)).log(std::f64::consts::E);
     let t = |i: usize| i as f64;
-    rolling_f64_into(&sc.wgt, sd, &mut sc.sn);
-    let (wgt, y) = (&sc.wgt, &sc.y);
-    fill(&mut sc.term, n, |i| wgt[i] * t(i));
-    rolling_f64_into(&sc.term, sd, &mut sc.st);
-    fill(&mut sc.term, n, |i| wgt[i] * t(i) * t(i));
-    rolling_f64_into(&sc.term, sd, &mut sc.stt);
-    rolling_f64_into(y, sd, &mut sc.sy);
-    fill(&mut sc.term, n, |i| y[i] * t(i));
-    rolling_f64_into(&sc.term, sd, &mut sc.sty);
+    // The 7-day sums feed every day (the peaks and the account's medians); the other window
+    // sums only the kept days. When only the last day is kept (a creative scored), those are
+    // summed at that day alone (and 7 days before, for the reach change). Rolled sums and
+    // direct ones can differ in the last bits, so the rows a model trains on (any other
+    // `Keep`) are always rolled: they stay the same whichever days are kept.
+    if last_only {
+        let at: Vec<usize> = kept
+            .iter()
+            .flat_map(|&i| [Some(i), i.checked_sub(7)])
+            .flatten()
+            .collect();
+        let window = |i: usize, w: usize| (i + 1).saturating_sub(w)..=i;
+        for v in [
+            &mut sc.i3,
+            &mut sc.c3,
+            &mut sc.s3,
+            &mut sc.v3,
+            &mut sc.r7,
+            &mut sc.rs7,
+            &mut sc.sn,
+            &mut sc.st,
+            &mut sc.stt,
+            &mut sc.sy,
+            &mut sc.sty,
+        ] {
+            v.clear();
+            v.resize(n, 0.0);
+        }
+        for &i in &at {
+            let sum = |v: &[f64], w: usize| window(i, w).map(|k| v[k]).sum::<f64>();
+            sc.i3[i] = sum(&sc.imps, 3);
+            sc.c3[i] = sum(&sc.clicks, 3);
+            sc.s3[i] = sum(&d.spend, 3);
+            sc.v3[i] = sum(&d.conv, 3);
+            sc.r7[i] = sum(&sc.reach, 7);
+            sc.rs7[i] = sum(&sc.reach_seen, 7);
+            let (mut sn, mut st, mut stt, mut sy, mut sty) = (0.0, 0.0, 0.0, 0.0, 0.0);
+            for k in window(i, sd).filter(|&k| d.active(k)) {
+                let y = log_ctr(sc.imps[k], sc.clicks[k]);
+                sn += 1.0;
+                st += t(k);
+                stt += t(k) * t(k);
+                sy += y;
+                sty += y * t(k);
+            }
+            (sc.sn[i], sc.st[i], sc.stt[i], sc.sy[i], sc.sty[i]) = (sn, st, stt, sy, sty);
+        }
+    } else {
+        rolling_f64_into(&sc.imps, 3, &mut sc.i3);
+        rolling_f64_into(&sc.clicks, 3, &mut sc.c3);
+        rolling_f64_into(&d.spend, 3, &mut sc.s3);
+        rolling_f64_into(&d.conv, 3, &mut sc.v3);
+        rolling_f64_into(&sc.reach, 7, &mut sc.r7);
+        rolling_f64_into(&sc.reach_seen, 7, &mut sc.rs7);
+        fill(&mut sc.wgt, n, |i| flag(d.active(i)));
+        let (imps, clicks) = (&sc.imps, &sc.clicks);
+        fill(&mut sc.y, n, |i| {
+            if d.active(i) {
+                log_ctr(imps[i], clicks[i])
+            } else {
+                0.0
+            }
+        });
+        rolling_f64_into(&sc.wgt, sd, &mut sc.sn);
+        let (wgt, y) = (&sc.wgt, &sc.y);
+        fill(&mut sc.term, n, |i| wgt[i] * t(i));
+        rolling_f64_into(&sc.term, sd, &mut sc.st);
+        fill(&mut sc.term, n, |i| wgt[i] * t(i) * t(i));
+        rolling_f64_into(&sc.term, sd, &mut sc.stt);
+        rolling_f64_into(y, sd, &mut sc.sy);
+        fill(&mut sc.term, n, |i| y[i] * t(i));
+        rolling_f64_into(&sc.term, sd, &mut sc.sty);
+    }
     let FeatureScratch {
         imps,
         clicks,
@@ -1271,7 +1328,6 @@ fn creative_features(
             ]
         };
         let r1 = rates(imps[i], clicks[i], d.spend[i], d.conv[i]);
-        let r3 = rates(i3[i], c3[i], s3[i], v3[i]);
         let r7_ = rates(i7[i], c7[i], s7[i], v7[i]);
         let [ctr7, cvr7, cpc7, cpm7] = r7_;
 
@@ -1308,6 +1364,7 @@ fn creative_features(
         let row = next_kept;
         next_kept += 1;
         pool.kept.push(r7_);
+        let r3 = rates(i3[i], c3[i], s3[i], v3[i]);
 
         let den = sn[i] * stt[i] - st[i] * st[i];
         let num = sn[i] * sty[i] - st[i] * sy[i];
