@@ -129,7 +129,7 @@ fn history_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NaiveDate, D::
 }
 
 /// `YYYY-MM-DD` (four, two and two ASCII digits) when it names a day.
-fn iso_date(s: &str) -> Option<NaiveDate> {
+pub(crate) fn iso_date(s: &str) -> Option<NaiveDate> {
     let b = s.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;

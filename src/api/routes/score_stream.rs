@@ -22,6 +22,7 @@ use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess,
 use super::fatigue::{
     BATCHED_MAX_CREATIVES, BodyBatch, CheckedRun, HistoryDay, Key, ScoreJson, join_runs,
 };
+use super::plain_json;
 use crate::api::error::ApiError;
 use crate::api::extract::{body_error, parse_json};
 use crate::api::{AppState, blocking};
@@ -105,8 +106,19 @@ impl Group {
             latest: None,
             dates: Vec::new(),
         };
+        let mut days = Vec::new();
         for r in &self.ranges {
-            let mut de = serde_json::Deserializer::from_slice(&self.bytes[r.clone()]);
+            let bytes = &self.bytes[r.clone()];
+            // Written the plain way: read directly; else the general parse.
+            if let Some(c) = plain_json::creative(bytes, &mut days) {
+                g.begin();
+                if !days.iter().all(|d| g.day(d)) {
+                    return None;
+                }
+                g.end(c.platform, c.account_id.to_string(), c.ad_id.to_string())?;
+                continue;
+            }
+            let mut de = serde_json::Deserializer::from_slice(bytes);
             CreativeSeed(&mut g).deserialize(&mut de).ok()?;
             de.end().ok()?;
         }
@@ -128,6 +140,62 @@ struct GroupInput {
     latest: Option<NaiveDate>,
     /// The dates of the creative being read (a repeated one fails it).
     dates: Vec<NaiveDate>,
+}
+
+impl GroupInput {
+    /// Starts reading a creative.
+    fn begin(&mut self) {
+        self.dates.clear();
+    }
+
+    /// One day of the creative being read, with the checks of
+    /// [`super::fatigue::check_run`]: false when it fails one.
+    fn day(&mut self, d: &HistoryDay) -> bool {
+        let bad = |v: Option<f64>| v.is_some_and(|v| !v.is_finite() || v < 0.0);
+        if d.impressions < 0
+            || d.clicks < 0
+            || bad(Some(d.spend))
+            || d.reach.is_some_and(|r| r < 0)
+            || bad(d.conversions)
+            || bad(d.conversion_value)
+        {
+            return false;
+        }
+        self.latest = self.latest.max(Some(d.date));
+        self.dates.push(d.date);
+        self.input.push_day(DayValues {
+            day: date_to_days(d.date),
+            impressions: d.impressions,
+            clicks: d.clicks,
+            reach: d.reach,
+            spend: Some(d.spend),
+            conversions: d.conversions,
+        });
+        true
+    }
+
+    /// Ends the creative read (its days given): none when its identifiers or days fail the
+    /// checks.
+    fn end(&mut self, platform: &str, account: String, ad: String) -> Option<()> {
+        let platform = Platform::from_name(platform).ok()?;
+        if account.trim().is_empty() || ad.trim().is_empty() || self.dates.is_empty() {
+            return None;
+        }
+        if !self.dates.is_sorted() {
+            self.dates.sort_unstable();
+        }
+        if self.dates.windows(2).any(|w| w[0] == w[1]) {
+            return None;
+        }
+        self.input.end_creative(CreativeId {
+            platform,
+            account_id: account.clone(),
+            ad_id: ad.clone(),
+        });
+        self.wanted
+            .push((platform.as_str().to_string(), account, ad));
+        Some(())
+    }
 }
 
 /// Reads one creative into a [`GroupInput`]: the fields of
@@ -167,7 +235,7 @@ impl<'de> Visitor<'de> for CreativeSeed<'_> {
         let g = self.0;
         let refused = || A::Error::custom("left to the usual parse and check");
         let (mut platform, mut account, mut ad, mut history) = (None, None, None, false);
-        g.dates.clear();
+        g.begin();
         while let Some(key) = map.next_key::<CreativeField>()? {
             match key {
                 CreativeField::Platform if platform.is_none() => {
@@ -188,23 +256,7 @@ impl<'de> Visitor<'de> for CreativeSeed<'_> {
         else {
             return Err(refused());
         };
-        let platform = Platform::from_name(&platform).map_err(|_| refused())?;
-        if account.trim().is_empty() || ad.trim().is_empty() || g.dates.is_empty() {
-            return Err(refused());
-        }
-        if !g.dates.is_sorted() {
-            g.dates.sort_unstable();
-        }
-        if g.dates.windows(2).any(|w| w[0] == w[1]) {
-            return Err(refused());
-        }
-        g.input.end_creative(CreativeId {
-            platform,
-            account_id: account.clone(),
-            ad_id: ad.clone(),
-        });
-        g.wanted.push((platform.as_str().to_string(), account, ad));
-        Ok(())
+        g.end(&platform, account, ad).ok_or_else(refused)
     }
 }
 
@@ -228,27 +280,10 @@ impl<'de> Visitor<'de> for HistorySeed<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let g = self.0;
-        let bad = |v: Option<f64>| v.is_some_and(|v| !v.is_finite() || v < 0.0);
         while let Some(d) = seq.next_element::<HistoryDay>()? {
-            if d.impressions < 0
-                || d.clicks < 0
-                || bad(Some(d.spend))
-                || d.reach.is_some_and(|r| r < 0)
-                || bad(d.conversions)
-                || bad(d.conversion_value)
-            {
+            if !g.day(&d) {
                 return Err(A::Error::custom("left to the usual parse and check"));
             }
-            g.latest = g.latest.max(Some(d.date));
-            g.dates.push(d.date);
-            g.input.push_day(DayValues {
-                day: date_to_days(d.date),
-                impressions: d.impressions,
-                clicks: d.clicks,
-                reach: d.reach,
-                spend: Some(d.spend),
-                conversions: d.conversions,
-            });
         }
         Ok(())
     }
