@@ -959,7 +959,13 @@ fn feature_account(
     let Some(mut pool) = pools.next() else {
         return;
     };
-    pools.for_each(|p| pool.append(p));
+    let rest: Vec<RatePool> = pools.collect();
+    for m in 0..4 {
+        pool.values[m].reserve_exact(rest.iter().map(|p| p.values[m].len()).sum());
+    }
+    pool.kept
+        .reserve_exact(rest.iter().map(|p| p.kept.len()).sum());
+    rest.into_iter().for_each(|p| pool.append(p));
     // The account's same-day median of each 7-day rate over its creatives that delivered.
     let medians = pool.medians();
     let mut row = 0;
@@ -989,13 +995,17 @@ pub fn compute(
 ) -> RowFrame {
     let accounts = accounts_of(input);
     let parallel = input.creatives().len() >= PARALLEL_MIN_CREATIVES;
-    let (creatives, labs): (Vec<RowCreative>, Vec<Labels>) =
-        per_account(&accounts, parallel, |a| {
-            label_account(input, a, labels, features, keep, parallel)
-        })
-        .into_iter()
-        .flatten()
-        .unzip();
+    let per = per_account(&accounts, parallel, |a| {
+        label_account(input, a, labels, features, keep, parallel)
+    });
+    let (mut creatives, mut labs) = (
+        Vec::with_capacity(input.creatives().len()),
+        Vec::with_capacity(input.creatives().len()),
+    );
+    for (c, l) in per.into_iter().flatten() {
+        creatives.push(c);
+        labs.push(l);
+    }
 
     // Each account's rows of the matrix (row-major), written on all cores when large.
     let names = feature_names();

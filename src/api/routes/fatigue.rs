@@ -129,8 +129,12 @@ fn history_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NaiveDate, D::
 }
 
 /// `YYYY-MM-DD` (four, two and two ASCII digits) when it names a day.
-pub(crate) fn iso_date(s: &str) -> Option<NaiveDate> {
-    let b = s.as_bytes();
+fn iso_date(s: &str) -> Option<NaiveDate> {
+    iso_date_bytes(s.as_bytes())
+}
+
+/// [`iso_date`] of a string's bytes.
+pub(crate) fn iso_date_bytes(b: &[u8]) -> Option<NaiveDate> {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }

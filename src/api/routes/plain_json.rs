@@ -10,7 +10,7 @@
 //!
 //! [`CreativeHistory`]: super::fatigue::CreativeHistory
 
-use super::fatigue::{HistoryDay, iso_date};
+use super::fatigue::{HistoryDay, iso_date_bytes};
 
 /// A creative's identifiers, borrowed from the body.
 #[derive(Debug, PartialEq)]
@@ -31,13 +31,14 @@ pub(crate) fn creative<'a>(
     c.eat(b'{')?;
     if c.peek()? != b'}' {
         loop {
-            let key = c.string()?;
+            // Keys are compared as bytes: one that is not valid UTF-8 matches none.
+            let key = c.raw_string()?;
             c.eat(b':')?;
             match key {
-                "platform" if platform.is_none() => platform = Some(c.string()?),
-                "account_id" if account_id.is_none() => account_id = Some(c.string()?),
-                "ad_id" if ad_id.is_none() => ad_id = Some(c.string()?),
-                "history" if !history => {
+                b"platform" if platform.is_none() => platform = Some(c.string()?),
+                b"account_id" if account_id.is_none() => account_id = Some(c.string()?),
+                b"ad_id" if ad_id.is_none() => ad_id = Some(c.string()?),
+                b"history" if !history => {
                     c.history(days)?;
                     history = true;
                 }
@@ -105,8 +106,8 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// A string without escapes or control characters: its text.
-    fn string(&mut self) -> Option<&'a str> {
+    /// The bytes of a string without escapes or control characters.
+    fn raw_string(&mut self) -> Option<&'a [u8]> {
         self.eat(b'"')?;
         let rest = &self.b[self.i..];
         let end = rest
@@ -116,7 +117,12 @@ impl<'a> Cursor<'a> {
             return None;
         }
         self.i += end + 1;
-        std::str::from_utf8(&rest[..end]).ok()
+        Some(&rest[..end])
+    }
+
+    /// A string without escapes or control characters: its text.
+    fn string(&mut self) -> Option<&'a str> {
+        std::str::from_utf8(self.raw_string()?).ok()
     }
 
     /// `null` (consumed) or not.
@@ -256,18 +262,19 @@ impl<'a> Cursor<'a> {
             return None;
         }
         loop {
-            let key = self.string()?;
+            let key = self.raw_string()?;
             self.eat(b':')?;
             match key {
-                "date" if date.is_none() => date = Some(iso_date(self.string()?)?),
-                "impressions" if impressions.is_none() => impressions = Some(self.int()?),
-                "clicks" if clicks.is_none() => clicks = Some(self.int()?),
-                "spend" if spend.is_none() => spend = Some(self.number()?),
-                "reach" if reach.is_none() => reach = Some(optional_int(self)?),
-                "conversions" if conversions.is_none() => {
+                // ASCII digits and dashes only: no UTF-8 to check.
+                b"date" if date.is_none() => date = Some(iso_date_bytes(self.raw_string()?)?),
+                b"impressions" if impressions.is_none() => impressions = Some(self.int()?),
+                b"clicks" if clicks.is_none() => clicks = Some(self.int()?),
+                b"spend" if spend.is_none() => spend = Some(self.number()?),
+                b"reach" if reach.is_none() => reach = Some(optional_int(self)?),
+                b"conversions" if conversions.is_none() => {
                     conversions = Some(optional_number(self)?);
                 }
-                "conversion_value" if value.is_none() => value = Some(optional_number(self)?),
+                b"conversion_value" if value.is_none() => value = Some(optional_number(self)?),
                 _ => return None,
             }
             if !self.next_member(b'}')? {
