@@ -66,15 +66,15 @@ impl FromRequest<Arc<AppState>> for ScoreJson {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
-        if let Some(len) = declared.filter(|&n| n > PARSE_INLINE_MAX_BYTES) {
-            return score_stream::read(req, state, len).await;
+        if declared.is_some_and(|n| n > PARSE_INLINE_MAX_BYTES) {
+            return score_stream::read(req, state).await;
         }
         let bytes = body_bytes(req).await?;
         if bytes.len() <= PARSE_INLINE_MAX_BYTES {
             return parse_json(&bytes).map(ScoreJson::Request);
         }
         let max = state.cfg.api.max_batch_creatives;
-        blocking(move || score_stream::split_whole(&bytes, max)).await
+        blocking(move || score_stream::split_whole(bytes, max)).await
     }
 }
 

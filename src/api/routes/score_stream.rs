@@ -9,12 +9,10 @@
 //! too few or too many creatives — is parsed again whole the usual way, so every answer and
 //! every error is the one any other body gets.
 
-use std::ops::Range;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::Request;
-use bytes::BytesMut;
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
@@ -88,11 +86,10 @@ fn marks_sse2(bytes: &[u8]) -> u32 {
     }
 }
 
-/// Whole creatives cut out of a body: the bytes that hold them and each one's range in those
-/// bytes.
+/// Whole creatives cut out of a body, each its own bytes (a slice of the frame that brought
+/// it, or a copy for one that spans frames).
 pub(crate) struct Group {
-    bytes: Bytes,
-    ranges: Vec<Range<usize>>,
+    creatives: Vec<Bytes>,
 }
 
 impl Group {
@@ -101,14 +98,16 @@ impl Group {
     /// the answer's errors).
     fn check(&self) -> Option<CheckedRun> {
         let mut g = GroupInput {
-            input: DayInputBuilder::with_capacity(self.ranges.len(), self.bytes.len() / 64),
-            wanted: Vec::with_capacity(self.ranges.len()),
+            input: DayInputBuilder::with_capacity(
+                self.creatives.len(),
+                self.creatives.iter().map(Bytes::len).sum::<usize>() / 64,
+            ),
+            wanted: Vec::with_capacity(self.creatives.len()),
             latest: None,
             dates: Vec::new(),
         };
         let mut days = Vec::new();
-        for r in &self.ranges {
-            let bytes = &self.bytes[r.clone()];
+        for bytes in &self.creatives {
             // Written the plain way: read directly; else the general parse.
             if let Some(c) = plain_json::creative(bytes, &mut days) {
                 g.begin();
@@ -290,15 +289,24 @@ impl<'de> Visitor<'de> for HistorySeed<'_> {
 }
 
 /// Follows a JSON body as it arrives (strings, nesting, the key of each top-level member) and
-/// cuts out the objects of the top-level `creatives` list.
+/// cuts out the objects of the top-level `creatives` list. Each frame is scanned where it
+/// arrived: a creative inside one frame is handed out as a slice of it, and only what spans
+/// frames (a creative cut by a frame's end, the bytes between creatives) is copied.
+///
+/// Positions are offsets in the whole body.
 pub(crate) struct Splitter {
-    /// Received bytes not yet handed out.
-    buf: BytesMut,
-    /// Scanned up to here in `buf` (one past its end after a trailing backslash).
+    /// The frame being scanned and its offset.
+    cur: Bytes,
+    cur_at: usize,
+    /// The bytes of earlier frames still needed (from `carry_at` to `cur_at`): the creative
+    /// being scanned, or what is not yet in the skeleton.
+    carry: Vec<u8>,
+    carry_at: usize,
+    /// Scanned up to here (one past the last frame's end after a trailing backslash).
     at: usize,
     depth: usize,
     in_str: bool,
-    /// Where the open string's text starts in `buf`.
+    /// Where the open string's text starts.
     str_start: usize,
     /// The last string closed at depth 1 reads `creatives`.
     last_str_creatives: bool,
@@ -307,27 +315,29 @@ pub(crate) struct Splitter {
     /// Inside the top-level `creatives` list.
     in_list: bool,
     lists: usize,
-    /// Start in `buf` of the creative being scanned.
+    /// Start of the creative being scanned.
     open: Option<usize>,
-    /// Creatives complete in `buf`, not yet handed out.
-    pieces: Vec<Range<usize>>,
+    /// Creatives complete, not yet handed out.
+    pieces: Vec<Bytes>,
     /// The body without its creatives (each replaced by `0`).
     skeleton: Vec<u8>,
-    /// `buf` before this is in the skeleton or a creative.
+    /// The body before this is in the skeleton or a creative.
     copied: usize,
     /// Brackets closed that were never opened.
     broken: bool,
     /// Creatives handed out so far.
     handed: usize,
-    /// Every byte handed out, in order (the body is parsed whole from them when needed).
+    /// Every frame, in order (the body is parsed whole from them when needed).
     parts: Vec<Bytes>,
 }
 
 impl Splitter {
-    /// A splitter for a body of about `len` bytes.
-    pub(crate) fn with_capacity(len: usize) -> Splitter {
+    pub(crate) fn new() -> Splitter {
         Splitter {
-            buf: BytesMut::with_capacity(len),
+            cur: Bytes::new(),
+            cur_at: 0,
+            carry: Vec::new(),
+            carry_at: 0,
             at: 0,
             depth: 0,
             in_str: false,
@@ -346,35 +356,81 @@ impl Splitter {
         }
     }
 
-    /// Takes the next bytes of the body; returns the groups of creatives now complete.
-    pub(crate) fn push(&mut self, data: &[u8]) -> Vec<Group> {
-        self.buf.extend_from_slice(data);
-        let mut out = Vec::new();
-        loop {
-            self.scan();
-            if self.pieces.len() < GROUP {
-                return out;
+    /// Takes the next frame of the body; returns the groups of creatives now complete.
+    pub(crate) fn push(&mut self, data: Bytes) -> Vec<Group> {
+        if data.is_empty() {
+            return Vec::new();
+        }
+        // What the last frame holds that is still needed joins the carry.
+        let prev = std::mem::replace(&mut self.cur, data);
+        let prev_at = self.cur_at;
+        let end = prev_at + prev.len();
+        let keep = self.copied.min(self.open.unwrap_or(usize::MAX));
+        if keep >= prev_at {
+            let from = keep.min(end);
+            self.carry.clear();
+            self.carry.extend_from_slice(&prev[from - prev_at..]);
+            self.carry_at = from;
+        } else {
+            // The carry's front is dropped only when that is at least half of it (the rest
+            // moves), so a long creative over many frames is not moved again and again.
+            let drop = keep - self.carry_at;
+            if drop * 2 >= self.carry.len() {
+                self.carry.drain(..drop);
+                self.carry_at = keep;
             }
-            out.push(self.hand_out());
+            self.carry.extend_from_slice(&prev);
+        }
+        self.cur_at = end;
+        self.parts.push(self.cur.clone());
+        self.scan();
+        let mut out = Vec::new();
+        while self.pieces.len() >= GROUP {
+            let rest = self.pieces.split_off(GROUP);
+            out.push(self.hand_out(rest));
+        }
+        out
+    }
+
+    /// Appends the body's bytes `a..b` (still in the carry or the frame) to `out`.
+    fn copy_range(&self, a: usize, b: usize, out: &mut Vec<u8>) {
+        if a >= b {
+            return;
+        }
+        if a < self.cur_at {
+            let lo = a - self.carry_at;
+            let hi = (b.min(self.cur_at)) - self.carry_at;
+            out.extend_from_slice(&self.carry[lo..hi]);
+        }
+        if b > self.cur_at {
+            out.extend_from_slice(&self.cur[a.max(self.cur_at) - self.cur_at..b - self.cur_at]);
         }
     }
 
-    /// Scans `buf` until its end or until a group of creatives is complete. Only the marked
-    /// bytes (quotes, backslashes, brackets, colons: about one in four) are visited, found
-    /// sixteen at a time; the state lives in locals meanwhile.
+    /// The creative `a..b`: a slice of the frame, or a copy when it began in an earlier one.
+    fn creative_bytes(&self, a: usize, b: usize) -> Bytes {
+        if a >= self.cur_at {
+            return self.cur.slice(a - self.cur_at..b - self.cur_at);
+        }
+        let mut v = Vec::with_capacity(b - a);
+        self.copy_range(a, b, &mut v);
+        Bytes::from(v)
+    }
+
+    /// Scans the frame. Only the marked bytes (quotes, backslashes, brackets, colons: about
+    /// one in four) are visited, found sixteen at a time; the state lives in locals meanwhile.
     fn scan(&mut self) {
         if self.broken {
             return;
         }
-        let buf = &self.buf[..];
+        let cur = self.cur.clone();
+        let buf = &cur[..];
+        let off = self.cur_at;
         let n = buf.len();
-        let mut i = self.at;
+        // Relative to the frame from here on.
+        let mut i = self.at.saturating_sub(off);
         let mut depth = self.depth;
         let mut in_str = self.in_str;
-        let mut open = self.open;
-        let mut copied = self.copied;
-        let room = GROUP.saturating_sub(self.pieces.len());
-        let mut found = 0;
         // The marked bytes of buf[base..base + 16] not yet visited, as bits.
         let mut base = i;
         let mut mask = if i < n { marks(&buf[i..]) } else { 0 };
@@ -400,7 +456,10 @@ impl Splitter {
                     b'"' => {
                         in_str = false;
                         if depth == 1 {
-                            self.last_str_creatives = &buf[self.str_start..j] == b"creatives";
+                            // (It may have begun in an earlier frame.)
+                            let mut key = Vec::new();
+                            self.copy_range(self.str_start, off + j, &mut key);
+                            self.last_str_creatives = key == b"creatives";
                         }
                     }
                     _ => {}
@@ -410,7 +469,7 @@ impl Splitter {
             match b {
                 b'"' => {
                     in_str = true;
-                    self.str_start = i;
+                    self.str_start = off + i;
                 }
                 b':' if depth == 1 => self.key_creatives = self.last_str_creatives,
                 b'[' if depth == 1 && self.key_creatives => {
@@ -419,10 +478,12 @@ impl Splitter {
                     depth += 1;
                 }
                 b'{' if depth == 2 && self.in_list => {
-                    self.skeleton.extend_from_slice(&buf[copied..j]);
-                    self.skeleton.push(b'0');
-                    copied = j;
-                    open = Some(j);
+                    let mut skeleton = std::mem::take(&mut self.skeleton);
+                    self.copy_range(self.copied, off + j, &mut skeleton);
+                    skeleton.push(b'0');
+                    self.skeleton = skeleton;
+                    self.copied = off + j;
+                    self.open = Some(off + j);
                     depth += 1;
                 }
                 b'{' | b'[' => depth += 1,
@@ -433,13 +494,10 @@ impl Splitter {
                     }
                     depth -= 1;
                     if depth == 2 && self.in_list {
-                        if let Some(start) = open.take() {
-                            self.pieces.push(start..i);
-                            copied = i;
-                            found += 1;
-                            if found == room {
-                                break;
-                            }
+                        if let Some(start) = self.open.take() {
+                            let piece = self.creative_bytes(start, off + i);
+                            self.pieces.push(piece);
+                            self.copied = off + i;
                         }
                     } else if depth == 1 && self.in_list {
                         self.in_list = false;
@@ -449,42 +507,33 @@ impl Splitter {
                 _ => {}
             }
         }
-        // All of buf seen (one past it after a trailing backslash), or stopped at a group's
-        // end or a stray bracket.
-        self.at = if mask == 0 && base >= n { i.max(n) } else { i };
+        // All of the frame seen (one past it after a trailing backslash), or stopped at a
+        // stray bracket.
+        self.at = off + if mask == 0 && base >= n { i.max(n) } else { i };
         self.depth = depth;
         self.in_str = in_str;
-        self.open = open;
-        self.copied = copied;
     }
 
-    /// Hands out the complete creatives in `buf` (and the bytes before them).
-    fn hand_out(&mut self) -> Group {
-        let end = self.pieces.last().map_or(0, |r| r.end);
-        let bytes = self.buf.split_to(end).freeze();
-        self.at -= end;
-        self.copied -= end;
-        if let Some(o) = self.open.as_mut() {
-            *o -= end;
-        }
-        let ranges: Vec<Range<usize>> = self.pieces.drain(..).collect();
-        self.handed += ranges.len();
-        self.parts.push(bytes.clone());
-        Group { bytes, ranges }
+    /// Hands out the complete creatives, keeping `rest` for the next group.
+    fn hand_out(&mut self, rest: Vec<Bytes>) -> Group {
+        let creatives = std::mem::replace(&mut self.pieces, rest);
+        self.handed += creatives.len();
+        Group { creatives }
     }
 
     /// The body has ended: its last group, if creatives remain, and what is left to decide.
     pub(crate) fn finish(mut self) -> (Option<Group>, Ended) {
-        let last = (!self.pieces.is_empty()).then(|| self.hand_out());
+        let last = (!self.pieces.is_empty()).then(|| self.hand_out(Vec::new()));
         // A creative still open, or a string, means a body cut short: parsed whole for the error.
         let plain = !self.broken && self.open.is_none() && !self.in_str && self.lists == 1;
-        self.skeleton.extend_from_slice(&self.buf[self.copied..]);
-        self.parts.push(self.buf.freeze());
+        let end = self.cur_at + self.cur.len();
+        let mut skeleton = std::mem::take(&mut self.skeleton);
+        self.copy_range(self.copied, end, &mut skeleton);
         (
             last,
             Ended {
                 plain,
-                skeleton: self.skeleton,
+                skeleton,
                 creatives: self.handed,
                 parts: self.parts,
             },
@@ -566,21 +615,17 @@ fn distinct(keys: &[Key]) -> bool {
         .all(|(p, a, d)| seen.insert((p.as_str(), a.as_str(), d.as_str())))
 }
 
-/// Reads a large scoring body (`len` bytes declared), cutting its creatives out as they arrive
-/// and checking them on the other cores meanwhile.
-pub(crate) async fn read(
-    req: Request,
-    st: &Arc<AppState>,
-    len: usize,
-) -> Result<ScoreJson, ApiError> {
+/// Reads a large scoring body, cutting its creatives out as they arrive and checking them on
+/// the other cores meanwhile.
+pub(crate) async fn read(req: Request, st: &Arc<AppState>) -> Result<ScoreJson, ApiError> {
     use axum::RequestExt;
     use http_body_util::BodyExt;
     let mut body = req.into_limited_body();
-    let mut split = Splitter::with_capacity(len.min(st.cfg.api.batch_body_limit_bytes));
+    let mut split = Splitter::new();
     let mut checks = Vec::new();
     while let Some(frame) = body.frame().await {
         if let Ok(data) = frame.map_err(body_error)?.into_data() {
-            checks.extend(split.push(&data).into_iter().map(spawn_check));
+            checks.extend(split.push(data).into_iter().map(spawn_check));
         }
     }
     let (last, ended) = split.finish();
@@ -606,17 +651,17 @@ fn spawn_check(g: Group) -> tokio::sync::oneshot::Receiver<Option<CheckedRun>> {
 }
 
 /// [`read`] for a body already received whole (sent without a declared length).
-pub(crate) fn split_whole(bytes: &[u8], max: usize) -> Result<ScoreJson, ApiError> {
+pub(crate) fn split_whole(bytes: Bytes, max: usize) -> Result<ScoreJson, ApiError> {
     split_chunks(std::iter::once(bytes), max)
 }
 
 /// The body given in pieces, split and checked (the groups on all cores).
-pub(crate) fn split_chunks<'a>(
-    chunks: impl IntoIterator<Item = &'a [u8]>,
+pub(crate) fn split_chunks(
+    chunks: impl IntoIterator<Item = Bytes>,
     max: usize,
 ) -> Result<ScoreJson, ApiError> {
     use rayon::prelude::*;
-    let mut split = Splitter::with_capacity(0);
+    let mut split = Splitter::new();
     let mut groups = Vec::new();
     for c in chunks {
         groups.extend(split.push(c));
@@ -672,7 +717,8 @@ mod tests {
     fn check(body: &str, max: usize, fast: bool) {
         let (parsed, checked) = usual(body, max);
         for size in [1, 7, 4096, body.len().max(1)] {
-            let got = outcome(split_chunks(body.as_bytes().chunks(size), max));
+            let chunks = body.as_bytes().chunks(size).map(Bytes::copy_from_slice);
+            let got = outcome(split_chunks(chunks, max));
             if fast {
                 assert!(
                     matches!(got, Outcome::Histories(..)),
