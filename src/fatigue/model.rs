@@ -328,24 +328,32 @@ impl FittedModel {
                 }
             }
         }
-        Ok(effects
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut e)| {
-                e.sort_by(|a, b| b.0.total_cmp(&a.0));
-                e.into_iter()
-                    .take(n)
-                    .map(|(d, f)| {
-                        let (j, label, mean) = listed[f];
-                        format!(
-                            "{label} {:.2} (typical {mean:.2}) +{:.0} pts",
-                            x[[i, j]],
-                            d * 100.0
-                        )
-                    })
-                    .collect()
-            })
-            .collect())
+        // Written on all cores for many rows (three texts a row add up).
+        let text = |(i, mut e): (usize, Vec<(f64, usize)>)| -> Vec<String> {
+            e.sort_by(|a, b| b.0.total_cmp(&a.0));
+            e.into_iter()
+                .take(n)
+                .map(|(d, f)| {
+                    let (j, label, mean) = listed[f];
+                    format!(
+                        "{label} {:.2} (typical {mean:.2}) +{:.0} pts",
+                        x[[i, j]],
+                        d * 100.0
+                    )
+                })
+                .collect()
+        };
+        Ok(if effects.len() > 2 * CHUNK_ROWS {
+            use rayon::prelude::*;
+            effects
+                .into_par_iter()
+                .enumerate()
+                .with_min_len(CHUNK_ROWS)
+                .map(text)
+                .collect()
+        } else {
+            effects.into_iter().enumerate().map(text).collect()
+        })
     }
 
     /// The files of a registry version.

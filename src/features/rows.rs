@@ -593,16 +593,12 @@ fn label(
 
     let k = cfg.onset_consecutive_days;
     let runs = |r: &[Option<f64>]| -> Vec<bool> {
-        let above: Vec<bool> = r
-            .iter()
-            .map(|v| v.is_some_and(|v| ge(v, cfg.onset_ratio)))
-            .collect();
         let mut streak = 0usize;
-        above
-            .iter()
+        r.iter()
             .enumerate()
-            .map(|(i, a)| {
-                streak = if *a { streak + 1 } else { 0 };
+            .map(|(i, v)| {
+                let above = v.is_some_and(|v| ge(v, cfg.onset_ratio));
+                streak = if above { streak + 1 } else { 0 };
                 i + 1 >= k && streak >= k
             })
             .collect()
@@ -1337,9 +1333,32 @@ fn creative_features(
                 },
             ]
         };
-        let r1 = rates(imps[i], clicks[i], d.spend[i], d.conv[i]);
         let r7_ = rates(i7[i], c7[i], s7[i], v7[i]);
         let [ctr7, cvr7, cpc7, cpm7] = r7_;
+        // The running best of each rate moves every day; the ratios to them (but CTR's, read
+        // every day) and the rest below only on kept days.
+        let ctr_peak = safe_div(ctr7, best(&mut ctr_best, ctr7, true));
+        let cvr_best_now = best(&mut cvr_best, cvr7, true);
+        let cpc_best_now = best(&mut cpc_best, cpc7, false);
+        let cpm_best_now = best(&mut cpm_best, cpm7, false);
+        if d.active(i) && pool.wanted[(day_off + i as u32) as usize] {
+            for (values, v) in pool.values.iter_mut().zip(r7_) {
+                if let Some(v) = v {
+                    values.push((day_off + i as u32, v));
+                }
+            }
+        }
+        ctr_vs_peak.push(neutral(ctr_peak, 1.0));
+        if kept.get(next_kept) != Some(&i) {
+            continue;
+        }
+        let row = next_kept;
+        next_kept += 1;
+        pool.kept.push(r7_);
+        let r1 = rates(imps[i], clicks[i], d.spend[i], d.conv[i]);
+        let cvr_peak = safe_div(cvr7, cvr_best_now);
+        let cpc_peak = safe_div(cpc7, cpc_best_now);
+        let cpm_peak = safe_div(cpm7, cpm_best_now);
 
         // Baseline as known at t: sums up to min(t, freeze day).
         let fi = match lab.freeze {
@@ -1356,24 +1375,6 @@ fn creative_features(
         let cvr_base = safe_div(cvr7, safe_div(Some(bv), Some(bc)));
         let cpc_base = safe_div(cpc7, safe_div(Some(bs), Some(bc)));
         let cpm_base = safe_div(cpm7, safe_div(Some(bs * 1000.0), Some(bi)));
-        let ctr_peak = safe_div(ctr7, best(&mut ctr_best, ctr7, true));
-        let cvr_peak = safe_div(cvr7, best(&mut cvr_best, cvr7, true));
-        let cpc_peak = safe_div(cpc7, best(&mut cpc_best, cpc7, false));
-        let cpm_peak = safe_div(cpm7, best(&mut cpm_best, cpm7, false));
-        if d.active(i) && pool.wanted[(day_off + i as u32) as usize] {
-            for (values, v) in pool.values.iter_mut().zip(r7_) {
-                if let Some(v) = v {
-                    values.push((day_off + i as u32, v));
-                }
-            }
-        }
-        ctr_vs_peak.push(neutral(ctr_peak, 1.0));
-        if kept.get(next_kept) != Some(&i) {
-            continue;
-        }
-        let row = next_kept;
-        next_kept += 1;
-        pool.kept.push(r7_);
         let r3 = rates(i3[i], c3[i], s3[i], v3[i]);
 
         let den = sn[i] * stt[i] - st[i] * st[i];
