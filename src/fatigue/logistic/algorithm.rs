@@ -116,43 +116,56 @@ impl LogisticHazard {
 /// h_k(l) = clamp(σ(a·logit(clamp(σ(l + α_k))) + b)) with the Platt scaling (a, b), or
 /// clamp(σ(l + α_k)) uncalibrated (the hazards, then [`Platt::apply`]).
 ///
-/// While no clamp binds, logit∘σ is the identity and e^{a(l + α_k) + b} = e^{a·l + b}·e^{a·α_k},
-/// so a row costs one exponential instead of three per day: h_k = t/(1 + t) and
-/// 1 − h_k = 1/(1 + t) with t = e^{a·l + b}·e^{a·α_k}. Scores where a clamp binds (or that are
-/// not numbers) are computed as written above.
+/// On a day where no clamp binds, logit∘σ is the identity and e^{a(l + α_k) + b} =
+/// e^{a·l + b}·e^{a·α_k}, so a row costs one exponential instead of three per day:
+/// h_k = t/(1 + t) and 1 − h_k = 1/(1 + t) with t = e^{a·l + b}·e^{a·α_k}. Days where a clamp
+/// binds (and scores that are not numbers) are computed as written above.
 #[derive(Debug, Clone)]
 pub struct ScoreHazards {
     alpha: Vec<f64>,
     /// e^{a·α_k}.
     growth: Vec<f64>,
     platt: Option<Platt>,
-    /// The scores l for which no clamp binds on any day: [lo, hi] (empty when unknown).
-    lo: f64,
-    hi: f64,
+    /// Per day: the scores l for which no clamp binds, [lo_k, hi_k] (empty when unknown).
+    lo: Vec<f64>,
+    hi: Vec<f64>,
 }
 
 impl ScoreHazards {
     pub fn new(m: &LogisticHazard, platt: Option<Platt>) -> ScoreHazards {
         let (a, b) = platt.map_or((1.0, 0.0), |p| (p.a, p.b));
-        // σ(u) ∈ [ε, 1 − ε] ⇔ u ∈ [edge, −edge].
+        // σ(u) ∈ [ε, 1 − ε] ⇔ u ∈ [edge, −edge]: l + α_k there, and a·(l + α_k) + b too.
         let edge = logit(HAZARD_EPS);
-        let amin = m.alpha.iter().copied().fold(f64::INFINITY, f64::min);
-        let amax = m.alpha.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let growth: Vec<f64> = m.alpha.iter().map(|al| (a * al).exp()).collect();
-        // l + α_k within the edges for every day…
-        let (mut lo, mut hi) = (edge - amin, -edge - amax);
+        let (mut lo_u, mut hi_u) = (edge, -edge);
         if platt.is_some() {
-            // …and a·(l + α_k) + b too (a decreasing or unusable scaling: never fast).
             if a > 0.0 && a.is_finite() && b.is_finite() {
-                lo = lo.max((edge - b) / a - amin);
-                hi = hi.min((-edge - b) / a - amax);
+                lo_u = lo_u.max((edge - b) / a);
+                hi_u = hi_u.min((-edge - b) / a);
             } else {
-                (lo, hi) = (f64::INFINITY, f64::NEG_INFINITY);
+                // A decreasing or unusable scaling: every day as written.
+                (lo_u, hi_u) = (f64::INFINITY, f64::NEG_INFINITY);
             }
         }
-        if growth.iter().any(|g| !g.is_finite() || *g <= 0.0) {
-            (lo, hi) = (f64::INFINITY, f64::NEG_INFINITY);
-        }
+        let growth: Vec<f64> = m.alpha.iter().map(|al| (a * al).exp()).collect();
+        let usable = |k: usize| growth[k].is_finite() && growth[k] > 0.0;
+        let lo = (0..m.alpha.len())
+            .map(|k| {
+                if usable(k) {
+                    lo_u - m.alpha[k]
+                } else {
+                    f64::INFINITY
+                }
+            })
+            .collect();
+        let hi = (0..m.alpha.len())
+            .map(|k| {
+                if usable(k) {
+                    hi_u - m.alpha[k]
+                } else {
+                    f64::NEG_INFINITY
+                }
+            })
+            .collect();
         ScoreHazards {
             alpha: m.alpha.clone(),
             growth,
@@ -162,11 +175,8 @@ impl ScoreHazards {
         }
     }
 
-    /// e^{a·l + b} when no clamp binds at score `l`.
+    /// e^{a·l + b}, when usable.
     fn scale(&self, l: f64) -> Option<f64> {
-        if !(l >= self.lo && l <= self.hi) {
-            return None;
-        }
         let (a, b) = self.platt.map_or((1.0, 0.0), |p| (p.a, p.b));
         let e = (a * l + b).exp();
         (e.is_finite() && e > 0.0).then_some(e)
@@ -181,34 +191,35 @@ impl ScoreHazards {
         }
     }
 
+    /// 1 − h_k at score `l` (`e`: its [`ScoreHazards::scale`]).
+    fn survives(&self, l: f64, e: Option<f64>, k: usize) -> f64 {
+        match e {
+            Some(e) if l >= self.lo[k] && l <= self.hi[k] => 1.0 / (1.0 + e * self.growth[k]),
+            _ => 1.0 - self.exact(l, k),
+        }
+    }
+
     /// h(1..=H) at score `l`, written into `out` (H values).
     pub fn hazards_into(&self, l: f64, out: &mut [f64]) {
-        match self.scale(l) {
-            Some(e) => {
-                for (o, g) in out.iter_mut().zip(&self.growth) {
-                    let t = e * g;
-                    *o = t / (1.0 + t);
+        let e = self.scale(l);
+        for (k, o) in out.iter_mut().enumerate() {
+            *o = match e {
+                Some(e) if l >= self.lo[k] && l <= self.hi[k] => {
+                    let t = e * self.growth[k];
+                    t / (1.0 + t)
                 }
-            }
-            None => {
-                for (k, o) in out.iter_mut().enumerate() {
-                    *o = self.exact(l, k);
-                }
-            }
+                _ => self.exact(l, k),
+            };
         }
     }
 
     /// P(onset within `days` days) at score `l`: 1 − Π_{k ≤ days} (1 − h_k) (days past the
     /// horizon count as the horizon).
     pub fn onset_within(&self, l: f64, days: usize) -> f64 {
-        let days = days.min(self.alpha.len());
-        let survive = match self.scale(l) {
-            Some(e) => {
-                let grown: f64 = self.growth[..days].iter().map(|g| 1.0 + e * g).product();
-                1.0 / grown
-            }
-            None => (0..days).map(|k| 1.0 - self.exact(l, k)).product(),
-        };
+        let e = self.scale(l);
+        let survive: f64 = (0..days.min(self.alpha.len()))
+            .map(|k| self.survives(l, e, k))
+            .product();
         1.0 - survive
     }
 }
