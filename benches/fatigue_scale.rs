@@ -40,6 +40,10 @@ use omnify::simulate::{SimConfig, simulate};
 use omnify::warehouse::Warehouse;
 use polars::prelude::*;
 
+/// The allocator of the `omnify` binary, so the in-process figures are the service's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn env_num(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
