@@ -132,7 +132,8 @@ impl Group {
 }
 
 /// A group's creatives as they are read: the engine's input, their keys and the latest day.
-/// No creative or history is kept as a struct on the way.
+/// Nothing is kept of a creative once read (a plain one's days wait in one reused vector
+/// until its checks).
 struct GroupInput {
     input: DayInputBuilder,
     wanted: Vec<Key>,
@@ -332,6 +333,7 @@ pub(crate) struct Splitter {
 }
 
 impl Splitter {
+    /// A splitter at the start of a body.
     pub(crate) fn new() -> Splitter {
         Splitter {
             cur: Bytes::new(),
@@ -399,7 +401,7 @@ impl Splitter {
         }
         if a < self.cur_at {
             let lo = a - self.carry_at;
-            let hi = (b.min(self.cur_at)) - self.carry_at;
+            let hi = b.min(self.cur_at) - self.carry_at;
             out.extend_from_slice(&self.carry[lo..hi]);
         }
         if b > self.cur_at {
