@@ -127,8 +127,7 @@ pub struct ScoreHazards {
     growth: Vec<f64>,
     platt: Option<Platt>,
     /// Per day: the scores l for which no clamp binds, [lo_k, hi_k] (empty when unknown).
-    lo: Vec<f64>,
-    hi: Vec<f64>,
+    range: Vec<(f64, f64)>,
 }
 
 impl ScoreHazards {
@@ -147,22 +146,15 @@ impl ScoreHazards {
             }
         }
         let growth: Vec<f64> = m.alpha.iter().map(|al| (a * al).exp()).collect();
-        let usable = |k: usize| growth[k].is_finite() && growth[k] > 0.0;
-        let lo = (0..m.alpha.len())
-            .map(|k| {
-                if usable(k) {
-                    lo_u - m.alpha[k]
+        let range = m
+            .alpha
+            .iter()
+            .zip(&growth)
+            .map(|(al, g)| {
+                if g.is_finite() && *g > 0.0 {
+                    (lo_u - al, hi_u - al)
                 } else {
-                    f64::INFINITY
-                }
-            })
-            .collect();
-        let hi = (0..m.alpha.len())
-            .map(|k| {
-                if usable(k) {
-                    hi_u - m.alpha[k]
-                } else {
-                    f64::NEG_INFINITY
+                    (f64::INFINITY, f64::NEG_INFINITY)
                 }
             })
             .collect();
@@ -170,8 +162,7 @@ impl ScoreHazards {
             alpha: m.alpha.clone(),
             growth,
             platt,
-            lo,
-            hi,
+            range,
         }
     }
 
@@ -191,24 +182,20 @@ impl ScoreHazards {
         }
     }
 
-    /// 1 − h_k at score `l` (`e`: its [`ScoreHazards::scale`]).
-    fn survives(&self, l: f64, e: Option<f64>, k: usize) -> f64 {
-        match e {
-            Some(e) if l >= self.lo[k] && l <= self.hi[k] => 1.0 / (1.0 + e * self.growth[k]),
-            _ => 1.0 - self.exact(l, k),
-        }
+    /// t = e^{a·l + b}·e^{a·α_k} when no clamp binds on day k + 1 at score `l` (`e`: its
+    /// [`ScoreHazards::scale`]).
+    fn unclamped(&self, l: f64, e: Option<f64>, k: usize) -> Option<f64> {
+        let (lo, hi) = self.range[k];
+        e.filter(|_| l >= lo && l <= hi).map(|e| e * self.growth[k])
     }
 
     /// h(1..=H) at score `l`, written into `out` (H values).
     pub fn hazards_into(&self, l: f64, out: &mut [f64]) {
         let e = self.scale(l);
         for (k, o) in out.iter_mut().enumerate() {
-            *o = match e {
-                Some(e) if l >= self.lo[k] && l <= self.hi[k] => {
-                    let t = e * self.growth[k];
-                    t / (1.0 + t)
-                }
-                _ => self.exact(l, k),
+            *o = match self.unclamped(l, e, k) {
+                Some(t) => t / (1.0 + t),
+                None => self.exact(l, k),
             };
         }
     }
@@ -218,7 +205,10 @@ impl ScoreHazards {
     pub fn onset_within(&self, l: f64, days: usize) -> f64 {
         let e = self.scale(l);
         let survive: f64 = (0..days.min(self.alpha.len()))
-            .map(|k| self.survives(l, e, k))
+            .map(|k| match self.unclamped(l, e, k) {
+                Some(t) => 1.0 / (1.0 + t),
+                None => 1.0 - self.exact(l, k),
+            })
             .product();
         1.0 - survive
     }
