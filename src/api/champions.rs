@@ -64,6 +64,22 @@ fn load(reg: &Registry, tenant: &str, kind: ModelKind) -> Result<Slot, String> {
     }
 }
 
+/// The cold-start prior as a champion: what serves a tenant with no fatigue champion of its
+/// own (its card's version, `prior-…`, is the `model_version` of its scores).
+pub fn fatigue_prior() -> Option<Arc<Champion>> {
+    static PRIOR: std::sync::OnceLock<Option<Arc<Champion>>> = std::sync::OnceLock::new();
+    PRIOR
+        .get_or_init(|| {
+            crate::fatigue::prior::embedded().map(|p| {
+                Arc::new(Champion {
+                    card: p.card.clone(),
+                    model: Model::Fatigue(p.model.clone()),
+                })
+            })
+        })
+        .clone()
+}
+
 impl Champions {
     pub fn new(registry: Registry) -> Champions {
         Champions {

@@ -31,7 +31,7 @@ struct Fixture {
     frame: DataFrame,
 }
 
-const SPEC: &str = "[evaluation]\nstride_days = 2\ntest_days = 40\nvalidation_days = 25\n\
+const SPEC: &str = "[evaluation]\nstride_days = 2\ntest_days = 40\nvalidation_days = 25\nmin_onsets = 1\n\
     [models]\nseed = 3\n[models.forest]\ntrees = 4\n[models.mlp]\nmax_epochs = 10\n";
 
 fn synth_sets() -> Vec<Dataset> {
@@ -379,7 +379,11 @@ fn another_tenant_sees_nothing() {
         let r = call(&e.app, "GET", "/v1/models", Some(&b_admin), None).await;
         assert_eq!(r.json["fatigue"]["champion"], Value::Null);
         assert_eq!(r.json["fatigue"]["versions"], json!([]));
-        // A's ad ids are unknown to B even with A's champion loaded.
+        // Without a model of its own, B is on the cold-start prior, and says so.
+        let prior = crate::fatigue::prior::embedded().unwrap();
+        assert_eq!(r.json["fatigue"]["serving"], json!(prior.card.version));
+        assert_eq!(r.json["fatigue"]["on_prior"], json!(true));
+        // A's ad ids are unknown to B even with A's champion loaded: B's warehouse has none.
         let a_ad = first_ad(&e.a);
         let r = call(
             &e.app,
@@ -389,7 +393,8 @@ fn another_tenant_sees_nothing() {
             Some(json!({"ad_ids": [a_ad]})),
         )
         .await;
-        assert_problem(&r, 404);
+        assert_problem(&r, 422);
+        assert!(!r.text.contains(&e.a), "{}", r.text);
         // A still sees its job.
         assert_eq!(
             call(

@@ -374,6 +374,7 @@ pub fn card_for(tenant: &str, model: &BudgetModel, job: &BudgetJobConfig) -> Mod
         higher_is_better: false,
         crate_version: String::new(),
         files: BTreeMap::new(),
+        validation: None,
     }
 }
 

@@ -10,6 +10,7 @@ use polars::prelude::*;
 
 use super::{CliError, emit, table};
 use crate::config::Config;
+use crate::fatigue::validation::Method;
 use crate::fatigue::{
     self, EvaluationReport, FatigueError, FittedModel, JobConfig, impressions_clicks_only,
 };
@@ -88,7 +89,7 @@ fn fatigue_err(e: FatigueError) -> CliError {
     }
 }
 
-fn load_spec(spec: &SpecArg) -> Result<JobConfig, CliError> {
+pub(super) fn load_spec(spec: &SpecArg) -> Result<JobConfig, CliError> {
     match &spec.spec {
         Some(p) => JobConfig::load(p).map_err(CliError::input),
         None => crate::bootstrap::fatigue_job().map_err(CliError::input),
@@ -126,6 +127,11 @@ fn bar() -> indicatif::ProgressBar {
     b
 }
 
+fn interval(v: Option<&[f64; 2]>) -> String {
+    v.map(|[lo, hi]| format!("{}–{}", table::decimal(*lo, 3), table::decimal(*hi, 3)))
+        .unwrap_or_else(|| "-".into())
+}
+
 fn opt(v: Option<f64>, places: usize) -> String {
     v.map(|x| table::decimal(x, places))
         .unwrap_or_else(|| "-".into())
@@ -133,21 +139,46 @@ fn opt(v: Option<f64>, places: usize) -> String {
 
 /// The evaluation as a text table with the split and label-rule counts.
 pub fn render_evaluation(title: &str, r: &EvaluationReport) -> String {
-    let mut out = format!(
-        "{title}\ntrain {} … {} ({} rows, {} events) · validation {} … {} ({} rows) · test {} … {} ({} rows, {} events) · {} features\n",
-        r.train.from,
-        r.train.to,
-        r.train.rows,
-        r.train.events,
-        r.validation.from,
-        r.validation.to,
-        r.validation.rows,
-        r.test.from,
-        r.test.to,
-        r.test.rows,
-        r.test.events,
-        r.features
-    );
+    let v = r.validation_done();
+    let mut out = format!("{title}\nvalidation: {} — {}\n", v.summary(), v.reason);
+    out.push_str(&match v.method {
+        Method::Holdout => format!(
+            "train {} … {} ({} rows, {} events) · validation {} … {} ({} rows) · test {} … {} ({} rows, {} events) · {} features\n",
+            r.train.from,
+            r.train.to,
+            r.train.rows,
+            r.train.events,
+            r.validation.from,
+            r.validation.to,
+            r.validation.rows,
+            r.test.from,
+            r.test.to,
+            r.test.rows,
+            r.test.events,
+            r.features
+        ),
+        Method::RollingOrigin => format!(
+            "out-of-fold rows {} … {} ({} rows, {} events) · served model refitted on {} … {} ({} rows, {} events; {} rows of held-out creatives calibrate it) · {} features\n",
+            r.test.from,
+            r.test.to,
+            r.test.rows,
+            r.test.events,
+            r.train.from,
+            r.train.to,
+            r.train.rows,
+            r.train.events,
+            r.validation.rows,
+            r.features
+        ),
+        Method::None => format!(
+            "labelled rows {} … {} ({} rows, {} events): too few onsets to score models out of sample · {} features\n",
+            r.train.from,
+            r.train.to,
+            r.train.rows + r.validation.rows,
+            r.train.events + r.validation.events,
+            r.features
+        ),
+    });
     let c = &r.rule_counts;
     out.push_str(&format!(
         "labels: {} creatives · {} events · {} censored (stopped) · {} censored (end of data) · {} insufficient · metric cpa/cpc/inv_ctr {}/{}/{} · {} left-truncated · onsets changed by seasonal adjustment {} (removed {}, added {}, moved {})\n\n",
@@ -172,9 +203,17 @@ pub fn render_evaluation(title: &str, r: &EvaluationReport) -> String {
             let x = &m.metrics;
             vec![
                 m.model.clone(),
-                if m.learned { "model" } else { "baseline" }.into(),
+                if m.learned {
+                    "model"
+                } else if m.model == fatigue::pipeline::PRIOR_MODEL {
+                    "prior"
+                } else {
+                    "baseline"
+                }
+                .into(),
                 opt(x.auc_7, 3),
                 opt(x.auc_14, 3),
+                interval(m.intervals.get("auc_14")),
                 opt(x.c_index, 3),
                 opt(x.ibs, 4),
                 opt(x.ece, 4),
@@ -190,6 +229,7 @@ pub fn render_evaluation(title: &str, r: &EvaluationReport) -> String {
             "kind",
             ">auc@7",
             ">auc@14",
+            ">auc@14 90%",
             ">c-index",
             ">ibs",
             ">ece",
@@ -275,11 +315,15 @@ pub fn train(cfg: &Config, args: TrainFatigueArgs) -> Result<(), CliError> {
             &o.evaluation,
         ));
         text.push_str(&format!(
-            "\nregistered {} ({}, {} {}) — {}: {}\n\n",
-            o.decision.version,
+            "\nserving {}: {} ({} {}{})\nregistered {} — {}: {}\n\n",
             o.model,
+            o.chosen_because,
             o.selection_metric,
             opt(o.score, 4),
+            o.score_interval
+                .map(|iv| format!(", 90% {}", interval(Some(&iv))))
+                .unwrap_or_default(),
+            o.decision.version,
             if o.decision.promoted {
                 "promoted to champion"
             } else {
@@ -301,21 +345,34 @@ pub fn score(cfg: &Config, args: ScoreFatigueArgs) -> Result<(), CliError> {
     let job = load_spec(&args.spec)?;
     let tenant = args.tenant.clone().unwrap_or_else(|| cfg.tenant.clone());
     let reg = Registry::open(&cfg.models_dir);
-    let loaded = reg
-        .load_champion(&tenant, ModelKind::Fatigue)
-        .map_err(|e| fatigue_err(e.into()))?;
-    let model = FittedModel::from_files(&loaded.files).map_err(fatigue_err)?;
+    let (model, version) = match reg.load_champion(&tenant, ModelKind::Fatigue) {
+        Ok(loaded) => (
+            FittedModel::from_files(&loaded.files).map_err(fatigue_err)?,
+            loaded.card.version,
+        ),
+        Err(crate::registry::RegistryError::NoChampion { .. }) => {
+            let Some(p) = fatigue::prior::embedded() else {
+                return Err(fatigue_err(
+                    crate::registry::RegistryError::NoChampion {
+                        tenant: tenant.clone(),
+                        kind: "fatigue",
+                    }
+                    .into(),
+                ));
+            };
+            eprintln!(
+                "tenant `{tenant}` has no fatigue model of its own yet: scored by the cold-start prior {} (train one with omnify train fatigue once it has {} days of history)",
+                p.card.version, job.evaluation.min_history_days
+            );
+            (p.model.clone(), p.card.version.clone())
+        }
+        Err(e) => return Err(fatigue_err(e.into())),
+    };
     let wh = Warehouse::open(cfg.warehouse_dir())?;
     // At the latest day the features come from (or go to) the tenant's snapshot.
-    let Some(rows) = fatigue::snapshot::score_tenant(
-        &wh,
-        &tenant,
-        args.as_of,
-        &model,
-        &loaded.card.version,
-        &job,
-    )
-    .map_err(fatigue_err)?
+    let Some(rows) =
+        fatigue::snapshot::score_tenant(&wh, &tenant, args.as_of, &model, &version, &job)
+            .map_err(fatigue_err)?
     else {
         return Err(no_rows(&wh, Some(&tenant)));
     };
@@ -393,7 +450,7 @@ mod tests {
     use crate::registry::{ModelKind, Registry};
     use crate::warehouse::Warehouse;
 
-    const SPEC: &str = "[evaluation]\nstride_days = 2\ntest_days = 40\nvalidation_days = 25\n\
+    const SPEC: &str = "[evaluation]\nstride_days = 2\ntest_days = 40\nvalidation_days = 25\nmin_onsets = 1\n\
         [models]\nseed = 3\n[models.forest]\ntrees = 4\n[models.mlp]\nmax_epochs = 10\n";
 
     fn cli(dir: &std::path::Path, args: &[&str]) -> Result<(), crate::cli::CliError> {

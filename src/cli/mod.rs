@@ -11,6 +11,7 @@ use crate::config::Config;
 mod budget;
 mod data;
 mod fatigue;
+mod fatigue_regimes;
 mod models;
 mod report;
 mod serve;
@@ -106,21 +107,31 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum TrainCommand {
-    /// Fit every fatigue model on a time split, register the best by the configured holdout
-    /// metric, and promote it only if it beats the current champion.
+    /// Fit every fatigue model, validated as the data allows (the time split, else
+    /// rolling-origin folds, else none), register the best (or the cold-start prior) and
+    /// promote it only if it beats the champion on the same rows.
     Fatigue(fatigue::TrainFatigueArgs),
     /// Fit per-entity budget response curves (adstock + saturation, bootstrap intervals) and
     /// register them; promoted only if better than the champion on the holdout.
     Budget(budget::TrainBudgetArgs),
+    /// Rebuild the cold-start fatigue prior (shipped in models/prior.fatigue and compiled into
+    /// the binary) from simulated worlds of every real-data regime.
+    FatiguePrior(fatigue_regimes::TrainPriorArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum EvaluateCommand {
-    /// One row per model and non-learned baseline with every holdout metric (time split).
+    /// One row per model, non-learned baseline and the prior with every metric and 90%
+    /// intervals, validated as the data allows (time split, rolling-origin folds, or none).
     Fatigue(fatigue::EvaluateFatigueArgs),
     /// Per-entity contribution, share and ROAS with intervals, fitted curves, fit quality and
     /// identifiability warnings of the budget model.
     Budget(budget::EvaluateBudgetArgs),
+    /// The real-data figures: fresh simulated worlds of each real-shaped regime (short
+    /// histories, impressions and clicks only, few onsets, seasonal declines), every tenant
+    /// trained as `train fatigue` would; the served model against the best rule baseline, the
+    /// prior alone and the tenant's own learned models.
+    FatigueRegimes(fatigue_regimes::EvaluateRegimesArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -220,10 +231,12 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Train { command } => match command {
             TrainCommand::Fatigue(args) => fatigue::train(&cfg, args),
             TrainCommand::Budget(args) => budget::train(&cfg, args),
+            TrainCommand::FatiguePrior(args) => fatigue_regimes::train_prior(args),
         },
         Command::Evaluate { command } => match command {
             EvaluateCommand::Fatigue(args) => fatigue::evaluate(&cfg, args),
             EvaluateCommand::Budget(args) => budget::evaluate(&cfg, args),
+            EvaluateCommand::FatigueRegimes(args) => fatigue_regimes::evaluate_regimes(args),
         },
         Command::Score { command } => match command {
             ScoreCommand::Fatigue(args) => fatigue::score(&cfg, args),

@@ -44,6 +44,58 @@ pub struct SimulateArgs {
     /// compare OmniFy's recovery with that tool's on the data it is quoted for.
     #[arg(long)]
     pub mmm_example: bool,
+    /// Instead of platform reports, write one world of a real-shaped regime as unified
+    /// `ad_daily` Parquet files, one per tenant (`<tenant>.parquet`): `search` (91 days,
+    /// impressions and clicks only, long-lived keywords, an account-wide CTR decline, 15%
+    /// zero-delivery days), `display` (40 days, banners of 2–6 weeks with cost and conversions,
+    /// a holiday peak), `short_mixed` (60 days, every metric, a seasonal decline) or `sparse`
+    /// (75 days, impressions and clicks only, few onsets). The regime fixes the days, start and
+    /// creatives; --seed and --tenants apply.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["mmm", "mmm_example"])]
+    pub regime: Option<String>,
+}
+
+/// Writes one world of a real-shaped regime as unified Parquet, one file per tenant.
+fn run_regime(args: &SimulateArgs, name: &str) -> Result<(), CliError> {
+    use crate::simulate::regimes::{Regime, regime_rows};
+    use polars::prelude::*;
+    let regime = Regime::parse(name).map_err(CliError::input)?;
+    if args.tenants == 0 || args.tenants > 1000 {
+        return Err(CliError::input("--tenants must be 1–1000"));
+    }
+    let world = regime_rows(regime, args.seed, args.tenants).map_err(CliError::input)?;
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| CliError::runtime(format!("{}: {e}", args.out.display())))?;
+    let mut lines = Vec::new();
+    for (tenant, rows) in world {
+        let mut lf = crate::schema::rows_to_frame(&tenant, &rows)
+            .map_err(CliError::runtime)?
+            .lazy();
+        if regime.impressions_clicks_only() {
+            lf = crate::fatigue::impressions_clicks_only(lf);
+        }
+        let mut df = lf.collect().map_err(CliError::runtime)?;
+        let mut bytes = Vec::new();
+        ParquetWriter::new(&mut bytes)
+            .finish(&mut df)
+            .map_err(CliError::runtime)?;
+        let path = args.out.join(format!("{tenant}.parquet"));
+        crate::fsutil::write_atomic(&path, &bytes)
+            .map_err(|e| CliError::runtime(format!("{}: {e}", path.display())))?;
+        lines.push(format!(
+            "  {tenant}: {} rows → omnify ingest --tenant {tenant} {}",
+            df.height(),
+            path.display()
+        ));
+    }
+    super::emit(&format!(
+        "wrote one `{}` world (seed {}) to {}:\n{}\n",
+        regime.name(),
+        args.seed,
+        args.out.display(),
+        lines.join("\n")
+    ));
+    Ok(())
 }
 
 /// Writes one dataset of PyMC-Marketing's example process and its truth (`--mmm-example`).
@@ -192,6 +244,9 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     }
     if args.mmm_example {
         return run_mmm_example(&args);
+    }
+    if let Some(name) = &args.regime {
+        return run_regime(&args, name);
     }
     let cfg = SimConfig {
         seed: args.seed,

@@ -30,6 +30,24 @@ pub struct EvaluationConfig {
     /// Drop creatives flagged `left_truncated` from training (their age is a lower bound).
     /// Default false: their rows are kept, `left_truncated` is a feature.
     pub drop_left_truncated: bool,
+    /// Fewest creatives with an onset within the horizon among the evaluated rows for models
+    /// to be ranked on them: below it the holdout gives way to rolling-origin folds, and the
+    /// folds to no validation (the prior or a rule baseline serves). Default 5.
+    pub min_onsets: usize,
+    /// Rolling-origin cross-validation (used when the holdout does not fit or holds too few
+    /// onsets): test blocks of `fold_days` as-of days counted back from the last one, each
+    /// model fitted on the as-of days before a gap ≥ horizon. Days. Default 14.
+    pub fold_days: i32,
+    /// At most this many folds. Default 8.
+    pub max_folds: usize,
+    /// A fold needs at least this many calendar days of as-of rows before its gap. Days.
+    /// Default 14.
+    pub min_train_days: i32,
+    /// Fewest days of history (first to last data day of the tenant) a fatigue model is
+    /// trained on. Days. Default 28.
+    pub min_history_days: i32,
+    /// Bootstrap resamples (over creatives) of the 90% metric intervals. Default 200.
+    pub bootstrap_resamples: usize,
 }
 
 impl Default for EvaluationConfig {
@@ -42,6 +60,12 @@ impl Default for EvaluationConfig {
             gap_days: None,
             selection_metric: "auc_14".into(),
             drop_left_truncated: false,
+            min_onsets: 5,
+            fold_days: 14,
+            max_folds: 8,
+            min_train_days: 14,
+            min_history_days: 28,
+            bootstrap_resamples: 200,
         }
     }
 }
@@ -65,6 +89,10 @@ pub struct ModelsConfig {
     pub mlp: super::mlp::MlpParams,
     /// The onset-day stage of the learned families ([`super::timing`]).
     pub timing: super::timing::TimingParams,
+    /// The cold-start prior shipped with the product ([`super::prior`]) competes with the
+    /// learned families on the same evaluated rows, and serves when nothing can be validated.
+    /// `false`: a rule baseline serves instead. Default true.
+    pub use_prior: bool,
 }
 
 impl Default for ModelsConfig {
@@ -80,6 +108,7 @@ impl Default for ModelsConfig {
             forest: Default::default(),
             mlp: Default::default(),
             timing: Default::default(),
+            use_prior: true,
         }
     }
 }
@@ -167,6 +196,21 @@ impl JobConfig {
         }
         if e.test_days < 1 || e.validation_days < 1 {
             return bad("evaluation.test_days and validation_days must be ≥ 1");
+        }
+        if !(1..=10_000).contains(&e.min_onsets) {
+            return bad("evaluation.min_onsets must be in 1..=10000");
+        }
+        if !(1..=366).contains(&e.fold_days) || !(1..=366).contains(&e.min_train_days) {
+            return bad("evaluation.fold_days and min_train_days must be in 1..=366");
+        }
+        if !(1..=20).contains(&e.max_folds) {
+            return bad("evaluation.max_folds must be in 1..=20");
+        }
+        if !(14..=3650).contains(&e.min_history_days) {
+            return bad("evaluation.min_history_days must be in 14..=3650");
+        }
+        if e.bootstrap_resamples > 10_000 {
+            return bad("evaluation.bootstrap_resamples must be ≤ 10000");
         }
         if super::metrics::metric_direction(&e.selection_metric).is_none() {
             return bad("evaluation.selection_metric must be auc_14, auc_7, c_index, ibs or ece");

@@ -55,6 +55,8 @@ pub mod metrics;
 pub mod mlp;
 pub mod model;
 pub mod pipeline;
+pub mod prior;
+pub mod regime_eval;
 #[cfg(test)]
 mod rows_tests;
 pub mod score;
@@ -64,6 +66,7 @@ mod snapshot_tests;
 #[cfg(test)]
 pub(crate) mod tests;
 pub mod timing;
+pub mod validation;
 
 pub use config::{EvaluationConfig, JobConfig, ModelsConfig, ScoringConfig};
 pub use dataset::{

@@ -1,21 +1,34 @@
-//! The jobs: [`evaluate`] (fit every learned family and baseline on the train slice, score the
-//! test slice, one metrics row each, plus the label-rule counts) and [`train`] (the same, then
-//! the best learned model by the configured metric is registered with its card and promoted
-//! only if it beats the champion on the holdout). A registered version also stores
+//! The jobs: [`evaluate`] (fit every learned family and baseline, score them and the cold-start
+//! prior on out-of-sample rows, one metrics row each with 90% intervals, plus the label-rule
+//! counts) and [`train`] (the same, then the served model is registered with its card and
+//! promoted per [`promotion`]). Validation adapts to the data ([`super::validation`]): the
+//! configured holdout, else rolling-origin folds, else none, and the report says which.
+//! A tenant with less than `min_history_days` of data, or no creative reaching a launch
+//! baseline, is refused with what is missing. A registered version also stores
 //! [`EVALUATION_FILE`]: the evaluation table plus every model's ROC, calibration bins and
-//! onset backtest on the test slice ([`StoredEvaluation`]), which reports draw.
+//! onset backtest on the evaluated rows ([`StoredEvaluation`]), which reports draw.
+
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
+use ndarray::{Array2, Axis};
 use polars::prelude::*;
 
 use super::FatigueError;
 use super::baselines::BaselineRule;
-use super::config::JobConfig;
-use super::dataset::{Split, SurvivalData, prepare_frame, rule_counts_of, split, survival_rows};
+use super::config::{EvaluationConfig, JobConfig};
+use super::dataset::{
+    CreativeLabels, Split, SurvivalData, prepare_frame, rule_counts_of, split, survival_rows,
+};
 use super::metrics::{
     Curves, Metrics, curves as curves_of, evaluate as metrics_of, metric_direction,
 };
 use super::model::FittedModel;
+use super::prior;
+use super::validation::{
+    CALIBRATION_SHARE, Fold, INTERVAL_LEVEL, Method, Validation, intervals, onsets, rolling_folds,
+    split_by_creative,
+};
 use crate::features::RuleCounts;
 use crate::features::rows::Keep;
 use crate::registry::{ModelCard, ModelKind, PromotionDecision, Registry};
@@ -39,6 +52,9 @@ pub struct ModelReport {
     pub model: String,
     pub learned: bool,
     pub metrics: Metrics,
+    /// 90% intervals of the main metrics (bootstrap over creatives), by metric name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub intervals: BTreeMap<String, [f64; 2]>,
 }
 
 /// Days of a slice, as dates.
@@ -50,6 +66,10 @@ pub struct SliceInfo {
     pub events: usize,
 }
 
+/// What an evaluation did. With holdout validation, `train` / `validation` / `test` are the
+/// time slices; with rolling-origin folds, `train` is every labelled row (what the served model
+/// is refitted on), `validation` its calibration creatives and `test` the pooled out-of-fold
+/// rows; without validation, `test` is empty.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct EvaluationReport {
     pub train: SliceInfo,
@@ -58,13 +78,34 @@ pub struct EvaluationReport {
     pub features: usize,
     pub rule_counts: RuleCounts,
     pub models: Vec<ModelReport>,
+    /// The validation actually done (absent in versions trained before it was recorded: those
+    /// were all holdouts).
+    #[serde(default)]
+    pub validation_method: Option<Validation>,
+}
+
+impl EvaluationReport {
+    /// The validation done (a holdout for reports stored before it was recorded).
+    pub fn validation_done(&self) -> Validation {
+        self.validation_method
+            .clone()
+            .unwrap_or_else(|| Validation {
+                method: Method::Holdout,
+                folds: 1,
+                rows: self.test.rows,
+                onsets: self.test.events,
+                reason: "recorded before validation methods".into(),
+                interval_level: INTERVAL_LEVEL,
+                resamples: 0,
+            })
+    }
 }
 
 /// Registry file of a fatigue version holding its [`StoredEvaluation`].
 pub const EVALUATION_FILE: &str = "evaluation.json";
 
-/// What `evaluation.json` holds: the holdout evaluation of the job that trained the version,
-/// and the chart data of every model on the same test rows.
+/// What `evaluation.json` holds: the evaluation of the job that trained the version, and the
+/// chart data of every model on the same evaluated rows.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct StoredEvaluation {
     /// The registered (champion-candidate) model's name.
@@ -77,14 +118,26 @@ pub struct StoredEvaluation {
 /// Progress callback: (step done, steps total, what is next).
 pub type Progress<'a> = &'a mut dyn FnMut(usize, usize, &str);
 
-/// What `evaluate` fitted, for `train` to register.
+/// Name of the cold-start prior in evaluation tables and model cards.
+pub const PRIOR_MODEL: &str = "prior";
+
+/// What `evaluate` fitted and scored, for `train` to register.
 pub struct Evaluated {
     pub report: EvaluationReport,
-    pub fitted: Vec<FittedModel>,
-    /// Chart data of each model in `fitted` (same order), on the test slice.
+    /// Per row of `report.models` (same order): the model as it would be served. With rolling
+    /// origin, learned families are `None` here (their fold fits are not served): `train`
+    /// refits the chosen one on every labelled row ([`Evaluated::served`]).
+    pub fitted: Vec<Option<FittedModel>>,
+    /// Chart data of each model of `report.models` (same order), on the evaluated rows.
     pub curves: Vec<Curves>,
+    /// Out-of-sample hazards of each model of `report.models`, on `evaluated` rows.
+    pub hazards: Vec<Array2<f64>>,
+    /// Every labelled as-of row, and the rows the models were scored on (indices into it).
+    pub data: SurvivalData,
+    pub evaluated: Vec<usize>,
+    /// The split of all rows by creative for a refit (fit, calibrate).
+    pub refit: (Vec<usize>, Vec<usize>),
     pub train_rows: usize,
-    pub split: Split,
 }
 
 fn info(d: &SurvivalData, idx: &[usize], days: (i32, i32)) -> SliceInfo {
@@ -96,71 +149,432 @@ fn info(d: &SurvivalData, idx: &[usize], days: (i32, i32)) -> SliceInfo {
     }
 }
 
-/// Fits and scores every learned family and baseline on a time split of `lf` (`ad_daily`).
+/// First and last as-of day of rows `idx` (`fallback` when empty).
+fn day_range(d: &SurvivalData, idx: &[usize], fallback: (i32, i32)) -> (i32, i32) {
+    let days = idx.iter().map(|&i| d.as_of[i]);
+    match (days.clone().min(), days.max()) {
+        (Some(a), Some(b)) => (a, b),
+        _ => fallback,
+    }
+}
+
+/// The tenant's data must span `min_history_days` and hold a creative that reaches its launch
+/// baseline; otherwise one line says what is missing.
+fn check_enough(
+    df: &DataFrame,
+    creatives: &[CreativeLabels],
+    cfg: &JobConfig,
+) -> Result<(), FatigueError> {
+    let dates = df.column(ad::DATE)?.cast(&DataType::Int32)?;
+    let dates = dates.i32()?;
+    let (lo, hi) = (dates.min().unwrap_or(0), dates.max().unwrap_or(0));
+    let span = hi - lo + 1;
+    let need = cfg.evaluation.min_history_days;
+    let meanwhile = if cfg.models.use_prior && prior::embedded().is_some() {
+        "; the cold-start prior scores its creatives meanwhile"
+    } else {
+        ""
+    };
+    if span < need {
+        return Err(FatigueError::Data(format!(
+            "not enough history to train a fatigue model: the data covers {span} days ({} … {}), at least {need} are needed ({} more){meanwhile}",
+            days_to_date(lo),
+            days_to_date(hi),
+            need - span
+        )));
+    }
+    if creatives.iter().all(|c| c.insufficient) {
+        let l = &cfg.base.labels;
+        return Err(FatigueError::Data(format!(
+            "no creative reaches a launch baseline: none of the {} creatives has {} impressions within its first {} active days (with at least {} clicks for a cost-like metric){meanwhile}",
+            creatives.len(),
+            l.baseline_min_impressions,
+            l.baseline_max_active_days,
+            l.inv_ctr_min_clicks.min(l.cpc_min_clicks)
+        )));
+    }
+    Ok(())
+}
+
+/// How the models will be validated, and why.
+enum Plan {
+    Holdout(Split),
+    Folds(Vec<Fold>),
+    None,
+}
+
+fn plan(data: &SurvivalData, ev: &EvaluationConfig) -> (Plan, String) {
+    let need = ev.min_onsets;
+    let holdout = match split(data, ev) {
+        Ok(sp) => {
+            let n = onsets(data, &sp.test);
+            if n >= need {
+                return (
+                    Plan::Holdout(sp),
+                    format!("the time split fits and its test slice holds {n} onsets (≥ {need})"),
+                );
+            }
+            format!("the holdout's test slice holds {n} onsets (< {need})")
+        }
+        Err(e) => format!("the holdout does not fit ({e})"),
+    };
+    let folds = rolling_folds(data, ev);
+    let pooled: Vec<usize> = folds.iter().flat_map(|f| f.test.iter().copied()).collect();
+    let n = onsets(data, &pooled);
+    if !folds.is_empty() && n >= need {
+        let k = folds.len();
+        return (
+            Plan::Folds(folds),
+            format!("{holdout}; {k} rolling-origin folds hold {n} onsets"),
+        );
+    }
+    (
+        Plan::None,
+        format!(
+            "{holdout}; {} rolling-origin folds hold {n} onsets (< {need}): too few to compare models",
+            folds.len()
+        ),
+    )
+}
+
+/// One model's scores on the evaluated rows, and the model as it would be served.
+struct Scored {
+    name: String,
+    learned: bool,
+    served: Option<FittedModel>,
+    hazards: Array2<f64>,
+}
+
+/// Fits and scores every learned family, baseline and (when enabled) the cold-start prior on
+/// `lf` (`ad_daily`), validated as the data allows ([`super::validation`]).
 pub fn evaluate(
     lf: LazyFrame,
     cfg: &JobConfig,
     progress: Progress,
 ) -> Result<Evaluated, FatigueError> {
     let families = &cfg.models.families;
-    let total = 2 + families.len() + BaselineRule::ALL.len();
+    let ev = &cfg.evaluation;
+    let total = 3 + families.len() + BaselineRule::ALL.len();
     progress(0, total, "labels and features");
     // Features are kept only for the days that can become as-of rows.
-    let stride = u32::try_from(cfg.evaluation.stride_days).unwrap_or(u32::MAX);
-    let prepared = prepare_frame(&lf.collect()?, &cfg.base, Keep::AtRiskEvery(stride))?;
+    let stride = u32::try_from(ev.stride_days).unwrap_or(u32::MAX);
+    let df = lf.collect()?;
+    let prepared = prepare_frame(&df, &cfg.base, Keep::AtRiskEvery(stride))?;
+    check_enough(&df, &prepared.creatives, cfg)?;
     let counts = rule_counts_of(&prepared.creatives);
-    let data = survival_rows(&prepared, &cfg.evaluation);
-    let sp = split(&data, &cfg.evaluation)?;
-    let (train, val, test) = (
-        data.subset(&sp.train),
-        data.subset(&sp.validation),
-        data.subset(&sp.test),
-    );
+    let data = survival_rows(&prepared, ev);
+    let seed = cfg.models.seed;
+    let (plan, reason) = plan(&data, ev);
+    let all: Vec<usize> = (0..data.len()).collect();
+    let refit = split_by_creative(&data, &all, CALIBRATION_SHARE, seed);
+    let prior = cfg
+        .models
+        .use_prior
+        .then(prior::embedded)
+        .flatten()
+        .filter(|p| p.fits(&data));
     let mut step = 1;
-    let mut fitted = Vec::new();
+    let mut scored: Vec<Scored> = Vec::new();
+    let (method, folds, evaluated, slices) = match &plan {
+        Plan::Holdout(sp) => {
+            let (train, val, test) = (
+                data.subset(&sp.train),
+                data.subset(&sp.validation),
+                data.subset(&sp.test),
+            );
+            for fam in families {
+                progress(step, total, &format!("fitting {fam}"));
+                let m = FittedModel::fit_learned(fam, &train, &val, &cfg.models)?;
+                scored.push(Scored {
+                    name: fam.clone(),
+                    learned: true,
+                    hazards: m.hazards(&test.x)?,
+                    served: Some(m),
+                });
+                step += 1;
+            }
+            for rule in BaselineRule::ALL {
+                progress(step, total, &format!("scoring {}", rule.name()));
+                let m = FittedModel::fit_baseline(rule, &train)?;
+                scored.push(Scored {
+                    name: rule.name().into(),
+                    learned: false,
+                    hazards: m.hazards(&test.x)?,
+                    served: Some(m),
+                });
+                step += 1;
+            }
+            if let Some(p) = prior {
+                scored.push(Scored {
+                    name: PRIOR_MODEL.into(),
+                    learned: false,
+                    hazards: p.model.hazards(&test.x)?,
+                    served: Some(p.model.clone()),
+                });
+            }
+            let slices = (
+                info(&data, &sp.train, sp.train_days),
+                info(&data, &sp.validation, sp.validation_days),
+                info(&data, &sp.test, sp.test_days),
+            );
+            (Method::Holdout, 1, sp.test.clone(), slices)
+        }
+        Plan::Folds(folds) => {
+            let evaluated: Vec<usize> = folds.iter().flat_map(|f| f.test.iter().copied()).collect();
+            let mut names: Vec<(String, bool)> =
+                families.iter().map(|f| (f.clone(), true)).collect();
+            names.extend(
+                BaselineRule::ALL
+                    .iter()
+                    .map(|r| (r.name().to_string(), false)),
+            );
+            let mut parts: Vec<Vec<Array2<f64>>> = vec![Vec::new(); names.len()];
+            for (k, fold) in folds.iter().enumerate() {
+                let (fit_idx, cal_idx) =
+                    split_by_creative(&data, &fold.train, CALIBRATION_SHARE, seed);
+                let (fit, cal, train, test) = (
+                    data.subset(&fit_idx),
+                    data.subset(&cal_idx),
+                    data.subset(&fold.train),
+                    data.subset(&fold.test),
+                );
+                for (j, fam) in families.iter().enumerate() {
+                    progress(
+                        step,
+                        total,
+                        &format!("fold {}/{}: {fam}", k + 1, folds.len()),
+                    );
+                    let m = FittedModel::fit_learned(fam, &fit, &cal, &cfg.models)?;
+                    parts[j].push(m.hazards(&test.x)?);
+                }
+                for (j, rule) in BaselineRule::ALL.into_iter().enumerate() {
+                    let m = FittedModel::fit_baseline(rule, &train)?;
+                    parts[families.len() + j].push(m.hazards(&test.x)?);
+                }
+            }
+            let all_rows = data.subset(&all);
+            for ((name, learned), p) in names.into_iter().zip(parts) {
+                let views: Vec<_> = p.iter().map(|h| h.view()).collect();
+                let hazards = ndarray::concatenate(Axis(0), &views)
+                    .map_err(|e| FatigueError::Model(format!("joining fold hazards: {e}")))?;
+                // Baselines are cheap: the served one is refitted on every row here.
+                let served = match BaselineRule::ALL.iter().find(|r| r.name() == name) {
+                    Some(&rule) => Some(FittedModel::fit_baseline(rule, &all_rows)?),
+                    None => None,
+                };
+                scored.push(Scored {
+                    name,
+                    learned,
+                    served,
+                    hazards,
+                });
+            }
+            if let Some(p) = prior {
+                scored.push(Scored {
+                    name: PRIOR_MODEL.into(),
+                    learned: false,
+                    hazards: p.model.hazards(&data.subset(&evaluated).x)?,
+                    served: Some(p.model.clone()),
+                });
+            }
+            let hi = day_range(&data, &all, (0, 0)).1;
+            let slices = (
+                info(&data, &refit.0, day_range(&data, &all, (0, 0))),
+                info(&data, &refit.1, day_range(&data, &refit.1, (hi, hi))),
+                info(&data, &evaluated, day_range(&data, &evaluated, (hi, hi))),
+            );
+            (Method::RollingOrigin, folds.len(), evaluated, slices)
+        }
+        Plan::None => {
+            // Nothing to score on: the baselines are fitted on every row (one may serve).
+            let all_rows = data.subset(&all);
+            let empty = data.subset(&[]);
+            if !all_rows.is_empty() {
+                for rule in BaselineRule::ALL {
+                    let m = FittedModel::fit_baseline(rule, &all_rows)?;
+                    scored.push(Scored {
+                        name: rule.name().into(),
+                        learned: false,
+                        hazards: m.hazards(&empty.x)?,
+                        served: Some(m),
+                    });
+                }
+            }
+            if let Some(p) = prior {
+                scored.push(Scored {
+                    name: PRIOR_MODEL.into(),
+                    learned: false,
+                    hazards: Array2::zeros((0, data.horizon)),
+                    served: Some(p.model.clone()),
+                });
+            }
+            let hi = day_range(&data, &all, (0, 0)).1;
+            let slices = (
+                info(&data, &refit.0, day_range(&data, &all, (0, 0))),
+                info(&data, &refit.1, day_range(&data, &refit.1, (hi, hi))),
+                info(&data, &[], (hi, hi)),
+            );
+            (Method::None, 0, Vec::new(), slices)
+        }
+    };
+    progress(total - 1, total, "intervals");
+    let test = data.subset(&evaluated);
+    let mut interval_metrics = vec!["auc_7", "auc_14", "ece"];
+    if !interval_metrics.contains(&ev.selection_metric.as_str()) {
+        interval_metrics.push(ev.selection_metric.as_str());
+    }
     let mut models = Vec::new();
     let mut curves = Vec::new();
-    for fam in families {
-        progress(step, total, &format!("fitting {fam}"));
-        let m = FittedModel::fit_learned(fam, &train, &val, &cfg.models)?;
-        let hz = m.hazards(&test.x)?;
+    let mut fitted = Vec::new();
+    let mut hazards = Vec::new();
+    for s in scored {
         models.push(ModelReport {
-            model: fam.clone(),
-            learned: true,
-            metrics: metrics_of(&hz, &test),
+            model: s.name,
+            learned: s.learned,
+            metrics: metrics_of(&s.hazards, &test),
+            intervals: intervals(
+                &s.hazards,
+                &test,
+                &interval_metrics,
+                ev.bootstrap_resamples,
+                seed,
+            ),
         });
-        curves.push(curves_of(&hz, &test));
-        fitted.push(m);
-        step += 1;
-    }
-    for rule in BaselineRule::ALL {
-        progress(step, total, &format!("scoring {}", rule.name()));
-        let m = FittedModel::fit_baseline(rule, &train)?;
-        let hz = m.hazards(&test.x)?;
-        models.push(ModelReport {
-            model: rule.name().into(),
-            learned: false,
-            metrics: metrics_of(&hz, &test),
-        });
-        curves.push(curves_of(&hz, &test));
-        fitted.push(m);
-        step += 1;
+        curves.push(curves_of(&s.hazards, &test));
+        fitted.push(s.served);
+        hazards.push(s.hazards);
     }
     progress(total, total, "done");
+    let validation = Validation {
+        method,
+        folds,
+        rows: evaluated.len(),
+        onsets: onsets(&data, &evaluated),
+        reason,
+        interval_level: INTERVAL_LEVEL,
+        resamples: ev.bootstrap_resamples,
+    };
+    let train_rows = slices.0.rows;
     Ok(Evaluated {
         report: EvaluationReport {
-            train: info(&data, &sp.train, sp.train_days),
-            validation: info(&data, &sp.validation, sp.validation_days),
-            test: info(&data, &sp.test, sp.test_days),
+            train: slices.0,
+            validation: slices.1,
+            test: slices.2,
             features: data.feature_names.len(),
             rule_counts: counts,
             models,
+            validation_method: Some(validation),
         },
         fitted,
         curves,
-        train_rows: train.len(),
-        split: sp,
+        hazards,
+        data,
+        evaluated,
+        refit,
+        train_rows,
     })
+}
+
+impl Evaluated {
+    /// The model of `report.models[i]` as it is served: the fitted one, or for a learned family
+    /// validated by rolling origin, refitted on every labelled row (calibrated on the held-out
+    /// creatives of [`Evaluated::refit`]).
+    pub fn served(&self, i: usize, cfg: &JobConfig) -> Result<FittedModel, FatigueError> {
+        if let Some(m) = &self.fitted[i] {
+            return Ok(m.clone());
+        }
+        let name = &self.report.models[i].model;
+        FittedModel::fit_learned(
+            name,
+            &self.data.subset(&self.refit.0),
+            &self.data.subset(&self.refit.1),
+            &cfg.models,
+        )
+    }
+}
+
+/// Which model a job serves, and why: the best by the selection metric on the evaluated rows
+/// among the learned families and the prior (baselines only when neither has a value); without
+/// validation, the prior, or the rule baseline that ranks best on every labelled row.
+pub fn choose(
+    ev: &Evaluated,
+    cfg: &JobConfig,
+) -> Result<(usize, Option<f64>, String), FatigueError> {
+    let metric = &cfg.evaluation.selection_metric;
+    let higher = metric_direction(metric).unwrap_or(true);
+    let best = |pred: &dyn Fn(&ModelReport) -> bool| {
+        ev.report
+            .models
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| pred(r))
+            .filter_map(|(i, r)| r.metrics.get(metric).map(|s| (i, s)))
+            .max_by(|a, b| {
+                let o = a.1.total_cmp(&b.1);
+                if higher { o } else { o.reverse() }
+            })
+    };
+    if let Some((i, s)) = best(&|r| r.learned || r.model == PRIOR_MODEL) {
+        return Ok((i, Some(s), format!("best {metric} on the evaluated rows")));
+    }
+    let prior = ev.report.models.iter().position(|r| r.model == PRIOR_MODEL);
+    let validated = ev.report.validation_done().method != Method::None;
+    if validated {
+        if let Some((i, s)) = best(&|r| !r.learned) {
+            return Ok((
+                i,
+                Some(s),
+                format!("no learned model has a {metric}; best rule baseline"),
+            ));
+        }
+    }
+    if let Some(i) = prior {
+        return Ok((
+            i,
+            None,
+            "too few onsets to validate: the cold-start prior serves".into(),
+        ));
+    }
+    // No prior: the rule baseline that ranks best on every labelled row (in sample).
+    let all: Vec<usize> = (0..ev.data.len()).collect();
+    let rows = ev.data.subset(&all);
+    let mut pick: Option<(usize, f64)> = None;
+    for (i, r) in ev.report.models.iter().enumerate() {
+        if r.learned {
+            continue;
+        }
+        let Some(m) = &ev.fitted[i] else { continue };
+        if let Some(v) = metrics_of(&m.hazards(&rows.x)?, &rows).get(metric) {
+            let better = pick.is_none_or(|(_, b)| if higher { v > b } else { v < b });
+            if better {
+                pick = Some((i, v));
+            }
+        }
+    }
+    let i = pick.map(|p| p.0).or_else(|| {
+        ev.report
+            .models
+            .iter()
+            .position(|r| r.model == BaselineRule::Reactive2x.name())
+    });
+    match i {
+        Some(i) => Ok((
+            i,
+            None,
+            format!(
+                "too few onsets to validate and the prior is {}: the rule baseline {} serves",
+                if cfg.models.use_prior {
+                    "unavailable"
+                } else {
+                    "disabled"
+                },
+                ev.report.models[i].model
+            ),
+        )),
+        None => Err(FatigueError::Data(
+            "no model can be served: too few onsets to validate and no prior or baseline".into(),
+        )),
+    }
 }
 
 /// The outcome of `train`.
@@ -169,7 +583,14 @@ pub struct TrainOutcome {
     pub tenant: String,
     pub model: String,
     pub selection_metric: String,
+    /// The served model's selection metric on the evaluated rows (none when unvalidated).
     pub score: Option<f64>,
+    /// Its 90% interval.
+    pub score_interval: Option<[f64; 2]>,
+    /// Why this model serves.
+    pub chosen_because: String,
+    /// The validation done (also in `evaluation.validation_method`).
+    pub validation: Validation,
     pub decision: PromotionDecision,
     pub evaluation: EvaluationReport,
 }
@@ -186,7 +607,81 @@ pub fn schema_hash(features: &[String], horizon: usize) -> String {
     hex::encode(h.finalize())
 }
 
-/// Evaluates, picks the best learned model by `evaluation.selection_metric` and registers it.
+/// Whether the new version replaces the champion: on the same evaluated rows when the
+/// champion can score them (same features and horizon), else only when the new version's
+/// validation is at least as strong (method, then onsets). Returns (promote, reason, champion).
+fn promotion(
+    ev: &Evaluated,
+    chosen: usize,
+    cfg: &JobConfig,
+    registry: &Registry,
+    tenant: &str,
+) -> Result<(bool, String, Option<String>), FatigueError> {
+    let Some(version) = registry.champion(tenant, ModelKind::Fatigue)? else {
+        return Ok((true, "no champion yet".into(), None));
+    };
+    let metric = &cfg.evaluation.selection_metric;
+    let higher = metric_direction(metric).unwrap_or(true);
+    let mine = ev.report.validation_done();
+    let champion = registry.load(tenant, ModelKind::Fatigue, &version).ok();
+    let same_schema = champion
+        .as_ref()
+        .and_then(|l| FittedModel::from_files(&l.files).ok())
+        .filter(|m| {
+            m.meta.feature_names == ev.data.feature_names && m.meta.horizon == ev.data.horizon
+        });
+    if let (Some(cm), false) = (&same_schema, ev.evaluated.is_empty()) {
+        let test = ev.data.subset(&ev.evaluated);
+        let theirs = metrics_of(&cm.hazards(&test.x)?, &test).get(metric);
+        if let (Some(o), Some(t)) = (ev.report.models[chosen].metrics.get(metric), theirs) {
+            let better = if higher { o > t } else { o < t };
+            return Ok((
+                better,
+                format!(
+                    "{metric} on the same {} evaluated rows: {o:.4} vs champion {t:.4}: {}",
+                    test.len(),
+                    if better { "better" } else { "not better" }
+                ),
+                Some(version),
+            ));
+        }
+    }
+    let theirs: Validation = champion
+        .as_ref()
+        .and_then(|l| l.card.validation.clone())
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or(Validation {
+            method: Method::Holdout,
+            folds: 1,
+            rows: 0,
+            onsets: 0,
+            reason: "recorded before validation methods".into(),
+            interval_level: INTERVAL_LEVEL,
+            resamples: 0,
+        });
+    let promote = mine.strength() >= theirs.strength();
+    Ok((
+        promote,
+        format!(
+            "no common rows to compare on; validated by {} vs the champion's {}: {}",
+            if mine.method == Method::None {
+                format!("nothing ({})", mine.reason)
+            } else {
+                mine.summary()
+            },
+            theirs.summary(),
+            if promote {
+                "at least as strong"
+            } else {
+                "weaker, champion kept"
+            }
+        ),
+        Some(version),
+    ))
+}
+
+/// Evaluates, picks the served model ([`choose`]) and registers it; it becomes champion per
+/// [`promotion`].
 pub fn train(
     lf: LazyFrame,
     tenant: &str,
@@ -197,22 +692,19 @@ pub fn train(
     let ev = evaluate(lf, cfg, progress)?;
     let metric = cfg.evaluation.selection_metric.clone();
     let higher = metric_direction(&metric).unwrap_or(true);
-    let pick = ev
-        .report
-        .models
-        .iter()
-        .zip(&ev.fitted)
-        .filter(|(r, _)| r.learned)
-        .filter_map(|(r, m)| r.metrics.get(&metric).map(|s| (s, r, m)))
-        .max_by(|a, b| {
-            let o = a.0.total_cmp(&b.0);
-            if higher { o } else { o.reverse() }
-        });
-    let Some((score, report, model)) = pick else {
-        return Err(FatigueError::Data(format!(
-            "no learned model has a `{metric}` on the holdout (too few events in the test slice?)"
-        )));
-    };
+    let (i, score, why) = choose(&ev, cfg)?;
+    let report = &ev.report.models[i];
+    let model = ev.served(i, cfg)?;
+    let validation = ev.report.validation_done();
+    let prior_version = (report.model == PRIOR_MODEL)
+        .then(prior::embedded)
+        .flatten()
+        .map(|p| p.card.version.clone());
+    let mut metrics = report.metrics.to_map();
+    for (m, [lo, hi]) in &report.intervals {
+        metrics.insert(format!("{m}_lo90"), *lo);
+        metrics.insert(format!("{m}_hi90"), *hi);
+    }
     let card = ModelCard {
         kind: ModelKind::Fatigue,
         version: String::new(),
@@ -220,7 +712,7 @@ pub fn train(
         created: String::new(),
         model: report.model.clone(),
         data_from: Some(ev.report.train.from),
-        data_to: Some(ev.report.test.to),
+        data_to: Some(ev.report.test.to.max(ev.report.train.to)),
         rows: ev.train_rows as u64,
         features: model.meta.feature_names.clone(),
         schema_hash: schema_hash(&model.meta.feature_names, model.meta.horizon),
@@ -231,13 +723,18 @@ pub fn train(
             "features": cfg.base.features,
             "calibration": model.meta.calibration,
             "onset_day_stage_weight": model.meta.timing.as_ref().map(|t| t.weight),
+            "prior_version": prior_version,
+            "chosen_because": why,
         }),
         seed: cfg.models.seed,
-        metrics: report.metrics.to_map(),
+        metrics,
         selection_metric: metric.clone(),
         higher_is_better: higher,
         crate_version: String::new(),
         files: Default::default(),
+        validation: Some(
+            serde_json::to_value(&validation).map_err(|e| FatigueError::Io(e.to_string()))?,
+        ),
     };
     let stored = StoredEvaluation {
         model: report.model.clone(),
@@ -255,14 +752,26 @@ pub fn train(
         EVALUATION_FILE.to_string(),
         serde_json::to_vec(&stored).map_err(|e| FatigueError::Io(e.to_string()))?,
     ));
+    let (promote, reason, previous_champion) = promotion(&ev, i, cfg, registry, tenant)?;
     let refs: Vec<(&str, Vec<u8>)> = files.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
-    let decision = registry.register_and_maybe_promote(card, &refs)?;
+    let registered = registry.register(card, &refs)?;
+    if promote {
+        registry.promote(tenant, ModelKind::Fatigue, &registered.version)?;
+    }
     Ok(TrainOutcome {
         tenant: tenant.to_string(),
         model: report.model.clone(),
-        selection_metric: metric,
-        score: Some(score),
-        decision,
+        selection_metric: metric.clone(),
+        score,
+        score_interval: report.intervals.get(&metric).copied(),
+        chosen_because: why,
+        validation,
+        decision: PromotionDecision {
+            version: registered.version,
+            promoted: promote,
+            previous_champion,
+            reason,
+        },
         evaluation: ev.report,
     })
 }

@@ -235,3 +235,108 @@ proptest! {
         }
     }
 }
+
+/// Promotion: a challenger validated on less never replaces a champion validated on more
+/// without beating it on the same rows; the decision follows the numbers it prints.
+#[test]
+fn a_weaker_validation_never_replaces_a_stronger_champion() {
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(weaker_validation)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+fn weaker_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = crate::registry::Registry::open(dir.path());
+    let df = sim_frame_with(5, 1, 160, 200).collect().unwrap();
+    let tenant = df
+        .column("tenant")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_string();
+    let mut cfg = small_config();
+    cfg.evaluation.stride_days = 2;
+    cfg.evaluation.min_onsets = 1;
+    cfg.evaluation.bootstrap_resamples = 20;
+    cfg.models.families = vec!["logistic_hazard".into()];
+    let first = train(df.clone().lazy(), &tenant, &cfg, &reg, &mut |_, _, _| {}).unwrap();
+    assert_eq!(first.validation.method, validation::Method::Holdout);
+    assert!(first.decision.promoted, "{}", first.decision.reason);
+    let card = reg
+        .card(
+            &tenant,
+            crate::registry::ModelKind::Fatigue,
+            &first.decision.version,
+        )
+        .unwrap();
+    assert_eq!(card.validation.as_ref().unwrap()["method"], "holdout");
+    assert!(card.metrics.contains_key("auc_14_lo90") && card.metrics.contains_key("auc_14_hi90"));
+
+    // The last 45 days only, with a bar no data meets: unvalidated, kept out.
+    let last = df
+        .column("date")
+        .unwrap()
+        .cast(&DataType::Int32)
+        .unwrap()
+        .i32()
+        .unwrap()
+        .max()
+        .unwrap();
+    let recent = df
+        .clone()
+        .lazy()
+        .filter(col("date").cast(DataType::Int32).gt(lit(last - 45)))
+        .collect()
+        .unwrap();
+    let mut strict = cfg.clone();
+    strict.evaluation.min_onsets = 10_000;
+    let weak = train(
+        recent.clone().lazy(),
+        &tenant,
+        &strict,
+        &reg,
+        &mut |_, _, _| {},
+    )
+    .unwrap();
+    assert_eq!(weak.validation.method, validation::Method::None);
+    assert_eq!(weak.model, "prior");
+    assert!(!weak.decision.promoted, "{}", weak.decision.reason);
+    assert!(
+        weak.decision.reason.contains("weaker"),
+        "{}",
+        weak.decision.reason
+    );
+    assert_eq!(
+        reg.champion(&tenant, crate::registry::ModelKind::Fatigue)
+            .unwrap(),
+        Some(first.decision.version.clone())
+    );
+
+    // Rolling origin on the same recent data: compared with the champion on the same rows,
+    // promoted exactly when its printed number is better.
+    let mut folds = cfg.clone();
+    folds.evaluation.fold_days = 7;
+    folds.evaluation.min_train_days = 7;
+    let ro = train(recent.lazy(), &tenant, &folds, &reg, &mut |_, _, _| {}).unwrap();
+    assert_eq!(
+        ro.validation.method,
+        validation::Method::RollingOrigin,
+        "{}",
+        ro.validation.reason
+    );
+    let r = &ro.decision.reason;
+    assert!(r.contains("on the same"), "{r}");
+    let nums: Vec<f64> = r
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter_map(|t| t.parse::<f64>().ok())
+        .filter(|v| *v <= 1.0)
+        .collect();
+    let (ours, theirs) = (nums[nums.len() - 2], nums[nums.len() - 1]);
+    assert_eq!(ro.decision.promoted, ours > theirs, "{r}");
+}

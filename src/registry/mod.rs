@@ -77,6 +77,10 @@ pub struct ModelCard {
     /// Weight files and their SHA-256, set by the registry.
     #[serde(default)]
     pub files: BTreeMap<String, String>,
+    /// The validation the job actually did (fatigue: method, folds, rows, onsets; absent in
+    /// versions trained before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<serde_json::Value>,
 }
 
 impl ModelCard {
@@ -253,8 +257,10 @@ impl Registry {
         let mut out = Vec::new();
         for e in fs::read_dir(&self.root).map_err(Self::io(&self.root))? {
             let e = e.map_err(Self::io(&self.root))?;
-            if e.path().is_dir() {
-                out.push(e.file_name().to_string_lossy().into_owned());
+            let name = e.file_name().to_string_lossy().into_owned();
+            // A name with a dot is never a tenant (e.g. the shipped `prior.fatigue`).
+            if e.path().is_dir() && !name.contains('.') {
+                out.push(name);
             }
         }
         out.sort();
@@ -523,6 +529,7 @@ mod tests {
             higher_is_better: true,
             crate_version: String::new(),
             files: BTreeMap::new(),
+            validation: None,
         }
     }
 

@@ -196,19 +196,25 @@ fn fatigue_section(
     top_n: usize,
     facts: &Facts,
 ) -> Result<Section<FatigueInputs>, ReportError> {
-    let loaded = match reg.load_champion(tenant, ModelKind::Fatigue) {
-        Ok(l) => l,
-        Err(RegistryError::NoChampion { .. }) => {
-            return Ok(Section::Missing(format!(
-                "No champion fatigue model for tenant {tenant} — run omnify train fatigue \
-                 --tenant {tenant}"
-            )));
+    // A tenant without a model of its own is on the cold-start prior (as the API and CLI).
+    let (card, files, model) = match reg.load_champion(tenant, ModelKind::Fatigue) {
+        Ok(l) => {
+            let model = FittedModel::from_files(&l.files)
+                .map_err(|e| failed(&format!("fatigue model {}", l.card.version))(&e))?;
+            (l.card, Some(l.files), model)
         }
+        Err(RegistryError::NoChampion { .. }) => match crate::fatigue::prior::embedded() {
+            Some(p) => (p.card.clone(), None, p.model.clone()),
+            None => {
+                return Ok(Section::Missing(format!(
+                    "No champion fatigue model for tenant {tenant} — run omnify train fatigue \
+                     --tenant {tenant}"
+                )));
+            }
+        },
         Err(e) => return Err(failed("fatigue model")(&e)),
     };
-    let version = loaded.card.version.clone();
-    let model = FittedModel::from_files(&loaded.files)
-        .map_err(|e| failed(&format!("fatigue model {version}"))(&e))?;
+    let version = card.version.clone();
     // From the tenant's materialised features at its latest day (what `score fatigue` reads).
     let rows =
         crate::fatigue::snapshot::score_tenant(wh, tenant, Some(as_of), &model, &version, job)
@@ -228,10 +234,16 @@ fn fatigue_section(
             }
         })
         .collect();
-    let evaluation = match loaded.files.get(EVALUATION_FILE) {
+    let evaluation = match files.as_ref().and_then(|f| f.get(EVALUATION_FILE)) {
         Some(b) => serde_json::from_slice::<StoredEvaluation>(b).map_err(|e| {
             format!("The evaluation stored with model version {version} cannot be read ({e}) — retrain: omnify train fatigue --tenant {tenant}")
         }),
+        None if files.is_none() => Err(format!(
+            "Tenant {tenant} has no fatigue model of its own yet: these scores come from the \
+             cold-start prior {version}, trained on simulated accounts. Train one with omnify \
+             train fatigue --tenant {tenant} once the tenant has {} days of history.",
+            job.evaluation.min_history_days
+        )),
         None => Err(format!(
             "Forecast-quality charts are not available for model version {version} (trained \
              before evaluations were stored) — retrain: omnify train fatigue --tenant {tenant}"
@@ -241,7 +253,7 @@ fn fatigue_section(
     let histories =
         histories(df, &creatives, &top, as_of, job).map_err(|e| failed("cost history")(&e))?;
     Ok(Section::Ready(Box::new(FatigueInputs {
-        card: loaded.card,
+        card,
         creatives,
         histories,
         evaluation,

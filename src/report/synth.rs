@@ -40,6 +40,7 @@ fn card(kind: ModelKind, model: &str, metric: &str, value: f64) -> ModelCard {
         higher_is_better: true,
         crate_version: env!("CARGO_PKG_VERSION").into(),
         files: BTreeMap::new(),
+        validation: None,
     }
 }
 
@@ -74,6 +75,7 @@ fn evaluation(rng: &mut ChaCha8Rng) -> StoredEvaluation {
                 precision_at_recall_50: Some(auc - 0.4),
                 median_lead_days: Some(6.0),
             },
+            intervals: BTreeMap::new(),
         });
         // A concave ROC with area ≈ auc: tpr = fpr^((1 − auc)/auc).
         let k = (1.0 - auc) / auc;
@@ -119,6 +121,7 @@ fn evaluation(rng: &mut ChaCha8Rng) -> StoredEvaluation {
             features: 40,
             rule_counts: RuleCounts::default(),
             models,
+            validation_method: None,
         },
         curves,
     }

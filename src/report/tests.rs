@@ -172,7 +172,7 @@ fn quantile_by_hand() {
     assert!(quantile(&[], 0.5).is_nan());
 }
 
-const SPEC: &str = "[evaluation]\nstride_days = 2\ntest_days = 40\nvalidation_days = 25\n\
+const SPEC: &str = "[evaluation]\nstride_days = 2\ntest_days = 40\nvalidation_days = 25\nmin_onsets = 1\n\
     [models]\nseed = 3\nfamilies = [\"logistic_hazard\", \"forest\"]\n[models.forest]\ntrees = 4\n";
 
 /// From warehouse rows to files: only a budget champion (fatigue sections are notes), then
@@ -219,9 +219,15 @@ fn end_to_end() {
     let job = crate::fatigue::JobConfig::from_toml_str(SPEC).unwrap();
     let out = dir.path().join("out");
 
-    // No champion at all → NotFound; unknown tenant → NotFound; as-of outside → Invalid.
-    let e = generate_with(&cfg, &tenant, None, &out, &job, 3).unwrap_err();
-    assert!(matches!(e, ReportError::NotFound(_)), "{e}");
+    // No champion at all: the fatigue sections come from the cold-start prior and say so;
+    // unknown tenant → NotFound; as-of outside → Invalid.
+    generate_with(&cfg, &tenant, None, &out, &job, 3).unwrap();
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("no fatigue model of its own yet") && html.contains("cold-start prior"),
+        "the report does not say the tenant is on the prior"
+    );
+    assert!(html.contains("No champion budget model"));
     let e = generate_with(&cfg, "nobody", None, &out, &job, 3).unwrap_err();
     assert!(matches!(e, ReportError::NotFound(_)), "{e}");
     let old = NaiveDate::from_ymd_opt(2020, 1, 1);
@@ -229,14 +235,14 @@ fn end_to_end() {
     assert!(matches!(e, ReportError::Invalid(_)), "{e}");
     assert!(e.to_string().contains("2020-01-01"), "{e}");
 
-    // Budget champion only: the fatigue sections say what to run.
+    // Budget champion only: the fatigue sections say the prior serves and what to run.
     let mut bjob = BudgetJobConfig::default();
     bjob.fit.draws = 20;
     service::train_from_warehouse(&wh, &reg, &tenant, &bjob).unwrap();
     let meta = generate_with(&cfg, &tenant, None, &out, &job, 3).unwrap();
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(
-        html.contains("No champion fatigue model"),
+        html.contains("omnify train fatigue --tenant"),
         "fatigue note missing"
     );
     assert!(meta.counts["entities"] > 0);

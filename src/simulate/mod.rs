@@ -80,6 +80,7 @@
 
 mod dynamics;
 mod output;
+pub mod regimes;
 mod response;
 mod truth;
 mod world;

@@ -639,7 +639,8 @@ pub(crate) const BATCHED_MAX_CREATIVES: usize = 16;
 
 pub(crate) type Key = (String, String, String);
 
-/// The champion fatigue model of `tenant`, without blocking when it is in memory.
+/// The champion fatigue model of `tenant` (the cold-start prior when it has none), without
+/// blocking when it is in memory.
 async fn fatigue_champion(st: &Arc<AppState>, tenant: &str) -> Result<Arc<Champion>, ApiError> {
     let slot = match st.champions.cached_slot(tenant, ModelKind::Fatigue) {
         Some(s) => s,
@@ -653,11 +654,13 @@ async fn fatigue_champion(st: &Arc<AppState>, tenant: &str) -> Result<Arc<Champi
             .await?
         }
     };
-    slot.ok_or_else(|| {
-        ApiError::not_found(format!(
-            "tenant `{tenant}` has no champion fatigue model; train one (POST /v1/jobs)"
-        ))
-    })
+    // A tenant without a model of its own is scored by the cold-start prior.
+    slot.or_else(crate::api::champions::fatigue_prior)
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "tenant `{tenant}` has no champion fatigue model; train one (POST /v1/jobs)"
+            ))
+        })
 }
 
 /// Scores one tenant's input, already cut at `as_of` (features computed row by row).

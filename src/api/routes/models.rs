@@ -19,8 +19,14 @@ use crate::state::Role;
 /// Versions of one kind.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct KindModels {
-    /// The version served.
+    /// The tenant's champion version, if it has one.
     pub champion: Option<String>,
+    /// The version that scores this tenant's requests: the champion, or for fatigue without
+    /// a champion the cold-start prior (`prior-…`, trained on simulated accounts).
+    pub serving: Option<String>,
+    /// True when `serving` is the cold-start prior (no champion, or the champion is a
+    /// registration of the prior because the tenant's data could not validate a model).
+    pub on_prior: bool,
     /// Model cards, oldest first (kind, version, created, data range, metrics...).
     #[schema(value_type = Vec<Object>)]
     pub versions: Vec<ModelCard>,
@@ -70,9 +76,23 @@ pub async fn list(
     caller.require(Role::Read)?;
     blocking(move || {
         let one = |k: ModelKind| -> Result<KindModels, ApiError> {
+            let champion = st.registry.champion(&caller.tenant, k).map_err(reg_err)?;
+            let versions = st.registry.list(&caller.tenant, k).map_err(reg_err)?;
+            let prior = match (&champion, k) {
+                (None, ModelKind::Fatigue) => crate::fatigue::prior::embedded(),
+                _ => None,
+            };
+            let on_prior = prior.is_some()
+                || versions
+                    .iter()
+                    .any(|c| Some(&c.version) == champion.as_ref() && c.model == "prior");
             Ok(KindModels {
-                champion: st.registry.champion(&caller.tenant, k).map_err(reg_err)?,
-                versions: st.registry.list(&caller.tenant, k).map_err(reg_err)?,
+                serving: champion
+                    .clone()
+                    .or_else(|| prior.map(|p| p.card.version.clone())),
+                on_prior,
+                champion,
+                versions,
             })
         };
         Ok(Json(ModelsResponse {

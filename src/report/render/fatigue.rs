@@ -11,6 +11,8 @@ use super::super::inputs::{
 use super::super::svg::{Axis, Chart, Layer, Marker, Stroke, palette};
 use super::{note, section};
 use crate::fatigue::metrics::Curves;
+use crate::fatigue::pipeline::PRIOR_MODEL;
+use crate::fatigue::validation::Method;
 use crate::schema::date_to_days;
 
 /// Most creatives listed in the table (the rest are in scores.csv).
@@ -295,10 +297,29 @@ pub fn quality_section(inp: &ReportInputs) -> Markup {
         .map(|x| x.1);
     let r = &ev.report;
     let body = html! {
-        p { "Holdout: " (f::date_range(r.test.from, r.test.to)) " — " (f::count(r.test.rows as u64))
-            " creative-days, " (f::count(r.test.events as u64)) " onsets. Trained on "
-            (f::date_range(r.train.from, r.train.to)) " (" (f::count(r.train.rows as u64)) " creative-days); calibrated on "
-            (f::date_range(r.validation.from, r.validation.to)) ". Chosen model: " strong { (champion) } "." }
+        @let v = r.validation_done();
+        @match v.method {
+            Method::Holdout => {
+                p { "Validation: holdout " (f::date_range(r.test.from, r.test.to)) " — " (f::count(r.test.rows as u64))
+                    " creative-days, " (f::count(v.onsets as u64)) " creatives with an onset. Trained on "
+                    (f::date_range(r.train.from, r.train.to)) " (" (f::count(r.train.rows as u64)) " creative-days); calibrated on "
+                    (f::date_range(r.validation.from, r.validation.to)) ". Chosen model: " strong { (champion) } "." }
+            }
+            Method::RollingOrigin => {
+                p { "Validation: " (v.folds) " rolling-origin folds (the history is too short for a holdout) — every model scored on "
+                    (f::count(r.test.rows as u64)) " out-of-fold creative-days " (f::date_range(r.test.from, r.test.to)) " with "
+                    (f::count(v.onsets as u64)) " creatives with an onset; the served model was then refitted on all "
+                    (f::count((r.train.rows + r.validation.rows) as u64)) " labelled creative-days. Chosen model: " strong { (champion) } "." }
+            }
+            Method::None => {
+                p { "Not validated: " (v.reason) ". The tenant is served by " strong { (champion) }
+                    @if champion == PRIOR_MODEL { ", the cold-start prior trained on simulated accounts" }
+                    " until its own data holds enough onsets to compare models." }
+            }
+        }
+        @if champion == PRIOR_MODEL && v.method != Method::None {
+            p { "The cold-start prior (trained on simulated accounts) scored best on these rows, so it serves this tenant." }
+        }
         div.charts {
             figure { figcaption { "ROC of P(onset ≤ 14 d)" }
                      (PreEscaped(roc_chart(ev, champion, baseline).render())) }
@@ -317,7 +338,7 @@ pub fn quality_section(inp: &ReportInputs) -> Markup {
                     @let x = &m.metrics;
                     tr class=[(m.model == champion).then_some("champion")] {
                         td { (m.model) @if m.model == champion { " (chosen)" } }
-                        td { @if m.learned { "learned" } @else { "rule baseline" } }
+                        td { @if m.learned { "learned" } @else if m.model == PRIOR_MODEL { "cold-start prior" } @else { "rule baseline" } }
                         td.num { (f::opt_number(x.auc_7, 3)) } td.num { (f::opt_number(x.auc_14, 3)) }
                         td.num { (f::opt_number(x.c_index, 3)) } td.num { (f::opt_number(x.ibs, 3)) }
                         td.num { (f::opt_number(x.ece, 3)) } td.num { (f::opt_number(x.onset_mae, 1)) }

@@ -1,0 +1,148 @@
+//! The evaluation behind the real-data figures (`omnify evaluate fatigue-regimes`): fresh
+//! simulated worlds of each real-shaped regime ([`crate::simulate::regimes`]), every tenant
+//! run through the same job as `omnify train fatigue` (adaptive validation, the prior
+//! competing), and per tenant the served model, the best rule baseline, the prior alone and the
+//! tenant's best learned family, all on the same out-of-sample rows.
+//!
+//! Where a tenant's data cannot be validated (method `none`), the served model is the prior
+//! (or a rule baseline), and it is scored on every labelled row of the tenant: the prior never
+//! saw these worlds, so those rows are out of sample for it; the rule baselines are then fitted
+//! on the same rows (in sample, which favours them).
+
+use ndarray::Array2;
+use polars::prelude::*;
+
+use super::FatigueError;
+use super::config::JobConfig;
+use super::metrics::evaluate as metrics_of;
+use super::pipeline::{Evaluated, PRIOR_MODEL, choose, evaluate, impressions_clicks_only};
+use super::validation::Method;
+use crate::schema::rows_to_frame;
+use crate::simulate::regimes::{Regime, regime_rows};
+
+/// One tenant of one world.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TenantResult {
+    pub regime: String,
+    pub seed: u64,
+    pub tenant: String,
+    pub method: String,
+    pub onsets: usize,
+    pub rows: usize,
+    pub served: String,
+    /// AUC@14 and calibration error of the served model.
+    pub served_auc_14: Option<f64>,
+    pub served_ece: Option<f64>,
+    /// The best rule baseline by AUC@14 on the same rows (picked after the fact).
+    pub best_baseline: Option<String>,
+    pub baseline_auc_14: Option<f64>,
+    pub prior_auc_14: Option<f64>,
+    /// The tenant's best learned family (none when unvalidated).
+    pub learned_auc_14: Option<f64>,
+    /// Share of creatives that reach a launch baseline and have an as-of row the models score.
+    pub scored_share: f64,
+}
+
+/// Mean of the values present.
+pub fn mean(v: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    let xs: Vec<f64> = v.flatten().collect();
+    (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
+}
+
+fn auc_ece_of(
+    ev: &Evaluated,
+    i: usize,
+    all_rows: bool,
+) -> Result<(Option<f64>, Option<f64>), FatigueError> {
+    if !all_rows {
+        let m = &ev.report.models[i].metrics;
+        return Ok((m.auc_14, m.ece));
+    }
+    let Some(model) = &ev.fitted[i] else {
+        return Ok((None, None));
+    };
+    let idx: Vec<usize> = (0..ev.data.len()).collect();
+    let d = ev.data.subset(&idx);
+    let hz: Array2<f64> = model.hazards(&d.x)?;
+    let m = metrics_of(&hz, &d);
+    Ok((m.auc_14, m.ece))
+}
+
+/// Runs every tenant of every (regime, seed) world; `progress` gets one line per tenant.
+pub fn run(
+    regimes: &[Regime],
+    seeds: &[u64],
+    tenants: usize,
+    cfg: &JobConfig,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<TenantResult>, FatigueError> {
+    let mut out = Vec::new();
+    for &regime in regimes {
+        for &seed in seeds {
+            let world = regime_rows(regime, seed, tenants)
+                .map_err(|e| FatigueError::Config(e.to_string()))?;
+            for (tenant, rows) in world {
+                progress(&format!("{} seed {seed} tenant {tenant}", regime.name()));
+                let mut lf = rows_to_frame(&tenant, &rows)?.lazy();
+                if regime.impressions_clicks_only() {
+                    lf = impressions_clicks_only(lf);
+                }
+                let ev = match evaluate(lf, cfg, &mut |_, _, _| {}) {
+                    Ok(ev) => ev,
+                    Err(FatigueError::Data(e)) => {
+                        progress(&format!("  skipped: {e}"));
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                let v = ev.report.validation_done();
+                let unvalidated = v.method == Method::None;
+                let (served, _, _) = choose(&ev, cfg)?;
+                let (served_auc_14, served_ece) = auc_ece_of(&ev, served, unvalidated)?;
+                let mut best_baseline: Option<(String, f64)> = None;
+                let mut prior_auc_14 = None;
+                let mut learned_auc_14: Option<f64> = None;
+                for (i, r) in ev.report.models.iter().enumerate() {
+                    let (auc, _) = auc_ece_of(&ev, i, unvalidated)?;
+                    if r.model == PRIOR_MODEL {
+                        prior_auc_14 = auc;
+                    } else if r.learned {
+                        learned_auc_14 = match (learned_auc_14, auc) {
+                            (Some(a), Some(b)) => Some(a.max(b)),
+                            (a, b) => a.or(b),
+                        };
+                    } else if let Some(a) = auc {
+                        if best_baseline.as_ref().is_none_or(|(_, b)| a > *b) {
+                            best_baseline = Some((r.model.clone(), a));
+                        }
+                    }
+                }
+                let c = &ev.report.rule_counts;
+                let with_baseline = c.creatives.saturating_sub(c.insufficient_data);
+                let scored: std::collections::BTreeSet<usize> =
+                    ev.data.creative.iter().copied().collect();
+                out.push(TenantResult {
+                    regime: regime.name().into(),
+                    seed,
+                    tenant,
+                    method: v.method.as_str().into(),
+                    onsets: v.onsets,
+                    rows: v.rows,
+                    served: ev.report.models[served].model.clone(),
+                    served_auc_14,
+                    served_ece,
+                    best_baseline: best_baseline.as_ref().map(|b| b.0.clone()),
+                    baseline_auc_14: best_baseline.map(|b| b.1),
+                    prior_auc_14,
+                    learned_auc_14,
+                    scored_share: if with_baseline == 0 {
+                        0.0
+                    } else {
+                        scored.len() as f64 / with_baseline as f64
+                    },
+                });
+            }
+        }
+    }
+    Ok(out)
+}
