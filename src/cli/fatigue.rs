@@ -205,7 +205,7 @@ pub fn render_evaluation(title: &str, r: &EvaluationReport) -> String {
                 m.model.clone(),
                 if m.learned {
                     "model"
-                } else if m.model == fatigue::pipeline::PRIOR_MODEL {
+                } else if fatigue::pipeline::is_prior(&m.model) {
                     "prior"
                 } else {
                     "baseline"

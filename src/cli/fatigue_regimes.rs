@@ -9,7 +9,7 @@ use clap::Args;
 use super::fatigue::{SpecArg, load_spec};
 use super::{CliError, emit, table};
 use crate::fatigue::prior::{PRIOR_DIR, PriorSpec, build};
-use crate::fatigue::regime_eval::{TenantResult, mean, run};
+use crate::fatigue::regime_eval::{TenantResult, mean, pooled_ece, run};
 use crate::simulate::regimes::Regime;
 
 #[derive(Debug, Args)]
@@ -34,7 +34,7 @@ pub struct EvaluateRegimesArgs {
     /// Regimes to simulate: search, display, short_mixed, sparse [default: all].
     #[arg(long, value_delimiter = ',')]
     pub regimes: Vec<String>,
-    /// Seeds of the fresh worlds (the prior is built from 9001–9004; keep these apart).
+    /// Seeds of the fresh worlds (the prior is built from 9001–9008; keep these apart).
     #[arg(long, value_delimiter = ',', default_values_t = vec![2041u64, 2042])]
     pub seeds: Vec<u64>,
     /// Tenants per world.
@@ -111,6 +111,9 @@ pub fn render_regimes(rows: &[TenantResult]) -> String {
             let count = |m: &str| rs.iter().filter(|r| r.method == m).count();
             let served = mean(rs.iter().map(|r| r.served_auc_14));
             let base = mean(rs.iter().map(|r| r.baseline_auc_14));
+            let served_c = mean(rs.iter().map(|r| r.served_c_index));
+            let base_c = mean(rs.iter().map(|r| r.baseline_c_index));
+            let with_auc = rs.iter().filter(|r| r.served_auc_14.is_some()).count();
             vec![
                 name.to_string(),
                 rs.len().to_string(),
@@ -121,15 +124,18 @@ pub fn render_regimes(rows: &[TenantResult]) -> String {
                     count("none")
                 ),
                 rs.iter()
-                    .filter(|r| r.served == "prior")
+                    .filter(|r| crate::fatigue::pipeline::is_prior(&r.served))
                     .count()
                     .to_string(),
-                opt(served),
+                format!("{} ({with_auc})", opt(served)),
                 opt(base),
-                opt(served.zip(base).map(|(a, b)| a - b)),
                 opt(mean(rs.iter().map(|r| r.prior_auc_14))),
                 opt(mean(rs.iter().map(|r| r.learned_auc_14))),
-                opt(mean(rs.iter().map(|r| r.served_ece))),
+                opt(served_c),
+                opt(base_c),
+                opt(mean(rs.iter().map(|r| r.prior_c_index))),
+                opt(mean(rs.iter().map(|r| r.learned_c_index))),
+                opt(pooled_ece(rs.iter().copied())),
                 opt(mean(rs.iter().map(|r| Some(r.scored_share)))),
             ]
         })
@@ -140,12 +146,15 @@ pub fn render_regimes(rows: &[TenantResult]) -> String {
             ">tenants",
             "holdout/folds/none",
             ">on prior",
-            ">served auc@14",
-            ">best rule auc@14",
-            ">served − rule",
-            ">prior auc@14",
-            ">own learned auc@14",
-            ">served ece",
+            ">served auc@14 (n)",
+            ">best rule",
+            ">prior",
+            ">own learned",
+            ">served c-index",
+            ">best rule",
+            ">prior",
+            ">own learned",
+            ">served ece (pooled)",
             ">scored share",
         ],
         &body,

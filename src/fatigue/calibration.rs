@@ -114,6 +114,7 @@ mod tests {
             duration: (0..n).map(|i| if i < 2 { 1 } else { 4 }).collect(),
             event: (0..n).map(|i| i < 2).collect(),
             onset: vec![None; n],
+            follow_up: Vec::new(),
         };
         let mut h = Array2::from_elem((n, 14), 0.5);
         let p = Platt::fit(&h, &data);

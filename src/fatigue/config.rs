@@ -48,6 +48,10 @@ pub struct EvaluationConfig {
     pub min_history_days: i32,
     /// Bootstrap resamples (over creatives) of the 90% metric intervals. Default 200.
     pub bootstrap_resamples: usize,
+    /// Candidates whose selection metric is within this of the best are tied, and the tie goes
+    /// to the better calibrated (lower calibration error, else integrated Brier score).
+    /// Default 0.005.
+    pub selection_tolerance: f64,
 }
 
 impl Default for EvaluationConfig {
@@ -66,6 +70,7 @@ impl Default for EvaluationConfig {
             min_train_days: 14,
             min_history_days: 28,
             bootstrap_resamples: 200,
+            selection_tolerance: 0.005,
         }
     }
 }
@@ -208,6 +213,9 @@ impl JobConfig {
         }
         if !(14..=3650).contains(&e.min_history_days) {
             return bad("evaluation.min_history_days must be in 14..=3650");
+        }
+        if !(0.0..=0.1).contains(&e.selection_tolerance) {
+            return bad("evaluation.selection_tolerance must be in [0, 0.1]");
         }
         if e.bootstrap_resamples > 10_000 {
             return bad("evaluation.bootstrap_resamples must be ≤ 10000");

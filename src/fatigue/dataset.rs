@@ -508,6 +508,9 @@ pub struct SurvivalData {
     pub event: Vec<bool>,
     /// The creative's onset day from the full history (for alert lead times).
     pub onset: Vec<Option<i32>>,
+    /// Days from t to its account's last data day (the end of observation, whatever the
+    /// creative does). Empty: unknown (every row fully followed).
+    pub follow_up: Vec<i32>,
 }
 
 impl SurvivalData {
@@ -528,6 +531,11 @@ impl SurvivalData {
             duration: idx.iter().map(|&i| self.duration[i]).collect(),
             event: idx.iter().map(|&i| self.event[i]).collect(),
             onset: idx.iter().map(|&i| self.onset[i]).collect(),
+            follow_up: if self.follow_up.is_empty() {
+                Vec::new()
+            } else {
+                idx.iter().map(|&i| self.follow_up[i]).collect()
+            },
         }
     }
     /// Event within k days: Some(true) / Some(false), None when censored before k.
@@ -540,6 +548,16 @@ impl SurvivalData {
             None
         }
     }
+    /// [`SurvivalData::label_at`] for evaluation: None also when the account's data ends
+    /// within k days of t. A row near the end of the data could only ever be labelled by an
+    /// early onset (its negative twin is censored), so keeping such rows would fill the last
+    /// k days with positives and bias AUC and calibration; short histories are mostly such days.
+    pub fn eval_label_at(&self, i: usize, k: usize) -> Option<bool> {
+        if self.follow_up.get(i).is_some_and(|&f| f < k as i32) {
+            return None;
+        }
+        self.label_at(i, k)
+    }
 }
 
 /// Builds the as-of rows of a prepared frame.
@@ -549,6 +567,20 @@ pub fn survival_rows(p: &Prepared, ev: &EvaluationConfig) -> SurvivalData {
     let stride = ev.stride_days.max(1) as i32;
     let mut rows = Vec::new();
     let (mut duration, mut event, mut onset) = (Vec::new(), Vec::new(), Vec::new());
+    let mut follow_up = Vec::new();
+    // Each account's last data day: the latest censoring or active day of its creatives (a
+    // creative still running is censored at exactly that day).
+    let mut account_end: HashMap<(&str, &str, &str), i32> = HashMap::new();
+    for c in &p.creatives {
+        let k = (
+            c.key.tenant.as_str(),
+            c.key.platform.as_str(),
+            c.key.account_id.as_str(),
+        );
+        let end = c.censor.max(c.last_active.unwrap_or(i32::MIN));
+        let e = account_end.entry(k).or_insert(end);
+        *e = (*e).max(end);
+    }
     for r in 0..p.day.len() {
         let Some(c) = p.creatives.get(p.creative[r]) else {
             continue;
@@ -578,6 +610,15 @@ pub fn survival_rows(p: &Prepared, ev: &EvaluationConfig) -> SurvivalData {
         duration.push(d);
         event.push(e);
         onset.push(c.onset);
+        let end = account_end
+            .get(&(
+                c.key.tenant.as_str(),
+                c.key.platform.as_str(),
+                c.key.account_id.as_str(),
+            ))
+            .copied()
+            .unwrap_or(c.censor);
+        follow_up.push(end - t);
     }
     SurvivalData {
         feature_names: p.feature_names.clone(),
@@ -588,6 +629,7 @@ pub fn survival_rows(p: &Prepared, ev: &EvaluationConfig) -> SurvivalData {
         duration,
         event,
         onset,
+        follow_up,
     }
 }
 

@@ -251,7 +251,7 @@ pub fn evaluate(hazards: &Array2<f64>, data: &SurvivalData) -> Metrics {
     let at = |k: usize| -> (Vec<f64>, Vec<bool>) {
         (0..data.len())
             .filter_map(|i| {
-                data.label_at(i, k).map(|l| {
+                data.eval_label_at(i, k).map(|l| {
                     let p = 1.0
                         - (0..k.min(hazards.ncols()))
                             .map(|j| 1.0 - hazards[[i, j]])
@@ -402,7 +402,7 @@ pub fn calibration_bins(p: &[f64], y: &[bool]) -> Vec<CalibrationBin> {
 pub fn curves(hazards: &Array2<f64>, data: &SurvivalData) -> Curves {
     let s: Vec<Summary> = summarize_all(hazards);
     let (p14, y14): (Vec<f64>, Vec<bool>) = (0..data.len())
-        .filter_map(|i| data.label_at(i, 14).map(|l| (s[i].p14, l)))
+        .filter_map(|i| data.eval_label_at(i, 14).map(|l| (s[i].p14, l)))
         .unzip();
     let onsets: Vec<[f64; 2]> = (0..data.len())
         .filter(|&i| data.event[i])
@@ -542,6 +542,7 @@ mod tests {
             duration: vec![10, 6, 2, 14, 14, 14],
             event: vec![true, true, true, false, false, false],
             onset: vec![Some(20), Some(20), Some(20), None, None, None],
+            follow_up: Vec::new(),
         };
         let m = evaluate(&hz, &data);
         assert_eq!(m.median_lead_days, Some(10.0));

@@ -140,6 +140,18 @@ impl FittedModel {
         Ok(m)
     }
 
+    /// The same model with its Platt calibration refitted on `data` (the cold-start prior
+    /// tuned to a tenant: its ranking, the tenant's base rates). Unchanged when `data` is empty.
+    pub fn recalibrated(&self, data: &SurvivalData) -> Result<FittedModel, FatigueError> {
+        let mut m = self.clone();
+        if data.is_empty() {
+            return Ok(m);
+        }
+        let raw = self.raw_hazards(&data.x)?;
+        m.meta.calibration = Some(Platt::fit(&raw, data));
+        Ok(m)
+    }
+
     /// Fits a baseline's life tables on `train` (no calibration: the life tables are already
     /// observed rates).
     pub fn fit_baseline(

@@ -120,6 +120,14 @@ pub type Progress<'a> = &'a mut dyn FnMut(usize, usize, &str);
 
 /// Name of the cold-start prior in evaluation tables and model cards.
 pub const PRIOR_MODEL: &str = "prior";
+/// The prior with its calibration refitted on the tenant's training rows (its ranking, the
+/// tenant's base rates): the warm start, validated like every other candidate.
+pub const PRIOR_TUNED: &str = "prior_recalibrated";
+
+/// Whether a model name is the prior or its tuned form.
+pub fn is_prior(name: &str) -> bool {
+    name == PRIOR_MODEL || name == PRIOR_TUNED
+}
 
 /// What `evaluate` fitted and scored, for `train` to register.
 pub struct Evaluated {
@@ -218,21 +226,41 @@ fn plan(data: &SurvivalData, ev: &EvaluationConfig) -> (Plan, String) {
         }
         Err(e) => format!("the holdout does not fit ({e})"),
     };
-    let folds = rolling_folds(data, ev);
-    let pooled: Vec<usize> = folds.iter().flat_map(|f| f.test.iter().copied()).collect();
-    let n = onsets(data, &pooled);
-    if !folds.is_empty() && n >= need {
+    // Configured fold sizes first; a history too short for them tries blocks half as long
+    // (at least 7 days; the gap stays ≥ the horizon).
+    let mut tried = Vec::new();
+    let half = EvaluationConfig {
+        fold_days: (ev.fold_days / 2).max(7).min(ev.fold_days),
+        min_train_days: (ev.min_train_days / 2).max(7).min(ev.min_train_days),
+        ..ev.clone()
+    };
+    for cfg in [ev, &half] {
+        let folds = rolling_folds(data, cfg);
+        let pooled: Vec<usize> = folds.iter().flat_map(|f| f.test.iter().copied()).collect();
+        let n = onsets(data, &pooled);
         let k = folds.len();
-        return (
-            Plan::Folds(folds),
-            format!("{holdout}; {k} rolling-origin folds hold {n} onsets"),
-        );
+        if k > 0 && n >= need {
+            return (
+                Plan::Folds(folds),
+                format!(
+                    "{holdout}; {k} rolling-origin folds of {} days hold {n} onsets",
+                    cfg.fold_days
+                ),
+            );
+        }
+        tried.push(format!(
+            "{k} folds of {} days hold {n} onsets",
+            cfg.fold_days
+        ));
+        if cfg.fold_days == half.fold_days && cfg.min_train_days == half.min_train_days {
+            break;
+        }
     }
     (
         Plan::None,
         format!(
-            "{holdout}; {} rolling-origin folds hold {n} onsets (< {need}): too few to compare models",
-            folds.len()
+            "{holdout}; rolling origin: {} (< {need}): too few to compare models",
+            tried.join(", ")
         ),
     )
 }
@@ -311,6 +339,14 @@ pub fn evaluate(
                     hazards: p.model.hazards(&test.x)?,
                     served: Some(p.model.clone()),
                 });
+                let before: Vec<usize> = sp.train.iter().chain(&sp.validation).copied().collect();
+                let tuned = p.model.recalibrated(&data.subset(&before))?;
+                scored.push(Scored {
+                    name: PRIOR_TUNED.into(),
+                    learned: false,
+                    hazards: tuned.hazards(&test.x)?,
+                    served: Some(tuned),
+                });
             }
             let slices = (
                 info(&data, &sp.train, sp.train_days),
@@ -328,6 +364,9 @@ pub fn evaluate(
                     .iter()
                     .map(|r| (r.name().to_string(), false)),
             );
+            if prior.is_some() {
+                names.push((PRIOR_TUNED.to_string(), false));
+            }
             let mut parts: Vec<Vec<Array2<f64>>> = vec![Vec::new(); names.len()];
             for (k, fold) in folds.iter().enumerate() {
                 let (fit_idx, cal_idx) =
@@ -351,15 +390,23 @@ pub fn evaluate(
                     let m = FittedModel::fit_baseline(rule, &train)?;
                     parts[families.len() + j].push(m.hazards(&test.x)?);
                 }
+                if let Some(p) = prior {
+                    let tuned = p.model.recalibrated(&train)?;
+                    parts[families.len() + BaselineRule::ALL.len()].push(tuned.hazards(&test.x)?);
+                }
             }
             let all_rows = data.subset(&all);
             for ((name, learned), p) in names.into_iter().zip(parts) {
                 let views: Vec<_> = p.iter().map(|h| h.view()).collect();
                 let hazards = ndarray::concatenate(Axis(0), &views)
                     .map_err(|e| FatigueError::Model(format!("joining fold hazards: {e}")))?;
-                // Baselines are cheap: the served one is refitted on every row here.
+                // Baselines and the prior's calibration are cheap: refitted on every row here.
                 let served = match BaselineRule::ALL.iter().find(|r| r.name() == name) {
                     Some(&rule) => Some(FittedModel::fit_baseline(rule, &all_rows)?),
+                    None if name == PRIOR_TUNED => match prior {
+                        Some(p) => Some(p.model.recalibrated(&all_rows)?),
+                        None => None,
+                    },
                     None => None,
                 };
                 scored.push(Scored {
@@ -493,49 +540,96 @@ impl Evaluated {
     }
 }
 
+/// The model a job serves: its row in the evaluation, its score by the metric it was chosen
+/// on (none when unvalidated), that metric, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chosen {
+    pub index: usize,
+    pub score: Option<f64>,
+    pub metric: String,
+    pub why: String,
+}
+
 /// Which model a job serves, and why: the best by the selection metric on the evaluated rows
 /// among the learned families and the prior (baselines only when neither has a value); without
 /// validation, the prior, or the rule baseline that ranks best on every labelled row.
-pub fn choose(
-    ev: &Evaluated,
-    cfg: &JobConfig,
-) -> Result<(usize, Option<f64>, String), FatigueError> {
-    let metric = &cfg.evaluation.selection_metric;
-    let higher = metric_direction(metric).unwrap_or(true);
-    let best = |pred: &dyn Fn(&ModelReport) -> bool| {
-        ev.report
+pub fn choose(ev: &Evaluated, cfg: &JobConfig) -> Result<Chosen, FatigueError> {
+    let configured = cfg.evaluation.selection_metric.as_str();
+    let validated = ev.report.validation_done().method != Method::None;
+    // Best by `metric`; candidates within `selection_tolerance` of the best count as tied
+    // (the prior and its recalibration rank almost alike), and the tie goes to the better
+    // calibrated: the lower calibration error, else integrated Brier score (defined under any
+    // censoring).
+    let tolerance = cfg.evaluation.selection_tolerance;
+    let best = |metric: &str, pred: &dyn Fn(&ModelReport) -> bool| -> Option<(usize, f64)> {
+        let higher = metric_direction(metric).unwrap_or(true);
+        let scored: Vec<(usize, f64, f64)> = ev
+            .report
             .models
             .iter()
             .enumerate()
             .filter(|(_, r)| pred(r))
-            .filter_map(|(i, r)| r.metrics.get(metric).map(|s| (i, s)))
-            .max_by(|a, b| {
-                let o = a.1.total_cmp(&b.1);
-                if higher { o } else { o.reverse() }
+            .filter_map(|(i, r)| {
+                let tie = r.metrics.ece.or(r.metrics.ibs).unwrap_or(f64::INFINITY);
+                r.metrics
+                    .get(metric)
+                    .map(|s| (i, if higher { s } else { -s }, tie))
             })
+            .collect();
+        let top = scored.iter().map(|x| x.1).fold(f64::NEG_INFINITY, f64::max);
+        scored
+            .into_iter()
+            .filter(|x| x.1 >= top - tolerance)
+            .min_by(|a, b| a.2.total_cmp(&b.2).then(b.1.total_cmp(&a.1)))
+            .map(|(i, s, _)| (i, if higher { s } else { -s }))
     };
-    if let Some((i, s)) = best(&|r| r.learned || r.model == PRIOR_MODEL) {
-        return Ok((i, Some(s), format!("best {metric} on the evaluated rows")));
-    }
-    let prior = ev.report.models.iter().position(|r| r.model == PRIOR_MODEL);
-    let validated = ev.report.validation_done().method != Method::None;
     if validated {
-        if let Some((i, s)) = best(&|r| !r.learned) {
-            return Ok((
-                i,
-                Some(s),
-                format!("no learned model has a {metric}; best rule baseline"),
-            ));
+        // The configured metric, else the concordance index (defined whatever the follow-up:
+        // rows near the end of a short history cannot be labelled at 14 days), else AUC@7.
+        for metric in [configured, "c_index", "auc_7"] {
+            let why = |what: &str| {
+                if metric == configured {
+                    format!("{what} by {metric} on the evaluated rows")
+                } else {
+                    format!(
+                        "{what} by {metric} on the evaluated rows (no candidate has a {configured}: too little follow-up after them)"
+                    )
+                }
+            };
+            if let Some((i, s)) = best(metric, &|r| r.learned || is_prior(&r.model)) {
+                return Ok(Chosen {
+                    index: i,
+                    score: Some(s),
+                    metric: metric.into(),
+                    why: why("best"),
+                });
+            }
+            if let Some((i, s)) = best(metric, &|r| !r.learned && !is_prior(&r.model)) {
+                return Ok(Chosen {
+                    index: i,
+                    score: Some(s),
+                    metric: metric.into(),
+                    why: why("no learned model or prior scored; best rule baseline"),
+                });
+            }
         }
     }
+    let unscored = |index: usize, why: String| Chosen {
+        index,
+        score: None,
+        metric: configured.into(),
+        why,
+    };
+    let prior = ev.report.models.iter().position(|r| r.model == PRIOR_MODEL);
     if let Some(i) = prior {
-        return Ok((
+        return Ok(unscored(
             i,
-            None,
             "too few onsets to validate: the cold-start prior serves".into(),
         ));
     }
     // No prior: the rule baseline that ranks best on every labelled row (in sample).
+    let metric = configured;
+    let higher = metric_direction(metric).unwrap_or(true);
     let all: Vec<usize> = (0..ev.data.len()).collect();
     let rows = ev.data.subset(&all);
     let mut pick: Option<(usize, f64)> = None;
@@ -558,9 +652,8 @@ pub fn choose(
             .position(|r| r.model == BaselineRule::Reactive2x.name())
     });
     match i {
-        Some(i) => Ok((
+        Some(i) => Ok(unscored(
             i,
-            None,
             format!(
                 "too few onsets to validate and the prior is {}: the rule baseline {} serves",
                 if cfg.models.use_prior {
@@ -613,14 +706,13 @@ pub fn schema_hash(features: &[String], horizon: usize) -> String {
 fn promotion(
     ev: &Evaluated,
     chosen: usize,
-    cfg: &JobConfig,
+    metric: &str,
     registry: &Registry,
     tenant: &str,
 ) -> Result<(bool, String, Option<String>), FatigueError> {
     let Some(version) = registry.champion(tenant, ModelKind::Fatigue)? else {
         return Ok((true, "no champion yet".into(), None));
     };
-    let metric = &cfg.evaluation.selection_metric;
     let higher = metric_direction(metric).unwrap_or(true);
     let mine = ev.report.validation_done();
     let champion = registry.load(tenant, ModelKind::Fatigue, &version).ok();
@@ -690,13 +782,14 @@ pub fn train(
     progress: Progress,
 ) -> Result<TrainOutcome, FatigueError> {
     let ev = evaluate(lf, cfg, progress)?;
-    let metric = cfg.evaluation.selection_metric.clone();
+    let chosen = choose(&ev, cfg)?;
+    let (i, score, why) = (chosen.index, chosen.score, chosen.why.clone());
+    let metric = chosen.metric.clone();
     let higher = metric_direction(&metric).unwrap_or(true);
-    let (i, score, why) = choose(&ev, cfg)?;
     let report = &ev.report.models[i];
     let model = ev.served(i, cfg)?;
     let validation = ev.report.validation_done();
-    let prior_version = (report.model == PRIOR_MODEL)
+    let prior_version = is_prior(&report.model)
         .then(prior::embedded)
         .flatten()
         .map(|p| p.card.version.clone());
@@ -752,7 +845,7 @@ pub fn train(
         EVALUATION_FILE.to_string(),
         serde_json::to_vec(&stored).map_err(|e| FatigueError::Io(e.to_string()))?,
     ));
-    let (promote, reason, previous_champion) = promotion(&ev, i, cfg, registry, tenant)?;
+    let (promote, reason, previous_champion) = promotion(&ev, i, &metric, registry, tenant)?;
     let refs: Vec<(&str, Vec<u8>)> = files.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
     let registered = registry.register(card, &refs)?;
     if promote {

@@ -1,4 +1,4 @@
-//! The cold-start prior (DESIGN.md §7c): a fatigue model shipped inside the binary, trained on
+//! The cold-start prior (docs/fatigue-real-data.md): a fatigue model shipped inside the binary, trained on
 //! simulated accounts of every real-data regime ([`crate::simulate::regimes`]). Its inputs are
 //! the same features every tenant's model reads — mostly ratios to the creative's own launch,
 //! peak and account, and slopes — so it transfers across accounts.
@@ -122,12 +122,12 @@ pub struct PriorSpec {
 }
 
 impl Default for PriorSpec {
-    /// Seeds 9001–9004 × every regime × 3 tenants. The evaluation command reports on other
+    /// Seeds 9001–9008 × every regime × 3 tenants. The evaluation command reports on other
     /// seeds (from 2041), so the prior is never scored on the worlds it was trained on.
     fn default() -> Self {
         PriorSpec {
             regimes: Regime::ALL.to_vec(),
-            seeds: vec![9001, 9002, 9003, 9004],
+            seeds: (9001..=9008).collect(),
             tenants: 3,
         }
     }

@@ -411,6 +411,7 @@ mod tests {
             duration,
             event,
             onset: vec![None; n],
+            follow_up: Vec::new(),
         }
     }
 

@@ -1,4 +1,4 @@
-//! How a fatigue job validates what it trains on the data a tenant has (DESIGN.md §7c): the
+//! How a fatigue job validates what it trains on the data a tenant has (docs/fatigue-real-data.md): the
 //! configured holdout when it fits and holds enough onsets, else rolling-origin folds, else
 //! nothing (the job then says `unvalidated`). Plus the pieces both need: onset counts, the split
 //! of training rows by creative for calibration, and 90% metric intervals by a bootstrap over
@@ -225,8 +225,8 @@ pub fn intervals(
     }
     let p7 = p_within(hazards, 7);
     let p14 = p_within(hazards, 14);
-    let y7: Vec<Option<bool>> = (0..d.len()).map(|i| d.label_at(i, 7)).collect();
-    let y14: Vec<Option<bool>> = (0..d.len()).map(|i| d.label_at(i, 14)).collect();
+    let y7: Vec<Option<bool>> = (0..d.len()).map(|i| d.eval_label_at(i, 7)).collect();
+    let y14: Vec<Option<bool>> = (0..d.len()).map(|i| d.eval_label_at(i, 14)).collect();
     let labelled = |rows: &[usize], p: &[f64], y: &[Option<bool>]| -> (Vec<f64>, Vec<bool>) {
         rows.iter().filter_map(|&i| y[i].map(|l| (p[i], l))).unzip()
     };
@@ -294,6 +294,7 @@ mod tests {
             duration: Vec::new(),
             event: Vec::new(),
             onset: Vec::new(),
+            follow_up: Vec::new(),
         };
         for c in 0..creatives {
             for t in days.clone() {

@@ -1,4 +1,4 @@
-//! Real-shaped simulator regimes (DESIGN.md §7c): accounts that look like the ones customers
+//! Real-shaped simulator regimes (docs/fatigue-real-data.md): accounts that look like the ones customers
 //! bring rather than the long, rich default world. Each regime is a [`SimConfig`] preset plus an
 //! account-level transformation of the simulated rows:
 //!
@@ -173,13 +173,13 @@ fn keep_clicks(r: &mut AdDailyRow, share: f64, rng: &mut ChaCha8Rng) {
     let kept = Binomial::new(r.clicks as u64, share)
         .map(|b| b.sample(rng) as i64)
         .unwrap_or(r.clicks);
+    // Conversions and their value follow the clicks kept.
+    let ratio = kept as f64 / r.clicks as f64;
     if let Some(c) = r.conversions.as_mut() {
-        *c = (*c * kept as f64 / r.clicks as f64 * 100.0).round() / 100.0;
+        *c = (*c * ratio * 100.0).round() / 100.0;
     }
-    if let (Some(v), Some(c)) = (r.conversion_value.as_mut(), r.conversions) {
-        if c == 0.0 {
-            *v = 0.0;
-        }
+    if let Some(v) = r.conversion_value.as_mut() {
+        *v = (*v * ratio * 100.0).round() / 100.0;
     }
     r.clicks = kept;
 }

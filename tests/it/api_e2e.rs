@@ -169,9 +169,13 @@ fn serve_ingest_train_score_promote_shutdown() {
     let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
     assert!(key.starts_with("omk_"), "{key}");
 
-    // Nothing yet: scoring is a 404 naming what to do.
+    // No model of its own yet: the cold-start prior scores, and its version says so.
     let (s, p) = post_json(&base, "/v1/fatigue/score", &key, body_creative());
-    assert_eq!(s, 404, "{p}");
+    assert_eq!(s, 200, "{p}");
+    assert!(
+        p["model_version"].as_str().unwrap().starts_with("prior-"),
+        "{p}"
+    );
 
     // Ingest northwind's native reports as the platforms deliver them.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample");

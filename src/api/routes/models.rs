@@ -83,9 +83,10 @@ pub async fn list(
                 _ => None,
             };
             let on_prior = prior.is_some()
-                || versions
-                    .iter()
-                    .any(|c| Some(&c.version) == champion.as_ref() && c.model == "prior");
+                || versions.iter().any(|c| {
+                    Some(&c.version) == champion.as_ref()
+                        && crate::fatigue::pipeline::is_prior(&c.model)
+                });
             Ok(KindModels {
                 serving: champion
                     .clone()

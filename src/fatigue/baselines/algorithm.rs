@@ -191,6 +191,7 @@ mod tests {
             duration: (0..n).map(|i| if i < 2 { 1 } else { 2 }).collect(),
             event: (0..n).map(|i| i < 2).collect(),
             onset: vec![None; n],
+            follow_up: Vec::new(),
         };
         let b = Baseline::fit(&data, BaselineRule::Reactive2x).unwrap();
         let h = b.hazards(&x);

@@ -11,7 +11,7 @@ use super::super::inputs::{
 use super::super::svg::{Axis, Chart, Layer, Marker, Stroke, palette};
 use super::{note, section};
 use crate::fatigue::metrics::Curves;
-use crate::fatigue::pipeline::PRIOR_MODEL;
+use crate::fatigue::pipeline::is_prior;
 use crate::fatigue::validation::Method;
 use crate::schema::date_to_days;
 
@@ -313,12 +313,14 @@ pub fn quality_section(inp: &ReportInputs) -> Markup {
             }
             Method::None => {
                 p { "Not validated: " (v.reason) ". The tenant is served by " strong { (champion) }
-                    @if champion == PRIOR_MODEL { ", the cold-start prior trained on simulated accounts" }
+                    @if is_prior(champion) { ", the cold-start prior trained on simulated accounts" }
                     " until its own data holds enough onsets to compare models." }
             }
         }
-        @if champion == PRIOR_MODEL && v.method != Method::None {
-            p { "The cold-start prior (trained on simulated accounts) scored best on these rows, so it serves this tenant." }
+        @if is_prior(champion) && v.method != Method::None {
+            p { "The cold-start prior (trained on simulated accounts"
+                @if champion != "prior" { ", its calibration refitted on this tenant's data" }
+                ") scored best on these rows, so it serves this tenant." }
         }
         div.charts {
             figure { figcaption { "ROC of P(onset ≤ 14 d)" }
@@ -338,7 +340,7 @@ pub fn quality_section(inp: &ReportInputs) -> Markup {
                     @let x = &m.metrics;
                     tr class=[(m.model == champion).then_some("champion")] {
                         td { (m.model) @if m.model == champion { " (chosen)" } }
-                        td { @if m.learned { "learned" } @else if m.model == PRIOR_MODEL { "cold-start prior" } @else { "rule baseline" } }
+                        td { @if m.learned { "learned" } @else if is_prior(&m.model) { "cold-start prior" } @else { "rule baseline" } }
                         td.num { (f::opt_number(x.auc_7, 3)) } td.num { (f::opt_number(x.auc_14, 3)) }
                         td.num { (f::opt_number(x.c_index, 3)) } td.num { (f::opt_number(x.ibs, 3)) }
                         td.num { (f::opt_number(x.ece, 3)) } td.num { (f::opt_number(x.onset_mae, 1)) }
