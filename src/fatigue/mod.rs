@@ -4,9 +4,12 @@
 //! Flow: `ad_daily` frame → [`dataset::prepare_frame`] (labels + features + label-history
 //! features per creative-day, row by row; [`dataset::prepare`] is the Polars definition it is
 //! tested against) → [`dataset::survival_rows`] (as-of rows with censored durations,
-//! administratively censored at the horizon H) → [`dataset::split`] (time split with gaps ≥ H)
-//! → models → [`metrics::evaluate`] → [`pipeline::train`] (registry) → [`score::score_frame`]
-//! (at a tenant's latest day from its materialised features, [`snapshot::at`]).
+//! administratively censored at the horizon H) → validation as the data allows
+//! ([`validation`]: the time split of [`dataset::split`] with gaps ≥ H, else rolling-origin
+//! folds, else none) → models, the cold-start [`prior`] among them → [`metrics::evaluate`] →
+//! [`pipeline::train`] (registry) → [`score::score_frame`] (at a tenant's latest day from its
+//! materialised features, [`snapshot::at`]). [`regime_eval`] runs the whole job on
+//! real-shaped simulated accounts (`docs/fatigue-real-data.md`).
 //!
 //! Every model is a [`FittedModel`] with the same interface: hazards h(1..=H) per row (n × H),
 //! calibrated with Platt scaling on the validation slice for the learned families

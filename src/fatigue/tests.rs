@@ -306,6 +306,36 @@ fn weaker_validation() {
     .unwrap();
     assert_eq!(weak.validation.method, validation::Method::None);
     assert_eq!(weak.model, "prior");
+    // With the prior disabled, a rule baseline serves instead, and says so.
+    let other = tempfile::tempdir().unwrap();
+    let mut no_prior = strict.clone();
+    no_prior.models.use_prior = false;
+    let rule = train(
+        recent.clone().lazy(),
+        &tenant,
+        &no_prior,
+        &crate::registry::Registry::open(other.path()),
+        &mut |_, _, _| {},
+    )
+    .unwrap();
+    assert!(
+        baselines::BaselineRule::ALL
+            .iter()
+            .any(|r| r.name() == rule.model),
+        "{}",
+        rule.model
+    );
+    assert!(
+        rule.chosen_because.contains("disabled"),
+        "{}",
+        rule.chosen_because
+    );
+    assert!(
+        rule.evaluation
+            .models
+            .iter()
+            .all(|m| !pipeline::is_prior(&m.model))
+    );
     assert!(!weak.decision.promoted, "{}", weak.decision.reason);
     assert!(
         weak.decision.reason.contains("weaker"),
