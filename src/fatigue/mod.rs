@@ -63,6 +63,7 @@ pub mod regime_eval;
 #[cfg(test)]
 mod rows_tests;
 pub mod score;
+pub mod selection;
 pub mod snapshot;
 #[cfg(test)]
 mod snapshot_tests;

@@ -16,9 +16,8 @@ use super::FatigueError;
 use super::config::JobConfig;
 use super::dataset::SurvivalData;
 use super::metrics::{Metrics, evaluate as metrics_of};
-use super::pipeline::{
-    Evaluated, PRIOR_MODEL, choose, evaluate, impressions_clicks_only, is_prior,
-};
+use super::pipeline::{Evaluated, PRIOR_MODEL, evaluate, impressions_clicks_only, is_prior};
+use super::selection::choose;
 use super::validation::Method;
 use crate::schema::rows_to_frame;
 use crate::simulate::regimes::{Regime, regime_rows};
