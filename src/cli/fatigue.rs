@@ -259,7 +259,9 @@ pub fn evaluate(cfg: &Config, args: EvaluateFatigueArgs) -> Result<(), CliError>
         vec![args.tenant.clone()]
     };
     let mut reports = Vec::new();
+    let mut refused = Vec::new();
     let mut text = String::new();
+    let total = scopes.len();
     for scope in scopes {
         let mut lf = frame(&wh, scope.as_deref())?;
         if args.impressions_clicks_only {
@@ -267,7 +269,18 @@ pub fn evaluate(cfg: &Config, args: EvaluateFatigueArgs) -> Result<(), CliError>
         }
         let b = bar();
         let mut p = progress_fn(&b);
-        let ev = fatigue::evaluate(lf, &job, &mut p).map_err(fatigue_err)?;
+        let ev = match fatigue::evaluate(lf, &job, &mut p) {
+            Ok(ev) => ev,
+            // As in `train --all-tenants`: one tenant's short data does not stop the others.
+            Err(FatigueError::Data(e)) if args.all_tenants => {
+                b.finish_and_clear();
+                let t = scope.clone().unwrap_or_default();
+                eprintln!("tenant {t} not evaluated: {e}");
+                refused.push(format!("{t} ({e})"));
+                continue;
+            }
+            Err(e) => return Err(fatigue_err(e)),
+        };
         b.finish_and_clear();
         let title = format!(
             "fatigue evaluation · {}{}",
@@ -290,6 +303,13 @@ pub fn evaluate(cfg: &Config, args: EvaluateFatigueArgs) -> Result<(), CliError>
     } else {
         emit(&text);
     }
+    if !refused.is_empty() {
+        return Err(CliError::input(format!(
+            "{} of {total} tenants not evaluated: {}",
+            refused.len(),
+            refused.join("; ")
+        )));
+    }
     Ok(())
 }
 
@@ -303,12 +323,25 @@ pub fn train(cfg: &Config, args: TrainFatigueArgs) -> Result<(), CliError> {
         vec![args.tenant.clone().unwrap_or_else(|| cfg.tenant.clone())]
     };
     let mut outcomes = Vec::new();
+    let mut refused = Vec::new();
     let mut text = String::new();
+    let total = list.len();
     for tenant in list {
         let lf = frame(&wh, Some(&tenant))?;
         let b = bar();
         let mut p = progress_fn(&b);
-        let o = fatigue::train(lf, &tenant, &job, &reg, &mut p).map_err(fatigue_err)?;
+        let o = match fatigue::train(lf, &tenant, &job, &reg, &mut p) {
+            Ok(o) => o,
+            // With --all-tenants, a tenant whose data cannot train a model (too short, no
+            // baseline) does not stop the others; it is reported and the exit code says so.
+            Err(FatigueError::Data(e)) if args.all_tenants => {
+                b.finish_and_clear();
+                eprintln!("tenant {tenant} not trained: {e}");
+                refused.push(format!("{tenant} ({e})"));
+                continue;
+            }
+            Err(e) => return Err(fatigue_err(e)),
+        };
         b.finish_and_clear();
         text.push_str(&render_evaluation(
             &format!("fatigue training · tenant {tenant}"),
@@ -337,6 +370,13 @@ pub fn train(cfg: &Config, args: TrainFatigueArgs) -> Result<(), CliError> {
         emit(&(serde_json::to_string_pretty(&outcomes).map_err(CliError::runtime)? + "\n"));
     } else {
         emit(&text);
+    }
+    if !refused.is_empty() {
+        return Err(CliError::input(format!(
+            "{} of {total} tenants not trained: {}",
+            refused.len(),
+            refused.join("; ")
+        )));
     }
     Ok(())
 }

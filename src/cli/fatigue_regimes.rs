@@ -438,6 +438,26 @@ mod tests {
         assert!(err.message.contains("prior"), "{}", err.message);
         let reg = Registry::open(d.join("models"));
         assert!(reg.list(&tenant, ModelKind::Fatigue).unwrap().is_empty());
+        // With --all-tenants the short tenant does not stop one with enough data: that one is
+        // trained, the short one named, and the exit code is 2.
+        let full = crate::schema::rows_to_frame("longer", &rows).unwrap();
+        crate::warehouse::Warehouse::open(d.join("wh"))
+            .unwrap()
+            .ingest(full)
+            .unwrap();
+        let err = cli(d, &["train", "fatigue", "--all-tenants"]).unwrap_err();
+        assert_eq!(err.code, 2);
+        assert!(
+            err.message.starts_with("1 of 2 tenants not trained") && err.message.contains(&tenant),
+            "{}",
+            err.message
+        );
+        assert!(
+            reg.champion("longer", ModelKind::Fatigue)
+                .unwrap()
+                .is_some()
+        );
+        assert!(reg.list(&tenant, ModelKind::Fatigue).unwrap().is_empty());
         // Meanwhile the prior scores.
         let out = d.join("s.csv");
         cli(
