@@ -401,7 +401,7 @@ pub fn score(cfg: &Config, args: ScoreFatigueArgs) -> Result<(), CliError> {
                 ));
             };
             eprintln!(
-                "tenant `{tenant}` has no fatigue model of its own yet: scored by the cold-start prior {} (train one with omnify train fatigue once it has {} days of history)",
+                "tenant `{tenant}` has no fatigue model of its own yet: scored by the cold-start prior {} (train one with omnify train fatigue --tenant {tenant}; it needs at least {} days of history)",
                 p.card.version, job.evaluation.min_history_days
             );
             (p.model.clone(), p.card.version.clone())

@@ -241,7 +241,7 @@ fn fatigue_section(
         None if files.is_none() => Err(format!(
             "Tenant {tenant} has no fatigue model of its own yet: these scores come from the \
              cold-start prior {version}, trained on simulated accounts. Train one with omnify \
-             train fatigue --tenant {tenant} once the tenant has {} days of history.",
+             train fatigue --tenant {tenant} (it needs at least {} days of history).",
             job.evaluation.min_history_days
         )),
         None => Err(format!(

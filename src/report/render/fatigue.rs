@@ -308,8 +308,11 @@ pub fn quality_section(inp: &ReportInputs) -> Markup {
             Method::RollingOrigin => {
                 p { "Validation: " (v.folds) " rolling-origin folds (the history is too short for a holdout) — every model scored on "
                     (f::count(r.test.rows as u64)) " out-of-fold creative-days " (f::date_range(r.test.from, r.test.to)) " with "
-                    (f::count(v.onsets as u64)) " creatives with an onset; the served model was then refitted on all "
-                    (f::count((r.train.rows + r.validation.rows) as u64)) " labelled creative-days. Chosen model: " strong { (champion) } "." }
+                    (f::count(v.onsets as u64)) " creatives with an onset"
+                    @if champion == "prior" { "" }
+                    @else if is_prior(champion) { "; the prior's calibration was then refitted on all " (f::count((r.train.rows + r.validation.rows) as u64)) " labelled creative-days" }
+                    @else { "; the served model was then refitted on all " (f::count((r.train.rows + r.validation.rows) as u64)) " labelled creative-days" }
+                    ". Chosen model: " strong { (champion) } "." }
             }
             Method::None => {
                 p { "Not validated: " (v.reason) ". The tenant is served by " strong { (champion) }
