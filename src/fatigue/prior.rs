@@ -25,7 +25,7 @@ use super::FatigueError;
 use super::config::JobConfig;
 use super::dataset::{SurvivalData, prepare_frame, survival_rows};
 use super::metrics::evaluate as metrics_of;
-use super::model::FittedModel;
+use super::model::{FittedModel, ModelBody};
 use super::pipeline::{PRIOR_MODEL, impressions_clicks_only, schema_hash};
 use super::validation::{
     CALIBRATION_SHARE, INTERVAL_LEVEL, Method, Validation, intervals, onsets, split_by_creative,
@@ -34,6 +34,23 @@ use crate::features::rows::Keep;
 use crate::registry::{ModelCard, ModelKind};
 use crate::schema::{days_to_date, rows_to_frame};
 use crate::simulate::regimes::{Regime, regime_rows};
+
+/// Features in counts or currency units, which the prior does not read (their scale differs
+/// from account to account; every other feature is a ratio, rate, slope, age or flag).
+pub const SCALE_FEATURES: [&str; 12] = [
+    "cum_impressions",
+    "cum_spend",
+    "cum_clicks",
+    "impressions_7d",
+    "spend_7d",
+    "clicks_7d",
+    "cpc_1d",
+    "cpc_3d",
+    "cpc_7d",
+    "cpm_1d",
+    "cpm_3d",
+    "cpm_7d",
+];
 
 /// Where the prior's files live in the repository.
 pub const PRIOR_DIR: &str = "models/prior.fatigue";
@@ -174,9 +191,48 @@ pub fn build(
     let data = survival_rows(&prepared, &cfg.evaluation);
     let all: Vec<usize> = (0..data.len()).collect();
     let (fit_idx, cal_idx) = split_by_creative(&data, &all, CALIBRATION_SHARE, cfg.models.seed);
-    let (fit, cal) = (data.subset(&fit_idx), data.subset(&cal_idx));
+    let (mut fit, mut cal) = (data.subset(&fit_idx), data.subset(&cal_idx));
+    // Features in counts or currency units are held at zero, so the prior reads only
+    // ratios, rates, slopes, ages and flags: a real account ten times larger than any
+    // simulated one is scored like a simulated one of the same shape.
+    let neutral: Vec<usize> = data
+        .feature_names
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| SCALE_FEATURES.contains(&n.as_str()))
+        .map(|(j, _)| j)
+        .collect();
+    // Exactly zero (not the mean, whose standardised value is only nearly zero and would let
+    // the fit lean on the column as a second intercept).
+    for &j in &neutral {
+        fit.x.column_mut(j).fill(0.0);
+        cal.x.column_mut(j).fill(0.0);
+    }
     progress(2, 3, "fitting the logistic hazard");
     let mut model = FittedModel::fit_learned("logistic_hazard", &fit, &cal, &cfg.models)?;
+    // A constant column gets no weight (its standardised value is 0 throughout the fit); make
+    // that exact, and read it as 0 whatever a tenant's value, so it can never contribute.
+    if let ModelBody::Logistic(m) = &mut model.body {
+        for &j in &neutral {
+            m.beta[j] = 0.0;
+            m.scaler.mean[j] = 0.0;
+            m.scaler.sd[j] = 1.0;
+        }
+    } else {
+        return Err(FatigueError::Model(
+            "the prior is not a logistic hazard".into(),
+        ));
+    }
+    if model
+        .meta
+        .timing
+        .as_ref()
+        .is_some_and(|t| t.columns.iter().any(|j| neutral.contains(j)))
+    {
+        return Err(FatigueError::Model(
+            "the prior's onset-day stage reads a scale feature".into(),
+        ));
+    }
     model.meta.name = PRIOR_MODEL.into();
     let hz = model.hazards(&cal.x)?;
     let mut metrics = metrics_of(&hz, &cal).to_map();
@@ -228,6 +284,7 @@ pub fn build(
         schema_hash: schema_hash(&model.meta.feature_names, model.meta.horizon),
         hyperparameters: serde_json::json!({
             "family": "logistic_hazard",
+            "features_not_read": SCALE_FEATURES,
             "models": cfg.models.logistic,
             "calibration": model.meta.calibration,
             "evaluation": cfg.evaluation,
@@ -279,6 +336,24 @@ mod tests {
                 .evaluation
                 .horizon_days
         );
+        // It reads no feature in counts or currency units: a tenant 1,000 times larger in
+        // those scores the same.
+        let ModelBody::Logistic(m) = &p.model.body else {
+            panic!("the prior is a logistic hazard")
+        };
+        let names = &p.model.meta.feature_names;
+        for f in SCALE_FEATURES {
+            let j = names.iter().position(|n| n == f).unwrap();
+            assert_eq!(m.beta[j], 0.0, "{f}");
+        }
+        let mut x =
+            ndarray::Array2::from_shape_vec((1, names.len()), p.model.meta.means.clone()).unwrap();
+        let before = p.model.hazards(&x).unwrap();
+        for f in SCALE_FEATURES {
+            let j = names.iter().position(|n| n == f).unwrap();
+            x[[0, j]] *= 1000.0;
+        }
+        assert_eq!(p.model.hazards(&x).unwrap(), before);
         // A flipped byte in a weight file is refused.
         let mut files: BTreeMap<String, Vec<u8>> = EMBEDDED
             .iter()
