@@ -188,6 +188,7 @@ mod tests {
     use clap::Parser;
 
     use crate::cli::{Cli, CliError, run};
+    use crate::fatigue::tests::on_big_stack;
     use crate::registry::{ModelKind, Registry};
 
     /// Small models so every regime runs in seconds in a debug build.
@@ -204,15 +205,6 @@ mod tests {
             dir.join("models").display().to_string(),
         ]);
         run(Cli::try_parse_from(argv).map_err(CliError::input)?)
-    }
-
-    fn on_big_stack(f: fn()) {
-        std::thread::Builder::new()
-            .stack_size(64 << 20)
-            .spawn(f)
-            .unwrap()
-            .join()
-            .unwrap();
     }
 
     /// Every real-shaped regime end to end through the CLI: simulate → ingest → train →

@@ -90,15 +90,7 @@ impl EvaluationReport {
     pub fn validation_done(&self) -> Validation {
         self.validation_method
             .clone()
-            .unwrap_or_else(|| Validation {
-                method: Method::Holdout,
-                folds: 1,
-                rows: self.test.rows,
-                onsets: self.test.events,
-                reason: "recorded before validation methods".into(),
-                interval_level: INTERVAL_LEVEL,
-                resamples: 0,
-            })
+            .unwrap_or_else(|| Validation::recorded_before(self.test.rows, self.test.events))
     }
 }
 
@@ -167,39 +159,46 @@ fn day_range(d: &SurvivalData, idx: &[usize], fallback: (i32, i32)) -> (i32, i32
     }
 }
 
-/// The tenant's data must span `min_history_days` and hold a creative that reaches its launch
-/// baseline; otherwise one line says what is missing.
-fn check_enough(
-    df: &DataFrame,
-    creatives: &[CreativeLabels],
-    cfg: &JobConfig,
-) -> Result<(), FatigueError> {
+/// The prior's note for a refused tenant.
+fn meanwhile(cfg: &JobConfig) -> &'static str {
+    if cfg.models.use_prior && prior::embedded().is_some() {
+        "; the cold-start prior scores its creatives meanwhile"
+    } else {
+        ""
+    }
+}
+
+/// The tenant's data must span `min_history_days` (checked before the feature pass);
+/// otherwise one line says how many more days are needed.
+fn check_history(df: &DataFrame, cfg: &JobConfig) -> Result<(), FatigueError> {
     let dates = df.column(ad::DATE)?.cast(&DataType::Int32)?;
     let dates = dates.i32()?;
     let (lo, hi) = (dates.min().unwrap_or(0), dates.max().unwrap_or(0));
     let span = hi - lo + 1;
     let need = cfg.evaluation.min_history_days;
-    let meanwhile = if cfg.models.use_prior && prior::embedded().is_some() {
-        "; the cold-start prior scores its creatives meanwhile"
-    } else {
-        ""
-    };
     if span < need {
         return Err(FatigueError::Data(format!(
-            "not enough history to train a fatigue model: the data covers {span} days ({} … {}), at least {need} are needed ({} more){meanwhile}",
+            "not enough history to train a fatigue model: the data covers {span} days ({} … {}), at least {need} are needed ({} more){}",
             days_to_date(lo),
             days_to_date(hi),
-            need - span
+            need - span,
+            meanwhile(cfg)
         )));
     }
+    Ok(())
+}
+
+/// Some creative must reach its launch baseline; otherwise one line says what that takes.
+fn check_baselines(creatives: &[CreativeLabels], cfg: &JobConfig) -> Result<(), FatigueError> {
     if creatives.iter().all(|c| c.insufficient) {
         let l = &cfg.base.labels;
         return Err(FatigueError::Data(format!(
-            "no creative reaches a launch baseline: none of the {} creatives has {} impressions within its first {} active days (with at least {} clicks for a cost-like metric){meanwhile}",
+            "no creative reaches a launch baseline: none of the {} creatives has {} impressions within its first {} active days (with at least {} clicks for a cost-like metric){}",
             creatives.len(),
             l.baseline_min_impressions,
             l.baseline_max_active_days,
-            l.inv_ctr_min_clicks.min(l.cpc_min_clicks)
+            l.inv_ctr_min_clicks.min(l.cpc_min_clicks),
+            meanwhile(cfg)
         )));
     }
     Ok(())
@@ -283,17 +282,23 @@ pub fn evaluate(
 ) -> Result<Evaluated, FatigueError> {
     let families = &cfg.models.families;
     let ev = &cfg.evaluation;
-    let total = 3 + families.len() + BaselineRule::ALL.len();
-    progress(0, total, "labels and features");
+    progress(0, 1, "labels and features");
     // Features are kept only for the days that can become as-of rows.
     let stride = u32::try_from(ev.stride_days).unwrap_or(u32::MAX);
     let df = lf.collect()?;
+    check_history(&df, cfg)?;
     let prepared = prepare_frame(&df, &cfg.base, Keep::AtRiskEvery(stride))?;
-    check_enough(&df, &prepared.creatives, cfg)?;
+    check_baselines(&prepared.creatives, cfg)?;
     let counts = rule_counts_of(&prepared.creatives);
     let data = survival_rows(&prepared, ev);
     let seed = cfg.models.seed;
     let (plan, reason) = plan(&data, ev);
+    // Steps: labels, one per learned fit (per fold with rolling origin), the baselines, intervals.
+    let fits = match &plan {
+        Plan::Folds(f) => families.len() * f.len(),
+        _ => families.len(),
+    };
+    let total = 3 + fits + BaselineRule::ALL.len();
     let all: Vec<usize> = (0..data.len()).collect();
     let refit = split_by_creative(&data, &all, CALIBRATION_SHARE, seed);
     let prior = cfg
@@ -384,6 +389,7 @@ pub fn evaluate(
                         total,
                         &format!("fold {}/{}: {fam}", k + 1, folds.len()),
                     );
+                    step += 1;
                     let m = FittedModel::fit_learned(fam, &fit, &cal, &cfg.models)?;
                     parts[j].push(m.hazards(&test.x)?);
                 }
@@ -396,16 +402,16 @@ pub fn evaluate(
                     parts[families.len() + BaselineRule::ALL.len()].push(tuned.hazards(&test.x)?);
                 }
             }
-            let all_rows = data.subset(&all);
+            progress(step, total, "rule baselines on every row");
             for ((name, learned), p) in names.into_iter().zip(parts) {
                 let views: Vec<_> = p.iter().map(|h| h.view()).collect();
                 let hazards = ndarray::concatenate(Axis(0), &views)
                     .map_err(|e| FatigueError::Model(format!("joining fold hazards: {e}")))?;
                 // Baselines and the prior's calibration are cheap: refitted on every row here.
                 let served = match BaselineRule::ALL.iter().find(|r| r.name() == name) {
-                    Some(&rule) => Some(FittedModel::fit_baseline(rule, &all_rows)?),
+                    Some(&rule) => Some(FittedModel::fit_baseline(rule, &data)?),
                     None if name == PRIOR_TUNED => match prior {
-                        Some(p) => Some(p.model.recalibrated(&all_rows)?),
+                        Some(p) => Some(p.model.recalibrated(&data)?),
                         None => None,
                     },
                     None => None,
@@ -435,11 +441,10 @@ pub fn evaluate(
         }
         Plan::None => {
             // Nothing to score on: the baselines are fitted on every row (one may serve).
-            let all_rows = data.subset(&all);
             let empty = data.subset(&[]);
-            if !all_rows.is_empty() {
+            if !data.is_empty() {
                 for rule in BaselineRule::ALL {
-                    let m = FittedModel::fit_baseline(rule, &all_rows)?;
+                    let m = FittedModel::fit_baseline(rule, &data)?;
                     scored.push(Scored {
                         name: rule.name().into(),
                         learned: false,

@@ -95,10 +95,8 @@ fn metrics_at(
     let Some(model) = &ev.fitted[i] else {
         return Ok((Metrics::default(), Vec::new()));
     };
-    let idx: Vec<usize> = (0..ev.data.len()).collect();
-    let d = ev.data.subset(&idx);
-    let hz: Array2<f64> = model.hazards(&d.x)?;
-    Ok((metrics_of(&hz, &d), p14_pairs(&hz, &d)))
+    let hz: Array2<f64> = model.hazards(&ev.data.x)?;
+    Ok((metrics_of(&hz, &ev.data), p14_pairs(&hz, &ev.data)))
 }
 
 /// The larger of two optional values.

@@ -16,7 +16,7 @@ use super::config::JobConfig;
 use super::metrics::{evaluate as metrics_of, metric_direction};
 use super::model::FittedModel;
 use super::pipeline::{Evaluated, ModelReport, PRIOR_MODEL, is_prior};
-use super::validation::{INTERVAL_LEVEL, Method, Validation};
+use super::validation::{Method, Validation};
 use crate::registry::{ModelKind, Registry};
 
 /// The model a job serves: its row in the evaluation, its score by the metric it was chosen
@@ -109,15 +109,14 @@ pub fn choose(ev: &Evaluated, cfg: &JobConfig) -> Result<Chosen, FatigueError> {
     // No prior: the rule baseline that ranks best on every labelled row (in sample).
     let metric = configured;
     let higher = metric_direction(metric).unwrap_or(true);
-    let all: Vec<usize> = (0..ev.data.len()).collect();
-    let rows = ev.data.subset(&all);
+    let rows = &ev.data;
     let mut pick: Option<(usize, f64)> = None;
     for (i, r) in ev.report.models.iter().enumerate() {
         if r.learned {
             continue;
         }
         let Some(m) = &ev.fitted[i] else { continue };
-        if let Some(v) = metrics_of(&m.hazards(&rows.x)?, &rows).get(metric) {
+        if let Some(v) = metrics_of(&m.hazards(&rows.x)?, rows).get(metric) {
             let better = pick.is_none_or(|(_, b)| if higher { v > b } else { v < b });
             if better {
                 pick = Some((i, v));
@@ -191,15 +190,7 @@ pub fn promotion(
         .as_ref()
         .and_then(|l| l.card.validation.clone())
         .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or(Validation {
-            method: Method::Holdout,
-            folds: 1,
-            rows: 0,
-            onsets: 0,
-            reason: "recorded before validation methods".into(),
-            interval_level: INTERVAL_LEVEL,
-            resamples: 0,
-        });
+        .unwrap_or_else(|| Validation::recorded_before(0, 0));
     let promote = mine.strength() >= theirs.strength();
     Ok((
         promote,

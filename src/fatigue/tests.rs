@@ -72,6 +72,17 @@ pub(crate) fn logistic_on(df: &DataFrame, cfg: &JobConfig) -> FittedModel {
     .expect("fit")
 }
 
+/// Runs `f` on a thread with a roomy stack: Polars plans recurse deeply in debug builds, and a
+/// deep plan should fail the test rather than abort the test binary.
+pub(crate) fn on_big_stack(f: fn()) {
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(f)
+        .expect("spawn the test thread")
+        .join()
+        .expect("the test thread panicked");
+}
+
 pub(crate) fn small_config() -> JobConfig {
     let mut cfg = JobConfig::from_toml_str("").expect("defaults");
     cfg.evaluation.stride_days = 1;
@@ -240,12 +251,7 @@ proptest! {
 /// without beating it on the same rows; the decision follows the numbers it prints.
 #[test]
 fn a_weaker_validation_never_replaces_a_stronger_champion() {
-    std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(weaker_validation)
-        .unwrap()
-        .join()
-        .unwrap();
+    on_big_stack(weaker_validation);
 }
 
 fn weaker_validation() {

@@ -83,6 +83,20 @@ pub struct Validation {
 }
 
 impl Validation {
+    /// What a version trained before validation methods were recorded did: a holdout of
+    /// `rows` rows with `onsets` onsets (as far as it is known).
+    pub fn recorded_before(rows: usize, onsets: usize) -> Validation {
+        Validation {
+            method: Method::Holdout,
+            folds: 1,
+            rows,
+            onsets,
+            reason: "recorded before validation methods".into(),
+            interval_level: INTERVAL_LEVEL,
+            resamples: 0,
+        }
+    }
+
     /// `holdout (1 fold, 1234 rows, 17 onsets)` or `unvalidated` (the reason is separate).
     pub fn summary(&self) -> String {
         match self.method {
