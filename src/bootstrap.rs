@@ -101,9 +101,7 @@ pub fn ensure_sample(cfg: &Config, log: &mut dyn FnMut(&str)) -> Result<Bootstra
             manifest.display()
         ));
         let inputs = ingest::read_manifest(&manifest).map_err(|e| e.to_string())?;
-        let opts = LoadOptions {
-            conversion_events: cfg.conversion_events.clone(),
-        };
+        let opts = LoadOptions::from_config(cfg);
         let batch = ingest::load_all(&inputs, &opts).map_err(|e| e.to_string())?;
         let r = wh.ingest(batch).map_err(|e| e.to_string())?;
         out.ingested_rows = r.rows;

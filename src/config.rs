@@ -29,6 +29,96 @@ pub struct Config {
     pub api: ApiConfig,
     /// Retraining schedule: each entry enqueues jobs for its tenants when due.
     pub schedule: Vec<ScheduleEntry>,
+    /// Bounds on what a file, a request or a job may ask of the service.
+    pub limits: Limits,
+}
+
+/// `[limits]`: bounds on everything a caller controls, checked before any work is done. A
+/// request past one is answered 422 (or 413 for sizes) naming the field; a file past one is
+/// refused with its place; nothing is truncated.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Earliest date accepted in a row, a history or an `as_of`. Default 2000-01-01 (a TOML
+    /// date or a `"YYYY-MM-DD"` string).
+    #[serde(deserialize_with = "toml_date")]
+    pub earliest_date: chrono::NaiveDate,
+    /// Latest date accepted, as days after today (UTC). Default 1 (time zones ahead of UTC).
+    pub future_days: u32,
+    /// Most calendar days one scoring request's dates may span, first history day to the
+    /// last (or to `as_of`): the engine fills every day in between. Default 1,096 (3 years).
+    pub max_history_span_days: u32,
+    /// Largest size a gzip or zip input may inflate to. Default 4 GiB.
+    pub max_unpacked_bytes: u64,
+    /// Largest ratio of inflated to compressed size (a compression bomb is refused, not read).
+    /// Real reports compress 5–30×. Default 200.
+    pub max_unpack_ratio: u64,
+    /// Most retraining jobs one tenant may have queued or running at once. Default 4.
+    pub max_jobs_per_tenant: usize,
+}
+
+/// A date written as a TOML date (`2000-01-01`) or as a string (`"2000-01-01"`).
+fn toml_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<chrono::NaiveDate, D::Error> {
+    use serde::Deserialize;
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Text(String),
+        Toml(toml::value::Datetime),
+    }
+    let text = match Written::deserialize(d)? {
+        Written::Text(t) => t,
+        Written::Toml(t) => t.to_string(),
+    };
+    text.parse()
+        .map_err(|_| serde::de::Error::custom(format!("`{text}` is not a date (YYYY-MM-DD)")))
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            earliest_date: chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default(),
+            future_days: 1,
+            max_history_span_days: 1_096,
+            max_unpacked_bytes: 4 << 30,
+            max_unpack_ratio: 200,
+            max_jobs_per_tenant: 4,
+        }
+    }
+}
+
+impl Limits {
+    /// The dates accepted today.
+    pub fn dates(&self) -> crate::schema::DateRange {
+        crate::schema::DateRange::until_today_plus(self.earliest_date, self.future_days)
+    }
+
+    /// The bounds of gzip and zip inputs.
+    pub fn unpack(&self) -> crate::platforms::Unpack {
+        crate::platforms::Unpack {
+            max_bytes: self.max_unpacked_bytes,
+            max_ratio: self.max_unpack_ratio,
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.max_history_span_days < 28 {
+            return Err("limits.max_history_span_days: must be at least 28".into());
+        }
+        if self.max_unpack_ratio < 2 || self.max_unpacked_bytes < 1 << 20 {
+            return Err(
+                "limits: max_unpack_ratio must be at least 2 and max_unpacked_bytes at least 1 MiB"
+                    .into(),
+            );
+        }
+        if self.max_jobs_per_tenant == 0 {
+            return Err("limits.max_jobs_per_tenant: must be at least 1".into());
+        }
+        if self.future_days > 366 {
+            return Err("limits.future_days: must be at most 366".into());
+        }
+        Ok(())
+    }
 }
 
 /// `[api]`: the HTTP service.
@@ -158,6 +248,7 @@ impl Default for Config {
             conversion_events: ConversionEvents::default(),
             api: ApiConfig::default(),
             schedule: Vec::new(),
+            limits: Limits::default(),
         }
     }
 }
@@ -201,6 +292,7 @@ impl Config {
         for s in &c.schedule {
             s.validate()?;
         }
+        c.limits.validate()?;
         Ok(c)
     }
 
@@ -305,6 +397,39 @@ mod tests {
         assert_eq!(c.api, ApiConfig::default());
         assert_eq!(c.schedule.len(), 1);
         assert_eq!(c.schedule[0].daily_at.as_deref(), Some("02:00"));
+        // The Limits section shows the defaults, as a valid file.
+        let section = &readme[readme.find("## Limits").unwrap()..];
+        let start = section.find("```toml\n").unwrap() + 8;
+        let end = start + section[start..].find("```").unwrap();
+        let c = Config::from_toml(&section[start..end]).unwrap();
+        assert_eq!(c.limits, Limits::default());
+    }
+
+    #[test]
+    fn limits_read_dates_either_way_and_are_checked() {
+        for text in [
+            "earliest_date = 2010-05-01",
+            "earliest_date = \"2010-05-01\"",
+        ] {
+            let c = Config::from_toml(&format!("[limits]\n{text}\n")).unwrap();
+            assert_eq!(
+                c.limits.earliest_date,
+                chrono::NaiveDate::from_ymd_opt(2010, 5, 1).unwrap()
+            );
+        }
+        let e = Config::from_toml("[limits]\nearliest_date = \"May 2010\"\n").unwrap_err();
+        assert!(e.contains("May 2010"), "{e}");
+        let e = Config::from_toml("[limits]\nmax_jobs_per_tenant = 0\n").unwrap_err();
+        assert!(e.contains("max_jobs_per_tenant"), "{e}");
+        let d = Limits::default().dates();
+        assert_eq!(
+            d.earliest,
+            chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap()
+        );
+        assert_eq!(
+            d.latest,
+            chrono::Utc::now().date_naive() + chrono::Duration::days(1)
+        );
     }
 
     #[test]

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use crate::platforms::{self, ConversionEvents, ParseError, ParseOptions, Platform};
-use crate::schema::cols;
+use crate::platforms::{self, ConversionEvents, ParseError, ParseOptions, Platform, Unpack};
+use crate::schema::{DateRange, cols};
 use crate::warehouse::{ValidationError, valid_tenant, validate_frame};
 
 /// Largest input file read (native reports are held in memory while parsed).
@@ -54,6 +54,21 @@ pub struct InputFile {
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     pub conversion_events: ConversionEvents,
+    /// Dates a row may carry (`[limits]`); a row outside fails the batch.
+    pub dates: DateRange,
+    /// Bounds on gzip and zip inputs (`[limits]`); a file past them fails the batch.
+    pub unpack: Unpack,
+}
+
+impl LoadOptions {
+    /// The options a configuration sets.
+    pub fn from_config(cfg: &crate::config::Config) -> LoadOptions {
+        LoadOptions {
+            conversion_events: cfg.conversion_events.clone(),
+            dates: cfg.limits.dates(),
+            unpack: cfg.limits.unpack(),
+        }
+    }
 }
 
 /// Which kind of content a file holds.
@@ -222,9 +237,11 @@ fn load_bytes_kind(
     }
     // gzip/zip downloads of unified files are opened like native ones; anything else is used
     // as read (no second copy of a large report).
-    let unpacked = match platforms::decompress(&raw).map_err(|source| IngestError::Parse {
-        file: file.clone(),
-        source,
+    let unpacked = match platforms::decompress_within(&raw, opts.unpack).map_err(|source| {
+        IngestError::Parse {
+            file: file.clone(),
+            source,
+        }
     })? {
         std::borrow::Cow::Owned(v) => Some(v),
         std::borrow::Cow::Borrowed(_) => None,
@@ -252,7 +269,7 @@ fn load_bytes_kind(
             let df = ParquetReader::new(std::io::Cursor::new(bytes))
                 .finish()
                 .map_err(|e| read_err(format!("unreadable Parquet: {e}")))?;
-            validate_frame(df, Some(&input.tenant)).map_err(invalid)
+            validate_frame(df, Some(&input.tenant), &opts.dates).map_err(invalid)
         }
         FileKind::UnifiedCsv => {
             let df = CsvReadOptions::default()
@@ -261,7 +278,7 @@ fn load_bytes_kind(
                 .into_reader_with_file_handle(std::io::Cursor::new(bytes))
                 .finish()
                 .map_err(|e| read_err(format!("unreadable CSV: {e}")))?;
-            validate_frame(df, Some(&input.tenant)).map_err(invalid)
+            validate_frame(df, Some(&input.tenant), &opts.dates).map_err(invalid)
         }
         FileKind::Native => {
             let popts = ParseOptions {
@@ -283,7 +300,7 @@ fn load_bytes_kind(
             let df = columns
                 .into_frame(&input.tenant)
                 .map_err(|e| read_err(format!("building rows: {e}")))?;
-            validate_frame(df, None).map_err(invalid)
+            validate_frame(df, None, &opts.dates).map_err(invalid)
         }
     }?;
     Ok((df, kind))

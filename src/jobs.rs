@@ -1,4 +1,4 @@
-//! Batch retraining jobs (DESIGN.md §6): jobs are rows of the SQLite state
+//! Batch retraining jobs (docs/design.md §6): jobs are rows of the SQLite state
 //! ([`crate::state`]); a bounded pool of worker threads claims them oldest first and runs
 //! training off the async runtime, so scoring keeps answering while a job runs. A job trains
 //! the tenant's fatigue or budget model from the warehouse, registers the version and promotes

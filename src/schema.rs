@@ -1,4 +1,4 @@
-//! The unified `ad_daily` table (DESIGN.md §3): column names, the row type every connector
+//! The unified `ad_daily` table (docs/design.md §3): column names, the row type every connector
 //! produces, and the conversion of rows into a Polars `DataFrame` with the exact column types.
 //!
 //! One row per (tenant, platform, account_id, ad_id, date). Money is in account-currency units
@@ -140,6 +140,50 @@ pub fn date_to_days(d: NaiveDate) -> i32 {
     // subtraction.
     const EPOCH_FROM_CE: i32 = 719_163;
     chrono::Datelike::num_days_from_ce(&d) - EPOCH_FROM_CE
+}
+
+/// The dates OmniFy accepts in a row, a history or an `as_of` (both ends included): a date
+/// outside is a typo or an attack, and the feature engine fills every calendar day between a
+/// creative's first and last, so one absurd date would cost millions of rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateRange {
+    pub earliest: NaiveDate,
+    pub latest: NaiveDate,
+}
+
+impl DateRange {
+    /// From `earliest` to `future_days` after today (UTC).
+    pub fn until_today_plus(earliest: NaiveDate, future_days: u32) -> DateRange {
+        let today = chrono::Utc::now().date_naive();
+        DateRange {
+            earliest,
+            latest: today + chrono::Duration::days(future_days as i64),
+        }
+    }
+
+    pub fn contains(&self, d: NaiveDate) -> bool {
+        (self.earliest..=self.latest).contains(&d)
+    }
+
+    /// [`DateRange::contains`] for days since 1970-01-01.
+    pub fn contains_days(&self, day: i32) -> bool {
+        (date_to_days(self.earliest)..=date_to_days(self.latest)).contains(&day)
+    }
+
+    /// Why `d` is refused (for messages).
+    pub fn refusal(&self, d: NaiveDate) -> String {
+        format!(
+            "{d} is outside the accepted dates {} to {} (see [limits] earliest_date and future_days)",
+            self.earliest, self.latest
+        )
+    }
+}
+
+impl Default for DateRange {
+    /// 2000-01-01 to tomorrow (UTC): the defaults of `[limits]`.
+    fn default() -> Self {
+        crate::config::Limits::default().dates()
+    }
 }
 
 /// The inverse of [`date_to_days`].

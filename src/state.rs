@@ -1,4 +1,4 @@
-//! The service state in an embedded SQLite file (DESIGN.md §7): API keys (hashed), retraining
+//! The service state in an embedded SQLite file (docs/design.md §7): API keys (hashed), retraining
 //! jobs and the schedule's last runs. One file, WAL mode and a busy timeout, so the server and
 //! CLI commands in other processes (`omnify keys create`) share it safely.
 //!
@@ -384,20 +384,54 @@ impl State {
         config: Option<&serde_json::Value>,
         source: &str,
     ) -> Result<Job, StateError> {
+        self.enqueue_within(tenant, kind, config, source, usize::MAX)?
+            .ok_or_else(|| StateError::Db {
+                path: self.path.clone(),
+                message: "a job was refused without a limit".into(),
+            })
+    }
+
+    /// Queues a job unless the tenant already has `max` jobs queued or running (then none):
+    /// the count and the insert are one transaction, so two requests cannot both pass it.
+    pub fn enqueue_within(
+        &self,
+        tenant: &str,
+        kind: &str,
+        config: Option<&serde_json::Value>,
+        source: &str,
+        max: usize,
+    ) -> Result<Option<Job>, StateError> {
         let id = uuid::Uuid::now_v7().to_string();
         let cfg = config.map(|v| v.to_string());
         let created = now();
-        self.with(|c| {
-            c.execute(
+        let max = i64::try_from(max).unwrap_or(i64::MAX);
+        let queued = self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let active: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM jobs WHERE tenant = ?1 AND status IN ('queued','running')",
+                params![tenant],
+                |r| r.get(0),
+            )?;
+            if active >= max {
+                return Ok(false);
+            }
+            tx.execute(
                 "INSERT INTO jobs (id, tenant, kind, config, status, source, created, message) \
                  VALUES (?1,?2,?3,?4,'queued',?5,?6,'waiting for a worker')",
                 params![id, tenant, kind, cfg, source, created],
-            )
+            )?;
+            tx.commit()?;
+            Ok(true)
         })?;
-        self.job(&id, None)?.ok_or_else(|| StateError::Db {
-            path: self.path.clone(),
-            message: format!("job {id} vanished right after it was queued"),
-        })
+        if !queued {
+            return Ok(None);
+        }
+        self.job(&id, None)?
+            .ok_or_else(|| StateError::Db {
+                path: self.path.clone(),
+                message: format!("job {id} vanished right after it was queued"),
+            })
+            .map(Some)
     }
 
     /// A job by id, restricted to `tenant` when given.

@@ -127,7 +127,14 @@ fn worker(rx: Arc<Mutex<Receiver<Item>>>, spec: Arc<JobConfig>) {
                 .push(it);
         }
         for (_, items) in groups {
-            answer_group(items, &spec);
+            // A panic while scoring answers the group's requests 500 (their reply channels
+            // are dropped) and leaves this thread serving the next ones.
+            let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                answer_group(items, &spec)
+            }));
+            if caught.is_err() {
+                tracing::error!("a scoring batch panicked; its requests were answered 500");
+            }
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Champion models held in memory and swapped without a restart (DESIGN.md §6, hot swap).
+//! Champion models held in memory and swapped without a restart (docs/design.md §6, hot swap).
 //!
 //! Each (tenant, kind) maps to an `Arc` of the loaded champion behind a `RwLock` that is held
 //! only to clone or replace the `Arc`: a request keeps using the model it started with, and a

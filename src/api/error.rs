@@ -147,6 +147,17 @@ impl ApiError {
         e.retry_after = Some(retry_after);
         e
     }
+    /// 429 for a quota other than the request rate (e.g. jobs per tenant).
+    pub fn too_many(detail: impl Into<String>, retry_after: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many",
+            "Too many at once",
+            detail.into(),
+        );
+        e.retry_after = Some(retry_after);
+        e
+    }
     pub fn unavailable(detail: impl Into<String>, retry_after: u64) -> Self {
         let mut e = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,

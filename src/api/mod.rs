@@ -1,4 +1,4 @@
-//! The scoring service (DESIGN.md §8): an axum JSON API over the library — fatigue scores,
+//! The scoring service (docs/design.md §8): an axum JSON API over the library — fatigue scores,
 //! budget plans and forecasts, ingest, retraining jobs, the model registry, keys and tenant
 //! erase — with bearer API keys scoped to a tenant and a role, problem+json errors, per-key rate
 //! limits, request timeouts, Prometheus metrics and an OpenAPI 3.1 document generated from the

@@ -90,6 +90,12 @@ pub(crate) fn release_free_memory() {
 
 /// Runs the server until a shutdown signal. Blocking: it owns its runtime.
 pub fn serve(cfg: Config, opts: ServeOptions) -> Result<(), String> {
+    // A panic on a task spawned onto the compute pool is logged, not a process abort (the
+    // request path catches its own; this covers anything else). Fails harmlessly when the
+    // pool already started.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .panic_handler(|_| tracing::error!("a task on the compute pool panicked"))
+        .build_global();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // Polars plans recurse deeply; blocking-pool threads run them.

@@ -1524,3 +1524,230 @@ fn reports_are_generated_and_served_per_tenant() {
         );
     });
 }
+
+/// Hostile scoring bodies are refused before the engine fills a day: dates outside the
+/// accepted range, histories spanning decades (what once filled 3.65 million days per
+/// creative), an absurd `as_of`; each 422 naming the field, small and large bodies alike.
+#[test]
+fn hostile_dates_and_spans_are_refused_before_any_work() {
+    let e = env();
+    run(async move {
+        let key = e.key(&e.a, Role::Read);
+        let declared = |body: Value| {
+            let text = body.to_string();
+            Request::builder()
+                .method("POST")
+                .uri("/v1/fatigue/score")
+                .header(header::AUTHORIZATION, format!("Bearer {key}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::CONTENT_LENGTH, text.len())
+                .body(Body::from(text))
+                .unwrap()
+        };
+        let day = |d: &str| json!({"date": d, "impressions": 100, "clicks": 2, "spend": 1.0});
+        let creative = |i: usize, days: Vec<Value>| {
+            json!({"platform": "meta", "account_id": "1", "ad_id": format!("ad{i}"),
+                   "history": days})
+        };
+        let t0 = std::time::Instant::now();
+        // The attack: two days, 0001-01-01 and 9999-12-31.
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/fatigue/score",
+            Some(&key),
+            Some(json!({"creatives": [creative(0, vec![day("0001-01-01"), day("9999-12-31")])]})),
+        )
+        .await;
+        assert_problem(&r, 422);
+        let paths: Vec<&str> = r.json["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["path"].as_str())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "creatives[0].history[0].date",
+                "creatives[0].history[1].date"
+            ]
+        );
+        assert!(r.text.contains("outside the accepted dates"), "{}", r.text);
+        // Each date within range, but spanning 26 years: refused for its span.
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/fatigue/score",
+            Some(&key),
+            Some(json!({"creatives": [creative(0, vec![day("2000-01-01"), day("2026-03-01")])]})),
+        )
+        .await;
+        assert_problem(&r, 422);
+        assert_eq!(r.json["errors"][0]["path"], "creatives", "{}", r.text);
+        assert!(r.text.contains("max_history_span_days"), "{}", r.text);
+        // Two creatives of one account, each short, far apart: the account would be filled.
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/fatigue/score",
+            Some(&key),
+            Some(json!({"creatives": [creative(0, vec![day("2001-01-01")]),
+                                      creative(1, vec![day("2026-03-01")])]})),
+        )
+        .await;
+        assert_problem(&r, 422);
+        assert_eq!(r.json["errors"][0]["path"], "creatives");
+        // An absurd as_of, with histories or with ad ids.
+        for body in [
+            json!({"as_of": "9999-12-31", "creatives": [creative(0, vec![day("2026-03-01")])]}),
+            json!({"as_of": "9999-12-31", "ad_ids": ["x"]}),
+        ] {
+            let r = call(&e.app, "POST", "/v1/fatigue/score", Some(&key), Some(body)).await;
+            assert_problem(&r, 422);
+            assert_eq!(r.json["errors"][0]["path"], "as_of", "{}", r.text);
+        }
+        // 2,000 creatives in a body read as it arrives (the fast path), one of them the
+        // attack: the same refusal.
+        let mut many: Vec<Value> = (0..2000)
+            .map(|i| creative(i, vec![day("2026-03-01"), day("2026-03-02")]))
+            .collect();
+        many[700] = creative(700, vec![day("0001-01-01"), day("9999-12-31")]);
+        let body = json!({ "creatives": many });
+        assert!(body.to_string().len() > 256 << 10);
+        let r = send(&e.app, declared(body)).await;
+        assert_problem(&r, 422);
+        assert_eq!(
+            r.json["errors"][0]["path"],
+            "creatives[700].history[0].date"
+        );
+        // Far apart in the fast path too.
+        many[700] = creative(700, vec![day("2001-01-01")]);
+        let r = send(&e.app, declared(json!({ "creatives": many }))).await;
+        assert_problem(&r, 422);
+        assert_eq!(r.json["errors"][0]["path"], "creatives");
+        // Every refusal above came before any filling: well under a second in all, where the
+        // first alone once took 1.2 s in a release build. (A generous bound for a debug build
+        // on a busy machine; the point is that nothing of size n_days was built.)
+        assert!(t0.elapsed() < std::time::Duration::from_secs(30));
+        // Within the limits the same body scores.
+        many[700] = creative(700, vec![day("2026-03-01")]);
+        let r = send(&e.app, declared(json!({ "creatives": many }))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    });
+}
+
+/// A panic while checking a body answers 500 with an error id and leaves the server serving:
+/// in the checks run on the compute pool for a body read as it arrives, and in the usual path.
+#[test]
+fn a_panic_on_the_request_path_is_a_500_not_an_abort() {
+    let e = env();
+    run(async move {
+        let key = e.key(&e.a, Role::Read);
+        let mut many: Vec<Value> = (0..1000)
+            .map(|i| {
+                json!({"platform": "meta", "account_id": "1", "ad_id": format!("ad{i}"),
+                       "history": history(3, 1.0)})
+            })
+            .collect();
+        many[10]["ad_id"] = json!("panic-in-check");
+        let text = json!({ "creatives": many }).to_string();
+        let req = Request::builder()
+            .method("POST")
+            .uri("/v1/fatigue/score")
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CONTENT_LENGTH, text.len())
+            .body(Body::from(text))
+            .unwrap();
+        let r = send(&e.app, req).await;
+        assert_problem(&r, 500);
+        assert!(r.text.contains("error id"), "{}", r.text);
+        // A small body (checked inline in the handler).
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/fatigue/score",
+            Some(&key),
+            Some(json!({"creatives": [{"platform": "meta", "account_id": "1",
+                         "ad_id": "panic-in-check", "history": history(3, 1.0)}]})),
+        )
+        .await;
+        assert_problem(&r, 500);
+        assert!(r.text.contains("error id"), "{}", r.text);
+        // Still serving.
+        many[10]["ad_id"] = json!("ad10");
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/fatigue/score",
+            Some(&key),
+            Some(json!({ "creatives": many })),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    });
+}
+
+/// Job specifications have upper bounds (one request cannot occupy the worker for days), and
+/// a tenant cannot queue more than `[limits] max_jobs_per_tenant` jobs.
+#[test]
+fn job_requests_are_bounded() {
+    let e = env_with(|c| c.limits.max_jobs_per_tenant = 2);
+    run(async move {
+        let key = e.key(&e.a, Role::Write);
+        let job = |config: Value| {
+            let app = e.app.clone();
+            let key = key.clone();
+            async move {
+                call(
+                    &app,
+                    "POST",
+                    "/v1/jobs",
+                    Some(&key),
+                    Some(json!({"kind": "fatigue", "config": config})),
+                )
+                .await
+            }
+        };
+        for (config, path) in [
+            (
+                json!({"models": {"forest": {"trees": 100_000_000}}}),
+                "models.forest.trees",
+            ),
+            (
+                json!({"models": {"mlp": {"hidden": [100_000, 100_000]}}}),
+                "models.mlp.hidden",
+            ),
+            (
+                json!({"models": {"mlp": {"max_epochs": 1_000_000}}}),
+                "models.mlp.max_epochs",
+            ),
+            (
+                json!({"models": {"logistic": {"max_iterations": 10_000_000}}}),
+                "models.logistic.max_iterations",
+            ),
+        ] {
+            let r = job(config).await;
+            assert_problem(&r, 422);
+            assert!(r.text.contains(path), "{path}: {}", r.text);
+        }
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/jobs",
+            Some(&key),
+            Some(json!({"kind": "budget", "config": {"fit": {"draws": 1_000_000}}})),
+        )
+        .await;
+        assert_problem(&r, 422);
+        assert!(r.text.contains("fit.draws"), "{}", r.text);
+        // Two queued (no worker runs in this test server), the third refused.
+        assert_eq!(job(json!({})).await.status, 202);
+        assert_eq!(job(json!({})).await.status, 202);
+        let r = job(json!({})).await;
+        assert_problem(&r, 429);
+        assert!(r.text.contains("max_jobs_per_tenant"), "{}", r.text);
+        assert!(r.headers.contains_key(header::RETRY_AFTER));
+    });
+}

@@ -743,9 +743,7 @@ fn sample_campaign_recovery() {
     let dir = tempfile::tempdir().unwrap();
     let wh = Warehouse::open(dir.path().join("wh")).unwrap();
     let inputs = crate::ingest::read_manifest(&root.join("data/sample/manifest.json")).unwrap();
-    let opts = crate::ingest::LoadOptions {
-        conversion_events: crate::config::Config::default().conversion_events,
-    };
+    let opts = crate::ingest::LoadOptions::default();
     wh.ingest(crate::ingest::load_all(&inputs, &opts).unwrap())
         .unwrap();
     let mut text = String::new();

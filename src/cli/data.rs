@@ -107,9 +107,7 @@ fn progress_bar(len: u64, what: &'static str) -> indicatif::ProgressBar {
 }
 
 fn load_options(cfg: &Config) -> LoadOptions {
-    LoadOptions {
-        conversion_events: cfg.conversion_events.clone(),
-    }
+    LoadOptions::from_config(cfg)
 }
 
 /// `omnify normalize`.

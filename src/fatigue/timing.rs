@@ -59,9 +59,14 @@ impl TimingParams {
                 self.l2
             )));
         }
-        if self.max_iterations == 0 {
+        if self.l2.len() > 20 {
             return Err(FatigueError::Config(
-                "models.timing.max_iterations must be at least 1".into(),
+                "models.timing.l2 must list at most 20 values".into(),
+            ));
+        }
+        if !(1..=100_000).contains(&self.max_iterations) {
+            return Err(FatigueError::Config(
+                "models.timing.max_iterations must be in 1..=100000".into(),
             ));
         }
         Ok(())

@@ -341,20 +341,71 @@ pub fn carried(platform: Platform, format: NativeFormat, row: &AdDailyRow) -> Ad
     }
 }
 
-/// Largest decompressed size accepted from a gzip or zip container (guards against bombs).
-pub const MAX_DECOMPRESSED_BYTES: u64 = 4 << 30;
+/// Bounds on what a gzip or zip input may inflate to (`[limits]` in the configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unpack {
+    /// Largest inflated size, bytes.
+    pub max_bytes: u64,
+    /// Largest ratio of inflated to compressed size.
+    pub max_ratio: u64,
+}
+
+impl Default for Unpack {
+    fn default() -> Self {
+        crate::config::Limits::default().unpack()
+    }
+}
+
+impl Unpack {
+    /// What `packed` compressed bytes may inflate to: at most `max_bytes`, and `max_ratio`
+    /// times their size (but never less than 1 MiB, so a small report is not refused for
+    /// compressing well).
+    pub fn cap(&self, packed: usize) -> u64 {
+        let by_ratio = (packed as u64).saturating_mul(self.max_ratio).max(1 << 20);
+        self.max_bytes.min(by_ratio)
+    }
+
+    /// Reads `r` to its end, refusing (never truncating) past [`Unpack::cap`].
+    fn read(&self, r: impl Read, packed: usize, what: &str) -> Result<Vec<u8>, ParseError> {
+        let cap = self.cap(packed);
+        let mut out = Vec::new();
+        r.take(cap.saturating_add(1))
+            .read_to_end(&mut out)
+            .map_err(|e| ParseError::file(format!("{what} is corrupt or truncated: {e}")))?;
+        if out.len() as u64 > cap {
+            return Err(self.refusal(what, packed));
+        }
+        Ok(out)
+    }
+
+    fn refusal(&self, what: &str, packed: usize) -> ParseError {
+        ParseError::file(format!(
+            "{what} inflates past {} bytes from {packed} compressed: refused as a possible \
+             compression bomb (limits: {} bytes, {}x; see [limits] max_unpacked_bytes and \
+             max_unpack_ratio)",
+            self.cap(packed),
+            self.max_bytes,
+            self.max_ratio
+        ))
+    }
+}
 
 /// Returns the payload inside a gzip file (Amazon's GZIP_JSON) or a zip archive holding one
-/// report file (Microsoft's download); other bytes are returned as they are.
+/// report file (Microsoft's download), within the default [`Unpack`] bounds; other bytes are
+/// returned as they are.
 pub fn decompress(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, ParseError> {
+    decompress_within(bytes, Unpack::default())
+}
+
+/// [`decompress`] within `limits`: an input that would inflate past them is refused whole.
+pub fn decompress_within(
+    bytes: &[u8],
+    limits: Unpack,
+) -> Result<std::borrow::Cow<'_, [u8]>, ParseError> {
     use std::borrow::Cow;
     if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(bytes)
-            .take(MAX_DECOMPRESSED_BYTES)
-            .read_to_end(&mut out)
-            .map_err(|e| ParseError::file(format!("gzip data is corrupt or truncated: {e}")))?;
-        return Ok(Cow::Owned(out));
+        let gz = flate2::read::MultiGzDecoder::new(bytes);
+        return limits.read(gz, bytes.len(), "gzip data").map(Cow::Owned);
     }
     if bytes.starts_with(b"PK\x03\x04") {
         let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
@@ -368,15 +419,15 @@ pub fn decompress(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, ParseError
                 files.len()
             )));
         }
-        let mut f = zip
+        let f = zip
             .by_index(files[0])
             .map_err(|e| ParseError::file(format!("zip entry unreadable: {e}")))?;
-        let mut out = Vec::new();
-        (&mut f)
-            .take(MAX_DECOMPRESSED_BYTES)
-            .read_to_end(&mut out)
-            .map_err(|e| ParseError::file(format!("zip entry is corrupt or truncated: {e}")))?;
-        return Ok(Cow::Owned(out));
+        // The declared size refuses most bombs before inflating anything; the read itself
+        // is bounded too, since the declaration can lie.
+        if f.size() > limits.cap(bytes.len()) {
+            return Err(limits.refusal("zip entry", bytes.len()));
+        }
+        return limits.read(f, bytes.len(), "zip entry").map(Cow::Owned);
     }
     Ok(Cow::Borrowed(bytes))
 }

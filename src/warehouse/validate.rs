@@ -5,7 +5,7 @@
 use polars::prelude::*;
 
 use crate::platforms::Platform;
-use crate::schema::{ad_daily_schema, cols};
+use crate::schema::{DateRange, ad_daily_schema, cols, date_to_days, days_to_date};
 
 /// A validation failure: which row (0-based data row; CSV line = row + 2), which field, why.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -45,9 +45,15 @@ pub fn valid_tenant(t: &str) -> bool {
 
 /// Validates and casts `df` to the `ad_daily` schema, in table order.
 ///
-/// `tenant`: used when the frame has no `tenant` column. Extra columns are an error (a typo'd
+/// `tenant`: used when the frame has no `tenant` column. `dates`: the dates a row may carry
+/// (a row outside fails the frame, so one absurd date cannot cost every later run of the
+/// tenant a filled calendar of millions of days). Extra columns are an error (a typo'd
 /// column would otherwise be silently dropped); optional columns may be absent (filled null).
-pub fn validate_frame(df: DataFrame, tenant: Option<&str>) -> Result<DataFrame, ValidationError> {
+pub fn validate_frame(
+    df: DataFrame,
+    tenant: Option<&str>,
+    dates: &DateRange,
+) -> Result<DataFrame, ValidationError> {
     let schema = ad_daily_schema();
     let n = df.height();
     for name in df.get_column_names() {
@@ -84,7 +90,7 @@ pub fn validate_frame(df: DataFrame, tenant: Option<&str>) -> Result<DataFrame, 
         out.push(cast_checked(col, dtype)?);
     }
     let df = DataFrame::new(n, out).map_err(|e| verr(None, "*", e.to_string()))?;
-    check_values(&df)?;
+    check_values(&df, dates)?;
     Ok(df)
 }
 
@@ -160,7 +166,7 @@ fn first_true(mask: &BooleanChunked) -> Option<usize> {
     mask.iter().position(|v| v == Some(true))
 }
 
-fn check_values(df: &DataFrame) -> Result<(), ValidationError> {
+fn check_values(df: &DataFrame, dates: &DateRange) -> Result<(), ValidationError> {
     let err = |e: PolarsError| verr(None, "*", e.to_string());
     for name in REQUIRED {
         let c = df.column(name).map_err(err)?;
@@ -196,6 +202,16 @@ fn check_values(df: &DataFrame) -> Result<(), ValidationError> {
                 format!("negative amount {}", c.get(i).unwrap_or_default()),
             ));
         }
+    }
+    let day = df.column(cols::DATE).map_err(err)?.date().map_err(err)?;
+    let allowed = date_to_days(dates.earliest)..=date_to_days(dates.latest);
+    if let Some(i) = day
+        .physical()
+        .iter()
+        .position(|d| d.is_some_and(|d| !allowed.contains(&d)))
+    {
+        let d = days_to_date(day.physical().get(i).unwrap_or_default());
+        return Err(verr(Some(i), cols::DATE, dates.refusal(d)));
     }
     let bad_platform = |p: &str| {
         Platform::from_name(p)

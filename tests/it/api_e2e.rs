@@ -312,3 +312,106 @@ fn serve_ingest_train_score_promote_shutdown() {
     };
     assert!(status.success(), "{status:?}");
 }
+
+/// The server's peak resident memory (`VmHWM`), bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kb << 10
+}
+
+/// Hostile requests against the real binary, each answered with its documented 4xx before any
+/// work: histories spanning millennia and decades (1,000 creatives each, what once took a
+/// release build to 18.6 GB), a gzip bomb, and a job spec of absurd size. The server's peak
+/// memory stays bounded, and it still serves afterwards.
+#[test]
+fn hostile_requests_are_refused_with_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let srv = start(d);
+    let base = srv.base.clone();
+    let out = omnify_cmd(d)
+        .args(["keys", "create", "--tenant", "acme", "--role", "admin"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let (s, p) = post_json(&base, "/v1/fatigue/score", &key, body_creative());
+    assert_eq!(s, 200, "{p}");
+    let before = peak_rss(srv.child.id());
+
+    let day = |d: &str| json!({"date": d, "impressions": 100, "clicks": 2, "spend": 1.0});
+    let many = |days: &dyn Fn(usize) -> Vec<Value>| {
+        let c: Vec<Value> = (0..1000)
+            .map(|i| {
+                json!({"platform": "meta", "account_id": format!("acct{}", i % 7),
+                            "ad_id": format!("ad{i}"), "history": days(i)})
+            })
+            .collect();
+        json!({ "creatives": c })
+    };
+    let (s, p) = post_json(
+        &base,
+        "/v1/fatigue/score",
+        &key,
+        many(&|_| vec![day("0001-01-01"), day("9999-12-31")]),
+    );
+    assert_eq!(s, 422, "{p}");
+    assert_eq!(p["errors"][0]["path"], "creatives[0].history[0].date");
+    let (s, p) = post_json(
+        &base,
+        "/v1/fatigue/score",
+        &key,
+        many(&|i| {
+            vec![day(if i % 2 == 0 {
+                "2000-01-01"
+            } else {
+                "2026-06-01"
+            })]
+        }),
+    );
+    assert_eq!(s, 422, "{p}");
+    assert_eq!(p["errors"][0]["path"], "creatives");
+
+    // About 256 KiB of gzip inflating to 256 MiB (a 1000x ratio).
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![b' '; 1 << 20];
+    for _ in 0..256 {
+        gz.write_all(&zeros).unwrap();
+    }
+    let bomb = gz.finish().unwrap();
+    let t0 = Instant::now();
+    let (s, p) = http(
+        &base,
+        "POST",
+        "/v1/ingest/meta?account_id=1",
+        &key,
+        Some(("application/octet-stream", &bomb)),
+    );
+    assert!((400..500).contains(&s), "{s} {p}");
+    assert!(p.to_string().contains("compression bomb"), "{p}");
+    assert!(t0.elapsed() < Duration::from_secs(60));
+
+    let (s, p) = post_json(
+        &base,
+        "/v1/jobs",
+        &key,
+        json!({"kind": "fatigue", "config": {"models": {"forest": {"trees": 100_000_000},
+               "mlp": {"hidden": [100_000, 100_000]}}}}),
+    );
+    assert_eq!(s, 422, "{p}");
+
+    let after = peak_rss(srv.child.id());
+    // The gzip limit lets that body inflate to at most 200x its size before it is refused.
+    assert!(
+        after < before + (400 << 20),
+        "peak memory grew from {before} to {after} bytes"
+    );
+    let (s, p) = post_json(&base, "/v1/fatigue/score", &key, body_creative());
+    assert_eq!(s, 200, "{p}");
+}

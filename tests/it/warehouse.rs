@@ -271,3 +271,71 @@ fn a_tenants_version_changes_with_its_rows_only() {
     wh.delete_tenant("acme").unwrap();
     assert_eq!(wh.version("acme").unwrap(), empty, "an erase empties it");
 }
+
+/// Rows dated outside the accepted range (2000-01-01 to tomorrow by default) and a gzip
+/// bomb are refused with the file, the place and the limit, and write nothing; the bomb is
+/// refused after inflating at most its ratio limit, never cut short and read as a report.
+#[test]
+fn absurd_dates_and_compression_bombs_write_nothing() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let wh_dir = dir.path().join("wh");
+    let ingest = |file: &std::path::Path| {
+        omnify(
+            dir.path(),
+            &[
+                "ingest",
+                "--warehouse",
+                wh_dir.to_str().unwrap(),
+                "--tenant",
+                "acme",
+                fixture("unified/history.csv").to_str().unwrap(),
+                file.to_str().unwrap(),
+            ],
+        )
+    };
+    let header = "platform,account_id,ad_id,date,impressions,clicks,spend\n";
+    for (name, date) in [("old.csv", "1999-12-31"), ("future.csv", "9999-12-31")] {
+        let f = dir.path().join(name);
+        std::fs::write(
+            &f,
+            format!("{header}meta,111,a1,2026-01-30,5,1,1.0\nmeta,111,a1,{date},5,1,1.0\n"),
+        )
+        .unwrap();
+        let out = ingest(&f);
+        assert_eq!(out.status.code(), Some(2));
+        let err = crate::common::stderr(&out);
+        assert!(
+            err.contains(name) && err.contains("line 3") && err.contains("`date`"),
+            "{err}"
+        );
+        assert!(err.contains("outside the accepted dates"), "{err}");
+        assert!(no_parquet(&wh_dir), "{name}");
+    }
+    // 400 MB of a repeated CSV row in about 0.4 MB of gzip: a 1000x ratio.
+    let bomb = dir.path().join("bomb.csv.gz");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&bomb).unwrap(),
+        flate2::Compression::best(),
+    );
+    gz.write_all(header.as_bytes()).unwrap();
+    let row = "meta,111,a1,2026-01-30,5,1,1.0\n".repeat(1 << 15);
+    for _ in 0..(400 << 20) / row.len() {
+        gz.write_all(row.as_bytes()).unwrap();
+    }
+    gz.finish().unwrap();
+    let out = ingest(&bomb);
+    assert_eq!(out.status.code(), Some(2));
+    let err = crate::common::stderr(&out);
+    assert!(
+        err.contains("bomb.csv.gz") && err.contains("compression bomb"),
+        "{err}"
+    );
+    assert!(no_parquet(&wh_dir));
+}
+
+fn no_parquet(dir: &std::path::Path) -> bool {
+    snapshot(dir)
+        .iter()
+        .all(|(p, _)| p.extension().is_none_or(|e| e != "parquet"))
+}

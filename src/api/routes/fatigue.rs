@@ -28,7 +28,7 @@ use crate::features::input::{CreativeId, DayInput, DayInputBuilder, DayValues};
 use crate::features::rows::Keep;
 use crate::platforms::Platform;
 use crate::registry::ModelKind;
-use crate::schema::date_to_days;
+use crate::schema::{DateRange, date_to_days};
 use crate::state::Role;
 
 /// Score creatives: give `ad_ids` (scored from the warehouse) or `creatives` with their
@@ -73,8 +73,8 @@ impl FromRequest<Arc<AppState>> for ScoreJson {
         if bytes.len() <= PARSE_INLINE_MAX_BYTES {
             return parse_json(&bytes).map(ScoreJson::Request);
         }
-        let max = state.cfg.api.max_batch_creatives;
-        blocking(move || score_stream::split_whole(bytes, max)).await
+        let lim = BodyLimits::of(&state.cfg);
+        blocking(move || score_stream::split_whole(bytes, lim)).await
     }
 }
 
@@ -165,6 +165,70 @@ pub(crate) struct BodyBatch {
     pub as_of: NaiveDate,
 }
 
+/// What one scoring body may hold: checked before the engine fills a single day.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyLimits {
+    /// `[api] max_batch_creatives`.
+    pub max_creatives: usize,
+    /// Dates a history day or `as_of` may carry (`[limits]`).
+    pub dates: DateRange,
+    /// Most calendar days from the body's first day to its last (or `as_of`).
+    pub max_span_days: u32,
+}
+
+impl BodyLimits {
+    /// The limits a configuration sets, with today's date range.
+    pub(crate) fn of(cfg: &crate::config::Config) -> BodyLimits {
+        BodyLimits {
+            max_creatives: cfg.api.max_batch_creatives,
+            dates: cfg.limits.dates(),
+            max_span_days: cfg.limits.max_history_span_days,
+        }
+    }
+
+    /// 422 naming `as_of` when it lies outside the accepted dates.
+    pub(crate) fn check_as_of(&self, as_of: Option<NaiveDate>) -> Result<(), ApiError> {
+        match as_of {
+            Some(d) if !self.dates.contains(d) => {
+                Err(ApiError::invalid("as_of", self.dates.refusal(d)))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// 422 when the body's days (and `as_of`) span more calendar days than allowed: the
+    /// engine fills every day from a creative's and an account's first day to the last.
+    pub(crate) fn check_span(
+        &self,
+        first: Option<NaiveDate>,
+        last: Option<NaiveDate>,
+        as_of: Option<NaiveDate>,
+    ) -> Result<(), ApiError> {
+        let (Some(first), Some(last)) = (first, last.max(as_of)) else {
+            return Ok(());
+        };
+        let span = (last - first).num_days() + 1;
+        if span > i64::from(self.max_span_days) {
+            return Err(ApiError::invalid(
+                "creatives",
+                format!(
+                    "the histories{} span {span} days ({first} to {last}); one request may span \
+                     at most {} days (see [limits] max_history_span_days): send the recent days",
+                    if as_of.is_some() { " and as_of" } else { "" },
+                    self.max_span_days
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for BodyLimits {
+    fn default() -> Self {
+        BodyLimits::of(&crate::config::Config::default())
+    }
+}
+
 /// Most field errors one answer lists.
 const MAX_FIELD_ERRORS: usize = 50;
 
@@ -176,10 +240,11 @@ const CHECK_RUN: usize = 512;
 /// come creative by creative, so no row is keyed, copied into a row struct or grouped again.
 pub(crate) fn check_creatives(
     list: &[CreativeHistory],
-    max: usize,
+    lim: BodyLimits,
     as_of: Option<NaiveDate>,
 ) -> Result<BodyBatch, ApiError> {
     use rayon::prelude::*;
+    let max = lim.max_creatives;
     if list.len() > max {
         return Err(ApiError::invalid(
             "creatives",
@@ -202,10 +267,10 @@ pub(crate) fn check_creatives(
     let runs: Vec<CheckedRun> = if list.len() > CHECK_RUN {
         list.par_chunks(CHECK_RUN)
             .enumerate()
-            .map(|(k, run)| check_run(run, k * CHECK_RUN, &twice, cut))
+            .map(|(k, run)| check_run(run, k * CHECK_RUN, &twice, cut, &lim.dates))
             .collect()
     } else {
-        vec![check_run(list, 0, &twice, cut)]
+        vec![check_run(list, 0, &twice, cut, &lim.dates)]
     };
     let Some(all) = join_runs(runs) else {
         return Err(ApiError::invalid("creatives", "give at least one creative"));
@@ -213,6 +278,8 @@ pub(crate) fn check_creatives(
     if all.failed {
         return Err(ApiError::invalid_fields(all.errors));
     }
+    lim.check_as_of(as_of)?;
+    lim.check_span(all.earliest, all.latest, as_of)?;
     let as_of = as_of
         .or(all.latest)
         .ok_or_else(|| ApiError::invalid("creatives", "no history"))?;
@@ -232,6 +299,7 @@ pub(crate) fn join_runs(runs: Vec<CheckedRun>) -> Option<CheckedRun> {
     }
     let failed = runs.iter().any(|r| r.failed);
     let latest = runs.iter().filter_map(|r| r.latest).max();
+    let earliest = runs.iter().filter_map(|r| r.earliest).min();
     let mut errors = Vec::new();
     let mut inputs = Vec::with_capacity(runs.len());
     let mut wanted = Vec::with_capacity(runs.iter().map(|r| r.wanted.len()).sum());
@@ -246,6 +314,7 @@ pub(crate) fn join_runs(runs: Vec<CheckedRun>) -> Option<CheckedRun> {
     Some(CheckedRun {
         errors,
         failed,
+        earliest,
         latest,
         input: DayInputBuilder::concat(inputs),
         wanted,
@@ -257,6 +326,7 @@ pub(crate) struct CheckedRun {
     /// Up to [`MAX_FIELD_ERRORS`], paths by the creative's index in the request.
     pub errors: Vec<FieldError>,
     pub failed: bool,
+    pub earliest: Option<NaiveDate>,
     pub latest: Option<NaiveDate>,
     /// While nothing failed: the run's creatives as the engine reads them, days after the cut
     /// left out.
@@ -271,6 +341,7 @@ fn check_run(
     offset: usize,
     twice: &[bool],
     cut: Option<i32>,
+    dates: &DateRange,
 ) -> CheckedRun {
     let mut errors = Vec::new();
     let failed = std::cell::Cell::new(false);
@@ -284,11 +355,16 @@ fn check_run(
         }
     };
     let mut latest: Option<NaiveDate> = None;
+    let mut earliest: Option<NaiveDate> = None;
     let rows = run.iter().map(|c| c.history.len()).sum();
     let mut b = DayInputBuilder::with_capacity(run.len(), rows);
     let mut wanted = Vec::with_capacity(run.len());
     for (k, c) in run.iter().enumerate() {
         let i = offset + k;
+        #[cfg(test)]
+        if c.ad_id == "panic-in-check" {
+            panic!("a panic injected by a test");
+        }
         let platform = match Platform::from_name(&c.platform) {
             Ok(p) => Some(p),
             Err(e) => {
@@ -325,6 +401,9 @@ fn check_run(
             if repeated {
                 err(at("date"), "this day appears twice");
             }
+            if !dates.contains(d.date) {
+                err(at("date"), &dates.refusal(d.date));
+            }
             if d.impressions < 0 {
                 err(at("impressions"), "must be ≥ 0");
             }
@@ -346,6 +425,7 @@ fn check_run(
                 err(at("conversion_value"), "must be a finite number ≥ 0");
             }
             latest = latest.max(Some(d.date));
+            earliest = Some(earliest.map_or(d.date, |e: NaiveDate| e.min(d.date)));
         }
         // Once anything failed the answer is an error: nothing more is built.
         let Some(platform) = platform.filter(|_| !failed.get()) else {
@@ -377,6 +457,7 @@ fn check_run(
     CheckedRun {
         errors,
         failed: failed.get(),
+        earliest,
         latest,
         input: b,
         wanted,
@@ -410,7 +491,9 @@ enum Source {
 }
 
 /// The source of a parsed request, checked (at most `max` creatives or ids).
-async fn source_of(req: ScoreRequest, max: usize) -> Result<Source, ApiError> {
+async fn source_of(req: ScoreRequest, lim: BodyLimits) -> Result<Source, ApiError> {
+    lim.check_as_of(req.as_of)?;
+    let max = lim.max_creatives;
     Ok(match (req.ad_ids, req.creatives) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid(
@@ -440,10 +523,10 @@ async fn source_of(req: ScoreRequest, max: usize) -> Result<Source, ApiError> {
         (None, Some(c)) if c.len() > BATCHED_MAX_CREATIVES => {
             let as_of = req.as_of;
             Source::Body(Box::new(
-                blocking(move || check_creatives(&c, max, as_of)).await?,
+                blocking(move || check_creatives(&c, lim, as_of)).await?,
             ))
         }
-        (None, Some(c)) => Source::Body(Box::new(check_creatives(&c, max, req.as_of)?)),
+        (None, Some(c)) => Source::Body(Box::new(check_creatives(&c, lim, req.as_of)?)),
     })
 }
 
@@ -468,13 +551,13 @@ pub async fn score(
     if !st.is_ready() {
         return Err(ApiError::unavailable("models are loading", 5));
     }
-    let max = st.cfg.api.max_batch_creatives;
+    let lim = BodyLimits::of(&st.cfg);
     let (source, as_of_req) = match body {
         // Checked while it arrived.
         ScoreJson::Histories(batch) => (Source::Body(batch), None),
         ScoreJson::Request(req) => {
             let as_of = req.as_of;
-            (source_of(req, max).await?, as_of)
+            (source_of(req, lim).await?, as_of)
         }
     };
     let tenant = caller.tenant.clone();

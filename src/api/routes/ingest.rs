@@ -95,9 +95,7 @@ pub async fn ingest(
             account_id: q.account_id,
             currency: q.currency,
         };
-        let opts = LoadOptions {
-            conversion_events: st.cfg.conversion_events.clone(),
-        };
+        let opts = LoadOptions::from_config(&st.cfg);
         let df = ingest::load_bytes(&input, bytes.to_vec(), &opts).map_err(ingest_err)?;
         let mut platforms: Vec<String> = df
             .column(cols::PLATFORM)

@@ -56,9 +56,19 @@ pub async fn create(
             let (path, msg) = e.split_once(": ").unwrap_or(("config", &e));
             ApiError::invalid(path, msg)
         })?;
+        let max = st.cfg.limits.max_jobs_per_tenant;
         let j = st
             .state
-            .enqueue(&caller.tenant, &req.kind, req.config.as_ref(), "api")?;
+            .enqueue_within(&caller.tenant, &req.kind, req.config.as_ref(), "api", max)?
+            .ok_or_else(|| {
+                ApiError::too_many(
+                    format!(
+                        "this tenant already has {max} jobs queued or running (see [limits] \
+                         max_jobs_per_tenant); wait for one to finish or cancel one"
+                    ),
+                    30,
+                )
+            })?;
         st.wake_workers();
         Ok(j)
     })

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 
 use super::fatigue::{
-    BATCHED_MAX_CREATIVES, BodyBatch, CheckedRun, HistoryDay, Key, ScoreJson, join_runs,
+    BATCHED_MAX_CREATIVES, BodyBatch, BodyLimits, CheckedRun, HistoryDay, Key, ScoreJson, join_runs,
 };
 use super::plain_json;
 use crate::api::error::ApiError;
@@ -26,7 +26,7 @@ use crate::api::extract::{body_error, parse_json};
 use crate::api::{AppState, blocking};
 use crate::features::input::{CreativeId, DayInputBuilder, DayValues};
 use crate::platforms::Platform;
-use crate::schema::date_to_days;
+use crate::schema::{DateRange, date_to_days};
 
 /// Creatives per group handed out for parsing and checking.
 pub(crate) const GROUP: usize = 256;
@@ -93,16 +93,40 @@ pub(crate) struct Group {
 }
 
 impl Group {
+    /// [`Group::check`] with a panic turned into `None`, so the body is parsed again whole
+    /// and a bug in the fast path costs time, never the process (a panic on a rayon task
+    /// would abort it).
+    fn check_caught(&self, dates: &DateRange) -> Option<CheckedRun> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.check(dates))).unwrap_or_else(
+            |_| {
+                tracing::error!("checking a group of a scoring body panicked; parsed again whole");
+                None
+            },
+        )
+    }
+}
+
+impl Group {
     /// Reads and checks the group's creatives straight into the engine's input: none when
     /// one of them is not valid as is (the whole body is then parsed and checked again for
     /// the answer's errors).
-    fn check(&self) -> Option<CheckedRun> {
+    fn check(&self, dates: &DateRange) -> Option<CheckedRun> {
+        #[cfg(test)]
+        if self
+            .creatives
+            .iter()
+            .any(|c| c.windows(12).any(|w| w == b"panic-in-che"))
+        {
+            panic!("a panic injected by a test");
+        }
         let mut g = GroupInput {
+            dates_ok: *dates,
             input: DayInputBuilder::with_capacity(
                 self.creatives.len(),
                 self.creatives.iter().map(Bytes::len).sum::<usize>() / 64,
             ),
             wanted: Vec::with_capacity(self.creatives.len()),
+            earliest: None,
             latest: None,
             dates: Vec::new(),
         };
@@ -124,6 +148,7 @@ impl Group {
         Some(CheckedRun {
             errors: Vec::new(),
             failed: false,
+            earliest: g.earliest,
             latest: g.latest,
             input: g.input,
             wanted: g.wanted,
@@ -135,8 +160,11 @@ impl Group {
 /// Nothing is kept of a creative once read (a plain one's days wait in one reused vector
 /// until its checks).
 struct GroupInput {
+    /// The dates a day may carry.
+    dates_ok: DateRange,
     input: DayInputBuilder,
     wanted: Vec<Key>,
+    earliest: Option<NaiveDate>,
     latest: Option<NaiveDate>,
     /// The dates of the creative being read (a repeated one fails it).
     dates: Vec<NaiveDate>,
@@ -158,10 +186,12 @@ impl GroupInput {
             || d.reach.is_some_and(|r| r < 0)
             || bad(d.conversions)
             || bad(d.conversion_value)
+            || !self.dates_ok.contains(d.date)
         {
             return false;
         }
         self.latest = self.latest.max(Some(d.date));
+        self.earliest = Some(self.earliest.map_or(d.date, |e| e.min(d.date)));
         self.dates.push(d.date);
         self.input.push_day(DayValues {
             day: date_to_days(d.date),
@@ -570,17 +600,20 @@ impl Ended {
     pub(crate) fn resolve(
         self,
         runs: Vec<Option<CheckedRun>>,
-        max: usize,
+        lim: BodyLimits,
     ) -> Result<ScoreJson, ApiError> {
-        if let Some(batch) = self.batch(runs, max) {
+        if let Some(batch) = self.batch(runs, lim) {
             return Ok(ScoreJson::Histories(Box::new(batch)));
         }
         let whole: Vec<u8> = self.parts.concat();
         parse_json(&whole).map(ScoreJson::Request)
     }
 
-    fn batch(&self, runs: Vec<Option<CheckedRun>>, max: usize) -> Option<BodyBatch> {
-        if !self.plain || self.creatives <= BATCHED_MAX_CREATIVES || self.creatives > max {
+    fn batch(&self, runs: Vec<Option<CheckedRun>>, lim: BodyLimits) -> Option<BodyBatch> {
+        if !self.plain
+            || self.creatives <= BATCHED_MAX_CREATIVES
+            || self.creatives > lim.max_creatives
+        {
             return None;
         }
         let top: Skeleton = serde_json::from_slice(&self.skeleton).ok()?;
@@ -594,6 +627,12 @@ impl Ended {
         }
         // A creative named twice (the check of each group cannot see the others).
         if !distinct(&all.wanted) {
+            return None;
+        }
+        // Dates past the limits: the usual parse names the field.
+        if lim.check_as_of(top.as_of).is_err()
+            || lim.check_span(all.earliest, all.latest, top.as_of).is_err()
+        {
             return None;
         }
         let as_of = top.as_of.or(all.latest)?;
@@ -625,13 +664,15 @@ pub(crate) async fn read(req: Request, st: &Arc<AppState>) -> Result<ScoreJson, 
     let mut body = req.into_limited_body();
     let mut split = Splitter::new();
     let mut checks = Vec::new();
+    let lim = BodyLimits::of(&st.cfg);
+    let spawn = |g| spawn_check(g, lim.dates);
     while let Some(frame) = body.frame().await {
         if let Ok(data) = frame.map_err(body_error)?.into_data() {
-            checks.extend(split.push(data).into_iter().map(spawn_check));
+            checks.extend(split.push(data).into_iter().map(spawn));
         }
     }
     let (last, ended) = split.finish();
-    checks.extend(last.map(spawn_check));
+    checks.extend(last.map(spawn));
     let mut runs = Vec::with_capacity(checks.len());
     for c in checks {
         runs.push(
@@ -639,28 +680,27 @@ pub(crate) async fn read(req: Request, st: &Arc<AppState>) -> Result<ScoreJson, 
                 .map_err(|_| ApiError::internal("a creatives check ended without an answer"))?,
         );
     }
-    let max = st.cfg.api.max_batch_creatives;
-    blocking(move || ended.resolve(runs, max)).await
+    blocking(move || ended.resolve(runs, lim)).await
 }
 
 /// Checks a group on the compute pool; the answer comes back through the channel.
-fn spawn_check(g: Group) -> tokio::sync::oneshot::Receiver<Option<CheckedRun>> {
+fn spawn_check(g: Group, dates: DateRange) -> tokio::sync::oneshot::Receiver<Option<CheckedRun>> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     rayon::spawn(move || {
-        let _ = tx.send(g.check());
+        let _ = tx.send(g.check_caught(&dates));
     });
     rx
 }
 
 /// [`read`] for a body already received whole (sent without a declared length).
-pub(crate) fn split_whole(bytes: Bytes, max: usize) -> Result<ScoreJson, ApiError> {
-    split_chunks(std::iter::once(bytes), max)
+pub(crate) fn split_whole(bytes: Bytes, lim: BodyLimits) -> Result<ScoreJson, ApiError> {
+    split_chunks(std::iter::once(bytes), lim)
 }
 
 /// The body given in pieces, split and checked (the groups on all cores).
 pub(crate) fn split_chunks(
     chunks: impl IntoIterator<Item = Bytes>,
-    max: usize,
+    lim: BodyLimits,
 ) -> Result<ScoreJson, ApiError> {
     use rayon::prelude::*;
     let mut split = Splitter::new();
@@ -670,8 +710,11 @@ pub(crate) fn split_chunks(
     }
     let (last, ended) = split.finish();
     groups.extend(last);
-    let runs = groups.par_iter().map(Group::check).collect();
-    ended.resolve(runs, max)
+    let runs = groups
+        .par_iter()
+        .map(|g| g.check_caught(&lim.dates))
+        .collect();
+    ended.resolve(runs, lim)
 }
 
 #[cfg(test)]
@@ -696,6 +739,13 @@ mod tests {
         }
     }
 
+    fn limits(max: usize) -> BodyLimits {
+        BodyLimits {
+            max_creatives: max,
+            ..BodyLimits::default()
+        }
+    }
+
     /// The usual path: the body parsed whole, then (valid histories only) checked as the
     /// handler checks them.
     fn usual(body: &str, max: usize) -> (Outcome, Option<Outcome>) {
@@ -705,7 +755,7 @@ mod tests {
                 ad_ids: None,
                 creatives: Some(c),
                 as_of,
-            }) => check_creatives(c, max, *as_of)
+            }) => check_creatives(c, limits(max), *as_of)
                 .ok()
                 .map(|b| Outcome::Histories(b.input.read(), b.wanted, b.as_of)),
             _ => None,
@@ -720,7 +770,7 @@ mod tests {
         let (parsed, checked) = usual(body, max);
         for size in [1, 7, 4096, body.len().max(1)] {
             let chunks = body.as_bytes().chunks(size).map(Bytes::copy_from_slice);
-            let got = outcome(split_chunks(chunks, max));
+            let got = outcome(split_chunks(chunks, limits(max)));
             if fast {
                 assert!(
                     matches!(got, Outcome::Histories(..)),

@@ -141,6 +141,15 @@ impl FitParams {
                 format!("must be in [0, 100], got {}", self.prior_strength),
             );
         }
+        if self.weekly_order > 3 || self.yearly_order > 10 {
+            return bad(
+                "weekly_order",
+                "weekly_order must be ≤ 3 and yearly_order ≤ 10".into(),
+            );
+        }
+        if self.adstock.len() > 8 || self.saturation.len() > 8 {
+            return bad("saturation", "list at most 8 families each".into());
+        }
         if self.draws > 10_000 {
             return bad("draws", format!("must be ≤ 10000, got {}", self.draws));
         }

@@ -620,9 +620,12 @@ mod tests {
             })
             .collect();
         let wh = Warehouse::open(d.join("wh")).unwrap();
-        let df =
-            crate::warehouse::validate_frame(rows_to_frame("acme", &rows).unwrap(), Some("acme"))
-                .unwrap();
+        let df = crate::warehouse::validate_frame(
+            rows_to_frame("acme", &rows).unwrap(),
+            Some("acme"),
+            &Default::default(),
+        )
+        .unwrap();
         wh.ingest(df).unwrap();
         omnify(d, &["train", "budget", "--tenant", "acme", "--draws", "5"]).unwrap();
         let (_, model) = champion_model(&cfg(d), "acme", None).unwrap();

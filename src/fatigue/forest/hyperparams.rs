@@ -43,8 +43,14 @@ impl ForestParams {
         {
             return bad("checkpoints must be increasing days ≥ 1");
         }
-        if self.trees == 0 || self.max_depth == 0 {
-            return bad("trees and max_depth must be ≥ 1");
+        if self.checkpoints.len() > 30 || self.checkpoints.iter().any(|&d| d > 366) {
+            return bad("checkpoints must be at most 30 days, each ≤ 366");
+        }
+        if !(1..=1_000).contains(&self.trees) {
+            return bad("trees must be in 1..=1000");
+        }
+        if !(1..=32).contains(&self.max_depth) {
+            return bad("max_depth must be in 1..=32");
         }
         let share = |v: f64| v > 0.0 && v <= 1.0;
         if !share(self.bootstrap) || !share(self.features) {

@@ -38,9 +38,9 @@ impl LogisticHazardParams {
                 "models.logistic.negative_sampling must be in (0, 1]".into(),
             ));
         }
-        if self.max_iterations == 0 {
+        if !(1..=100_000).contains(&self.max_iterations) {
             return Err(FatigueError::Config(
-                "models.logistic.max_iterations must be ≥ 1".into(),
+                "models.logistic.max_iterations must be in 1..=100000".into(),
             ));
         }
         Ok(())

@@ -46,8 +46,17 @@ impl MlpParams {
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return bad("weight_decay must be ≥ 0");
         }
-        if self.batch_size == 0 || self.max_epochs == 0 {
-            return bad("batch_size and max_epochs must be ≥ 1");
+        if self.hidden.len() > 6 || self.hidden.iter().any(|&w| w > 1_024) {
+            return bad("hidden must list at most 6 widths, each ≤ 1024");
+        }
+        if !(1..=65_536).contains(&self.batch_size) {
+            return bad("batch_size must be in 1..=65536");
+        }
+        if !(1..=2_000).contains(&self.max_epochs) {
+            return bad("max_epochs must be in 1..=2000");
+        }
+        if self.patience > 2_000 {
+            return bad("patience must be ≤ 2000");
         }
         Ok(())
     }
