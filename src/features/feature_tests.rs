@@ -1,5 +1,6 @@
 //! Feature tests: hand-computed values on a tiny account, the model matrix, and the
-//! no-look-ahead property (perturbing the future never changes features or status at ≤ t).
+//! no-look-ahead property (perturbing the future never changes features or status at ≤ t),
+//! on the Polars definition and on the row engine that scoring and training run.
 
 use polars::prelude::*;
 use proptest::prelude::*;
@@ -282,5 +283,113 @@ fn features_and_status_at_t_never_use_later_days() {
                 Ok(())
             })
             .unwrap();
+    });
+}
+
+/// The row engine's rows up to day `t`, keyed by (ad, day): status, capped ratio and every
+/// feature, as the service and training read them.
+type EngineRows = std::collections::BTreeMap<(String, i32), (&'static str, Option<f64>, Vec<f64>)>;
+
+fn engine_rows(
+    rows: &[AdDailyRow],
+    fcfg: &FeatureConfig,
+    keep: super::rows::Keep,
+    t: u32,
+) -> EngineRows {
+    let input = crate::features::input::DayInput::from_rows(rows);
+    let f = super::rows::compute(&input, &fcfg.labels, fcfg, keep);
+    let last = crate::schema::date_to_days(day(t));
+    (0..f.day.len())
+        .filter(|&r| f.day[r] <= last)
+        .map(|r| {
+            let c = &f.creatives[f.creative[r]];
+            (
+                (format!("{}/{}", c.account_id, c.ad_id), f.day[r]),
+                (f.status[r], f.ratio[r], f.x.row(r).to_vec()),
+            )
+        })
+        .collect()
+}
+
+/// The no-look-ahead property on the production path: the row engine (what scoring and
+/// training run), for every creative-day kept, every day at or before t, whatever happens
+/// after t: the same status, ratio and features, bit for bit; for the rows training keeps
+/// and for the last day scoring reads.
+#[test]
+fn the_row_engine_never_uses_later_days() {
+    big_stack(|| {
+        let day_s = proptest::option::weighted(
+            0.85,
+            (0i64..1500, 0i64..60, 0.0f64..80.0, 0u8..6, 0i64..1500),
+        );
+        let strategy = (
+            proptest::collection::vec(day_s.clone(), 42),
+            proptest::collection::vec(day_s, 42),
+            1u32..14,
+        );
+        let mut runner = TestRunner::new(PropConfig {
+            cases: 64,
+            failure_persistence: None,
+            ..PropConfig::default()
+        });
+        let fcfg = FeatureConfig {
+            labels: LabelConfig {
+                baseline_min_impressions: 500,
+                cpa_min_conversions: 2.0,
+                ..LabelConfig::default()
+            },
+            ..FeatureConfig::default()
+        };
+        let compared = std::cell::Cell::new(0usize);
+        runner
+            .run(&strategy, |(days, alt, t)| {
+                let a = history(&days, &alt, 14);
+                let b = history(&days, &alt, t);
+                prop_assume!(!a.is_empty());
+                for keep in [super::rows::Keep::All, super::rows::Keep::AtRiskEvery(1)] {
+                    let ra = engine_rows(&a, &fcfg, keep, t);
+                    let rb = engine_rows(&b, &fcfg, keep, t);
+                    prop_assert_eq!(ra.keys().collect::<Vec<_>>(), rb.keys().collect::<Vec<_>>());
+                    for (k, va) in &ra {
+                        let vb = &rb[k];
+                        prop_assert_eq!(va.0, vb.0, "status of {:?}", k);
+                        prop_assert_eq!(
+                            va.1.map(f64::to_bits),
+                            vb.1.map(f64::to_bits),
+                            "ratio of {:?}",
+                            k
+                        );
+                        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                        prop_assert_eq!(bits(&va.2), bits(&vb.2), "features of {:?}", k);
+                    }
+                    compared.set(compared.get() + ra.len());
+                }
+                // Scoring at t: the rows up to t, each creative's last day (what the service
+                // reads), equal to the last day ≤ t of the full run (to rounding: the last-day
+                // mode adds its sums in another order).
+                let cut: Vec<AdDailyRow> = a.iter().filter(|r| r.date <= day(t)).cloned().collect();
+                if !cut.is_empty() {
+                    let last = engine_rows(&cut, &fcfg, super::rows::Keep::Last, t);
+                    let full = engine_rows(&a, &fcfg, super::rows::Keep::All, t);
+                    for (k, v) in &last {
+                        let w = &full[k];
+                        prop_assert_eq!(v.0, w.0, "status of {:?}", k);
+                        for (j, (x, y)) in v.2.iter().zip(&w.2).enumerate() {
+                            prop_assert!(
+                                (x - y).abs() <= 1e-12 * x.abs().max(y.abs()).max(1.0),
+                                "feature {} of {:?}: {} vs {}",
+                                j,
+                                k,
+                                x,
+                                y
+                            );
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+        let compared = compared.get();
+        assert!(compared > 1000, "too few rows compared: {compared}");
     });
 }
