@@ -153,6 +153,8 @@ impl Warehouse {
             .iter()
             .map(|c| col(*c))
             .collect();
+        // Every partition's new file, written together at the end: all or none.
+        let mut writes = Vec::with_capacity(parts.len());
         for part in parts {
             let tenant = part
                 .column(cols::TENANT)?
@@ -217,9 +219,10 @@ impl Warehouse {
             ParquetWriter::new(&mut buf)
                 .with_compression(ParquetCompression::Zstd(None))
                 .finish(&mut merged)?;
-            self.store.put_atomic(&pkey, &buf).map_err(|e| self.io(e))?;
+            writes.push((pkey, buf));
             report.partitions += 1;
         }
+        self.store.put_all_atomic(&writes).map_err(|e| self.io(e))?;
         Ok(report)
     }
 

@@ -339,3 +339,119 @@ fn no_parquet(dir: &std::path::Path) -> bool {
         .iter()
         .all(|(p, _)| p.extension().is_none_or(|e| e != "parquet"))
 }
+
+/// Rows, distinct keys and summed impressions of a warehouse (what a lost or doubled row
+/// changes).
+fn fingerprint(dir: &std::path::Path) -> (usize, usize, i64) {
+    let df = Warehouse::open(dir).unwrap().load(None).unwrap();
+    let keys = df
+        .clone()
+        .lazy()
+        .select(
+            [
+                cols::TENANT,
+                cols::PLATFORM,
+                cols::ACCOUNT_ID,
+                cols::AD_ID,
+                cols::DATE,
+            ]
+            .map(col),
+        )
+        .unique(None, UniqueKeepStrategy::First)
+        .collect()
+        .unwrap()
+        .height();
+    let imp = df
+        .column(cols::IMPRESSIONS)
+        .unwrap()
+        .i64()
+        .unwrap()
+        .sum()
+        .unwrap_or(0);
+    (df.height(), keys, imp)
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), t).unwrap();
+        }
+    }
+}
+
+/// SIGKILL at random moments of an ingest that spans many partitions (the bundled sample:
+/// four tenants, nine platforms, every month), into an empty warehouse and over one holding
+/// the same rows: afterwards the warehouse reads cleanly and holds either nothing of the
+/// ingest or all of it, with no lost and no doubled rows. `OMNIFY_CRASH_TRIALS` sets the
+/// trials (default 6; the figure in the README is from a longer run).
+#[test]
+fn killed_ingests_lose_and_double_nothing() {
+    use rand::{Rng, SeedableRng};
+    let trials: usize = std::env::var("OMNIFY_CRASH_TRIALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = root.join("data/sample/manifest.json");
+    let dir = tempfile::tempdir().unwrap();
+    let ingest = |wh: &std::path::Path| {
+        let mut c = std::process::Command::new(crate::common::bin());
+        c.current_dir(root)
+            .args([
+                "ingest",
+                "--warehouse",
+                wh.to_str().unwrap(),
+                "--manifest",
+                manifest.to_str().unwrap(),
+            ])
+            .env_remove("OMNIFY_CONFIG")
+            .env("RUST_LOG", "error")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        c
+    };
+    // The reference: one whole ingest, timed.
+    let full = dir.path().join("full");
+    let t0 = std::time::Instant::now();
+    assert!(ingest(&full).status().unwrap().success());
+    let took = t0.elapsed();
+    let want = fingerprint(&full);
+    assert!(want.0 > 10_000 && want.0 == want.1, "{want:?}");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let (mut empty_after, mut whole_after) = (0, 0);
+    for trial in 0..trials {
+        let wh = dir.path().join(format!("t{trial}"));
+        let over_full = trial % 2 == 1;
+        if over_full {
+            copy_tree(&full, &wh);
+        }
+        let mut child = ingest(&wh).spawn().unwrap();
+        // Anywhere in the run, the last part (grouping, writing) included.
+        let at = took.mul_f64(rng.gen_range(0.05..1.1));
+        std::thread::sleep(at);
+        let _ = child.kill();
+        let _ = child.wait();
+        let got = fingerprint(&wh);
+        if got == want {
+            whole_after += 1;
+        } else {
+            assert!(
+                !over_full && got == (0, 0, 0),
+                "trial {trial} (killed after {at:?} of {took:?}): {got:?}, want {want:?} or nothing"
+            );
+            empty_after += 1;
+        }
+        // The next ingest after a crash completes and agrees with the reference.
+        assert!(ingest(&wh).status().unwrap().success());
+        assert_eq!(fingerprint(&wh), want, "trial {trial}: re-ingest");
+        std::fs::remove_dir_all(&wh).unwrap();
+    }
+    eprintln!(
+        "{trials} killed ingests: {whole_after} left every row, {empty_after} none, 0 partial"
+    );
+}
