@@ -1,12 +1,11 @@
 #!/usr/bin/env python3
 """Fits PyMC-Marketing on the datasets OmniFy's recovery run wrote, for a side-by-side
-comparison on identical data (README, "Budget recovery").
+comparison on identical data (docs/evaluation.md, "Budget recovery").
 
 The datasets follow PyMC-Marketing's own example process (`omnify::budget::synth::pymc_example`).
 Write them, with OmniFy's fits and the truth, by running
 
-    OMNIFY_EXAMPLE_DUMP=/tmp/pymc-cmp cargo test --release --lib \
-        budget::fit::tests::pymc_example_process_recovery -- --ignored --nocapture
+    ./scripts/run.sh evaluate budget-recovery --data pymc-example --runs 50 --dump /tmp/pymc-cmp
 
 then, in a Python environment with PyMC-Marketing and nutpie installed
 (`pip install pymc-marketing nutpie`; measured with pymc-marketing 0.19.2, pymc 5.28.5,

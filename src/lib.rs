@@ -23,6 +23,10 @@ pub mod simulate;
 pub mod state;
 pub mod warehouse;
 
+// Linked into every build, so the memory release after a snapshot rebuild can ask mimalloc
+// (the binary's allocator) to return its free pages (`api::server::release_free_memory`).
+extern crate mimalloc as _;
+
 /// Frees `v` on the compute pool: a large nested collection (thousands of vectors and
 /// strings) takes milliseconds to free, which whoever waits for the answer need not wait for.
 pub fn free_apart<T: Send + 'static>(v: T) {

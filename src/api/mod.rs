@@ -31,6 +31,7 @@ use crate::warehouse::Warehouse;
 
 mod batcher;
 pub mod champions;
+pub mod codec;
 pub mod error;
 pub mod extract;
 mod metrics;

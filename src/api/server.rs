@@ -73,8 +73,18 @@ fn bootstrap(st: &AppState, opts: &ServeOptions, base_url: &str) -> Result<(), S
 
 /// Hands the heap pages freed since start (the bootstrap ingests and trains in this process;
 /// feature snapshots read whole tenants) back to the system, so the server's resident memory
-/// is what it actually holds.
+/// is what it actually holds. The binary allocates through mimalloc, whose free pages only
+/// `mi_collect` returns; SQLite and other C code allocate through the C library, whose free
+/// pages `malloc_trim` returns (glibc).
 pub(crate) fn release_free_memory() {
+    unsafe extern "C" {
+        fn mi_collect(force: bool);
+    }
+    // SAFETY: mimalloc's collect takes no pointers; it frees the calling thread's unused
+    // pages and, forced, the abandoned ones, and is safe to call from any thread.
+    unsafe {
+        mi_collect(true);
+    }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         unsafe extern "C" {

@@ -2,7 +2,7 @@
 //! an [`Allocation`] — per entity the recommended spend, its expected outcome, the marginal
 //! return there and which bound binds — checkable through the multiplier λ and the KKT gap.
 //!
-//! Modes (DESIGN.md §5):
+//! Modes (docs/design.md §5):
 //! - `fixed`: spend exactly the budget (to rounding), maximising total outcome;
 //! - target CPA / ROAS, *marginal*: maximise Σ(fᵢ(sᵢ) − r·sᵢ) with r the required outcome per
 //!   currency unit (1/CPA, or ROAS) — separable, so solved exactly per entity — capped by the

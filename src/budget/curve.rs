@@ -1,6 +1,6 @@
 //! Response curves: expected outcome per period as a function of spend per period.
 //!
-//! Three saturation families (DESIGN.md §5), read from JSON as
+//! Three saturation families (docs/design.md §5), read from JSON as
 //! `{"type":"hill","beta":..,"half_saturation":..,"shape":..}`,
 //! `{"type":"logistic","beta":..,"lambda":..}` or
 //! `{"type":"michaelis_menten","beta":..,"half_saturation":..}`:

@@ -1,5 +1,5 @@
 //! Flighting: spreading a total budget over N future periods and the entities of a fitted
-//! [`BudgetModel`], period by period, with carry-over (issue 4 part 2, item 5).
+//! [`BudgetModel`], period by period, with carry-over.
 //!
 //! The objective is the media outcome inside the horizon: Σ over entities and future periods
 //! of β·saturation(adstock), where the adstock continues the fitted spend history (carry-over

@@ -1,4 +1,4 @@
-//! Budget shifts (DESIGN.md §5, issue 4): response curves fitted from history, and the
+//! Budget shifts (docs/design.md §5): response curves fitted from history, and the
 //! allocator.
 //!
 //! From per-entity response curves (outcome per period as a function of spend per period,
@@ -29,12 +29,12 @@
 //! `omnify evaluate budget [--json]`, `omnify forecast budget --plan plan.json --periods N`,
 //! `omnify optimize` (champion curves unless `--curves`; `--periods N` for flighting).
 //!
-//! Measured (README "Budget recovery", 2-core machine, release): over 50 generated datasets the
-//! 90% share intervals cover the truth 88.7–89.3% of the time at 1–5% noise; at 1% noise the
-//! well-identified channels are within 0.43 points of share and 3.9% of ROAS at the median; at
-//! 5% noise no fit of this model gets within ±1 point and 5% for most channels (least squares
-//! given the true curves reaches 57 of 150). `fit/tests.rs` and `tests.rs` hold the ignored
-//! commands that rerun these figures; `benches/budget.rs` the fit times.
+//! Measured (docs/evaluation.md, "Budget recovery"; 2-core machine, release): over 50 generated
+//! datasets the 90% share intervals cover the truth 89.3–91.3% of the time at 1–5% noise; at
+//! 1% noise the well-identified channels are within 0.43 points of share and 3.9% of ROAS at
+//! the median; at 5% noise no fit of this model gets within ±1 point and 5% for most channels
+//! (least squares given the true curves reaches 57 of 150). `fit/tests.rs` and `tests.rs` hold
+//! the ignored commands that rerun these figures; `benches/budget.rs` the fit times.
 //!
 //! Not built yet: candle gradient fitting (the search is grid + pattern search with exact linear
 //! solves — no candle); flighting with per-entity bounds or target modes (only the total and

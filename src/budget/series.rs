@@ -1,4 +1,4 @@
-//! Spend and outcome series for the response model (issue 4 part 2, item 1): from the
+//! Spend and outcome series for the response model: from the
 //! warehouse's `ad_daily` rows, or from the wide table MMM users already have, into
 //! [`Dataset`]s — one outcome series per period with one spend series per channel, on a
 //! complete period grid (a period without rows is zero spend and zero outcome: the platforms

@@ -1,4 +1,4 @@
-//! Media transforms of the response model (DESIGN.md §5): adstock (carry-over of past spend)
+//! Media transforms of the response model (docs/design.md §5): adstock (carry-over of past spend)
 //! and saturation (diminishing returns), from a spend series per period (currency units) into
 //! the media pressure the response model regresses on.
 //!

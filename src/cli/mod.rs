@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 
 mod budget;
+mod budget_recovery;
 mod data;
 mod fatigue;
 mod fatigue_regimes;
@@ -111,8 +112,9 @@ pub enum TrainCommand {
     /// rolling-origin folds, else none), register the best (or the cold-start prior) and
     /// promote it only if it beats the champion on the same rows.
     Fatigue(fatigue::TrainFatigueArgs),
-    /// Fit per-entity budget response curves (adstock + saturation, bootstrap intervals) and
-    /// register them; promoted only if better than the champion on the holdout.
+    /// Fit per-entity budget response curves (adstock + saturation, 90% intervals from
+    /// posterior draws) and register them; promoted only if better than the champion on the
+    /// holdout.
     Budget(budget::TrainBudgetArgs),
     /// Rebuild the cold-start fatigue prior (shipped in models/prior.fatigue and compiled into
     /// the binary) from simulated worlds of every real-data regime.
@@ -132,6 +134,10 @@ pub enum EvaluateCommand {
     /// trained as `train fatigue` would; the served model against the best rule baseline, the
     /// prior alone and the tenant's own learned models.
     FatigueRegimes(fatigue_regimes::EvaluateRegimesArgs),
+    /// How well budget fits recover contributions they were not told: generated datasets,
+    /// PyMC-Marketing's example process, the bundled MMM table or the sample's campaigns,
+    /// each against its known truth (interval coverage, share and ROAS errors).
+    BudgetRecovery(budget_recovery::EvaluateRecoveryArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -237,6 +243,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             EvaluateCommand::Fatigue(args) => fatigue::evaluate(&cfg, args),
             EvaluateCommand::Budget(args) => budget::evaluate(&cfg, args),
             EvaluateCommand::FatigueRegimes(args) => fatigue_regimes::evaluate_regimes(args),
+            EvaluateCommand::BudgetRecovery(args) => budget_recovery::evaluate(args),
         },
         Command::Score { command } => match command {
             ScoreCommand::Fatigue(args) => fatigue::score(&cfg, args),

@@ -8,9 +8,9 @@
 //! out of its exact range, a syntax error) gives `None`, and the caller parses that creative
 //! the general way, which accepts or refuses it with its own rules.
 //!
-//! [`CreativeHistory`]: super::fatigue::CreativeHistory
+//! [`CreativeHistory`]: crate::api::routes::fatigue::CreativeHistory
 
-use super::fatigue::{HistoryDay, iso_date_bytes};
+use crate::api::routes::fatigue::{HistoryDay, iso_date_bytes};
 
 /// A creative's identifiers, borrowed from the body.
 #[derive(Debug, PartialEq)]

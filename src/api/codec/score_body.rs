@@ -17,12 +17,12 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 
-use super::fatigue::{
-    BATCHED_MAX_CREATIVES, BodyBatch, BodyLimits, CheckedRun, HistoryDay, Key, ScoreJson, join_runs,
-};
 use super::plain_json;
 use crate::api::error::ApiError;
 use crate::api::extract::{body_error, parse_json};
+use crate::api::routes::fatigue::{
+    BATCHED_MAX_CREATIVES, BodyBatch, BodyLimits, CheckedRun, HistoryDay, Key, ScoreJson, join_runs,
+};
 use crate::api::{AppState, blocking};
 use crate::features::input::{CreativeId, DayInputBuilder, DayValues};
 use crate::platforms::Platform;

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::Errors;
-use super::score_stream;
 use crate::api::champions::{Champion, Model};
+use crate::api::codec::score_body;
 use crate::api::error::{ApiError, FieldError};
 use crate::api::extract::{Caller, PARSE_INLINE_MAX_BYTES, body_bytes, parse_json, require_json};
 use crate::api::{AppState, blocking};
@@ -50,7 +50,7 @@ pub struct ScoreRequest {
 
 /// A scoring request's body: the request as parsed, or, for a large valid body of histories,
 /// its creatives already checked and built into the engine's input while the body arrived
-/// ([`super::score_stream`]).
+/// ([`crate::api::codec::score_body`]).
 pub enum ScoreJson {
     Request(ScoreRequest),
     Histories(Box<BodyBatch>),
@@ -67,14 +67,14 @@ impl FromRequest<Arc<AppState>> for ScoreJson {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
         if declared.is_some_and(|n| n > PARSE_INLINE_MAX_BYTES) {
-            return score_stream::read(req, state).await;
+            return score_body::read(req, state).await;
         }
         let bytes = body_bytes(req).await?;
         if bytes.len() <= PARSE_INLINE_MAX_BYTES {
             return parse_json(&bytes).map(ScoreJson::Request);
         }
         let lim = BodyLimits::of(&state.cfg);
-        blocking(move || score_stream::split_whole(bytes, lim)).await
+        blocking(move || score_body::split_whole(bytes, lim)).await
     }
 }
 

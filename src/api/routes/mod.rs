@@ -12,9 +12,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod models;
 pub mod ops;
-mod plain_json;
 pub mod reports;
-pub mod score_stream;
 
 /// The problem+json answers common to authenticated routes.
 #[allow(dead_code)]

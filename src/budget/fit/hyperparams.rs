@@ -38,8 +38,8 @@ pub struct FitParams {
     /// three, 89–91% with Hill alone.) With both Hill and logistic listed, the posterior draws
     /// move between the two and each channel's point takes the family most draws are in, so
     /// the intervals carry the choice: on PyMC-Marketing's example data (logistic truth) that
-    /// is the better setting, on the Hill-curve generated data Hill alone is (README, "Budget
-    /// recovery").
+    /// is the better setting, on the Hill-curve generated data Hill alone is (docs/evaluation.md,
+    /// "Budget recovery").
     pub saturation: Vec<SaturationFamily>,
     /// Longest Weibull lag in periods [default: 21 for days, 8 for weeks].
     pub max_lag: Option<usize>,

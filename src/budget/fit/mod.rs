@@ -1,4 +1,4 @@
-//! The budget response model (DESIGN.md §5; issue 4 part 2, items 2, 3 and 5): fitting,
+//! The budget response model (docs/design.md §5): fitting,
 //! evaluation and forecasts.
 //!
 //! A [`BudgetModel`] is one or more [`FittedModel`]s — one per outcome series: one per entity
@@ -22,6 +22,7 @@ mod baseline;
 mod hyperparams;
 mod linalg;
 mod posterior;
+pub mod recovery;
 
 use std::collections::BTreeMap;
 
