@@ -1,4 +1,5 @@
-//! Load test of the scoring service (issue 5 figures), run with
+//! Load test of the scoring service (throughput, latency, batch scoring and memory; results in
+//! docs/benchmarks.md, "Scoring service"), run with
 //! `cargo bench --bench api` (release build). It starts the real `omnify serve` binary on the
 //! bundled sample in a temp folder (bootstrap: ingest + train both kinds for every tenant),
 //! then drives it over loopback from this process, on the same 2-core machine:

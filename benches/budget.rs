@@ -1,4 +1,5 @@
-//! Budget model figures, parameterised by size (issue 4 targets):
+//! Budget model figures, parameterised by size: fitting the response model and allocating
+//! over its curves (targets and results in docs/benchmarks.md, "Budget"):
 //!
 //! - `fit/weekly/C×156`: one wide model, C channels × 156 weeks, point fit only (target: 20
 //!   channels ≤ 10 s) and `fit_intervals/weekly/20×156` with 200 posterior draws

@@ -1,4 +1,6 @@
-//! Fatigue pipeline throughput, parameterised by size (issue 3 "Figures"):
+//! Fatigue pipeline throughput, parameterised by size: labels and features, scoring and
+//! fitting on a simulated world (the same targets at full size: docs/benchmarks.md, "Fatigue
+//! at scale"):
 //!
 //! - `prepare/N`: labels + features + label-history features for the creative-days of a
 //!   simulated world of N creatives per tenant (3 tenants, 200 days). Target: 10M

@@ -1,8 +1,8 @@
-//! The fatigue issue's at-scale figures, one timed run each (a run at this size takes seconds
-//! to minutes; Criterion would need ten). Run with `cargo bench --bench fatigue_scale`
-//! (release build). On a simulated world of `OMNIFY_SCALE_TENANTS` tenants (default 1,000, the
-//! simulator's most) × `OMNIFY_SCALE_DAYS` days (default 300), all put under one tenant with
-//! account ids made distinct:
+//! Fatigue labels, features, training and scoring at scale, one timed run each (a run at this
+//! size takes seconds to minutes; Criterion would need ten). Run with
+//! `cargo bench --bench fatigue_scale` (release build). On a simulated world of
+//! `OMNIFY_SCALE_TENANTS` tenants (default 1,000, the simulator's most) × `OMNIFY_SCALE_DAYS`
+//! days (default 300), all put under one tenant with account ids made distinct:
 //!
 //! 1. labels + features (labels, 49 features, label-history features): first exactly what
 //!    training runs (`fatigue::prepare_frame` with `Keep::AtRiskEvery(stride)`: the frame's
@@ -27,7 +27,8 @@
 //!    that loads the model's files, reads the snapshot from disk and scores every active
 //!    creative — timed from spawning it to its exit.
 //!
-//! Prints one table; nothing is compared with a target here (the README does that).
+//! Prints one table; nothing is compared with a target here (docs/benchmarks.md, "Fatigue at
+//! scale", does that).
 
 use std::time::Instant;
 

@@ -1,8 +1,8 @@
-//! Report figures (issue 6 target: 10,000 creatives and 200 entities rendered and written in
-//! ≤ 2 s): `render_write/C×E` renders the page and its tables from synthetic inputs
-//! ([`omnify::report::synth`], built outside the timed closure) and writes the five files
-//! atomically into a temp folder. Set `OMNIFY_BENCH_REPORT` (e.g. `1000x20,10000x200`) to
-//! change sizes. Run with `cargo bench --bench report`.
+//! Report figures (target: 10,000 creatives and 200 entities rendered and written in ≤ 2 s;
+//! results in docs/benchmarks.md, "Report"): `render_write/C×E` renders the page and its
+//! tables from synthetic inputs ([`omnify::report::synth`], built outside the timed closure)
+//! and writes the five files atomically into a temp folder. Set `OMNIFY_BENCH_REPORT` (e.g.
+//! `1000x20,10000x200`) to change sizes. Run with `cargo bench --bench report`.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use omnify::report::{render, synth};

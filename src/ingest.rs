@@ -292,7 +292,7 @@ fn load_bytes_kind(
                     source,
                 })?;
             // Free the report before building the frame: peak memory is what the bytes and
-            // the columns hold at once, then what the columns and the frame hold (issue 2).
+            // the columns hold at once, then what the columns and the frame hold.
             drop(bytes);
             if columns.is_empty() {
                 tracing::warn!(file = %file, "report holds no ad-day rows");

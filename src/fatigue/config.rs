@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::FatigueError;
 use crate::features::FatigueConfig;
 
-/// How as-of rows are sampled and split in time (DESIGN.md §4 "Evaluation").
+/// How as-of rows are sampled and split in time (docs/design.md §4 "Evaluation").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EvaluationConfig {

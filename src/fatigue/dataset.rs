@@ -1,4 +1,4 @@
-//! The survival dataset of as-of rows (DESIGN.md §4 "Prediction", "Evaluation"), from the
+//! The survival dataset of as-of rows (docs/design.md §4 "Prediction", "Evaluation"), from the
 //! `ad_daily` frame: labels ([`label_days`], [`label_creatives`]) and features ([`features`]) are
 //! joined per creative-day, a few label-history features are added (ratio now, its 7-day max and
 //! log-slope, days at `limited`, the CTR-below-peak run, the decay-curve extrapolation to the

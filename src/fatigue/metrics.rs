@@ -1,4 +1,4 @@
-//! Holdout metrics of hazard predictions (DESIGN.md §4 "Evaluation"), all on the same as-of
+//! Holdout metrics of hazard predictions (docs/design.md §4 "Evaluation"), all on the same as-of
 //! rows for every model and baseline. Times are days after the as-of day, 1..=H; a row is an
 //! event at T or censored at T (event-free through day T). Conventions:
 //!

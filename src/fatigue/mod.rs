@@ -1,4 +1,4 @@
-//! Creative-fatigue forecasting (DESIGN.md §4, issue 3 part 2): survival dataset, models,
+//! Creative-fatigue forecasting (docs/design.md §4): survival dataset, models,
 //! evaluation, training jobs and scoring, on top of [`crate::features`] (labels and features).
 //!
 //! Flow: `ad_daily` frame → [`dataset::prepare_frame`] (labels + features + label-history
@@ -29,7 +29,7 @@
 //! Configuration: `training/fatigue.toml` tables `[evaluation]`, `[models]` (with
 //! `[models.logistic]`, `[models.forest]`, `[models.mlp]`), `[scoring]` ([`config`]).
 //!
-//! State of the work (for whoever continues):
+//! Status:
 //! - Done and tested: dataset + time split (gap tests), the three learned families and five
 //!   baselines behind [`FittedModel`], Platt calibration, every metric (hand-computed tests),
 //!   save/load through the registry (checksums verified by [`crate::registry`]), `omnify
@@ -41,11 +41,12 @@
 //!   pools every tenant of the warehouse.
 //! - Scoring takes a creative's latest day ≤ as-of (if it delivered within `stop_after_days`);
 //!   drivers are occlusion effects on the ten [`model::DRIVER_FEATURES`].
+//! - Figures: speed and memory (`benches/fatigue.rs`, `benches/fatigue_scale.rs`) are in
+//!   `docs/benchmarks.md` ("Fatigue at scale"), the evaluation tables in `docs/evaluation.md`
+//!   ("Fatigue").
 //! - Not done: a GRU over the last N days (the network is an MLP on the features at t);
-//!   isotonic calibration (Platt only); hyperparameter search; `benches/fatigue.rs` is written
-//!   and compiles but its figures were not measured (release builds were not allowed on the
-//!   shared build machine); the evaluation tables are in the fatigue2 branch's final report, not
-//!   yet in the README.
+//!   isotonic calibration (Platt only; an isotonic fit of the forest was tried and not adopted,
+//!   `docs/evaluation.md`, "The onset-day stage"); hyperparameter search.
 
 pub mod baselines;
 pub mod calibration;

@@ -11,8 +11,8 @@
 //!
 //! Its files live in the repository at [`PRIOR_DIR`] (card, weights, build evaluation) and are
 //! compiled in. `omnify train fatigue-prior --out models/prior.fatigue` rebuilds them from the
-//! seeds in [`PriorSpec::default`] (documented in `docs/fatigue-prior.md`); a rebuilt prior is
-//! picked up by the next build of the binary.
+//! seeds in [`PriorSpec::default`] (documented in `docs/fatigue-real-data.md`, "The cold-start
+//! prior"); a rebuilt prior is picked up by the next build of the binary.
 
 use std::collections::BTreeMap;
 use std::path::Path;

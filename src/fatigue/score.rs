@@ -1,4 +1,4 @@
-//! Scoring (DESIGN.md §4 "Prediction"): every active creative of an `ad_daily` frame at an
+//! Scoring (docs/design.md §4 "Prediction"): every active creative of an `ad_daily` frame at an
 //! as-of day, with the champion model — one row per creative with the onset probabilities,
 //! expected days to onset, status, drivers and recommended action. [`score`] builds the
 //! features with the Polars pipeline; [`score_rows`] / [`score_frame`] (the CLI, reports and

@@ -1,12 +1,12 @@
 //! Typed configuration of the label and feature pipelines, loaded from `training/fatigue.toml`
 //! (tables `[labels]` and `[features]`; later steps own `[models]`, `[evaluation]`,
-//! `[scoring]`). Every default below matches DESIGN.md §4 and the comments in that file.
+//! `[scoring]`). Every default below matches docs/design.md §4 and the comments in that file.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-/// Thresholds of the fatigue definition (DESIGN.md §4). Units are in each field's doc.
+/// Thresholds of the fatigue definition (docs/design.md §4). Units are in each field's doc.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LabelConfig {

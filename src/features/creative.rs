@@ -1,4 +1,4 @@
-//! Per creative-day model inputs (DESIGN.md §4), from the `ad_daily` frame, using days ≤ t
+//! Per creative-day model inputs (docs/design.md §4), from the `ad_daily` frame, using days ≤ t
 //! only for the row of day t. Rows: every calendar day from a creative's first to its last row
 //! (gaps are zero-delivery days), sorted by creative key and date; columns: the creative key,
 //! `date`, then [`feature_names`] in order.

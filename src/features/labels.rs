@@ -1,4 +1,4 @@
-//! Fatigue labels (DESIGN.md §4): per creative-day status as known that day
+//! Fatigue labels (docs/design.md §4): per creative-day status as known that day
 //! ([`label_days`]), per creative onset / censoring ([`label_creatives`]) and how many creatives
 //! each rule touched ([`rule_counts`]). Input: the `ad_daily` frame; thresholds:
 //! [`LabelConfig`] (`training/fatigue.toml`, `[labels]`).

@@ -1,5 +1,5 @@
-//! Creative-fatigue labels and features (DESIGN.md §4), as `LazyFrame -> LazyFrame` steps over
-//! the `ad_daily` frame (DESIGN.md §3). A creative is (tenant, platform, account_id, ad_id).
+//! Creative-fatigue labels and features (docs/design.md §4), as `LazyFrame -> LazyFrame` steps over
+//! the `ad_daily` frame (docs/design.md §3). A creative is (tenant, platform, account_id, ad_id).
 //!
 //! - [`label_days`] / [`label_creatives`] / [`rule_counts`]: the fatigue definition — launch
 //!   baseline, CPA → CPC → inverse-CTR metric, rolling ratio of sums, onset, `limited`,

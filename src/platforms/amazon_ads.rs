@@ -1,6 +1,6 @@
 //! Amazon Ads connector: Reporting v3 per-ad daily reports (`spAdvertisedProduct`, also
 //! `sdAdvertisedProduct`) with `timeUnit: DAILY`, `format: GZIP_JSON`, into [`AdDailyRow`]s.
-//! Reference: `reference/platforms.md` §9 "Amazon Ads".
+//! Reference: docs/connectors.md, "Amazon Ads".
 //!
 //! The download is a gzipped JSON **array of flat rows** (the gzip is undone by
 //! `platforms::decompress`): `date`, `campaignId`, `campaignName`, `adGroupId`,

@@ -9,7 +9,7 @@
 //!
 //! Why columns rather than one row struct per line: a million-row report held as row structs
 //! (≈ 300 bytes plus eight small heap strings each) outweighed the report itself several times
-//! over (issue 2); here a row costs about 90 bytes until the frame is built.
+//! over; here a row costs about 90 bytes until the frame is built.
 
 use std::hash::BuildHasher;
 

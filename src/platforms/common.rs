@@ -400,10 +400,10 @@ pub(crate) fn join_segment<'s>(parts: impl IntoIterator<Item = Option<&'s str>>)
 /// A CSV report: header row located after any preamble, records with their 1-based line
 /// numbers. Handles a UTF-8 BOM and `,`, `;` or tab delimiters (chosen from the header line).
 ///
-/// Records are stored compactly (issue 2: a million-row export held as one `StringRecord`
-/// per row cost ~3× the file): the cells of every record are concatenated into one `String`
-/// and each record keeps only its line, where its text starts, and its cells' end offsets
-/// (relative to that start, as `u32`) in one shared vector.
+/// Records are stored compactly (a million-row export held as one `StringRecord` per row
+/// cost ~3× the file): the cells of every record are concatenated into one `String` and each
+/// record keeps only its line, where its text starts, and its cells' end offsets (relative to
+/// that start, as `u32`) in one shared vector.
 pub struct CsvTable {
     pub headers: Vec<String>,
     /// 1-based line of the header row.
@@ -444,10 +444,10 @@ impl CsvTable {
 
     /// Like [`CsvTable::read`], but without keeping the records: `setup` gets the table once
     /// its header is read (to find columns), then `each` gets every record in turn, so a
-    /// million-row export never sits in memory as records next to the rows made from them
-    /// (issue 2). Errors take the same precedence as `read` then a loop over
-    /// [`CsvTable::rows`]: a malformed or short record anywhere, then `setup`'s error, then
-    /// the first record `each` rejects (after which `each` is not called again).
+    /// million-row export never sits in memory as records next to the rows made from them.
+    /// Errors take the same precedence as `read` then a loop over [`CsvTable::rows`]: a
+    /// malformed or short record anywhere, then `setup`'s error, then the first record `each`
+    /// rejects (after which `each` is not called again).
     pub fn stream<S>(
         bytes: &[u8],
         is_header: impl Fn(&[String]) -> bool,

@@ -1,5 +1,5 @@
 //! Google Ads connector: per-ad daily performance (`FROM ad_group_ad`, `segments.date`) into
-//! [`AdDailyRow`]s. Reference: `reference/platforms.md` §1 "Google Ads".
+//! [`AdDailyRow`]s. Reference: docs/connectors.md, "Google Ads".
 //!
 //! Two formats are read:
 //! - **API JSON** — the REST `googleAds:searchStream` response, a JSON *array* of batches
@@ -336,7 +336,7 @@ struct UiCols<'o> {
 
 fn parse_csv<S: RowSink>(body: &[u8], opts: &ParseOptions, out: &mut S) -> Result<(), ParseError> {
     // Streamed: each record goes into `out` as it is read, so the export's records are never
-    // all held next to the rows made from them (issue 2).
+    // all held next to the rows made from them.
     let setup = move |t: &CsvTable| -> Result<(UiCols, &mut S), ParseError> {
         let cols = UiCols {
             day: t.require(&["Day"])?,

@@ -1,6 +1,6 @@
 //! A small pull reader over JSON text, for the connectors whose reports are large enough that
 //! reading them through `serde_json`'s derived structs dominated `normalize` (Meta Insights
-//! pages: about 940 bytes and 60 strings per ad-day, issue 2).
+//! pages: about 940 bytes and 60 strings per ad-day).
 //!
 //! The caller walks the document: [`Cursor::next_key`] / [`Cursor::next_item`] iterate objects
 //! and arrays, typed reads take the values it needs, and [`Cursor::skip_value`] passes over the

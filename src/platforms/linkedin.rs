@@ -1,6 +1,6 @@
 //! LinkedIn Marketing connector: parses the raw `adAnalytics` response (finder `analytics`,
 //! `pivot=CREATIVE`, `timeGranularity=DAILY`) into ad-day rows, and writes that response back
-//! for the simulator. Reference: `platforms.md` §3.
+//! for the simulator. Reference: docs/connectors.md, "LinkedIn".
 //!
 //! Wire shape: `{"elements":[{"dateRange":{"start":{y,m,d},"end":{y,m,d}},"pivotValues":
 //! ["urn:li:sponsoredCreative:N"],"impressions":..,"costInLocalCurrency":"10.00",..}],
@@ -8,7 +8,7 @@
 //! - ad id: the numeric tail of `pivotValues[0]` (`urn:li:sponsoredCreative:N`); any other
 //!   pivot URN (campaign, account, member facets) is rejected, since rows would not be ads;
 //! - date: `dateRange.start`, which must equal `dateRange.end` (a DAILY row); LinkedIn days are
-//!   UTC days (§3 quirks);
+//!   UTC days;
 //! - clicks: `landingPageClicks` (link clicks), falling back to `clicks` when the report did not
 //!   request it, else 0;
 //! - spend `costInLocalCurrency` and value `conversionValueInLocalCurrency` are decimal
@@ -221,7 +221,7 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Vec<NativeRow>, ParseE
 const CSV_DATE: &str = "Start Date (in UTC)";
 
 /// Parses a Campaign Manager creative performance export (CSV, preamble rows above the header;
-/// §3, from a single third-party source, so columns beyond the documented ones are looked up
+/// known from a single public example, so columns beyond the documented ones are looked up
 /// by their likely names and a missing one is an error naming it). The export carries names:
 /// `Campaign Group Name` → campaign, `Campaign Name` → ad group (LinkedIn's campaign is the
 /// ad-set level), `Creative Name` → ad. Ids: `Creative ID` (required: names are not unique),
@@ -263,8 +263,8 @@ fn ymd(d: NaiveDate) -> Value {
 }
 
 /// Writes the adAnalytics response for one account (LinkedIn does not page this finder, so one
-/// file). `UiCsv` writes the API JSON too: the Campaign Manager export is not established
-/// (§3). Total `clicks` are written a little above `landingPageClicks`, as real creatives also
+/// file). `UiCsv` writes the API JSON too: the Campaign Manager export is not established.
+/// Total `clicks` are written a little above `landingPageClicks`, as real creatives also
 /// get clicks on the company name and "see more"; some costs carry the long-precision tail.
 pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
     if rows.is_empty() {

@@ -1,5 +1,5 @@
 //! Meta (Facebook/Instagram) connector: Ads Insights at `level=ad`, `time_increment=1` into
-//! [`AdDailyRow`]s. Reference: `reference/platforms.md` §2 "Meta".
+//! [`AdDailyRow`]s. Reference: docs/connectors.md, "Meta".
 //!
 //! Two formats are read:
 //! - **API JSON** — one Insights page `{"data":[...],"paging":{"cursors":..,"next":..}}`
@@ -149,7 +149,7 @@ struct ActionStat<'a> {
 
 /// Reads a page `{"data":[...],"paging":..}` or `{"error":{..}}`; other members are skipped.
 /// The reading is done by [`Cursor`] rather than derived serde structs because a page holds
-/// hundreds of rows of ~60 strings each and this is the hot path of `normalize` (issue 2).
+/// hundreds of rows of ~60 strings each and this is the hot path of `normalize`.
 fn read_page(text: &[u8]) -> Result<Page<'_>, ParseError> {
     let mut c = Cursor::new(text);
     c.begin_object("an Insights response object")?;

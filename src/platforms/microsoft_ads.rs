@@ -1,6 +1,6 @@
 //! Microsoft Advertising (Bing Ads) connector: the Reporting API v13 `AdPerformanceReport`
 //! with `Aggregation: Daily`, downloaded as a zip holding one CSV, into [`AdDailyRow`]s.
-//! Reference: `reference/platforms.md` §5 "Microsoft Advertising".
+//! Reference: docs/connectors.md, "Microsoft Advertising".
 //!
 //! The zip is undone by `platforms::decompress`; this module reads the CSV inside:
 //! - UTF-8 with a **BOM**; header row with the API column names (`AccountId`, `AdId`,
@@ -11,7 +11,7 @@
 //!   footer (`"©2026 Microsoft Corporation. All rights reserved. "`) after the rows; both
 //!   variants are read;
 //! - rate columns carry a `%` suffix (`Ctr`, `ConversionRate`); they are not needed here;
-//! - **empty cells are normal** and mean 0 for counts and money (as Airbyte defaults them);
+//! - **empty cells are normal** and mean 0 for counts and money;
 //! - the attribute columns (`AdDistribution`, `DeviceType`, `Language`, `Network`,
 //!   `DeviceOS`, `TopVsOther`, `BidMatchType`, `DeliveredMatchType`) split one ad-day into
 //!   several rows; their values become [`NativeRow::segment`] and `AdDailyColumns` sums them;
@@ -34,7 +34,7 @@ use crate::schema::AdDailyRow;
 
 const P: Platform = Platform::MicrosoftAds;
 
-/// Attribute columns of the report that split an ad-day (Airbyte's primary-key columns
+/// Attribute columns of the report that split an ad-day (every column that identifies a row
 /// besides the ids, date and currency).
 const SEGMENT_COLUMNS: [&str; 8] = [
     "AdDistribution",

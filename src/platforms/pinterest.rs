@@ -1,12 +1,12 @@
 //! Pinterest Ads (API v5) connector: parses the ad-level analytics response
 //! (`GET /v5/ad_accounts/{id}/ads/analytics?granularity=DAY&columns=...`, a JSON array of flat
 //! UPPER_SNAKE objects) into ad-day rows, and writes it back for the simulator. Reference:
-//! `platforms.md` §7.
+//! docs/connectors.md, "Pinterest".
 //!
 //! Also accepted: an object whose values are arrays of such rows, keyed by entity id, which is
 //! how the async report download (`POST /v5/ad_accounts/{id}/reports`, level `PIN_PROMOTION`)
-//! groups rows [unverified: the reference points at a schema file it does not include]; and a
-//! `{"code":..,"message":..}` error body, which is an error naming both.
+//! groups rows (not checked against a real download); and a `{"code":..,"message":..}` error
+//! body, which is an error naming both.
 //!
 //! Mapping and quirks:
 //! - ad id `AD_ID`, day `DATE` (`YYYY-MM-DD`; reporting time zone as requested, UTC by
@@ -214,7 +214,7 @@ const MAX_RANGE_DAYS: i64 = 90;
 /// requests covering at most 90 days (files `_pN` when there are several). Missing metrics are
 /// left out of the object; `PIN_ID`s are made up per ad; pin clicks (`CLICKTHROUGH_1`) are
 /// written a little above outbound clicks. `UiCsv` writes the API JSON too: no Pinterest UI
-/// export is established (§7).
+/// export is established.
 pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
     let mut sorted: Vec<&AdDailyRow> = rows.iter().collect();
     sorted.sort_by(|a, b| (a.date, &a.ad_id).cmp(&(b.date, &b.ad_id)));

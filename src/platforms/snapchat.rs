@@ -1,5 +1,6 @@
 //! Snapchat Marketing API connector: parses the raw DAY-granularity stats response into
-//! ad-day rows, and writes such responses back for the simulator. Reference: `platforms.md` §6.
+//! ad-day rows, and writes such responses back for the simulator. Reference: docs/connectors.md,
+//! "Snapchat".
 //!
 //! Two request shapes deliver per-ad days, both accepted:
 //! - per ad, `GET /v1/ads/{ad_id}/stats?granularity=DAY`: `{"request_status":"success",
@@ -342,7 +343,7 @@ fn ad_stat(
 /// per-ad response per file (`/ads/{id}/stats`, files `_pN`), or one account response with
 /// `breakdown=ad`. Buckets are written only for the days given (an ad's missing days are
 /// absent rather than zero-filled, so the round trip adds no rows). `UiCsv` writes the API
-/// JSON too: no Snapchat UI export is established (§6).
+/// JSON too: no Snapchat UI export is established.
 pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
     let mut sorted: Vec<&AdDailyRow> = rows.iter().collect();
     sorted.sort_by(|a, b| (&a.ad_id, a.date).cmp(&(&b.ad_id, b.date)));

@@ -1,7 +1,7 @@
 //! TikTok Marketing API connector: parses one page of the integrated report
 //! (`/open_api/v1.3/report/integrated/get/`, `data_level=AUCTION_AD`,
 //! `dimensions=["ad_id","stat_time_day"]`) into ad-day rows, and writes such pages back for the
-//! simulator. Reference: `platforms.md` §4.
+//! simulator. Reference: docs/connectors.md, "TikTok".
 //!
 //! Wire shape: `{"code":0,"message":"OK","request_id":"..","data":{"page_info":{..},"list":
 //! [{"dimensions":{"ad_id":"..","stat_time_day":"YYYY-MM-DD 00:00:00"},"metrics":{..}}]}}`.
@@ -216,7 +216,7 @@ fn is_export_header(cells: &[String]) -> bool {
     has("Impressions") && (has("By Day") || has("Clicks (destination)"))
 }
 
-/// Parses an Ads Manager custom-report export (CSV; §4, one third-party column map, low
+/// Parses an Ads Manager custom-report export (CSV; known from one public column map, low
 /// confidence). Columns: day `By Day` (or `Date`), `Ad ID` (required: names are not unique),
 /// `Impressions`, clicks `Clicks (destination)` (else `Clicks`), spend `Cost`, `Reach`,
 /// conversions `Conversions` (else `Total purchase (all-channels)`), value
@@ -300,7 +300,7 @@ fn item(r: &AdDailyRow) -> Value {
 /// Writes the report pages TikTok would return for one advertiser: requests sliced into
 /// 30-day windows (TikTok rejects longer daily ranges), each paged by a page size chosen from
 /// `ctx.seed`, one file per page; unavailable metrics are `"-"`. `UiCsv` writes the API JSON
-/// too: the Ads Manager export columns are not established (§4).
+/// too: the Ads Manager export columns are not established.
 pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
     let mut sorted: Vec<&AdDailyRow> = rows.iter().collect();
     sorted.sort_by(|a, b| (a.date, &a.ad_id).cmp(&(b.date, &b.ad_id)));

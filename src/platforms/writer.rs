@@ -1,7 +1,7 @@
 //! Writer helpers shared by the connectors' native-file writers (the simulator's side):
 //! file naming, the date span of a file, exact money in micros or cents, splitting an
 //! integer total into parts that add up exactly, and the decimal/thousands formatting the
-//! platforms use in their exports (see the reference's "Cross-cutting guidance").
+//! platforms use in their exports (see docs/connectors.md, "Cross-cutting guidance").
 
 use chrono::NaiveDate;
 use rand::Rng;

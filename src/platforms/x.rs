@@ -2,7 +2,7 @@
 //! (`GET /12/stats/accounts/{id}?entity=PROMOTED_TWEET&granularity=DAY&metric_groups=
 //! ENGAGEMENT,BILLING,VIDEO,WEB_CONVERSION`) — or an async job's result file, which has the same
 //! `data` layout — into ad-day rows, and writes such responses back for the simulator.
-//! Reference: `platforms.md` §8.
+//! Reference: docs/connectors.md, "X".
 //!
 //! Wire shape: `{"data_type":"stats","time_series_length":7,"data":[{"id":"<promoted tweet>",
 //! "id_data":[{"segment":null,"metrics":{"impressions":[7 values],"url_clicks":[..],
@@ -426,7 +426,7 @@ fn series(values: Vec<Option<Value>>) -> Value {
 /// window (as `active_entities` would list), one file per request. Days on which an entity has
 /// no row are null in every metric; zero values are sometimes null too (seeded), and a metric
 /// null on every day is a null array. `UiCsv` writes the API JSON too: no X UI export is
-/// established (§8).
+/// established.
 pub fn write(rows: &[AdDailyRow], ctx: &WriteContext) -> Vec<NativeFile> {
     let (Some(first), Some(last)) = (
         rows.iter().map(|r| r.date).min(),

@@ -1,5 +1,5 @@
 //! The model registry: versioned models per tenant and kind, and a champion pointer per kind
-//! (DESIGN.md §6).
+//! (docs/design.md §6).
 //!
 //! Layout: `<root>/<tenant>/<kind>/<version>/card.json` plus weight files, and
 //! `<root>/<tenant>/<kind>/champion.json` (the current champion and the history of earlier ones,

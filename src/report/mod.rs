@@ -1,4 +1,4 @@
-//! Forecast reports for analysts (issue 6): one self-contained HTML page per tenant and as-of
+//! Forecast reports for analysts: one self-contained HTML page per tenant and as-of
 //! day — summary, creatives at risk, forecast quality, budget shifts, definitions — plus the
 //! tables behind it (`scores.csv` / `scores.parquet`, `plan.csv` / `plan.parquet`).
 //!

@@ -1,5 +1,5 @@
 //! A realistic ad-account simulator: generates daily per-ad history for several tenants across
-//! all nine platforms, with known ground truth for creative fatigue (DESIGN.md §4) and for the
+//! all nine platforms, with known ground truth for creative fatigue (docs/design.md §4) and for the
 //! spend → outcome response (§5), and writes it as the platforms deliver it (native report
 //! files in overlapping, restated pulls) plus the truth tables that later model code is scored
 //! against. [`simulate`] builds the [`World`] in memory; [`write_dataset`] writes the files.

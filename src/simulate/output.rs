@@ -5,8 +5,8 @@
 //!   [`write_native`], one set per pull. Pulls are consecutive `pull_window_days` windows, each
 //!   re-pulling the last `pull_overlap_days` of the previous one. In every pull but the last,
 //!   those overlap days are *preliminary*: conversions (and value) are still maturing and spend
-//!   is slightly under-counted, as platforms restate recent days for weeks (reference
-//!   platforms.md "Cross-cutting guidance" 4). The next pull carries the final numbers, so the
+//!   is slightly under-counted, as platforms restate recent days for weeks (docs/connectors.md,
+//!   "Cross-cutting guidance", item 5). The next pull carries the final numbers, so the
 //!   later file must win on re-ingest.
 //! - `out/manifest.json`: every file in ingestion order with its request scope.
 //! - `out/truth/ad_daily.csv` (final rows projected with [`carried`], through Polars so the

@@ -1,5 +1,5 @@
 //! Campaign-level spend → outcome response used by the simulator: adstock (geometric and
-//! Weibull-shaped lag) and Hill saturation, in the exact forms DESIGN.md §5 names, so that a
+//! Weibull-shaped lag) and Hill saturation, in the exact forms docs/design.md §5 names, so that a
 //! budget model fitted on the simulated data can be checked against these true parameters.
 //!
 //! Units: spend and adstock are in account-currency units per day; the Hill half-saturation

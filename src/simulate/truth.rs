@@ -1,5 +1,5 @@
 //! Ground-truth labels and tables of a simulated [`World`]: the latent fatigue onset of each
-//! creative (DESIGN.md §4 applied to its noise-free expected series) and the CSV truth tables
+//! creative (docs/design.md §4 applied to its noise-free expected series) and the CSV truth tables
 //! `creatives.csv`, `campaigns.csv`, `campaign_daily.csv` that `output.rs` writes.
 //!
 //! Onset definition, exactly: the *launch baseline* is cost per result (Σ spend / Σ expected

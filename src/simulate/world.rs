@@ -202,7 +202,7 @@ pub struct Creative {
     pub params: CreativeParams,
     /// From `launch_day` to `stop_day`, one entry per day.
     pub days: Vec<CreativeDay>,
-    /// Latent fatigue onset (DESIGN.md §4 on the noise-free series), if within its life.
+    /// Latent fatigue onset (docs/design.md §4 on the noise-free series), if within its life.
     pub latent_onset_day: Option<i32>,
 }
 

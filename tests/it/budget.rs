@@ -160,7 +160,8 @@ fn bundled_mmm_table_regenerates_and_trains() {
 
 /// `simulate --mmm-example` writes a dataset of PyMC-Marketing's example process with its
 /// truth, and the wide-table commands recover the channel that pauses (seed 0: within half a
-/// point of its true share; over 50 seeds the median error is 0.26 points, README).
+/// point of its true share; over 50 seeds the median error is 0.26 points, docs/evaluation.md,
+/// "Budget recovery").
 #[test]
 fn pymc_example_data_trains_and_evaluates_from_the_cli() {
     let dir = tempfile::tempdir().unwrap();

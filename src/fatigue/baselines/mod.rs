@@ -1,4 +1,4 @@
-//! Non-learned baselines, scored exactly like the models (DESIGN.md §4): each rule maps the
+//! Non-learned baselines, scored exactly like the models (docs/design.md §4): each rule maps the
 //! features at t to a group (alert / no alert, or an age or extrapolation band); the hazards of
 //! a group are its life table on the training slice, h_g(k) = (events at k + m·h̄(k)) /
 //! (at risk at k + m) (h̄ the pooled hazard, m = 5 pseudo-rows keep empty groups sane). So a rule
