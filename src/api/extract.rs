@@ -194,3 +194,18 @@ impl<T: DeserializeOwned + Send + 'static> FromRequest<Arc<AppState>> for ApiJso
             .map(ApiJson)
     }
 }
+
+/// Query parameters of type `T`; a string that does not decode is a 400 problem naming the
+/// parameter (axum's own rejection is plain text).
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|q| ApiQuery(q.0))
+            .map_err(|e| ApiError::bad_request(e.body_text()))
+    }
+}

@@ -178,6 +178,8 @@ impl utoipa::Modify for BearerAuth {
 }
 
 /// The router and the OpenAPI document generated from it.
+// `DELETE /v1/jobs/{id}` is served while deprecated (marked so in the OpenAPI document).
+#[allow(deprecated)]
 pub fn router_and_doc(state: Arc<AppState>) -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
     let batch = OpenApiRouter::new()
         .routes(routes!(routes::fatigue::score))
@@ -187,7 +189,8 @@ pub fn router_and_doc(state: Arc<AppState>) -> (Router<Arc<AppState>>, utoipa::o
         .routes(routes!(routes::budget::optimize))
         .routes(routes!(routes::budget::forecast))
         .routes(routes!(routes::jobs::create, routes::jobs::list))
-        .routes(routes!(routes::jobs::get, routes::jobs::cancel))
+        .routes(routes!(routes::jobs::get, routes::jobs::cancel_by_delete))
+        .routes(routes!(routes::jobs::cancel))
         .routes(routes!(routes::models::list))
         .routes(routes!(routes::models::show))
         .routes(routes!(routes::models::promote))

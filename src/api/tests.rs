@@ -353,6 +353,7 @@ fn another_tenant_sees_nothing() {
         for (m, uri) in [
             ("GET", format!("/v1/jobs/{job}")),
             ("DELETE", format!("/v1/jobs/{job}")),
+            ("POST", format!("/v1/jobs/{job}/cancel")),
             ("GET", format!("/v1/models/fatigue/{v}")),
             ("POST", format!("/v1/models/fatigue/{v}/promote")),
             ("DELETE", format!("/v1/tenants/{}", e.a)),

@@ -80,8 +80,8 @@ pub enum Command {
         #[command(subcommand)]
         command: TrainCommand,
     },
-    /// Evaluate a model kind: every fatigue model and baseline on a time split, or how well the
-    /// budget model fits and what it attributes.
+    /// Evaluate: every fatigue model and baseline on held-out rows, how well a budget model fits
+    /// and what it attributes, the real-data regimes, and budget fits against known truth.
     Evaluate {
         #[command(subcommand)]
         command: EvaluateCommand,

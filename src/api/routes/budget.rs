@@ -28,13 +28,14 @@ use crate::state::Role;
 pub struct OptimizeRequest {
     /// Budget per period in currency units: spent exactly in `fixed` mode, the cap on spend
     /// in the target modes.
+    #[schema(exclusive_minimum = 0.0)]
     pub budget: f64,
     /// Explicit curves, as in `omnify optimize --curves`:
     /// `[{"id","curve":{"type":"hill","beta","half_saturation","shape"},"current_spend",
     /// "min_spend"?,"max_spend"?,"max_shift_pct"?,"fixed"?,"allow_new"?}]`. Default: the
     /// tenant's champion budget model.
     #[serde(default)]
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<Object>>, min_items = 1)]
     pub entities: Option<Vec<EntitySpec>>,
     /// What the curves measure [default: value for target_roas, else conversions].
     #[serde(default)]
@@ -44,6 +45,7 @@ pub struct OptimizeRequest {
     pub mode: Option<ModeKind>,
     /// The CPA or ROAS to meet (target modes).
     #[serde(default)]
+    #[schema(exclusive_minimum = 0.0)]
     pub target: Option<f64>,
     /// Hold the marginal (last-unit) CPA/ROAS to the target instead of the average.
     #[serde(default)]
@@ -63,6 +65,7 @@ pub struct ForecastRequest {
     /// The `entities` of an optimize answer are accepted too (`recommended` is the spend).
     pub entities: Vec<PlanEntity>,
     /// Periods to forecast (1–104).
+    #[schema(minimum = 1, maximum = 104)]
     pub periods: usize,
     /// A registered version [default: the champion].
     #[serde(default)]

@@ -40,11 +40,16 @@ pub struct ScoreRequest {
     /// rows for `ad_ids`, of the histories for `creatives`].
     #[serde(default)]
     pub as_of: Option<NaiveDate>,
-    /// Ad ids of the caller's tenant in the warehouse.
+    /// Ad ids of the caller's tenant in the warehouse (1 to `[api] max_batch_creatives`,
+    /// default 10,000).
     #[serde(default)]
+    #[schema(min_items = 1, max_items = 10000)]
     pub ad_ids: Option<Vec<String>>,
-    /// Creatives with their history.
+    /// Creatives with their history (1 to `[api] max_batch_creatives`, default 10,000). The
+    /// days of one request may span at most `[limits] max_history_span_days` (default 1,096)
+    /// and lie between `[limits] earliest_date` and tomorrow.
     #[serde(default)]
+    #[schema(min_items = 1, max_items = 10000)]
     pub creatives: Option<Vec<CreativeHistory>>,
 }
 
@@ -84,9 +89,14 @@ impl FromRequest<Arc<AppState>> for ScoreJson {
 pub struct CreativeHistory {
     /// google_ads, meta, linkedin, tiktok, microsoft_ads, snapchat, pinterest, x, amazon_ads.
     pub platform: String,
+    /// Not blank.
+    #[schema(pattern = r"\S")]
     pub account_id: String,
+    /// Not blank.
+    #[schema(pattern = r"\S")]
     pub ad_id: String,
-    /// One entry per day (a missing day counts as no delivery).
+    /// One entry per day, each day once (a missing day counts as no delivery).
+    #[schema(min_items = 1)]
     pub history: Vec<HistoryDay>,
 }
 
@@ -96,15 +106,21 @@ pub struct CreativeHistory {
 pub struct HistoryDay {
     #[serde(deserialize_with = "history_date")]
     pub date: NaiveDate,
+    #[schema(minimum = 0)]
     pub impressions: i64,
+    #[schema(minimum = 0)]
     pub clicks: i64,
     /// Account currency units.
+    #[schema(minimum = 0)]
     pub spend: f64,
     #[serde(default)]
+    #[schema(minimum = 0)]
     pub reach: Option<i64>,
     #[serde(default)]
+    #[schema(minimum = 0)]
     pub conversions: Option<f64>,
     #[serde(default)]
+    #[schema(minimum = 0)]
     pub conversion_value: Option<f64>,
 }
 

@@ -6,13 +6,13 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Request, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::Errors;
 use crate::api::error::ApiError;
-use crate::api::extract::{Caller, body_bytes};
+use crate::api::extract::{ApiQuery, Caller, body_bytes};
 use crate::api::{AppState, blocking};
 use crate::ingest::{self, IngestError, InputFile, LoadOptions};
 use crate::platforms::Platform;
@@ -75,7 +75,7 @@ pub async fn ingest(
     State(st): State<Arc<AppState>>,
     caller: Caller,
     Path(platform): Path<String>,
-    Query(q): Query<IngestQuery>,
+    ApiQuery(q): ApiQuery<IngestQuery>,
     req: Request,
 ) -> Result<Json<IngestResponse>, ApiError> {
     caller.require(Role::Write)?;

@@ -1,11 +1,12 @@
 //! Retraining jobs: `POST /v1/jobs` queues one (202), `GET /v1/jobs` lists the tenant's,
 //! `GET /v1/jobs/{id}` shows status, progress, timings, the resulting version or the error,
-//! `DELETE /v1/jobs/{id}` cancels.
+//! `POST /v1/jobs/{id}/cancel` cancels (`DELETE /v1/jobs/{id}` too, deprecated: the job is
+//! not deleted).
 
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
@@ -13,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::Errors;
 use crate::api::error::ApiError;
-use crate::api::extract::{ApiJson, Caller};
+use crate::api::extract::{ApiJson, ApiQuery, Caller};
 use crate::api::{AppState, blocking};
 use crate::state::{Job, Role};
 
@@ -22,6 +23,7 @@ use crate::state::{Job, Role};
 #[serde(deny_unknown_fields)]
 pub struct JobRequest {
     /// `fatigue` or `budget`.
+    #[schema(pattern = "^(fatigue|budget)$")]
     pub kind: String,
     /// Overrides of the job spec, laid over `training/<kind>.toml` key by key, e.g.
     /// `{"fit": {"draws": 100}}` or `{"models": {"seed": 7}}`.
@@ -31,6 +33,7 @@ pub struct JobRequest {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Most jobs to return, newest first (default 50, at most 500).
     pub limit: Option<usize>,
@@ -89,7 +92,7 @@ pub async fn create(
 pub async fn list(
     State(st): State<Arc<AppState>>,
     caller: Caller,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<Job>>, ApiError> {
     caller.require(Role::Read)?;
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
@@ -121,10 +124,11 @@ pub async fn get(
 }
 
 /// Cancels a job: a queued one at once, a running one at its next step (nothing is
-/// registered). Finished jobs are left as they are.
+/// registered). Finished jobs are left as they are. The job stays readable with status
+/// `cancelled` (a job's record is never deleted).
 #[utoipa::path(
-    delete,
-    path = "/v1/jobs/{id}",
+    post,
+    path = "/v1/jobs/{id}/cancel",
     tag = "jobs",
     params(("id" = String, Path, description = "Job id")),
     responses((status = 200, description = "The job after the request", body = Job), Errors),
@@ -143,4 +147,23 @@ pub async fn cancel(
             .ok_or_else(|| ApiError::not_found(format!("no job `{id}`")))
     })
     .await
+}
+
+/// The same as `POST /v1/jobs/{id}/cancel`, kept for older clients. Deprecated: despite the
+/// method, the job is not deleted; it stays readable with status `cancelled`.
+#[utoipa::path(
+    delete,
+    path = "/v1/jobs/{id}",
+    tag = "jobs",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, description = "The job after the request", body = Job), Errors),
+    security(("bearer" = []))
+)]
+#[deprecated = "use POST /v1/jobs/{id}/cancel"]
+pub async fn cancel_by_delete(
+    st: State<Arc<AppState>>,
+    caller: Caller,
+    id: Path<String>,
+) -> Result<Json<Job>, ApiError> {
+    cancel(st, caller, id).await
 }

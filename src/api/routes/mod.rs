@@ -30,6 +30,9 @@ pub enum Errors {
     /// No such resource for the key's tenant.
     #[response(status = 404, content_type = "application/problem+json")]
     NotFound(Problem),
+    /// The request conflicts with the current state (e.g. nothing to roll back to).
+    #[response(status = 409, content_type = "application/problem+json")]
+    Conflict(Problem),
     /// Body over the route's limit.
     #[response(status = 413, content_type = "application/problem+json")]
     TooLarge(Problem),
@@ -39,7 +42,7 @@ pub enum Errors {
     /// Validation failed; `errors` lists the field paths.
     #[response(status = 422, content_type = "application/problem+json")]
     Invalid(Problem),
-    /// The key exceeded its rate limit; see `Retry-After`.
+    /// The key exceeded its rate limit, or the tenant its queued jobs; see `Retry-After`.
     #[response(status = 429, content_type = "application/problem+json")]
     RateLimited(Problem),
     /// Internal error (the body carries only an error id).

@@ -70,8 +70,8 @@ pub async fn readyz(State(st): State<Arc<AppState>>) -> Result<Json<Ready>, ApiE
 
 /// Prometheus text exposition.
 #[utoipa::path(get, path = "/metrics", tag = "ops",
-    responses((status = 200, description = "Prometheus text format", body = String,
-        content_type = "text/plain")))]
+    responses((status = 200, description = "Metrics in the OpenMetrics text format", body = String,
+        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
 pub async fn metrics(State(st): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
     let text = blocking(move || {
         let counts = st.state.job_counts()?;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::Errors;
 use crate::api::error::ApiError;
-use crate::api::extract::{ApiJson, Caller};
+use crate::api::extract::{ApiJson, ApiQuery, Caller};
 use crate::api::{AppState, blocking};
 use crate::report::{ReportError, ReportMeta};
 use crate::state::Role;
@@ -42,9 +42,11 @@ pub struct ReportCreated {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct FileQuery {
     /// One of the report's files (report.html, scores.csv, scores.parquet, plan.csv,
     /// plan.parquet) [default: report.html].
+    #[param(pattern = r"^(report\.html|scores\.csv|scores\.parquet|plan\.csv|plan\.parquet)$")]
     pub file: Option<String>,
 }
 
@@ -85,7 +87,8 @@ pub async fn create(
                 let _ = std::fs::remove_dir_all(&tmp);
                 return Err(match e {
                     ReportError::NotFound(m) => ApiError::not_found(m),
-                    ReportError::Invalid(m) => ApiError::invalid("as_of", m),
+                    // A day outside the tenant's data: no report can exist for it.
+                    ReportError::Invalid(m) => ApiError::not_found(m),
                     ReportError::Failed(m) => ApiError::internal(m),
                 });
             }
@@ -130,14 +133,16 @@ fn serve_file(dir: PathBuf, file: Option<String>) -> Result<Response, ApiError> 
     path = "/v1/reports/latest",
     tag = "reports",
     params(FileQuery),
-    responses((status = 200, description = "The HTML page (or the file asked for)",
-        body = String, content_type = "text/html"), Errors),
+    responses((status = 200, description = "The HTML page (or the file asked for)", content(
+        (String = "text/html; charset=utf-8"),
+        (String = "text/csv; charset=utf-8"),
+        (Vec<u8> = "application/vnd.apache.parquet"))), Errors),
     security(("bearer" = []))
 )]
 pub async fn latest(
     State(st): State<Arc<AppState>>,
     caller: Caller,
-    Query(q): Query<FileQuery>,
+    ApiQuery(q): ApiQuery<FileQuery>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Read)?;
     blocking(move || {
@@ -162,15 +167,17 @@ pub async fn latest(
     path = "/v1/reports/{id}",
     tag = "reports",
     params(("id" = String, Path, description = "Report id"), FileQuery),
-    responses((status = 200, description = "The HTML page (or the file asked for)",
-        body = String, content_type = "text/html"), Errors),
+    responses((status = 200, description = "The HTML page (or the file asked for)", content(
+        (String = "text/html; charset=utf-8"),
+        (String = "text/csv; charset=utf-8"),
+        (Vec<u8> = "application/vnd.apache.parquet"))), Errors),
     security(("bearer" = []))
 )]
 pub async fn get(
     State(st): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(q): Query<FileQuery>,
+    ApiQuery(q): ApiQuery<FileQuery>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Read)?;
     if !valid_id(&id) {
