@@ -10,7 +10,7 @@
 # Needs the debug binary ($CARGO_TARGET_DIR/debug/omnify, built by cargo test or cargo build).
 # Not checked yet (see docs/benchmarks.md "API contract"): that every schema-valid request is
 # accepted and every schema-invalid one refused; some rules (a history's days distinct and
-# within a span, dates up to tomorrow, entity ids the model knows) are not expressible in the
+# within a span, dates within the accepted range, entity ids the model knows) are not expressible in the
 # document, and the job `config` overrides are described as a free object.
 set -euo pipefail
 cd "$(dirname "$0")/.."

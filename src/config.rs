@@ -43,7 +43,9 @@ pub struct Limits {
     /// date or a `"YYYY-MM-DD"` string).
     #[serde(deserialize_with = "toml_date")]
     pub earliest_date: chrono::NaiveDate,
-    /// Latest date accepted, as days after today (UTC). Default 1 (time zones ahead of UTC).
+    /// Latest date accepted, as days after today (UTC). Default 366: a year ahead covers time
+    /// zones, clock skew and simulated worlds that run past today, and still refuses a
+    /// mistyped year.
     pub future_days: u32,
     /// Most calendar days one scoring request's dates may span, first history day to the
     /// last (or to `as_of`): the engine fills every day in between. Default 1,096 (3 years).
@@ -78,7 +80,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             earliest_date: chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default(),
-            future_days: 1,
+            future_days: 366,
             max_history_span_days: 1_096,
             max_unpacked_bytes: 4 << 30,
             max_unpack_ratio: 200,
@@ -114,8 +116,8 @@ impl Limits {
         if self.max_jobs_per_tenant == 0 {
             return Err("limits.max_jobs_per_tenant: must be at least 1".into());
         }
-        if self.future_days > 366 {
-            return Err("limits.future_days: must be at most 366".into());
+        if self.future_days > 3660 {
+            return Err("limits.future_days: must be at most 3660".into());
         }
         Ok(())
     }
@@ -428,7 +430,7 @@ mod tests {
         );
         assert_eq!(
             d.latest,
-            chrono::Utc::now().date_naive() + chrono::Duration::days(1)
+            chrono::Utc::now().date_naive() + chrono::Duration::days(366)
         );
     }
 

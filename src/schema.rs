@@ -180,7 +180,7 @@ impl DateRange {
 }
 
 impl Default for DateRange {
-    /// 2000-01-01 to tomorrow (UTC): the defaults of `[limits]`.
+    /// 2000-01-01 to a year after today (UTC): the defaults of `[limits]`.
     fn default() -> Self {
         crate::config::Limits::default().dates()
     }

@@ -43,6 +43,28 @@ impl Caller {
     }
 }
 
+/// The rate-limit bucket of requests that fail to authenticate (no key id is empty).
+const UNAUTHENTICATED: &str = "";
+
+/// Takes one request from `bucket`'s rate: 429 with `Retry-After` when it is spent.
+fn limit(state: &AppState, bucket: &str) -> Result<(), ApiError> {
+    use governor::clock::Clock;
+    state
+        .limiter
+        .check_key(&bucket.to_string())
+        .map_err(|not_until| {
+            let wait = not_until.wait_time_from(state.clock.now());
+            let mut e = ApiError::rate_limited(wait.as_secs_f64().ceil().max(1.0) as u64);
+            if bucket == UNAUTHENTICATED {
+                e.detail = format!(
+                    "too many requests without a valid key; retry after {} s",
+                    e.retry_after.unwrap_or(1)
+                );
+            }
+            e
+        })
+}
+
 /// Looks a presented key up, through a short-lived cache keyed by the key's hash.
 pub fn authenticate(state: &AppState, key: &str) -> Result<Option<KeyRecord>, ApiError> {
     let h = hex::encode(Sha256::digest(key.as_bytes()));
@@ -71,30 +93,38 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
+        // Requests that fail to authenticate share one bucket of the per-key rate: a flood of
+        // missing, malformed or guessed keys is answered 429 like any other.
+        let refuse = |e: ApiError| match limit(state, UNAUTHENTICATED) {
+            Err(limited) => limited,
+            Ok(()) => e,
+        };
         let value = parts
             .headers
             .get(header::AUTHORIZATION)
             .ok_or_else(|| {
-                ApiError::unauthorized("send the API key as `Authorization: Bearer <key>`")
+                refuse(ApiError::unauthorized(
+                    "send the API key as `Authorization: Bearer <key>`",
+                ))
             })?
             .to_str()
-            .map_err(|_| ApiError::unauthorized("the Authorization header is not text"))?;
+            .map_err(|_| {
+                refuse(ApiError::unauthorized(
+                    "the Authorization header is not text",
+                ))
+            })?;
         let key = value
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
             .ok_or_else(|| {
-                ApiError::unauthorized("the Authorization header must be `Bearer <key>`")
+                refuse(ApiError::unauthorized(
+                    "the Authorization header must be `Bearer <key>`",
+                ))
             })?
             .trim();
         let rec = authenticate(state, key)?
-            .ok_or_else(|| ApiError::unauthorized("unknown or revoked API key"))?;
-        if let Err(not_until) = state.limiter.check_key(&rec.id) {
-            use governor::clock::Clock;
-            let wait = not_until.wait_time_from(state.clock.now());
-            return Err(ApiError::rate_limited(
-                wait.as_secs_f64().ceil().max(1.0) as u64
-            ));
-        }
+            .ok_or_else(|| refuse(ApiError::unauthorized("unknown or revoked API key")))?;
+        limit(state, &rec.id)?;
         Ok(Caller {
             key_id: rec.id,
             tenant: rec.tenant,

@@ -1752,3 +1752,36 @@ fn job_requests_are_bounded() {
         assert!(r.headers.contains_key(header::RETRY_AFTER));
     });
 }
+
+/// Requests that fail to authenticate share one rate bucket: a flood of missing or guessed
+/// keys is answered 429 with `Retry-After`, like a key past its rate; valid keys are not
+/// affected.
+#[test]
+fn unauthenticated_requests_are_rate_limited() {
+    let e = env_with(|c| c.api.rate_limit_per_second = 5);
+    run(async move {
+        let key = e.key(&e.a, Role::Read);
+        let mut statuses = Vec::new();
+        for i in 0..20 {
+            let guess = format!("omk_guess{i}_secret");
+            let k = if i % 2 == 0 {
+                None
+            } else {
+                Some(guess.as_str())
+            };
+            let r = call(&e.app, "GET", "/v1/models", k, None).await;
+            if r.status == 429 {
+                assert!(r.headers.contains_key(header::RETRY_AFTER));
+                assert!(r.text.contains("without a valid key"), "{}", r.text);
+            }
+            statuses.push(r.status.as_u16());
+        }
+        assert!(statuses[..5].iter().all(|s| *s == 401), "{statuses:?}");
+        assert!(
+            statuses.iter().filter(|s| **s == 429).count() >= 10,
+            "{statuses:?}"
+        );
+        let r = call(&e.app, "GET", "/v1/models", Some(&key), None).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    });
+}

@@ -415,3 +415,65 @@ fn hostile_requests_are_refused_with_bounded_memory() {
     let (s, p) = post_json(&base, "/v1/fatigue/score", &key, body_creative());
     assert_eq!(s, 200, "{p}");
 }
+
+/// Keys never reach the log: a server at the most verbose log level, called with a valid key,
+/// a revoked one and a guessed one, writes none of them (nor their secrets) to its output.
+#[test]
+fn keys_never_appear_in_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let log = d.join("serve.log");
+    let mut child = omnify_cmd(d)
+        .env("RUST_LOG", "trace")
+        .args(["serve", "--no-bootstrap", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let base = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
+    let ready = lines.next().unwrap().unwrap();
+    assert!(ready.starts_with("OmniFy is ready"), "{ready}");
+    let srv = Server { child, base };
+    let create = |role: &str| {
+        let out = omnify_cmd(d)
+            .args(["keys", "create", "--tenant", "acme", "--role", role])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let (admin, revoked) = (create("admin"), create("read"));
+    let (s, _) = post_json(&srv.base, "/v1/fatigue/score", &admin, body_creative());
+    assert_eq!(s, 200);
+    // omk_ + 12 hex digits of id + _ + the secret.
+    let revoked_id = revoked[4..16].to_string();
+    let (s, p) = http(
+        &srv.base,
+        "DELETE",
+        &format!("/v1/keys/{revoked_id}"),
+        &admin,
+        None,
+    );
+    assert!(s == 204 || s == 200, "{s} {p}");
+    // Revoked at once.
+    let (s, _) = http(&srv.base, "GET", "/v1/models", &revoked, None);
+    assert_eq!(s, 401);
+    let guessed = "omk_0123456789ab_notARealSecretNotARealSecretNotARealSecret";
+    let (s, _) = http(&srv.base, "GET", "/v1/models", guessed, None);
+    assert_eq!(s, 401);
+    let (s, _) = post_json(&srv.base, "/v1/jobs", &admin, json!({"kind": "nope"}));
+    assert_eq!(s, 422);
+    drop(srv);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.len() > 100, "the trace log is written: {text}");
+    for k in [&admin, &revoked, guessed] {
+        let secret = &k[17..];
+        assert!(secret.len() >= 40, "{k}");
+        assert!(!text.contains(secret), "a key's secret is in the log");
+    }
+}

@@ -272,7 +272,7 @@ fn a_tenants_version_changes_with_its_rows_only() {
     assert_eq!(wh.version("acme").unwrap(), empty, "an erase empties it");
 }
 
-/// Rows dated outside the accepted range (2000-01-01 to tomorrow by default) and a gzip
+/// Rows dated outside the accepted range (2000-01-01 to a year after today by default) and a gzip
 /// bomb are refused with the file, the place and the limit, and write nothing; the bomb is
 /// refused after inflating at most its ratio limit, never cut short and read as a report.
 #[test]

@@ -47,7 +47,7 @@ pub struct ScoreRequest {
     pub ad_ids: Option<Vec<String>>,
     /// Creatives with their history (1 to `[api] max_batch_creatives`, default 10,000). The
     /// days of one request may span at most `[limits] max_history_span_days` (default 1,096)
-    /// and lie between `[limits] earliest_date` and tomorrow.
+    /// and lie between `[limits] earliest_date` and `[limits] future_days` after today.
     #[serde(default)]
     #[schema(min_items = 1, max_items = 10000)]
     pub creatives: Option<Vec<CreativeHistory>>,
