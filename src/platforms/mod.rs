@@ -18,7 +18,11 @@ pub use columns::{AdDailyColumns, RowRef, RowSink};
 
 pub mod columns;
 pub mod common;
+#[cfg(test)]
+mod fuzz_tests;
 mod json_scan;
+#[cfg(test)]
+pub(crate) use fuzz_tests::mutate as fuzz_mutate;
 #[cfg(test)]
 pub(crate) mod testkit;
 pub(crate) mod writer;

@@ -312,10 +312,11 @@ impl PartitionStore for LocalStore {
             }
             tmp.as_file().sync_all()?;
             let staged = tmp.into_temp_path().keep().map_err(|e| e.error)?;
-            let staged = staged
-                .strip_prefix(&table)
-                .map_err(io::Error::other)?
-                .to_path_buf();
+            // Relative to the table (the temp path may have been made absolute).
+            let name = staged
+                .file_name()
+                .ok_or_else(|| io::Error::other("staged file"))?;
+            let staged = target.parent().unwrap_or(Path::new("")).join(name);
             renames.push((staged, target));
         }
         self.crash_point(1)?;

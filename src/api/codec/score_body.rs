@@ -977,4 +977,70 @@ mod tests {
         check(r#"{"creatives": null}"#, 10_000, false);
         check("", 10_000, false);
     }
+
+    /// Generator fuzzing of the splitter and the plain reader against `serde_json`: valid
+    /// bodies mutated at random (bytes flipped, inserted, deleted, spans moved, tokens spliced
+    /// in) and cut into random pieces must come out exactly as the usual path answers them —
+    /// the checked histories, the request parsed whole, or the same error. A short run here;
+    /// `OMNIFY_FUZZ_SECONDS=600` runs this long instead.
+    #[test]
+    fn mutated_bodies_split_as_serde_json_reads_them() {
+        use rand::{Rng, SeedableRng};
+        let (cases, time) = match std::env::var("OMNIFY_FUZZ_SECONDS")
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+        {
+            Some(s) => (usize::MAX, Some(std::time::Duration::from_secs(s))),
+            None => (150, None),
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5B1);
+        let seeds = [
+            format!(r#"{{"creatives": [{}]}}"#, list(40).join(",")),
+            format!(
+                r#"{{"as_of": "2026-03-04", "creatives":[{}]}}"#,
+                list(20).join(",\n")
+            ),
+        ];
+        let t0 = std::time::Instant::now();
+        let mut n = 0usize;
+        while n < cases && time.is_none_or(|t| t0.elapsed() < t) {
+            let raw = crate::platforms::fuzz_mutate(&mut rng, seeds[n % 2].as_bytes());
+            let body = String::from_utf8_lossy(&raw).into_owned();
+            let (parsed, checked) = usual(&body, 10_000);
+            let size = rng.gen_range(1..=body.len().max(1));
+            let chunks = body.as_bytes().chunks(size).map(Bytes::copy_from_slice);
+            let got = outcome(split_chunks(chunks, limits(10_000)));
+            match &got {
+                Outcome::Histories(..) => {
+                    assert_eq!(Some(&got), checked.as_ref(), "case {n}: {body}")
+                }
+                _ => assert_eq!(got, parsed, "case {n}: {body}"),
+            }
+            // The plain reader of one creative: when it reads one, serde_json reads the same.
+            let one = list(3)[n % 3].clone();
+            let raw = crate::platforms::fuzz_mutate(&mut rng, one.as_bytes());
+            let mut days = Vec::new();
+            if let Some(c) = plain_json::creative(&raw, &mut days) {
+                let general: crate::api::routes::fatigue::CreativeHistory =
+                    serde_json::from_slice(&raw).unwrap_or_else(|e| {
+                        panic!("case {n}: read plainly, refused by serde_json ({e}): {one}")
+                    });
+                assert_eq!(c.platform, general.platform, "case {n}");
+                assert_eq!(c.account_id, general.account_id, "case {n}");
+                assert_eq!(c.ad_id, general.ad_id, "case {n}");
+                assert_eq!(days.len(), general.history.len(), "case {n}");
+                for (a, b) in days.iter().zip(&general.history) {
+                    assert_eq!(
+                        (a.date, a.impressions, a.clicks, a.spend.to_bits(), a.reach),
+                        (b.date, b.impressions, b.clicks, b.spend.to_bits(), b.reach),
+                        "case {n}"
+                    );
+                }
+            }
+            n += 1;
+        }
+        if time.is_some() {
+            eprintln!("bodies: {n} cases in {:.0?}, 0 disagreements", t0.elapsed());
+        }
+    }
 }
