@@ -11,7 +11,24 @@ use std::path::Path;
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    let tmp = write_synced_temp(dir, ".tmp-", "", bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    sync_dir(dir);
+    Ok(())
+}
+
+/// A temporary file in `dir` (named `prefix…suffix`) holding `bytes`, mode 0644, fsynced:
+/// ready to be renamed over its target.
+pub fn write_synced_temp(
+    dir: &Path,
+    prefix: &str,
+    suffix: &str,
+    bytes: &[u8],
+) -> io::Result<tempfile::NamedTempFile> {
+    let mut tmp = tempfile::Builder::new()
+        .prefix(prefix)
+        .suffix(suffix)
+        .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     #[cfg(unix)]
     {
@@ -20,12 +37,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
             .set_permissions(fs::Permissions::from_mode(0o644))?;
     }
     tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(tmp)
+}
+
+/// Persists the renames and removals in `dir` (best effort: not every platform supports it).
+pub fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
-        // Persist the rename itself; not supported on every platform, hence best effort.
         let _ = d.sync_all();
     }
-    Ok(())
 }
 
 #[cfg(test)]

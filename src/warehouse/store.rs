@@ -208,12 +208,10 @@ struct Journal {
     renames: Vec<(PathBuf, PathBuf)>,
 }
 
-/// Persists the renames and removals in `dir` (best effort: not every platform supports it).
+/// [`crate::fsutil::sync_dir`] of a path's folder, when it has one.
 fn sync_dir(dir: Option<&Path>) {
-    if let Some(d) = dir
-        && let Ok(f) = File::open(d)
-    {
-        let _ = f.sync_all();
+    if let Some(d) = dir {
+        crate::fsutil::sync_dir(d);
     }
 }
 
@@ -299,18 +297,7 @@ impl PartitionStore for LocalStore {
             let target = key.rel_path();
             let dir = table.join(target.parent().unwrap_or(Path::new("")));
             fs::create_dir_all(&dir)?;
-            let mut tmp = tempfile::Builder::new()
-                .prefix(STAGED)
-                .suffix(".parquet")
-                .tempfile_in(&dir)?;
-            io::Write::write_all(&mut tmp, bytes)?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                tmp.as_file()
-                    .set_permissions(fs::Permissions::from_mode(0o644))?;
-            }
-            tmp.as_file().sync_all()?;
+            let tmp = crate::fsutil::write_synced_temp(&dir, STAGED, ".parquet", bytes)?;
             let staged = tmp.into_temp_path().keep().map_err(|e| e.error)?;
             // Relative to the table (the temp path may have been made absolute).
             let name = staged

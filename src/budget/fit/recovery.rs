@@ -301,29 +301,11 @@ fn generated(seed: u64, opts: &Options) -> Result<Vec<ChannelFit>, String> {
             .media(x)
         })
         .collect();
-    let shares: Vec<(f64, f64)> = truth.iter().map(|t| (t.contribution, t.share)).collect();
-    let floor = floor_errors(&ds, &media, &shares);
-    let t0 = std::time::Instant::now();
-    let model = train(&[ds], &opts.params, "synth", "outcome").map_err(|e| e.to_string())?;
-    let seconds = t0.elapsed().as_secs_f64();
-    Ok(model
-        .report()
+    let truth: Vec<Truth> = truth
         .iter()
-        .zip(&truth)
-        .zip(floor)
-        .map(|((r, t), f)| ChannelFit {
-            seed,
-            channel: t.name.clone(),
-            true_share: t.share,
-            true_roas: t.roas,
-            share: r.contribution_share,
-            share_lo: r.contribution_share_lo,
-            share_hi: r.contribution_share_hi,
-            roas: r.roas,
-            floor: Some(f),
-            seconds,
-        })
-        .collect())
+        .map(|t| (t.name.clone(), t.contribution, t.share, t.roas))
+        .collect();
+    fit_against(seed, ds, &media, &truth, opts, "synth", "outcome")
 }
 
 fn example(seed: u64, opts: &Options) -> Result<Vec<ChannelFit>, String> {
@@ -346,21 +328,42 @@ fn example(seed: u64, opts: &Options) -> Result<Vec<ChannelFit>, String> {
             .map_err(|e| format!("{}: {e}", dir.display()))?;
     }
     let media: Vec<Vec<f64>> = truth.iter().map(|t| t.media.clone()).collect();
-    let shares: Vec<(f64, f64)> = truth.iter().map(|t| (t.contribution, t.share)).collect();
-    let floor = floor_errors(&ds, &media, &shares);
+    let truth: Vec<Truth> = truth
+        .iter()
+        .map(|t| (t.name.clone(), t.contribution, t.share, t.roas))
+        .collect();
+    fit_against(seed, ds, &media, &truth, opts, "example", "y")
+}
+
+/// A channel's true (name, contribution, share, ROAS).
+type Truth = (String, f64, f64, f64);
+
+/// Fits `ds` and scores each channel against its truth, with the floor of least squares given
+/// the true media columns.
+fn fit_against(
+    seed: u64,
+    ds: Dataset,
+    media: &[Vec<f64>],
+    truth: &[Truth],
+    opts: &Options,
+    source: &str,
+    outcome: &str,
+) -> Result<Vec<ChannelFit>, String> {
+    let shares: Vec<(f64, f64)> = truth.iter().map(|t| (t.1, t.2)).collect();
+    let floor = floor_errors(&ds, media, &shares);
     let t0 = std::time::Instant::now();
-    let model = train(&[ds], &opts.params, "example", "y").map_err(|e| e.to_string())?;
+    let model = train(&[ds], &opts.params, source, outcome).map_err(|e| e.to_string())?;
     let seconds = t0.elapsed().as_secs_f64();
     Ok(model
         .report()
         .iter()
-        .zip(&truth)
+        .zip(truth)
         .zip(floor)
         .map(|((r, t), f)| ChannelFit {
             seed,
-            channel: t.name.clone(),
-            true_share: t.share,
-            true_roas: t.roas,
+            channel: t.0.clone(),
+            true_share: t.2,
+            true_roas: t.3,
             share: r.contribution_share,
             share_lo: r.contribution_share_lo,
             share_hi: r.contribution_share_hi,
