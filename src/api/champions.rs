@@ -89,28 +89,36 @@ impl Champions {
     }
 
     /// The champion of `tenant`'s `kind`, loading it on first use (blocking: call from a
-    /// blocking context). `None` when the tenant has no champion.
+    /// blocking context). `None` when the tenant has no champion. A tenant known to have none
+    /// is checked again against the registry's pointer (one small file read), so a model
+    /// promoted by a job in another process serves as soon as the job reports success, not
+    /// only after the next poll.
     pub fn get(&self, tenant: &str, kind: ModelKind) -> Result<Slot, String> {
         let key = (tenant.to_string(), kind);
-        if let Some(s) = self.map.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return Ok(s.clone());
+        if let Some(Some(c)) = self.map.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(Some(c.clone()));
         }
         let slot = load(&self.registry, tenant, kind)?;
-        self.map
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, slot.clone());
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        // A refresh may have swapped in a newer champion while this one loaded: keep it.
+        if let Some(Some(c)) = map.get(&key)
+            && slot.is_none()
+        {
+            return Ok(Some(c.clone()));
+        }
+        map.insert(key, slot.clone());
         Ok(slot)
     }
 
-    /// The slot of (tenant, kind) if it is in memory (`Some(None)`: known to have no
-    /// champion); `None` when it must be loaded. Never blocks on I/O.
-    pub fn cached_slot(&self, tenant: &str, kind: ModelKind) -> Option<Slot> {
+    /// The champion of (tenant, kind) if it is loaded in memory; `None` when it must be
+    /// looked up with [`Champions::get`]. Never blocks on I/O.
+    pub fn cached_slot(&self, tenant: &str, kind: ModelKind) -> Option<Arc<Champion>> {
         self.map
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(&(tenant.to_string(), kind))
             .cloned()
+            .flatten()
     }
 
     /// The cached champion without loading (for metrics and readiness).

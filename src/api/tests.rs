@@ -1785,3 +1785,47 @@ fn unauthenticated_requests_are_rate_limited() {
         assert_eq!(r.status, 200, "{}", r.text);
     });
 }
+
+#[test]
+fn a_champion_promoted_elsewhere_serves_without_waiting_for_the_poll() {
+    let e = env();
+    run(async move {
+        let key = e.key(&e.b, Role::Read);
+        // Tenant B has no budget model: the plan is a 404 and the "no champion" is cached.
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/budget/optimize",
+            Some(&key),
+            Some(json!({"budget": 2000})),
+        )
+        .await;
+        assert_problem(&r, 404);
+        // Another process (a job's child, the CLI) registers and promotes one; no refresh runs.
+        let st = e.st.clone();
+        let b = e.b.clone();
+        let d = tokio::task::spawn_blocking(move || {
+            budget_service::train_and_register(
+                &st.registry,
+                &b,
+                &synth_sets(),
+                &small_budget_job(),
+                "mmm.csv",
+                "sales",
+            )
+            .unwrap()
+        })
+        .await
+        .unwrap();
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/budget/optimize",
+            Some(&key),
+            Some(json!({"budget": 2000})),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["model_version"], json!(d.decision.version), "{}", r.text);
+    });
+}

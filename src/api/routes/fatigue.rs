@@ -742,7 +742,7 @@ pub(crate) type Key = (String, String, String);
 /// blocking when it is in memory.
 async fn fatigue_champion(st: &Arc<AppState>, tenant: &str) -> Result<Arc<Champion>, ApiError> {
     let slot = match st.champions.cached_slot(tenant, ModelKind::Fatigue) {
-        Some(s) => s,
+        Some(c) => Some(c),
         None => {
             let (st, t) = (st.clone(), tenant.to_string());
             blocking(move || {
