@@ -145,6 +145,9 @@ pub struct ApiConfig {
     pub job_workers: usize,
     /// How often the registry is checked for champions promoted elsewhere, ms. Default 1,000.
     pub model_poll_ms: u64,
+    /// Host names (or `host:port`) the MCP endpoint `/mcp` answers for; other `Host` headers
+    /// get 403, against DNS rebinding. Empty: any host. Default the loopback names.
+    pub mcp_allowed_hosts: Vec<String>,
 }
 
 impl Default for ApiConfig {
@@ -158,6 +161,7 @@ impl Default for ApiConfig {
             rate_limit_per_second: 2_000,
             job_workers: 1,
             model_poll_ms: 1_000,
+            mcp_allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
         }
     }
 }

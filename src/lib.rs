@@ -15,6 +15,7 @@ pub mod features;
 pub mod fsutil;
 pub mod ingest;
 pub mod jobs;
+pub mod mcp;
 pub mod platforms;
 pub mod registry;
 pub mod report;

@@ -29,13 +29,13 @@ use crate::registry::Registry;
 use crate::state::{KeyRecord, State};
 use crate::warehouse::Warehouse;
 
-mod batcher;
+pub(crate) mod batcher;
 pub mod champions;
 pub mod codec;
 pub mod error;
 pub mod extract;
 mod metrics;
-mod routes;
+pub(crate) mod routes;
 mod server;
 pub mod snapshots;
 
@@ -218,7 +218,11 @@ pub fn app(state: Arc<AppState>) -> Router {
     let (router, doc) = router_and_doc(state.clone());
     let doc_json: Arc<str> = doc.to_json().unwrap_or_else(|_| "{}".into()).into();
     let timeout = Duration::from_secs(state.cfg.api.request_timeout_secs.max(1));
+    let mcp = tower::ServiceBuilder::new()
+        .layer(middleware::from_fn_with_state(state.clone(), mcp_caller))
+        .service(crate::mcp::http_service(state.clone()));
     router
+        .route_service("/mcp", mcp)
         .route(
             "/openapi.json",
             axum::routing::get(move || {
@@ -242,6 +246,20 @@ pub fn app(state: Arc<AppState>) -> Router {
             error::panic_response,
         ))
         .with_state(state)
+}
+
+/// Authenticates an MCP request like any route (bearer key, rate limit; 401/429 as
+/// problem+json) and hands the caller to the tools through the request's extensions.
+async fn mcp_caller(AxState(state): AxState<Arc<AppState>>, req: Request, next: Next) -> Response {
+    use axum::extract::FromRequestParts;
+    let (mut parts, body) = req.into_parts();
+    match extract::Caller::from_request_parts(&mut parts, &state).await {
+        Ok(c) => {
+            parts.extensions.insert(c);
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(e) => e.into_response(),
+    }
 }
 
 /// Counts requests and records latency per route, method and status.
@@ -276,4 +294,4 @@ async fn limit_time(limit: Duration, req: Request, next: Next) -> Response {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

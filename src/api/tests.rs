@@ -115,15 +115,15 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// A test server over a private copy of the fixture.
-struct Env {
+pub(crate) struct Env {
     _dir: tempfile::TempDir,
-    st: Arc<AppState>,
-    app: axum::Router,
-    a: String,
-    b: String,
+    pub st: Arc<AppState>,
+    pub app: axum::Router,
+    pub a: String,
+    pub b: String,
 }
 
-fn env_with(tweak: impl FnOnce(&mut Config)) -> Env {
+pub(crate) fn env_with(tweak: impl FnOnce(&mut Config)) -> Env {
     let f = fixture();
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&f.root, dir.path());
@@ -147,18 +147,20 @@ fn env_with(tweak: impl FnOnce(&mut Config)) -> Env {
     }
 }
 
-fn env() -> Env {
+pub(crate) fn env() -> Env {
     env_with(|_| {})
 }
 
 impl Env {
-    fn key(&self, tenant: &str, role: Role) -> String {
+    pub(crate) fn key(&self, tenant: &str, role: Role) -> String {
         self.st.state.create_key(tenant, role, "test").unwrap().1
     }
 }
 
 /// Runs async code on a runtime with roomy stacks (Polars plans recurse deeply in debug).
-fn run<T: Send + 'static>(f: impl std::future::Future<Output = T> + Send + 'static) -> T {
+pub(crate) fn run<T: Send + 'static>(
+    f: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_stack_size(64 << 20)
@@ -168,14 +170,14 @@ fn run<T: Send + 'static>(f: impl std::future::Future<Output = T> + Send + 'stat
         .block_on(f)
 }
 
-struct Resp {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    json: Value,
-    text: String,
+pub(crate) struct Resp {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub json: Value,
+    pub text: String,
 }
 
-async fn call(
+pub(crate) async fn call(
     app: &axum::Router,
     method: &str,
     uri: &str,
@@ -196,7 +198,7 @@ async fn call(
     send(app, req).await
 }
 
-async fn send(app: &axum::Router, req: Request<Body>) -> Resp {
+pub(crate) async fn send(app: &axum::Router, req: Request<Body>) -> Resp {
     let res = app.clone().oneshot(req).await.unwrap();
     let status = res.status();
     let headers = res.headers().clone();
@@ -229,7 +231,7 @@ fn assert_problem(r: &Resp, status: u16) {
     assert!(!r.json["detail"].as_str().unwrap().is_empty());
 }
 
-fn history(days: usize, spend: f64) -> Value {
+pub(crate) fn history(days: usize, spend: f64) -> Value {
     let start = chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
     Value::Array(
         (0..days)
@@ -413,7 +415,7 @@ fn another_tenant_sees_nothing() {
 }
 
 /// An ad of `tenant` and its last delivering day (so it is active there).
-fn active_ad(tenant: &str) -> (String, chrono::NaiveDate) {
+pub(crate) fn active_ad(tenant: &str) -> (String, chrono::NaiveDate) {
     let f = fixture();
     let df = f
         .frame
@@ -447,7 +449,7 @@ fn active_ad(tenant: &str) -> (String, chrono::NaiveDate) {
     (ad, d)
 }
 
-fn first_ad(tenant: &str) -> String {
+pub(crate) fn first_ad(tenant: &str) -> String {
     let f = fixture();
     f.frame
         .clone()
@@ -1826,6 +1828,11 @@ fn a_champion_promoted_elsewhere_serves_without_waiting_for_the_poll() {
         )
         .await;
         assert_eq!(r.status, 200, "{}", r.text);
-        assert_eq!(r.json["model_version"], json!(d.decision.version), "{}", r.text);
+        assert_eq!(
+            r.json["model_version"],
+            json!(d.decision.version),
+            "{}",
+            r.text
+        );
     });
 }

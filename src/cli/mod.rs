@@ -13,6 +13,7 @@ mod budget_recovery;
 mod data;
 mod fatigue;
 mod fatigue_regimes;
+mod mcp;
 mod models;
 mod report;
 mod serve;
@@ -96,6 +97,9 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Serve the JSON API over HTTP; on an empty state, bootstrap the bundled sample first.
     Serve(serve::ServeArgs),
+    /// Serve the agent tools (MCP) over stdio for one tenant; `omnify serve` serves them over
+    /// HTTP at /mcp.
+    Mcp(mcp::McpArgs),
     /// API keys: create (printed once), list, revoke. Stored hashed in the state file.
     Keys {
         #[command(subcommand)]
@@ -253,6 +257,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         },
         Command::Report(args) => report::run(&cfg, args),
         Command::Serve(args) => serve::serve(&cfg, args),
+        Command::Mcp(args) => mcp::run(&cfg, args),
         Command::Keys { command } => serve::keys(&cfg, command),
         Command::JobRun(args) => serve::job_run(args),
     }

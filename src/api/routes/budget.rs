@@ -117,6 +117,19 @@ pub async fn optimize(
     ApiJson(req): ApiJson<OptimizeRequest>,
 ) -> Result<Json<PlanView>, ApiError> {
     caller.require(Role::Read)?;
+    if req.entities.is_none() && !st.is_ready() {
+        return Err(ApiError::unavailable("models are loading", 5));
+    }
+    blocking(move || plan(&st, &caller.tenant, req).map(Json)).await
+}
+
+/// The plan of an optimize request for `tenant` (explicit curves or its champion's): the
+/// answer of `POST /v1/budget/optimize`, for every front end. Blocking.
+pub(crate) fn plan(
+    st: &AppState,
+    tenant: &str,
+    req: OptimizeRequest,
+) -> Result<PlanView, ApiError> {
     if !req.budget.is_finite() || req.budget <= 0.0 {
         return Err(ApiError::invalid("budget", "must be a finite number > 0"));
     }
@@ -131,33 +144,27 @@ pub async fn optimize(
         marginal: req.marginal.unwrap_or(false),
         constraints: req.constraints,
     };
-    if req.entities.is_none() && !st.is_ready() {
-        return Err(ApiError::unavailable("models are loading", 5));
-    }
-    blocking(move || {
-        let (entities, version) = match req.entities {
-            Some(e) => {
-                if e.is_empty() {
-                    return Err(ApiError::invalid("entities", "give at least one entity"));
-                }
-                (e, None)
+    let (entities, version) = match req.entities {
+        Some(e) => {
+            if e.is_empty() {
+                return Err(ApiError::invalid("entities", "give at least one entity"));
             }
-            None => {
-                let c = champion(&st, &caller.tenant)?;
-                let Model::Budget(m) = &c.model else {
-                    return Err(ApiError::internal("budget slot holds another kind"));
-                };
-                (service::champion_entities(m), Some(c.version().to_string()))
-            }
-        };
-        let problem = service::build_problem(entities, &opts).map_err(service_err)?;
-        let a = allocate(&problem).map_err(|e| ApiError::unprocessable(e.to_string()))?;
-        Ok(Json(PlanView {
-            model_version: version,
-            ..PlanView::from_allocation(&a)
-        }))
+            (e, None)
+        }
+        None => {
+            let c = champion(st, tenant)?;
+            let Model::Budget(m) = &c.model else {
+                return Err(ApiError::internal("budget slot holds another kind"));
+            };
+            (service::champion_entities(m), Some(c.version().to_string()))
+        }
+    };
+    let problem = service::build_problem(entities, &opts).map_err(service_err)?;
+    let a = allocate(&problem).map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    Ok(PlanView {
+        model_version: version,
+        ..PlanView::from_allocation(&a)
     })
-    .await
 }
 
 /// Forecasts the outcome per future period under a plan, with intervals; adstock carries
@@ -176,6 +183,19 @@ pub async fn forecast(
     ApiJson(req): ApiJson<ForecastRequest>,
 ) -> Result<Json<ForecastView>, ApiError> {
     caller.require(Role::Read)?;
+    if !st.is_ready() {
+        return Err(ApiError::unavailable("models are loading", 5));
+    }
+    blocking(move || forecast_plan(&st, &caller.tenant, req).map(Json)).await
+}
+
+/// The forecast of a plan for `tenant`: the answer of `POST /v1/budget/forecast`, for every
+/// front end. Blocking.
+pub(crate) fn forecast_plan(
+    st: &AppState,
+    tenant: &str,
+    req: ForecastRequest,
+) -> Result<ForecastView, ApiError> {
     if req.periods == 0 || req.periods > 104 {
         return Err(ApiError::invalid("periods", "must be 1 to 104"));
     }
@@ -187,29 +207,23 @@ pub async fn forecast(
                 None => ApiError::unprocessable(m),
             }
         })?;
-    if !st.is_ready() {
-        return Err(ApiError::unavailable("models are loading", 5));
-    }
-    blocking(move || {
-        let run = |m: &crate::budget::BudgetModel, v: &str| {
-            m.forecast(&plan, req.periods)
-                .map(|f| Json(ForecastView::new(v, f)))
-                .map_err(|e| ApiError::unprocessable(e.to_string()))
-        };
-        match &req.model_version {
-            None => {
-                let c = champion(&st, &caller.tenant)?;
-                let Model::Budget(m) = &c.model else {
-                    return Err(ApiError::internal("budget slot holds another kind"));
-                };
-                run(m, c.version())
-            }
-            Some(v) => {
-                let (card, m) = service::load_model(&st.registry, &caller.tenant, Some(v))
-                    .map_err(service_err)?;
-                run(&m, &card.version)
-            }
+    let run = |m: &crate::budget::BudgetModel, v: &str| {
+        m.forecast(&plan, req.periods)
+            .map(|f| ForecastView::new(v, f))
+            .map_err(|e| ApiError::unprocessable(e.to_string()))
+    };
+    match &req.model_version {
+        None => {
+            let c = champion(st, tenant)?;
+            let Model::Budget(m) = &c.model else {
+                return Err(ApiError::internal("budget slot holds another kind"));
+            };
+            run(m, c.version())
         }
-    })
-    .await
+        Some(v) => {
+            let (card, m) =
+                service::load_model(&st.registry, tenant, Some(v)).map_err(service_err)?;
+            run(&m, &card.version)
+        }
+    }
 }

@@ -506,8 +506,9 @@ enum Source {
     Warehouse(Vec<String>),
 }
 
-/// The source of a parsed request, checked (at most `max` creatives or ids).
-async fn source_of(req: ScoreRequest, lim: BodyLimits) -> Result<Source, ApiError> {
+/// The source of a parsed request, checked (at most `max` creatives or ids). Blocking for
+/// large bodies: call [`source_of`] from async code.
+fn source_checked(req: ScoreRequest, lim: BodyLimits) -> Result<Source, ApiError> {
     lim.check_as_of(req.as_of)?;
     let max = lim.max_creatives;
     Ok(match (req.ad_ids, req.creatives) {
@@ -535,15 +536,57 @@ async fn source_of(req: ScoreRequest, lim: BodyLimits) -> Result<Source, ApiErro
             }
             Source::Warehouse(ids)
         }
-        // A large body is checked off the async runtime, where its parsed form is also freed.
-        (None, Some(c)) if c.len() > BATCHED_MAX_CREATIVES => {
-            let as_of = req.as_of;
-            Source::Body(Box::new(
-                blocking(move || check_creatives(&c, lim, as_of)).await?,
-            ))
-        }
         (None, Some(c)) => Source::Body(Box::new(check_creatives(&c, lim, req.as_of)?)),
     })
+}
+
+/// [`source_checked`] from async code: a large body is checked off the async runtime, where
+/// its parsed form is also freed.
+async fn source_of(req: ScoreRequest, lim: BodyLimits) -> Result<Source, ApiError> {
+    if req
+        .creatives
+        .as_ref()
+        .is_some_and(|c| c.len() > BATCHED_MAX_CREATIVES)
+    {
+        return blocking(move || source_checked(req, lim)).await;
+    }
+    source_checked(req, lim)
+}
+
+/// Scores a parsed request for `tenant` with its champion (the cold-start prior when it has
+/// none), on the calling thread: the answer of `POST /v1/fatigue/score` for other front ends
+/// (the MCP tools). Blocking.
+pub(crate) fn score_now(
+    st: &Arc<AppState>,
+    tenant: &str,
+    req: ScoreRequest,
+) -> Result<ScoreResponse, ApiError> {
+    let as_of_req = req.as_of;
+    let source = source_checked(req, BodyLimits::of(&st.cfg))?;
+    let champion = st
+        .champions
+        .get(tenant, ModelKind::Fatigue)
+        .map_err(ApiError::internal)?
+        .or_else(crate::api::champions::fatigue_prior)
+        .ok_or_else(|| no_fatigue_model(tenant))?;
+    match source {
+        Source::Body(body) => {
+            let BodyBatch {
+                input,
+                wanted,
+                as_of,
+            } = *body;
+            let scored = run_score(tenant, &input, as_of, &champion, &st.fatigue_spec)?;
+            Ok(finish(scored, &wanted, tenant, as_of, champion.version()))
+        }
+        Source::Warehouse(ids) => score_warehouse(st, tenant, &ids, as_of_req, &champion),
+    }
+}
+
+fn no_fatigue_model(tenant: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "tenant `{tenant}` has no champion fatigue model; train one (POST /v1/jobs)"
+    ))
 }
 
 /// Scores creatives with the tenant's champion fatigue model.
@@ -607,71 +650,82 @@ pub async fn score(
     let Source::Warehouse(ids) = source else {
         return Err(ApiError::internal("unreachable request source"));
     };
-    blocking(move || {
-        let spec = &st.fatigue_spec;
-        let latest = st.snapshots.latest(&st.warehouse, &tenant, spec)?;
-        // Which creatives the ids name (an id can exist on several platforms or accounts),
-        // from every row of the tenant; unknown ids are marked by an empty platform.
-        let mut wanted: Vec<Key> = Vec::new();
-        let mut seen = HashSet::new();
-        for id in &ids {
-            if !seen.insert(id.as_str()) {
-                continue;
-            }
-            match latest
-                .as_ref()
-                .and_then(|s| s.by_ad().get(id).map(|c| (s, c)))
-            {
-                Some((s, found)) => wanted.extend(found.iter().map(|&c| {
-                    let k = &s.prepared.creatives[c].key;
-                    (k.platform.clone(), k.account_id.clone(), k.ad_id.clone())
-                })),
-                None => wanted.push((String::new(), String::new(), id.clone())),
+    blocking(move || score_warehouse(&st, &tenant, &ids, as_of_req, &champion).and_then(json_body))
+        .await
+}
+
+/// Scores `ids` of `tenant`'s warehouse creatives at `as_of_req` (default: the tenant's latest
+/// day). Blocking.
+fn score_warehouse(
+    st: &AppState,
+    tenant: &str,
+    ids: &[String],
+    as_of_req: Option<NaiveDate>,
+    champion: &Champion,
+) -> Result<ScoreResponse, ApiError> {
+    let version = champion.version().to_string();
+    let spec = &st.fatigue_spec;
+    let latest = st.snapshots.latest(&st.warehouse, tenant, spec)?;
+    // Which creatives the ids name (an id can exist on several platforms or accounts),
+    // from every row of the tenant; unknown ids are marked by an empty platform.
+    let mut wanted: Vec<Key> = Vec::new();
+    let mut seen = HashSet::new();
+    for id in ids {
+        if !seen.insert(id.as_str()) {
+            continue;
+        }
+        match latest
+            .as_ref()
+            .and_then(|s| s.by_ad().get(id).map(|c| (s, c)))
+        {
+            Some((s, found)) => wanted.extend(found.iter().map(|&c| {
+                let k = &s.prepared.creatives[c].key;
+                (k.platform.clone(), k.account_id.clone(), k.ad_id.clone())
+            })),
+            None => wanted.push((String::new(), String::new(), id.clone())),
+        }
+    }
+    let Some(latest) = latest.filter(|_| wanted.iter().any(|k| !k.0.is_empty())) else {
+        let Some(as_of) = as_of_req else {
+            return Err(ApiError::invalid(
+                "ad_ids",
+                "none of these ads has rows in the warehouse",
+            ));
+        };
+        return Ok(finish(Vec::new(), &wanted, tenant, as_of, &version));
+    };
+    // The latest day is served from the tenant's snapshot; another day is computed for
+    // this request from the tenant's rows up to it.
+    let as_of = as_of_req.unwrap_or(latest.as_of);
+    let snap = if as_of == latest.as_of {
+        latest
+    } else {
+        let found = snapshot::at(&st.warehouse, tenant, Some(as_of), &spec.base)
+            .map_err(crate::api::batcher::score_err)?;
+        match found.snapshot {
+            Some(s) => Arc::new(s),
+            // No row of the tenant up to that day: every wanted creative is inactive.
+            None => return Ok(finish(Vec::new(), &wanted, tenant, as_of, &version)),
+        }
+    };
+    let mut picked = Vec::new();
+    let mut taken = HashSet::new();
+    for id in ids {
+        for &c in snap.by_ad().get(id).into_iter().flatten() {
+            if taken.insert(c) {
+                picked.push(c);
             }
         }
-        let Some(latest) = latest.filter(|_| wanted.iter().any(|k| !k.0.is_empty())) else {
-            let Some(as_of) = as_of_req else {
-                return Err(ApiError::invalid(
-                    "ad_ids",
-                    "none of these ads has rows in the warehouse",
-                ));
-            };
-            return json_body(finish(Vec::new(), &wanted, &tenant, as_of, &version));
-        };
-        // The latest day is served from the tenant's snapshot; another day is computed for
-        // this request from the tenant's rows up to it.
-        let as_of = as_of_req.unwrap_or(latest.as_of);
-        let snap = if as_of == latest.as_of {
-            latest
-        } else {
-            let found = snapshot::at(&st.warehouse, &tenant, Some(as_of), &spec.base)
-                .map_err(crate::api::batcher::score_err)?;
-            match found.snapshot {
-                Some(s) => Arc::new(s),
-                // No row of the tenant up to that day: every wanted creative is inactive.
-                None => return json_body(finish(Vec::new(), &wanted, &tenant, as_of, &version)),
-            }
-        };
-        let mut picked = Vec::new();
-        let mut taken = HashSet::new();
-        for id in &ids {
-            for &c in snap.by_ad().get(id).into_iter().flatten() {
-                if taken.insert(c) {
-                    picked.push(c);
-                }
-            }
-        }
-        let Model::Fatigue(model) = &champion.model else {
-            return Err(ApiError::internal("fatigue slot holds another kind"));
-        };
-        let sub = snap.prepared.select_creatives(&picked);
-        let scored = crate::fatigue::score_prepared(&[sub], as_of, model, &version, spec)
-            .map_err(crate::api::batcher::score_err)?
-            .pop()
-            .unwrap_or_default();
-        json_body(finish(scored, &wanted, &tenant, as_of, &version))
-    })
-    .await
+    }
+    let Model::Fatigue(model) = &champion.model else {
+        return Err(ApiError::internal("fatigue slot holds another kind"));
+    };
+    let sub = snap.prepared.select_creatives(&picked);
+    let scored = crate::fatigue::score_prepared(&[sub], as_of, model, &version, spec)
+        .map_err(crate::api::batcher::score_err)?
+        .pop()
+        .unwrap_or_default();
+    Ok(finish(scored, &wanted, tenant, as_of, &version))
 }
 
 /// A JSON answer serialised where it is built (on a blocking thread for batches: 10,000 scores
@@ -755,11 +809,7 @@ async fn fatigue_champion(st: &Arc<AppState>, tenant: &str) -> Result<Arc<Champi
     };
     // A tenant without a model of its own is scored by the cold-start prior.
     slot.or_else(crate::api::champions::fatigue_prior)
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "tenant `{tenant}` has no champion fatigue model; train one (POST /v1/jobs)"
-            ))
-        })
+        .ok_or_else(|| no_fatigue_model(tenant))
 }
 
 /// Scores one tenant's input, already cut at `as_of` (features computed row by row).

@@ -54,30 +54,45 @@ pub async fn create(
     ApiJson(req): ApiJson<JobRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require(Role::Write)?;
-    let job = blocking(move || {
-        crate::jobs::validate_request(&req.kind, req.config.as_ref()).map_err(|e| {
-            let (path, msg) = e.split_once(": ").unwrap_or(("config", &e));
-            ApiError::invalid(path, msg)
-        })?;
-        let max = st.cfg.limits.max_jobs_per_tenant;
-        let j = st
-            .state
-            .enqueue_within(&caller.tenant, &req.kind, req.config.as_ref(), "api", max)?
-            .ok_or_else(|| {
-                ApiError::too_many(
-                    format!(
-                        "this tenant already has {max} jobs queued or running (see [limits] \
-                         max_jobs_per_tenant); wait for one to finish or cancel one"
-                    ),
-                    30,
-                )
-            })?;
-        st.wake_workers();
-        Ok(j)
-    })
-    .await?;
+    let job = blocking(move || enqueue(&st, &caller.tenant, req, "api")).await?;
     let loc = format!("/v1/jobs/{}", job.id);
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, loc)], Json(job)))
+}
+
+/// Queues a retraining job of `tenant` after checking its spec and the tenant's job limit;
+/// `source` records who asked (`api`, `mcp`, ...). Blocking.
+pub(crate) fn enqueue(
+    st: &AppState,
+    tenant: &str,
+    req: JobRequest,
+    source: &str,
+) -> Result<Job, ApiError> {
+    crate::jobs::validate_request(&req.kind, req.config.as_ref()).map_err(|e| {
+        let (path, msg) = e.split_once(": ").unwrap_or(("config", &e));
+        ApiError::invalid(path, msg)
+    })?;
+    let max = st.cfg.limits.max_jobs_per_tenant;
+    let j = st
+        .state
+        .enqueue_within(tenant, &req.kind, req.config.as_ref(), source, max)?
+        .ok_or_else(|| {
+            ApiError::too_many(
+                format!(
+                    "this tenant already has {max} jobs queued or running (see [limits] \
+                     max_jobs_per_tenant); wait for one to finish or cancel one"
+                ),
+                30,
+            )
+        })?;
+    st.wake_workers();
+    Ok(j)
+}
+
+/// One job of `tenant` (404 for another tenant's). Blocking.
+pub(crate) fn job_of(st: &AppState, tenant: &str, id: &str) -> Result<Job, ApiError> {
+    st.state
+        .job(id, Some(tenant))?
+        .ok_or_else(|| ApiError::not_found(format!("no job `{id}`")))
 }
 
 /// The caller's jobs, newest first.
@@ -114,13 +129,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<Job>, ApiError> {
     caller.require(Role::Read)?;
-    blocking(move || {
-        st.state
-            .job(&id, Some(&caller.tenant))?
-            .map(Json)
-            .ok_or_else(|| ApiError::not_found(format!("no job `{id}`")))
-    })
-    .await
+    blocking(move || job_of(&st, &caller.tenant, &id).map(Json)).await
 }
 
 /// Cancels a job: a queued one at once, a running one at its next step (nothing is

@@ -74,34 +74,36 @@ pub async fn list(
     caller: Caller,
 ) -> Result<Json<ModelsResponse>, ApiError> {
     caller.require(Role::Read)?;
-    blocking(move || {
-        let one = |k: ModelKind| -> Result<KindModels, ApiError> {
-            let champion = st.registry.champion(&caller.tenant, k).map_err(reg_err)?;
-            let versions = st.registry.list(&caller.tenant, k).map_err(reg_err)?;
-            let prior = match (&champion, k) {
-                (None, ModelKind::Fatigue) => crate::fatigue::prior::embedded(),
-                _ => None,
-            };
-            let on_prior = prior.is_some()
-                || versions.iter().any(|c| {
-                    Some(&c.version) == champion.as_ref()
-                        && crate::fatigue::pipeline::is_prior(&c.model)
-                });
-            Ok(KindModels {
-                serving: champion
-                    .clone()
-                    .or_else(|| prior.map(|p| p.card.version.clone())),
-                on_prior,
-                champion,
-                versions,
-            })
+    blocking(move || registry_of(&st, &caller.tenant).map(Json)).await
+}
+
+/// `tenant`'s registry: every version of both kinds, the champions and what serves. Blocking.
+pub(crate) fn registry_of(st: &AppState, tenant: &str) -> Result<ModelsResponse, ApiError> {
+    let one = |k: ModelKind| -> Result<KindModels, ApiError> {
+        let champion = st.registry.champion(tenant, k).map_err(reg_err)?;
+        let versions = st.registry.list(tenant, k).map_err(reg_err)?;
+        let prior = match (&champion, k) {
+            (None, ModelKind::Fatigue) => crate::fatigue::prior::embedded(),
+            _ => None,
         };
-        Ok(Json(ModelsResponse {
-            fatigue: one(ModelKind::Fatigue)?,
-            budget: one(ModelKind::Budget)?,
-        }))
+        let on_prior = prior.is_some()
+            || versions.iter().any(|c| {
+                Some(&c.version) == champion.as_ref()
+                    && crate::fatigue::pipeline::is_prior(&c.model)
+            });
+        Ok(KindModels {
+            serving: champion
+                .clone()
+                .or_else(|| prior.map(|p| p.card.version.clone())),
+            on_prior,
+            champion,
+            versions,
+        })
+    };
+    Ok(ModelsResponse {
+        fatigue: one(ModelKind::Fatigue)?,
+        budget: one(ModelKind::Budget)?,
     })
-    .await
 }
 
 /// One version's card.
