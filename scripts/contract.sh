@@ -21,12 +21,7 @@ if [ ! -x "$bin" ]; then
   echo "contract: $bin not found; run cargo build first" >&2
   exit 1
 fi
-venv="${OMNIFY_VENV:-$HOME/.cache/omnify-venv}"
-if [ ! -x "$venv/bin/schemathesis" ]; then
-  echo "contract: installing schemathesis into $venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q "schemathesis==4.32.5"
-fi
+venv="$(dirname "$(./scripts/python-env.sh)")/.."
 
 dir="$(mktemp -d)"
 pid=""

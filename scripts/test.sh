@@ -27,6 +27,10 @@ if ! ./scripts/setup-chromium.sh; then
   echo "warning: chromium not installed; the report's browser test will be skipped" >&2
 fi
 
+echo "== python tools (schemathesis, the MCP SDK)"
+OMNIFY_PYTHON="$(./scripts/python-env.sh)"
+export OMNIFY_PYTHON
+
 echo "== cargo test"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

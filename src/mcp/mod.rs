@@ -38,6 +38,9 @@ refresh, score_creatives for specific ads, recommend_budget_shifts and forecast_
 budgets (dry runs: nothing changes), summarize_report for an overview. Probabilities are the \
 model's calibrated estimates, not certainties. start_retraining and job_status need a write key.";
 
+/// A tool's structured result and its text, or the API's error.
+pub(crate) type ToolOutcome = Result<(Value, String), ApiError>;
+
 /// One tool: its description, schemas (component names of the API document), the role it
 /// needs and what it runs.
 pub(crate) struct ToolDef {
@@ -48,7 +51,7 @@ pub(crate) struct ToolDef {
     pub output: &'static str,
     pub role: Role,
     /// Runs on a blocking thread; returns the structured result and its text.
-    pub run: fn(&Arc<AppState>, &Caller, Value) -> Result<(Value, String), ApiError>,
+    pub run: fn(&Arc<AppState>, &Caller, Value) -> ToolOutcome,
 }
 
 /// The MCP server of one process: the API's state, and for stdio the fixed caller.

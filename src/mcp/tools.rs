@@ -323,7 +323,7 @@ static TOOLS: [ToolDef; 8] = [
     },
 ];
 
-type Out = Result<(Value, String), ApiError>;
+type Out = super::ToolOutcome;
 
 /// The tool's arguments as the route would read its body (same errors).
 fn args<T: DeserializeOwned>(v: Value) -> Result<T, ApiError> {

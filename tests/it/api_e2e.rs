@@ -289,6 +289,9 @@ fn serve_ingest_train_score_promote_shutdown() {
         std::thread::sleep(Duration::from_millis(200));
     }
 
+    // An independent MCP client (Python's `mcp` package) over HTTP and over stdio.
+    mcp_with_an_independent_client(&base, &key, d);
+
     // SIGTERM: a graceful exit.
     let mut srv = srv;
     let pid = srv.child.id().to_string();
@@ -311,6 +314,104 @@ fn serve_ingest_train_score_promote_shutdown() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "{status:?}");
+}
+
+/// The Python interpreter with the `mcp` package (`scripts/python-env.sh` makes it and
+/// `scripts/test.sh` exports it); `None` outside CI when it is not set up.
+fn python() -> Option<String> {
+    match std::env::var("OMNIFY_PYTHON") {
+        Ok(p) if !p.is_empty() => Some(p),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("OMNIFY_PYTHON is not set: run the tests through scripts/test.sh")
+        }
+        _ => {
+            eprintln!("skipping the independent MCP client: OMNIFY_PYTHON is not set");
+            None
+        }
+    }
+}
+
+/// Runs `scripts/mcp_client.py` (the official Python SDK, which checks every structured
+/// result against the tool's output schema) over HTTP with `key` and over stdio with
+/// `omnify mcp`, and checks what it saw: every tool listed and answered, for tenant northwind,
+/// the retraining queued by the write caller, the bad budget refused with the API's message.
+fn mcp_with_an_independent_client(base: &str, key: &str, d: &Path) {
+    let Some(py) = python() else { return };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mcp_client.py");
+    let check = |out: std::process::Output, how: &str| {
+        assert!(
+            out.status.success(),
+            "{how}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["tools"].as_array().unwrap().len(), 8, "{how}: {v}");
+        let calls = &v["calls"];
+        for name in [
+            "model_health",
+            "list_at_risk_creatives",
+            "score_creatives",
+            "recommend_budget_shifts",
+            "forecast_plan",
+            "summarize_report",
+            "start_retraining",
+            "job_status",
+        ] {
+            assert_eq!(
+                calls[name]["is_error"], false,
+                "{how} {name}: {}",
+                calls[name]
+            );
+            assert!(!calls[name]["text"].as_str().unwrap().is_empty());
+        }
+        assert_eq!(calls["model_health"]["structured"]["tenant"], "northwind");
+        assert!(
+            calls["model_health"]["structured"]["data"]["rows"]
+                .as_u64()
+                .unwrap()
+                > 5_000
+        );
+        assert_eq!(calls["start_retraining"]["structured"]["status"], "queued");
+        assert_eq!(
+            calls["job_status"]["structured"]["id"],
+            calls["start_retraining"]["structured"]["id"]
+        );
+        assert_eq!(calls["bad_budget"]["is_error"], true);
+        assert!(
+            calls["bad_budget"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("budget: must be a finite number > 0"),
+            "{}",
+            calls["bad_budget"]
+        );
+    };
+    let out = Command::new(&py)
+        .arg(&script)
+        .args(["http", &format!("{base}/mcp"), key])
+        .output()
+        .unwrap();
+    check(out, "http");
+    let cmd = omnify_cmd(d);
+    let mut args: Vec<String> = cmd
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    args.extend(
+        ["mcp", "--tenant", "northwind", "--role", "write", "--state"]
+            .into_iter()
+            .map(String::from),
+    );
+    args.push(d.join("state.sqlite").display().to_string());
+    let out = Command::new(&py)
+        .arg(&script)
+        .arg("stdio")
+        .arg(bin())
+        .args(&args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    check(out, "stdio");
 }
 
 /// The server's peak resident memory (`VmHWM`), bytes.
