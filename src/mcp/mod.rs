@@ -50,6 +50,8 @@ pub(crate) struct ToolDef {
     pub input: &'static str,
     pub output: &'static str,
     pub role: Role,
+    /// Whether it reads models (answered 503 while the server loads them).
+    pub needs_models: bool,
     /// Runs on a blocking thread; returns the structured result and its text.
     pub run: fn(&Arc<AppState>, &Caller, Value) -> ToolOutcome,
 }
@@ -127,7 +129,7 @@ impl OmnifyMcp {
         if let Err(e) = caller.require(def.role) {
             return error_result(&e);
         }
-        if !self.st.is_ready() && def.role == Role::Read {
+        if def.needs_models && !self.st.is_ready() {
             return error_result(&ApiError::unavailable("models are loading", 5));
         }
         let st = self.st.clone();

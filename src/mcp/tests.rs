@@ -332,6 +332,19 @@ fn every_tool_is_listed_with_its_schemas_and_answers_as_its_route() {
         let m = err(&tool(&c, "no_such_tool", json!({})).await);
         assert!(m.contains("no tool `no_such_tool`"), "{m}");
 
+        // While models load, model tools answer 503; job tools still work.
+        e.st.set_ready(false);
+        let m = err(&tool(&c, "model_health", json!({})).await);
+        assert!(
+            m.starts_with("Service unavailable (503)") || m.contains("(503)"),
+            "{m}"
+        );
+        ok(
+            &tool(&c, "job_status", json!({"id": id})).await,
+            &out["job_status"],
+        );
+        e.st.set_ready(true);
+
         // A read caller cannot start retraining.
         let reader = client(&e, &a, Role::Read).await;
         let m = err(&tool(&reader, "start_retraining", json!({"kind": "budget"})).await);

@@ -233,6 +233,7 @@ static TOOLS: [ToolDef; 8] = [
         input: "AtRiskRequest",
         output: "AtRiskResponse",
         role: Role::Read,
+        needs_models: true,
         run: list_at_risk,
     },
     ToolDef {
@@ -246,6 +247,7 @@ static TOOLS: [ToolDef; 8] = [
         input: "ScoreRequest",
         output: "ScoreResponse",
         role: Role::Read,
+        needs_models: true,
         run: score,
     },
     ToolDef {
@@ -259,6 +261,7 @@ static TOOLS: [ToolDef; 8] = [
         input: "OptimizeRequest",
         output: "PlanView",
         role: Role::Read,
+        needs_models: true,
         run: recommend,
     },
     ToolDef {
@@ -272,6 +275,7 @@ static TOOLS: [ToolDef; 8] = [
         input: "ForecastRequest",
         output: "ForecastView",
         role: Role::Read,
+        needs_models: true,
         run: forecast,
     },
     ToolDef {
@@ -284,6 +288,7 @@ static TOOLS: [ToolDef; 8] = [
         input: "NoArguments",
         output: "ModelHealth",
         role: Role::Read,
+        needs_models: true,
         run: health,
     },
     ToolDef {
@@ -296,6 +301,7 @@ static TOOLS: [ToolDef; 8] = [
         input: "SummaryRequest",
         output: "ReportSummary",
         role: Role::Read,
+        needs_models: true,
         run: summarize,
     },
     ToolDef {
@@ -308,6 +314,7 @@ static TOOLS: [ToolDef; 8] = [
         input: "JobRequest",
         output: "Job",
         role: Role::Write,
+        needs_models: false,
         run: retrain,
     },
     ToolDef {
@@ -319,6 +326,7 @@ static TOOLS: [ToolDef; 8] = [
         input: "JobStatusRequest",
         output: "Job",
         role: Role::Read,
+        needs_models: false,
         run: job_status,
     },
 ];
