@@ -31,6 +31,56 @@ pub struct Config {
     pub schedule: Vec<ScheduleEntry>,
     /// Bounds on what a file, a request or a job may ask of the service.
     pub limits: Limits,
+    /// Alert destinations (`[[alerts]]`), registered by `omnify serve` at start.
+    pub alerts: Vec<AlertEntry>,
+}
+
+/// `[[alerts]]`: a destination told about a tenant's forecasts (see `POST /v1/alerts` for the
+/// same through the API).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertEntry {
+    /// A name unique in the file (the destination's id is `cfg_<name>`).
+    pub name: String,
+    pub tenant: String,
+    /// Where deliveries are POSTed (http or https).
+    pub url: String,
+    /// `webhook` (the event JSON) or `slack` (`{"text": ...}`). Default webhook.
+    #[serde(default)]
+    pub format: crate::alerts::Format,
+    /// The signing secret, or `secret_env`: the variable holding it. Without either, the
+    /// signature uses an empty secret (fine for Slack, not for a receiver that checks it).
+    #[serde(default)]
+    pub secret: Option<String>,
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// What to alert on [default: creatives entering prepare_refresh, refresh_now or fatigued;
+    /// budget gains of 5%; failed jobs; retrained models worse than the champion].
+    #[serde(default)]
+    pub rules: crate::alerts::Rules,
+}
+
+impl AlertEntry {
+    fn validate(&self) -> Result<(), String> {
+        let at = format!("alerts `{}`", self.name);
+        if self.name.is_empty()
+            || !self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(format!("{at}: name: use letters, digits, '_' or '-'"));
+        }
+        if !crate::warehouse::valid_tenant(&self.tenant) {
+            return Err(format!(
+                "{at}: tenant: use 1-64 letters, digits, '_' or '-'"
+            ));
+        }
+        crate::alerts::check_url(&self.url).map_err(|m| format!("{at}: url: {m}"))?;
+        self.rules
+            .check()
+            .map_err(|(f, m)| format!("{at}: {f}: {m}"))
+    }
 }
 
 /// `[limits]`: bounds on everything a caller controls, checked before any work is done. A
@@ -145,6 +195,9 @@ pub struct ApiConfig {
     pub job_workers: usize,
     /// How often the registry is checked for champions promoted elsewhere, ms. Default 1,000.
     pub model_poll_ms: u64,
+    /// The first retry of a failed alert delivery waits about this long, each next one twice
+    /// as long (5 attempts in all). Default 30,000 ms.
+    pub alert_retry_base_ms: u64,
     /// Host names (or `host:port`) the MCP endpoint `/mcp` answers for; other `Host` headers
     /// get 403, against DNS rebinding. Empty: any host. Default the loopback names.
     pub mcp_allowed_hosts: Vec<String>,
@@ -161,6 +214,7 @@ impl Default for ApiConfig {
             rate_limit_per_second: 2_000,
             job_workers: 1,
             model_poll_ms: 1_000,
+            alert_retry_base_ms: 30_000,
             mcp_allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
         }
     }
@@ -255,6 +309,7 @@ impl Default for Config {
             api: ApiConfig::default(),
             schedule: Vec::new(),
             limits: Limits::default(),
+            alerts: Vec::new(),
         }
     }
 }
@@ -299,6 +354,13 @@ impl Config {
             s.validate()?;
         }
         c.limits.validate()?;
+        let mut names = std::collections::HashSet::new();
+        for a in &c.alerts {
+            a.validate()?;
+            if !names.insert(&a.name) {
+                return Err(format!("alerts `{}`: the name is used twice", a.name));
+            }
+        }
         Ok(c)
     }
 
@@ -403,12 +465,46 @@ mod tests {
         assert_eq!(c.api, ApiConfig::default());
         assert_eq!(c.schedule.len(), 1);
         assert_eq!(c.schedule[0].daily_at.as_deref(), Some("02:00"));
+        assert_eq!(c.alerts.len(), 1);
+        assert_eq!(
+            c.alerts[0].rules.creative_states,
+            ["refresh_now", "fatigued"]
+        );
+        assert!(c.alerts[0].rules.job_failed);
         // The Limits section shows the defaults, as a valid file.
         let section = &readme[readme.find("## Limits").unwrap()..];
         let start = section.find("```toml\n").unwrap() + 8;
         let end = start + section[start..].find("```").unwrap();
         let c = Config::from_toml(&section[start..end]).unwrap();
         assert_eq!(c.limits, Limits::default());
+    }
+
+    #[test]
+    fn alert_entries_are_checked_with_their_place() {
+        let entry = |extra: &str| {
+            format!(
+                "[[alerts]]\nname = \"a\"\ntenant = \"t\"\nurl = \"https://x.example/h\"\n{extra}"
+            )
+        };
+        let c = Config::from_toml(&entry("")).unwrap();
+        assert_eq!(c.alerts[0].rules, crate::alerts::Rules::default());
+        for (extra, want) in [
+            ("format = \"email\"\n", "format"),
+            (
+                "[alerts.rules]\ncreative_states = [\"sad\"]\n",
+                "creative_states[0]",
+            ),
+            ("[alerts.rules]\nbudget_gain_pct = -2\n", "budget_gain_pct"),
+            ("colour = 1\n", "colour"),
+        ] {
+            let e = Config::from_toml(&entry(extra)).unwrap_err();
+            assert!(e.contains(want), "{extra}: {e}");
+        }
+        let e = Config::from_toml(&entry("").replace("https://x.example/h", "file:///etc/passwd"))
+            .unwrap_err();
+        assert!(e.contains("alerts `a`: url"), "{e}");
+        let e = Config::from_toml(&format!("{}{}", entry(""), entry(""))).unwrap_err();
+        assert!(e.contains("used twice"), "{e}");
     }
 
     #[test]

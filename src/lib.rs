@@ -5,6 +5,7 @@
 //! [`warehouse`] (Parquet `ad_daily`) → features → fatigue / budget → registry → jobs →
 //! api / cli / report. Nothing below `api` imports axum; nothing below `cli` imports clap.
 
+pub mod alerts;
 pub mod api;
 pub mod bootstrap;
 pub mod budget;

@@ -254,6 +254,8 @@ impl State {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| err(&e))?;
         conn.execute_batch(SCHEMA).map_err(|e| err(&e))?;
+        conn.execute_batch(crate::alerts::store::SCHEMA)
+            .map_err(|e| err(&e))?;
         Ok(State {
             path,
             conn: Mutex::new(conn),
@@ -264,7 +266,7 @@ impl State {
         &self.path
     }
 
-    fn with<T>(
+    pub(crate) fn with<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StateError> {
@@ -630,6 +632,17 @@ impl State {
             let tx = c.transaction()?;
             let j = tx.execute("DELETE FROM jobs WHERE tenant = ?1", params![tenant])?;
             let k = tx.execute("DELETE FROM keys WHERE tenant = ?1", params![tenant])?;
+            for t in [
+                "alert_destinations",
+                "alert_deliveries",
+                "alert_creatives",
+                "alert_marks",
+            ] {
+                tx.execute(
+                    &format!("DELETE FROM {t} WHERE tenant = ?1"),
+                    params![tenant],
+                )?;
+            }
             tx.commit()?;
             Ok((j, k))
         })

@@ -154,6 +154,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
         (name = "models", description = "The model registry"),
         (name = "reports", description = "Forecast reports (HTML, CSV, Parquet)"),
         (name = "admin", description = "Keys and tenant erase"),
+        (name = "alerts", description = "Alert destinations (webhooks, Slack) and their deliveries"),
         (name = "ops", description = "Health, readiness, metrics"),
     )
 )]
@@ -198,6 +199,10 @@ pub fn router_and_doc(state: Arc<AppState>) -> (Router<Arc<AppState>>, utoipa::o
         .routes(routes!(routes::admin::create_key, routes::admin::list_keys))
         .routes(routes!(routes::admin::revoke_key))
         .routes(routes!(routes::admin::erase_tenant))
+        .routes(routes!(routes::alerts::create, routes::alerts::list))
+        .routes(routes!(routes::alerts::remove))
+        .routes(routes!(routes::alerts::resume))
+        .routes(routes!(routes::alerts::deliveries))
         .routes(routes!(routes::reports::create))
         .routes(routes!(routes::reports::latest))
         .routes(routes!(routes::reports::get))

@@ -147,9 +147,14 @@ async fn run(cfg: Config, opts: ServeOptions) -> Result<(), String> {
             }
             let on_done = {
                 let st = st.clone();
-                Arc::new(move |_: &crate::state::Job, _| {
+                Arc::new(move |job: &crate::state::Job, _| {
                     if let Err(e) = st.champions.refresh() {
                         tracing::error!(error = %e, "refreshing champions after a job failed");
+                    }
+                    // The job's end is a scoring run of its tenant: evaluate its alerts.
+                    let job = st.state.job(&job.id, None).ok().flatten();
+                    if let Some(job) = job {
+                        crate::alerts::evaluate_logged(&st, &job.tenant, Some(&job));
                     }
                 })
             };
@@ -177,6 +182,15 @@ async fn run(cfg: Config, opts: ServeOptions) -> Result<(), String> {
                 }
             }
         });
+    }
+    // Alert destinations of the configuration, and the delivery sender.
+    crate::alerts::sync_config(&st.state, &st.cfg.alerts)?;
+    {
+        let sender = crate::alerts::deliver::Sender::new(
+            Duration::from_secs(10),
+            Duration::from_millis(st.cfg.api.alert_retry_base_ms.max(1)),
+        )?;
+        tokio::spawn(sender.run(st.state.clone(), Duration::from_secs(1)));
     }
     // The registry poller: promotions by other processes reach the server.
     {

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 
+mod alerts;
 mod budget;
 mod budget_recovery;
 mod data;
@@ -100,6 +101,11 @@ pub enum Command {
     /// Serve the agent tools (MCP) over stdio for one tenant; `omnify serve` serves them over
     /// HTTP at /mcp.
     Mcp(mcp::McpArgs),
+    /// Alert destinations, their deliveries, and an evaluation on demand.
+    Alerts {
+        #[command(subcommand)]
+        command: alerts::AlertsCommand,
+    },
     /// API keys: create (printed once), list, revoke. Stored hashed in the state file.
     Keys {
         #[command(subcommand)]
@@ -258,6 +264,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Report(args) => report::run(&cfg, args),
         Command::Serve(args) => serve::serve(&cfg, args),
         Command::Mcp(args) => mcp::run(&cfg, args),
+        Command::Alerts { command } => alerts::run(&cfg, command),
         Command::Keys { command } => serve::keys(&cfg, command),
         Command::JobRun(args) => serve::job_run(args),
     }

@@ -169,6 +169,17 @@ fn serve_ingest_train_score_promote_shutdown() {
     let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
     assert!(key.starts_with("omk_"), "{key}");
 
+    // An alert destination on a local receiver: ingests and jobs are scoring runs.
+    let hook = Hook::start();
+    let (s, a) = post_json(
+        &base,
+        "/v1/alerts",
+        &key,
+        json!({"url": hook.url, "rules": {"budget_gain_pct": 0.0}}),
+    );
+    assert_eq!(s, 201, "{a}");
+    let secret = a["secret"].as_str().unwrap().to_string();
+
     // No model of its own yet: the cold-start prior scores, and its version says so.
     let (s, p) = post_json(&base, "/v1/fatigue/score", &key, body_creative());
     assert_eq!(s, 200, "{p}");
@@ -289,6 +300,39 @@ fn serve_ingest_train_score_promote_shutdown() {
         std::thread::sleep(Duration::from_millis(200));
     }
 
+    // The alerts of those runs arrived, signed; the deliveries are recorded as delivered.
+    let t0 = Instant::now();
+    let got = loop {
+        let got = hook.got();
+        let (_, d) = http(&base, "GET", "/v1/alerts/deliveries?limit=500", &key, None);
+        let all = d.as_array().unwrap();
+        if !got.is_empty()
+            && all.iter().all(|x| x["status"] == "delivered")
+            && got.len() == all.len()
+        {
+            break got;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "deliveries: {d}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let mut kinds = std::collections::BTreeSet::new();
+    for (sig, body) in &got {
+        let t: i64 = sig
+            .strip_prefix("t=")
+            .and_then(|s| s.split(',').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(sig, &omnify::alerts::signature(&secret, t, body.as_bytes()));
+        let v: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["tenant"], "northwind");
+        for e in v["events"].as_array().unwrap() {
+            kinds.insert(e["type"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(kinds.contains("creative_state"), "{kinds:?}");
+    assert!(kinds.contains("budget_gain"), "{kinds:?}");
+
     // An independent MCP client (Python's `mcp` package) over HTTP and over stdio.
     mcp_with_an_independent_client(&base, &key, d);
 
@@ -314,6 +358,56 @@ fn serve_ingest_train_score_promote_shutdown() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "{status:?}");
+}
+
+/// A webhook receiver on a free port: records each POST's signature header and body, answers
+/// 200.
+struct Hook {
+    url: String,
+    got: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+}
+
+impl Hook {
+    fn start() -> Hook {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", l.local_addr().unwrap());
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let g = got.clone();
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                let Ok(mut s) = s else { continue };
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                let (mut len, mut sig) = (0usize, String::new());
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                    if lower.starts_with("omnify-signature:") {
+                        sig = line.split_once(':').unwrap().1.trim().to_string();
+                    }
+                }
+                let mut body = vec![0; len];
+                if r.read_exact(&mut body).is_ok() {
+                    g.lock()
+                        .unwrap()
+                        .push((sig, String::from_utf8_lossy(&body).into_owned()));
+                }
+                let _ = s.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
+            }
+        });
+        Hook { url, got }
+    }
+
+    fn got(&self) -> Vec<(String, String)> {
+        self.got.lock().unwrap().clone()
+    }
 }
 
 /// The Python interpreter with the `mcp` package (`scripts/python-env.sh` makes it and

@@ -121,6 +121,8 @@ pub async fn ingest(
             {
                 tracing::warn!(tenant, error = %e.detail, "rebuilding the feature snapshot failed");
             }
+            // New rows are a scoring run: the tenant's alerts are evaluated.
+            crate::alerts::evaluate_logged(&st2, &tenant, None);
         });
         Ok(Json(IngestResponse {
             platforms,

@@ -6,6 +6,7 @@ use utoipa::IntoResponses;
 use super::error::Problem;
 
 pub mod admin;
+pub mod alerts;
 pub mod budget;
 pub mod fatigue;
 pub mod ingest;
