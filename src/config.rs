@@ -77,6 +77,8 @@ impl AlertEntry {
             ));
         }
         crate::alerts::check_url(&self.url).map_err(|m| format!("{at}: url: {m}"))?;
+        // A literal private address in the operator's own file is the operator's choice; it is
+        // still refused at delivery unless [api] alert_private_targets allows it.
         self.rules
             .check()
             .map_err(|(f, m)| format!("{at}: {f}: {m}"))
@@ -198,6 +200,10 @@ pub struct ApiConfig {
     /// The first retry of a failed alert delivery waits about this long, each next one twice
     /// as long (5 attempts in all). Default 30,000 ms.
     pub alert_retry_base_ms: u64,
+    /// Let alert destinations resolve to loopback, private or link-local addresses. Off by
+    /// default, so a tenant's admin key cannot make the service call into its own network;
+    /// turn on for receivers inside it. Default false.
+    pub alert_private_targets: bool,
     /// Host names (or `host:port`) the MCP endpoint `/mcp` answers for; other `Host` headers
     /// get 403, against DNS rebinding. Empty: any host. Default the loopback names.
     pub mcp_allowed_hosts: Vec<String>,
@@ -215,6 +221,7 @@ impl Default for ApiConfig {
             job_workers: 1,
             model_poll_ms: 1_000,
             alert_retry_base_ms: 30_000,
+            alert_private_targets: false,
             mcp_allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
         }
     }

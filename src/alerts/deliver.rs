@@ -14,20 +14,60 @@ use crate::state::State;
 /// How deliveries are sent.
 #[derive(Debug, Clone)]
 pub struct Sender {
-    client: reqwest::Client,
+    timeout: Duration,
     /// The first retry waits about this long; each next one twice as long (at most an hour).
     pub retry_base: Duration,
+    /// Whether targets may resolve to non-public addresses (`[api] alert_private_targets`).
+    pub allow_private: bool,
 }
 
+/// Why an attempt was not made, for good (no retry).
+struct Refused(String);
+
 impl Sender {
-    pub fn new(timeout: Duration, retry_base: Duration) -> Result<Sender, String> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
+    pub fn new(timeout: Duration, retry_base: Duration, allow_private: bool) -> Sender {
+        Sender {
+            timeout,
+            retry_base,
+            allow_private,
+        }
+    }
+
+    /// A client for `url` that connects only to the address checked here: the host is
+    /// resolved once, refused when an address is not public (unless allowed), and pinned,
+    /// so a name cannot resolve to a public address for the check and a private one for the
+    /// connection.
+    async fn client_for(&self, url: &str) -> Result<reqwest::Client, Result<Refused, String>> {
+        let u = reqwest::Url::parse(url).map_err(|e| Ok(Refused(format!("bad URL: {e}"))))?;
+        let host = u.host_str().unwrap_or_default().to_string();
+        let port = u.port_or_known_default().unwrap_or(443);
+        let bare = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((bare.as_str(), port))
+            .await
+            .map_err(|e| Err(format!("cannot resolve {host}: {e}")))?
+            .collect();
+        let Some(first) = addrs.first().copied() else {
+            return Err(Err(format!("{host} has no address")));
+        };
+        if !self.allow_private
+            && let Some(bad) = addrs.iter().find(|a| !super::is_public(a.ip()))
+        {
+            return Err(Ok(Refused(format!(
+                "refused: {host} resolves to {}, not a public address (set [api] \
+                 alert_private_targets = true to allow it)",
+                bad.ip()
+            ))));
+        }
+        reqwest::Client::builder()
+            .timeout(self.timeout)
             .user_agent(concat!("OmniFy-Alerts/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
+            .resolve(&bare, first)
             .build()
-            .map_err(|e| format!("alert HTTP client: {e}"))?;
-        Ok(Sender { client, retry_base })
+            .map_err(|e| Err(format!("alert HTTP client: {e}")))
     }
 
     /// The wait before retry number `attempt` (1-based): base·2^(attempt−1), times a jitter
@@ -48,9 +88,19 @@ impl Sender {
                 return false;
             }
         };
+        let client = match self.client_for(&dest.url).await {
+            Ok(c) => c,
+            Err(why) => {
+                let (error, retry) = match why {
+                    Ok(Refused(m)) => (m, false),
+                    Err(m) => (m, true),
+                };
+                self.record(state, d, false, None, Some(error), retry);
+                return false;
+            }
+        };
         let t = chrono::Utc::now().timestamp();
-        let res = self
-            .client
+        let res = client
             .post(&dest.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(
@@ -78,8 +128,22 @@ impl Sender {
                 }),
             ),
         };
+        self.record(state, d, ok, status, error, true);
+        ok
+    }
+
+    /// Records an attempt; a failed one is retried when `retry` and attempts remain.
+    fn record(
+        &self,
+        state: &State,
+        d: &Delivery,
+        ok: bool,
+        status: Option<u16>,
+        error: Option<String>,
+        retry: bool,
+    ) {
         let attempts = d.attempts + 1;
-        let retry_at = (!ok && attempts < MAX_ATTEMPTS).then(|| {
+        let retry_at = (!ok && retry && attempts < MAX_ATTEMPTS).then(|| {
             let wait = chrono::Duration::from_std(self.backoff(attempts)).unwrap_or_default();
             (chrono::Utc::now() + wait).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
         });
@@ -97,7 +161,6 @@ impl Sender {
             tracing::warn!(delivery = %d.id, destination = %d.destination, attempt = attempts,
                 error = error.as_deref().unwrap_or(""), "alert delivery failed");
         }
-        ok
     }
 
     /// Sends every delivery due now; returns how many were attempted.

@@ -263,6 +263,67 @@ pub fn check_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `ip` is on the public internet: not loopback, private, link-local, shared
+/// (100.64/10), unspecified, broadcast, documentation, multicast or unique-local. Alert
+/// deliveries to other addresses are refused unless `[api] alert_private_targets` allows them,
+/// so a tenant's admin cannot make the service call into its own network.
+pub fn is_public(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v) => {
+            let o = v.octets();
+            !(v.is_loopback()
+                || v.is_private()
+                || v.is_link_local()
+                || v.is_unspecified()
+                || v.is_broadcast()
+                || v.is_documentation()
+                || v.is_multicast()
+                || o[0] == 0
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                || o[0] >= 240)
+        }
+        IpAddr::V6(v) => {
+            if let Some(m) = v.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(m));
+            }
+            let s = v.segments();
+            !(v.is_loopback()
+                || v.is_unspecified()
+                || v.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] == 0x2001 && s[1] == 0x0db8))
+        }
+    }
+}
+
+/// `Err(reason)` when `url` names a literal address that is not public and `allow_private`
+/// is off (host names are checked when a delivery resolves them).
+pub fn check_target(url: &str, allow_private: bool) -> Result<(), String> {
+    check_url(url)?;
+    if allow_private {
+        return Ok(());
+    }
+    let u = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
+    let host = u.host_str().unwrap_or_default();
+    let Ok(ip) = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+    else {
+        return Ok(());
+    };
+    if is_public(ip) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{ip} is not a public address (set [api] alert_private_targets = true to allow it)"
+        ))
+    }
+}
+
 /// `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
 pub fn signature(secret: &str, unix: i64, body: &[u8]) -> String {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::deliver::Sender;
 use super::*;
-use crate::api::tests::{Env, call, env, run};
+use crate::api::tests::{Env, call, env_with, run};
 use crate::state::Role;
 
 /// The signature is HMAC-SHA256 over `<t>.<body>`, hex. Reference computed with Python's
@@ -146,7 +146,12 @@ fn verified(secret: &str, headers: &HeaderMap, body: &Bytes) -> Value {
 }
 
 fn sender() -> Sender {
-    Sender::new(Duration::from_secs(5), Duration::from_millis(5)).unwrap()
+    Sender::new(Duration::from_secs(5), Duration::from_millis(5), true)
+}
+
+/// The test environment, with receivers on the loopback allowed.
+fn env() -> Env {
+    env_with(|c| c.api.alert_private_targets = true)
 }
 
 async fn add(e: &Env, url: &str, rules: Value) -> (String, String) {
@@ -333,6 +338,80 @@ fn a_slow_receiver_never_holds_up_scoring() {
         assert_eq!((d[0].status.as_str(), d[0].attempts), ("queued", 0));
         assert_eq!(rx.lock().unwrap().in_flight, 1);
         sending.abort();
+    });
+}
+
+/// Public addresses, and the ranges that are not (RFC 1918, 6598, 3927, 4193, loopback...).
+#[test]
+fn only_public_addresses_are_targets_by_default() {
+    for ip in ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "100.128.0.1"] {
+        assert!(is_public(ip.parse().unwrap()), "{ip}");
+    }
+    for ip in [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "255.255.255.255",
+        "::1",
+        "fc00::1",
+        "fe80::1",
+        "::ffff:10.0.0.1",
+        "::",
+    ] {
+        assert!(!is_public(ip.parse().unwrap()), "{ip}");
+    }
+    assert!(check_target("http://169.254.169.254/latest", false).is_err());
+    assert!(check_target("http://[::1]:8080/x", false).is_err());
+    assert!(check_target("http://127.0.0.1:9/x", true).is_ok());
+    assert!(check_target("https://hooks.example.com/x", false).is_ok());
+}
+
+/// A host name that resolves to the loopback is refused at delivery, for good, without
+/// calling it; allowed, it is called.
+#[test]
+fn names_resolving_to_private_addresses_are_refused_at_delivery() {
+    let e = env_with(|_| {});
+    run(async move {
+        let (url, rx) = receiver().await;
+        let by_name = url.replace("127.0.0.1", "localhost");
+        let admin = e.key(&e.a, Role::Admin);
+        let r = call(
+            &e.app,
+            "POST",
+            "/v1/alerts",
+            Some(&admin),
+            Some(json!({"url": url})),
+        )
+        .await;
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert!(r.text.contains("alert_private_targets"), "{}", r.text);
+        let (id, _) = add(&e, &by_name, json!({})).await;
+        assert_eq!(evaluate_now(&e, None).await.deliveries.len(), 1);
+        Sender::new(Duration::from_secs(5), Duration::from_millis(5), false)
+            .run_due(&e.st.state)
+            .await;
+        let d = &e.st.state.deliveries(Some(&e.a), 1).unwrap()[0];
+        assert_eq!((d.status.as_str(), d.attempts), ("failed", 1));
+        assert!(
+            d.last_error
+                .as_deref()
+                .unwrap()
+                .contains("not a public address"),
+            "{d:?}"
+        );
+        assert!(rx.lock().unwrap().got.is_empty());
+        assert_eq!(
+            e.st.state
+                .alert_destination(&id, None)
+                .unwrap()
+                .unwrap()
+                .failures,
+            1
+        );
     });
 }
 

@@ -189,7 +189,8 @@ async fn run(cfg: Config, opts: ServeOptions) -> Result<(), String> {
         let sender = crate::alerts::deliver::Sender::new(
             Duration::from_secs(10),
             Duration::from_millis(st.cfg.api.alert_retry_base_ms.max(1)),
-        )?;
+            st.cfg.api.alert_private_targets,
+        );
         tokio::spawn(sender.run(st.state.clone(), Duration::from_secs(1)));
     }
     // The registry poller: promotions by other processes reach the server.

@@ -156,8 +156,8 @@ pub fn run(cfg: &Config, cmd: AlertsCommand) -> Result<(), CliError> {
             let sender = crate::alerts::deliver::Sender::new(
                 Duration::from_secs(10),
                 Duration::from_millis(cfg.api.alert_retry_base_ms.max(1)),
-            )
-            .map_err(CliError::runtime)?;
+                cfg.api.alert_private_targets,
+            );
             let sent = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

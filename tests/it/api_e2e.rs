@@ -88,9 +88,14 @@ impl Drop for Server {
 }
 
 fn omnify_cmd(dir: &Path) -> Command {
+    // The test's webhook receiver listens on the loopback.
+    let cfg = dir.join("omnify.toml");
+    std::fs::write(&cfg, "[api]\nalert_private_targets = true\n").unwrap();
     let mut c = Command::new(bin());
     c.current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
+            "--config",
+            &cfg.display().to_string(),
             "--warehouse",
             &dir.join("wh").display().to_string(),
             "--models-dir",

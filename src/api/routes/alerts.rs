@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::Errors;
-use crate::alerts::{Delivery, Destination, Format, NewDestination, Rules, check_url};
+use crate::alerts::{Delivery, Destination, Format, NewDestination, Rules, check_target};
 use crate::api::error::ApiError;
 use crate::api::extract::{ApiJson, ApiQuery, Caller};
 use crate::api::{AppState, blocking};
@@ -67,7 +67,8 @@ pub async fn create(
     ApiJson(req): ApiJson<AlertRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require(Role::Admin)?;
-    check_url(&req.url).map_err(|m| ApiError::invalid("url", m))?;
+    check_target(&req.url, st.cfg.api.alert_private_targets)
+        .map_err(|m| ApiError::invalid("url", m))?;
     let rules = req.rules.unwrap_or_default();
     rules.check().map_err(|(f, m)| ApiError::invalid(f, m))?;
     let name = req.name.unwrap_or_else(|| {
