@@ -46,6 +46,52 @@ pub fn is_missing(s: &str) -> bool {
     )
 }
 
+/// Whether a CSV export writes decimals with a comma (`"0,19"`, `"9,38%"`, `1.234,56`), as
+/// exports in many locales do whatever their delimiter: some cell among the first thousand
+/// records is a number with a comma followed by one, two or more than three digits (or a
+/// percent), and no cell is a number with a decimal point. A comma followed by exactly three
+/// digits (`1,234`) is a thousands separator either way and decides nothing.
+pub fn sniff_decimal_comma(bytes: &[u8]) -> bool {
+    fn numeric(cell: &str) -> Option<(&str, bool)> {
+        let t = cell.trim().trim_start_matches(['-', '+']);
+        let (t, pct) = match t.strip_suffix('%') {
+            Some(x) => (x.trim_end(), true),
+            None => (t, false),
+        };
+        (!t.is_empty()
+            && t.bytes().next().is_some_and(|b| b.is_ascii_digit())
+            && t.bytes()
+                .all(|b| b.is_ascii_digit() || matches!(b, b',' | b'.' | b' ')))
+        .then_some((t, pct))
+    }
+    let head = &bytes[..bytes.len().min(1 << 20)];
+    let (mut comma, mut point) = (0usize, 0usize);
+    for delim in [b',', b';', b'\t'] {
+        let mut rdr = csv::ReaderBuilder::new()
+            .delimiter(delim)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(head);
+        // A record the delimiter does not split is not read with the right one.
+        for rec in rdr.records().take(1000).flatten().filter(|r| r.len() > 1) {
+            for cell in rec.iter() {
+                let Some((t, pct)) = numeric(cell) else {
+                    continue;
+                };
+                let frac = |sep: char| t.rsplit_once(sep).map(|(_, f)| f.len());
+                match (frac(','), frac('.')) {
+                    (Some(n), None) if n != 3 || pct => comma += 1,
+                    (Some(_), Some(_)) if t.rfind(',') > t.rfind('.') => comma += 1,
+                    (None, Some(n)) if n != 3 || pct => point += 1,
+                    (Some(_), Some(_)) => point += 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+    comma > 0 && point == 0
+}
+
 /// Parses a decimal number written by a platform or a spreadsheet export: optional quotes
 /// already removed by the CSV reader, thousands separators (`1,234.5`, `1 234,5` when
 /// `decimal_comma`), a trailing `%`, surrounding spaces. Returns `None` for a missing marker.

@@ -371,10 +371,19 @@ fn parse_csv<S: RowSink>(body: &[u8], opts: &ParseOptions, out: &mut S) -> Resul
         sink.reserve(lines.min(body.len() / t.headers.len().max(1)));
         Ok((cols, sink))
     };
-    CsvTable::stream(body, is_ui_header, is_total, false, setup, |st, r| {
-        let (c, out) = st;
-        ui_row(c, &r, &mut **out)
-    })?;
+    // Exports in many locales write `"0,19"` and `"9,38%"`.
+    let decimal_comma = common::sniff_decimal_comma(body);
+    CsvTable::stream(
+        body,
+        is_ui_header,
+        is_total,
+        decimal_comma,
+        setup,
+        |st, r| {
+            let (c, out) = st;
+            ui_row(c, &r, &mut **out)
+        },
+    )?;
     Ok(())
 }
 
@@ -748,6 +757,39 @@ mod tests {
         assert!(e.message.contains("--account-id"), "{e}");
     }
 
+    /// A UI export in a locale that writes decimal commas (`"0,19"`, `"9,38%"`, `"1.020,50"`).
+    #[test]
+    fn ui_csv_with_decimal_commas() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/google_ads/ui_export_comma.csv"
+        );
+        let rows = normalize_as(Platform::GoogleAds, &read(path), &scope_opts());
+        // impressions 12345+32+980 = 13357; clicks 410+3+31 = 444; cost 1020.50+0.19+25.00 =
+        // 1045.69; conversions 12.5+0+1.25 = 13.75; value 1250.00+0+99.99 = 1349.99.
+        assert_totals(totals(&rows), (3, 13357, 444, 1045.69, 13.75, 1349.99));
+        assert_eq!(rows[1].spend, Some(0.19));
+        // The point-decimal export still reads as before, and the sniffing says why.
+        assert!(common::sniff_decimal_comma(&read(path)));
+        assert!(!common::sniff_decimal_comma(&read(UI)));
+        for (text, want) in [
+            ("a,b\n\"0,19\",x\n", true),
+            ("a,b\n\"9,38%\",x\n", true),
+            ("a;b\n1,5;x\n", true),
+            ("a,b\n\"1,234\",x\n", false),
+            ("a,b\n\"1,234.50\",x\n", false),
+            ("a,b\n0.19,x\n", false),
+            ("a,b\n\"0,19\",0.5\n", false),
+            ("a\n2,3,4\n", false),
+        ] {
+            assert_eq!(
+                common::sniff_decimal_comma(text.as_bytes()),
+                want,
+                "{text:?}"
+            );
+        }
+    }
+
     #[test]
     fn bad_json_inputs() {
         let ok = String::from_utf8(read(STREAM)).unwrap();
@@ -900,8 +942,8 @@ mod tests {
                 seen += 1;
             }
         }
-        // 2 Google + 4 Meta + 3 Microsoft + 1 Amazon fixtures.
-        assert_eq!(seen, 10);
+        // 3 Google + 6 Meta + 3 Microsoft + 1 Amazon fixtures.
+        assert_eq!(seen, 13);
     }
 
     #[test]

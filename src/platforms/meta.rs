@@ -59,6 +59,7 @@ const P: Platform = Platform::Meta;
 pub fn looks_like(head: &str) -> bool {
     head.contains("\"date_start\"")
         || head.contains("\"fbtrace_id\"")
+        || (head.contains("\"insights\"") && head.contains("\"data\""))
         || head.contains("Reporting starts")
         || head.contains("Amount spent (")
         || head.contains("Début des rapports")
@@ -311,6 +312,102 @@ fn read_actions<'a>(
 }
 
 fn parse_json<S: RowSink>(body: &[u8], opts: &ParseOptions, out: &mut S) -> Result<(), ParseError> {
+    match nested_rows(body)? {
+        Some(flat) => parse_page(&flat, opts, out),
+        None => parse_page(body, opts, out),
+    }
+}
+
+/// Whether `body` is one of the Graph API's nested shapes rather than an Insights page:
+/// insights requested through the ads edge (`/act_<id>/ads?fields=insights.time_increment(1)
+/// {...}`: `{"data":[{"id", "name", "insights":{"data":[rows],"paging"}}], "paging"}`, ads
+/// without delivery carrying no `insights` at all), or a response keyed by account id
+/// (`?ids=act_<id>`: `{"act_<id>": {"data":[rows], "paging"}}`).
+fn is_nested(body: &[u8]) -> bool {
+    let first_key_is_account = body
+        .iter()
+        .position(|&b| b == b'"')
+        .is_some_and(|i| body[i + 1..].starts_with(b"act_"));
+    first_key_is_account || body.windows(10).any(|w| w == b"\"insights\"")
+}
+
+/// The rows of a nested shape ([`is_nested`]) as one Insights page (`{"data":[rows]}`), each
+/// row given the `ad_id`, `ad_name` and `account_id` of the objects around it when it lacks
+/// them. `None` for an ordinary page.
+fn nested_rows(body: &[u8]) -> Result<Option<Vec<u8>>, ParseError> {
+    if !is_nested(body) {
+        return Ok(None);
+    }
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| ParseError::file(format!("not valid JSON: {e}")))?;
+    if v.get("error").is_some() || v.get("data").is_some_and(|d| !d.is_array()) {
+        return Ok(None);
+    }
+    #[derive(Clone, Default)]
+    struct Ctx {
+        account: Option<String>,
+        ad: Option<String>,
+        ad_name: Option<String>,
+    }
+    fn walk(v: &Value, ctx: &Ctx, rows: &mut Vec<Value>) {
+        match v {
+            Value::Object(m) if m.contains_key("date_start") => {
+                let mut r = m.clone();
+                let mut fill = |k: &str, x: &Option<String>| {
+                    if let Some(x) = x
+                        && r.get(k).is_none_or(|v| v.is_null())
+                    {
+                        r.insert(k.to_string(), Value::String(x.clone()));
+                    }
+                };
+                fill("ad_id", &ctx.ad);
+                fill("ad_name", &ctx.ad_name);
+                fill("account_id", &ctx.account);
+                rows.push(Value::Object(r));
+            }
+            Value::Object(m) => {
+                let mut ctx = ctx.clone();
+                if m.contains_key("insights") {
+                    ctx.ad = m.get("id").and_then(id_text);
+                    ctx.ad_name = m.get("name").and_then(Value::as_str).map(str::to_string);
+                }
+                if let Some(a) = m.get("account_id").and_then(id_text) {
+                    ctx.account = Some(a);
+                }
+                for (k, x) in m {
+                    if k == "paging" {
+                        continue;
+                    }
+                    let mut inner = ctx.clone();
+                    if let Some(a) = k.strip_prefix("act_")
+                        && !a.is_empty()
+                        && a.bytes().all(|b| b.is_ascii_digit())
+                    {
+                        inner.account = Some(a.to_string());
+                    }
+                    walk(x, &inner, rows);
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, ctx, rows)),
+            _ => {}
+        }
+    }
+    fn id_text(v: &Value) -> Option<String> {
+        match v {
+            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+    let mut rows = Vec::new();
+    walk(&v, &Ctx::default(), &mut rows);
+    Ok(Some(
+        serde_json::to_vec(&json!({ "data": rows }))
+            .map_err(|e| ParseError::file(e.to_string()))?,
+    ))
+}
+
+fn parse_page<S: RowSink>(body: &[u8], opts: &ParseOptions, out: &mut S) -> Result<(), ParseError> {
     let page = read_page(body)?;
     if let Some(e) = page.error {
         return Err(ParseError::new(
@@ -1011,6 +1108,48 @@ mod tests {
         assert_eq!(r.video_views, Some(150));
         assert_eq!(r.ad_group_id.as_deref(), Some("23850000000000002"));
         assert_eq!(rows[2].conversions, Some(0.0));
+    }
+
+    /// The Graph API's nested shapes, written from its field-expansion and `ids` forms:
+    /// insights under each ad of the ads edge (ads without delivery carry no `insights`), and
+    /// a page keyed by account id.
+    #[test]
+    fn nested_graph_shapes_read_as_their_rows() {
+        let opts = ParseOptions::default();
+        let (p, rows) = normalize(None, &fx("ads_edge_nested.json"), &opts).unwrap();
+        assert_eq!(p, Platform::Meta);
+        // Ad ...001 on 09-01 and 09-02, ad ...003 on 09-01; ...002 and ...004 have no insights.
+        // impressions 1200+800+500 = 2500; link clicks 30+12+5 = 47; spend 15.50+9.25+4.00 =
+        // 28.75; conversions (omni_purchase once) 0+2+0 = 2; value 0+60+0 = 60.
+        assert_totals(totals(&rows), (3, 2500, 47, 28.75, 2.0, 60.0));
+        let ids: Vec<_> = rows.iter().map(|r| r.ad_id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "23851000000000001",
+                "23851000000000001",
+                "23851000000000003"
+            ]
+        );
+        assert!(rows.iter().all(|r| r.account_id == "101234567890"));
+        assert_eq!(rows[0].ad_name.as_deref(), Some("Summer video"));
+        assert_eq!(rows[0].currency.as_deref(), Some("USD"));
+
+        let (p, rows) = normalize(None, &fx("ids_keyed.json"), &opts).unwrap();
+        assert_eq!(p, Platform::Meta);
+        // 1000+400 = 1400 impressions; 25+8 = 33 clicks; 12.34+5.50 = 17.84; the account from
+        // the key `act_101234567890`.
+        assert_totals(totals(&rows), (2, 1400, 33, 17.84, 0.0, 0.0));
+        assert!(rows.iter().all(|r| r.account_id == "101234567890"));
+        // An ads-edge page without insights anywhere: no rows, not an error.
+        let empty = br#"{"data":[{"id":"1","name":"a","insights":null},{"id":"2"}],"paging":{}}"#;
+        assert!(parse(empty, &opts).unwrap().is_empty());
+        // A bad value inside the nesting still names the field.
+        let bad = String::from_utf8(fx("ads_edge_nested.json"))
+            .unwrap()
+            .replace("\"800\"", "\"lots\"");
+        let e = parse(bad.as_bytes(), &opts).unwrap_err();
+        assert!(e.to_string().contains("impressions"), "{e}");
     }
 
     #[test]
