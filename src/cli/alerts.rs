@@ -11,8 +11,8 @@ use crate::config::Config;
 
 #[derive(Debug, Subcommand)]
 pub enum AlertsCommand {
-    /// Alert destinations (webhooks added with POST /v1/alerts or [[alerts]] in the config);
-    /// never their secrets.
+    /// Alert destinations (webhooks added with POST /v1/alerts or [[alerts]] in the config,
+    /// which are registered first); never their secrets.
     List {
         /// Only this tenant's.
         #[arg(long, value_name = "T")]
@@ -68,6 +68,7 @@ pub fn run(cfg: &Config, cmd: AlertsCommand) -> Result<(), CliError> {
         } => {
             let cfg = state_of(cfg, state);
             let st = crate::state::State::open(cfg.state_path()).map_err(CliError::runtime)?;
+            crate::alerts::sync_config(&st, &cfg.alerts).map_err(CliError::input)?;
             let d = st
                 .alert_destinations(tenant.as_deref())
                 .map_err(CliError::runtime)?;

@@ -24,6 +24,10 @@ fn every_subcommand_explains_itself() {
         vec!["score", "fatigue", "--help"],
         vec!["forecast", "budget", "--help"],
         vec!["models", "promote", "--help"],
+        vec!["mcp", "--help"],
+        vec!["alerts", "list", "--help"],
+        vec!["alerts", "deliveries", "--help"],
+        vec!["alerts", "evaluate", "--help"],
     ] {
         let out = omnify(dir.path(), &args);
         assert!(out.status.success(), "{args:?}");
@@ -306,4 +310,46 @@ fn truncated_native_reports_are_rejected_with_their_place() {
         );
         assert!(!dir.path().join("wh/ad_daily/tenant=default").exists());
     }
+}
+
+#[test]
+fn alert_destinations_of_the_config_are_listed_and_bad_ones_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("omnify.toml"),
+        "state = \"state.sqlite\"\n[[alerts]]\nname = \"ops\"\ntenant = \"northwind\"\n\
+         url = \"https://hooks.example.com/omnify\"\nformat = \"slack\"\nsecret = \"s3cr3t-value\"\n",
+    )
+    .unwrap();
+    let out = omnify(d, &["alerts", "list"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("cfg_ops") && text.contains("hooks.example.com"),
+        "{text}"
+    );
+    let out = omnify(d, &["alerts", "list", "--json"]);
+    let json = stdout(&out);
+    assert!(json.contains("\"format\": \"slack\""), "{json}");
+    assert!(
+        !json.contains("s3cr3t-value"),
+        "the secret is never printed: {json}"
+    );
+    let out = omnify(d, &["alerts", "deliveries"]);
+    assert_eq!(stdout(&out), "no deliveries\n");
+    let out = omnify(d, &["alerts", "evaluate", "--tenant", "no such tenant"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--tenant"), "{}", stderr(&out));
+    // A bad entry: exit 2, one line naming the entry and the field, nothing registered.
+    std::fs::write(
+        d.join("omnify.toml"),
+        "[[alerts]]\nname = \"ops\"\ntenant = \"northwind\"\nurl = \"ftp://x\"\n",
+    )
+    .unwrap();
+    let out = omnify(d, &["alerts", "list"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("alerts `ops`: url"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
 }
