@@ -503,6 +503,10 @@ pub struct RunReport {
 /// scores the tenant at its latest day, finds the events, queues one delivery per active
 /// destination with events, and records the creatives' states. Blocking; does no network I/O.
 pub fn evaluate(st: &AppState, tenant: &str, job: Option<&Job>) -> Result<RunReport, String> {
+    // Runs of this process one at a time: two runs reading the same recorded states (an
+    // ingest and a job ending together) would both report the same change.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dests: Vec<Destination> = st
         .state
         .alert_destinations(Some(tenant))
