@@ -256,6 +256,9 @@ impl Event {
 
 /// `Err(reason)` unless `url` is an absolute http(s) URL with a host.
 pub fn check_url(url: &str) -> Result<(), String> {
+    if url.chars().count() > 2048 {
+        return Err("at most 2,048 characters".into());
+    }
     let u = reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a URL ({e})"))?;
     if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none_or(str::is_empty) {
         return Err(format!("`{url}` is not an http or https URL with a host"));
@@ -331,6 +334,22 @@ pub fn signature(secret: &str, unix: i64, body: &[u8]) -> String {
     mac.update(format!("{unix}.").as_bytes());
     mac.update(body);
     format!("t={unix},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Whether `header` (an `OmniFy-Signature` value) signs `body` with `secret` at a time within
+/// `tolerance_secs` of `now_unix`: what a receiver checks before trusting a delivery. The
+/// comparison takes the same time whatever the signature.
+pub fn verify(secret: &str, header: &str, body: &[u8], now_unix: i64, tolerance_secs: i64) -> bool {
+    let Some(t) = header
+        .strip_prefix("t=")
+        .and_then(|s| s.split(',').next())
+        .and_then(|t| t.parse::<i64>().ok())
+    else {
+        return false;
+    };
+    let want = signature(secret, t, body);
+    (now_unix - t).abs() <= tolerance_secs
+        && subtle::ConstantTimeEq::ct_eq(want.as_bytes(), header.as_bytes()).into()
 }
 
 /// The JSON body sent to `d` for `events`.

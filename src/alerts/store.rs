@@ -112,9 +112,11 @@ impl State {
                 ],
             )
         })?;
-        Ok(self
-            .alert_destination(&id, Some(d.tenant))?
-            .expect("just inserted"))
+        self.alert_destination(&id, Some(d.tenant))?
+            .ok_or_else(|| StateError::Db {
+                path: self.path().to_path_buf(),
+                message: format!("alert destination {id} missing right after its insert"),
+            })
     }
 
     /// Adds or updates a destination of the configuration file (id `cfg_<name>`).

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Subcommand;
 
-use super::{CliError, emit, table};
+use super::{CliError, emit, emit_list};
 use crate::config::Config;
 
 #[derive(Debug, Subcommand)]
@@ -72,30 +72,25 @@ pub fn run(cfg: &Config, cmd: AlertsCommand) -> Result<(), CliError> {
             let d = st
                 .alert_destinations(tenant.as_deref())
                 .map_err(CliError::runtime)?;
-            if json {
-                emit(&(serde_json::to_string_pretty(&d).map_err(CliError::runtime)? + "\n"));
-            } else if d.is_empty() {
-                emit("no alert destinations\n");
-            } else {
-                let rows: Vec<Vec<String>> = d
-                    .iter()
-                    .map(|x| {
-                        vec![
-                            x.id.clone(),
-                            x.tenant.clone(),
-                            x.name.clone(),
-                            x.url.clone(),
-                            format!("{:?}", x.format).to_lowercase(),
-                            x.paused.clone().unwrap_or_else(|| "active".into()),
-                        ]
-                    })
-                    .collect();
-                emit(&table::render(
-                    &["id", "tenant", "name", "url", "format", "state"],
-                    &rows,
-                ));
-            }
-            Ok(())
+            emit_list(
+                &d,
+                json,
+                "no alert destinations",
+                &["id", "tenant", "name", "url", "format", "state"],
+                |x| {
+                    vec![
+                        x.id.clone(),
+                        x.tenant.clone(),
+                        x.name.clone(),
+                        x.url.clone(),
+                        serde_json::to_value(x.format)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default(),
+                        x.paused.clone().unwrap_or_else(|| "active".into()),
+                    ]
+                },
+            )
         }
         AlertsCommand::Deliveries {
             tenant,
@@ -108,41 +103,33 @@ pub fn run(cfg: &Config, cmd: AlertsCommand) -> Result<(), CliError> {
             let d = st
                 .deliveries(tenant.as_deref(), limit.clamp(1, 10_000))
                 .map_err(CliError::runtime)?;
-            if json {
-                emit(&(serde_json::to_string_pretty(&d).map_err(CliError::runtime)? + "\n"));
-            } else if d.is_empty() {
-                emit("no deliveries\n");
-            } else {
-                let rows: Vec<Vec<String>> = d
-                    .iter()
-                    .map(|x| {
-                        vec![
-                            x.id.clone(),
-                            x.destination.clone(),
-                            x.created.clone(),
-                            x.events.to_string(),
-                            x.status.clone(),
-                            x.attempts.to_string(),
-                            x.last_status.map(|s| s.to_string()).unwrap_or_default(),
-                            x.last_error.clone().unwrap_or_default(),
-                        ]
-                    })
-                    .collect();
-                emit(&table::render(
-                    &[
-                        "id",
-                        "destination",
-                        "created",
-                        "events",
-                        "status",
-                        "attempts",
-                        "http",
-                        "last error",
-                    ],
-                    &rows,
-                ));
-            }
-            Ok(())
+            emit_list(
+                &d,
+                json,
+                "no deliveries",
+                &[
+                    "id",
+                    "destination",
+                    "created",
+                    "events",
+                    "status",
+                    "attempts",
+                    "http",
+                    "last error",
+                ],
+                |x| {
+                    vec![
+                        x.id.clone(),
+                        x.destination.clone(),
+                        x.created.clone(),
+                        x.events.to_string(),
+                        x.status.clone(),
+                        x.attempts.to_string(),
+                        x.last_status.map(|s| s.to_string()).unwrap_or_default(),
+                        x.last_error.clone().unwrap_or_default(),
+                    ]
+                },
+            )
         }
         AlertsCommand::Evaluate { tenant, state } => {
             if !crate::warehouse::valid_tenant(&tenant) {

@@ -219,6 +219,26 @@ pub fn emit(text: &str) {
     }
 }
 
+/// Prints a listing: pretty JSON with `json`, else `none` when empty, else a table of one
+/// `row` per item under `headers`.
+pub(crate) fn emit_list<T: serde::Serialize>(
+    items: &[T],
+    json: bool,
+    none: &str,
+    headers: &[&str],
+    row: impl Fn(&T) -> Vec<String>,
+) -> Result<(), CliError> {
+    if json {
+        emit(&(serde_json::to_string_pretty(items).map_err(CliError::runtime)? + "\n"));
+    } else if items.is_empty() {
+        emit(&format!("{none}\n"));
+    } else {
+        let rows: Vec<Vec<String>> = items.iter().map(row).collect();
+        emit(&table::render(headers, &rows));
+    }
+    Ok(())
+}
+
 /// Builds the configuration in force: defaults → file → environment → flags.
 pub fn config_from(cli: &Cli) -> Result<Config, CliError> {
     let mut cfg = Config::load(cli.config.as_deref()).map_err(CliError::input)?;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::{CliError, emit, table};
+use super::{CliError, emit, emit_list};
 use crate::config::Config;
 use crate::state::{Role, State};
 
@@ -126,30 +126,22 @@ pub fn keys(cfg: &Config, cmd: KeysCommand) -> Result<(), CliError> {
             let keys = open_state(cfg, &state)?
                 .list_keys(tenant.as_deref())
                 .map_err(CliError::runtime)?;
-            if json {
-                emit(&(serde_json::to_string_pretty(&keys).map_err(CliError::runtime)? + "\n"));
-            } else if keys.is_empty() {
-                emit("no keys\n");
-            } else {
-                let rows: Vec<Vec<String>> = keys
-                    .iter()
-                    .map(|k| {
-                        vec![
-                            k.id.clone(),
-                            k.tenant.clone(),
-                            k.role.as_str().to_string(),
-                            k.label.clone(),
-                            k.created.clone(),
-                            k.revoked.clone().unwrap_or_else(|| "active".into()),
-                        ]
-                    })
-                    .collect();
-                emit(&table::render(
-                    &["id", "tenant", "role", "label", "created", "revoked"],
-                    &rows,
-                ));
-            }
-            Ok(())
+            emit_list(
+                &keys,
+                json,
+                "no keys",
+                &["id", "tenant", "role", "label", "created", "revoked"],
+                |k| {
+                    vec![
+                        k.id.clone(),
+                        k.tenant.clone(),
+                        k.role.as_str().to_string(),
+                        k.label.clone(),
+                        k.created.clone(),
+                        k.revoked.clone().unwrap_or_else(|| "active".into()),
+                    ]
+                },
+            )
         }
         KeysCommand::Revoke { id, state } => {
             if open_state(cfg, &state)?

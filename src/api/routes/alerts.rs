@@ -24,10 +24,11 @@ use crate::state::Role;
 #[serde(deny_unknown_fields)]
 pub struct AlertRequest {
     /// Where deliveries are POSTed (http or https).
-    #[schema(format = "uri")]
+    #[schema(format = "uri", max_length = 2048)]
     pub url: String,
-    /// A name to recognise it by [default: the URL's host].
+    /// A name to recognise it by (at most 200 characters) [default: the URL's host].
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub name: Option<String>,
     /// `webhook` (the event JSON) or `slack` (`{"text": ...}`) [default: webhook].
     #[serde(default)]
